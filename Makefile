@@ -1,0 +1,56 @@
+# Quanyu: two commands do everything on a fresh machine.
+#   make demo   install, start the embedded PostGIS, load the Kongtong demo, serve the dashboard
+#   make test   install and run the test suite (real PostGIS, headless Chromium)
+# With conda: `conda env create -f environment.yml && conda activate quanyu` first; the
+# Makefile then uses that environment's Python instead of creating .venv.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+ifdef CONDA_PREFIX
+  VENV_PY := $(CONDA_PREFIX)/bin/python
+  STAMP := $(CONDA_PREFIX)/.quanyu-installed
+else
+  VENV_PY := .venv/bin/python
+  STAMP := .venv/.installed
+endif
+HOST ?= 127.0.0.1
+PORT ?= 8050
+
+.PHONY: install demo serve test db-start db-stop system-deps browser-deps bench clean-db
+
+$(STAMP): pyproject.toml
+ifndef CONDA_PREFIX
+	@test -x .venv/bin/python || $(PYTHON) -m venv .venv
+	.venv/bin/pip install --quiet --upgrade pip
+endif
+	$(VENV_PY) -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# PostgreSQL + PostGIS from Debian when root and missing (conda users have them already).
+system-deps:
+	@$(VENV_PY) -m geo doctor --install
+
+browser-deps:
+	@$(VENV_PY) -m geo doctor --install --browser
+
+db-start: install system-deps
+	$(VENV_PY) -m geo db start
+
+db-stop:
+	$(VENV_PY) -m geo db stop
+
+demo: db-start
+	$(VENV_PY) -m geo demo --if-empty
+	QUANYU_HOST=$(HOST) QUANYU_PORT=$(PORT) $(VENV_PY) app.py
+
+serve: db-start
+	QUANYU_HOST=$(HOST) QUANYU_PORT=$(PORT) $(VENV_PY) app.py
+
+test: install system-deps browser-deps
+	$(VENV_PY) -m geo db start --test
+	$(VENV_PY) -m pytest -q
+
+bench: db-start
+	$(VENV_PY) -m geo bench --scale district

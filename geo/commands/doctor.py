@@ -1,0 +1,51 @@
+"""`python -m geo doctor [--install] [--browser]`: check, and when root install, what the
+project needs from the operating system.
+
+Python packages come from pip or conda; the rest is the system's: PostgreSQL with PostGIS
+for the embedded database, and for the browser tests and screenshots Debian's Chromium,
+its driver and a CJK font (without fonts-noto-cjk every Chinese label is a row of boxes).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+BROWSER_PACKAGES = {  # Debian package: how we know it is there
+    "chromium": lambda: shutil.which("chromium") or shutil.which("chromium-browser"),
+    "chromium-driver": lambda: shutil.which("chromedriver"),
+    "fonts-noto-cjk": lambda: _has_cjk_font(),
+}
+
+
+def add_arguments(p):
+    p.add_argument("--install", action="store_true", help="install what is missing (apt-get, as root)")
+    p.add_argument("--browser", action="store_true", help="also Chromium, ChromeDriver and CJK fonts")
+
+
+def _has_cjk_font() -> bool:
+    if not shutil.which("fc-list"):
+        return False
+    out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
+    return bool(out.strip())
+
+
+def run(args) -> int:
+    import os
+
+    from geo import cluster
+
+    if os.environ.get("DATABASE_URL") and os.environ.get("TEST_DATABASE_URL"):
+        print("数据库 database: DATABASE_URL and TEST_DATABASE_URL are set; the embedded cluster is not needed")
+    elif args.install:
+        print(f"PostGIS: {cluster.ensure_postgis()}")
+    else:
+        print(f"PostGIS: {'ok' if cluster.status().get('postgis_available') else 'missing'}")
+    if args.browser:
+        for package, present in BROWSER_PACKAGES.items():
+            if present():
+                print(f"{package}: ok")
+            elif args.install and cluster.can_apt():
+                cluster.apt_install(package)
+            else:
+                print(f"{package}: missing (Debian: apt-get install {package})")
+    return 0
