@@ -1,37 +1,39 @@
-"""Command-line entry point.
+"""Command-line entry point: `python -m geo COMMAND ...`.
 
-Each sub-command lives in its own module under `geo/commands/` with two functions,
-`add_arguments(parser)` and `run(args) -> int`; adding a command is adding a module and a
-line to COMMANDS. Modules are imported only when their command runs, so `python -m geo db
-status` does not pay for geopandas.
+Each sub-command is one module in `geo/commands/` with `add_arguments(parser)` and
+`run(args) -> int` (and `HELP`, else its docstring's first line is the help); the command's name is the module's (a trailing underscore dropped, so
+`import_.py` is `import`). Adding a command is adding a module. Modules load only to build
+the parser and when their command runs; heavy imports belong inside `run`.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "doctor": ("geo.commands.doctor", "检查/安装系统依赖 (check or install PostGIS, Chromium, CJK fonts)"),
-    "db": ("geo.commands.db", "管理内置数据库 start|stop|status|url|migrate (embedded PostGIS)"),
-    "demo": ("geo.commands.demo", "生成崆峒区演示数据 (build the Kongtong demo jurisdiction)"),
-    "import": ("geo.commands.import_", "导入数据 (import boundary|grids|households|incidents|places)"),
-    "export": ("geo.commands.export", "导出图层 (export a layer to GeoJSON/GPKG/CSV/Excel)"),
-}
+from geo import commands
+
+
+class CommandError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def available() -> dict[str, str]:
+    """Command name -> module name, for every module in geo/commands."""
+    return {m.name.rstrip("_"): f"geo.commands.{m.name}" for m in pkgutil.iter_modules(commands.__path__)}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m geo", description="全域 Quanyu — 网格化管理与风险地图")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    for name, module_name in sorted(available().items()):
+        module = importlib.import_module(module_name)
+        help_text = getattr(module, "HELP", None) or (module.__doc__ or name).strip().splitlines()[0]
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(p)
+        p.set_defaults(_module=module_name)
+        module.add_arguments(p)
     return parser
-
-
-class CommandError(Exception):
-    """An error the user can fix; printed without a traceback."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,8 @@
 """`python -m geo db start|stop|status|url|migrate`."""
+
 from __future__ import annotations
+
+HELP = "管理内置数据库 start|stop|status|url|migrate (embedded PostGIS)"
 
 import json
 

@@ -1,5 +1,8 @@
 """`python -m geo demo`: build the Kongtong demo jurisdiction and load it, all or nothing."""
+
 from __future__ import annotations
+
+HELP = "生成崆峒区演示数据 (build the Kongtong demo jurisdiction)"
 
 import json
 import sys

@@ -10,6 +10,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+HELP = "检查/安装系统依赖 (check or install PostGIS, Chromium, CJK fonts)"
+
 BROWSER_PACKAGES = {  # Debian package: how we know it is there
     "chromium": lambda: shutil.which("chromium") or shutil.which("chromium-browser"),
     "chromium-driver": lambda: shutil.which("chromedriver"),

@@ -1,0 +1,62 @@
+"""Fixtures for tests that read the Kongtong demo (imported by conftest.py).
+
+The demo lives in a database of its own beside the test database: tests that truncate
+(`clean_db`) and tests that read the demo must never share one.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from geo import cluster, db
+
+DEMO_SEED = 2026
+
+
+def demo_database_url() -> str:
+    """$TEST_DEMO_DATABASE_URL, else the test database's name + "_demo", created on first use."""
+    if os.environ.get("TEST_DEMO_DATABASE_URL"):
+        return os.environ["TEST_DEMO_DATABASE_URL"]
+    base = cluster.database_url(test=True)
+    head, _, tail = base.rpartition("/")
+    name, _, query = tail.partition("?")
+    demo_name = f"{name}_demo"
+    admin = psycopg2.connect(base)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (demo_name,))
+        if not cur.fetchone():
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(demo_name)))
+    admin.close()
+    return f"{head}/{demo_name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def demo_url() -> str:
+    """A database holding the Kongtong demo (seed 2026, ending today), loaded once.
+
+    Reused across runs while generator version, seed and end date match, so only the
+    first run of the day pays the load (about a minute).
+    """
+    from data import demo
+    from geo.commands.demo import load
+    from geo.worktime import CST
+
+    url = demo_database_url()
+    conn = db.connect(url)
+    want = dict(seed=DEMO_SEED, end=datetime.now(CST).date().isoformat(), years=3, generator=demo.GENERATOR_VERSION)
+    if db.scalar(conn, "SELECT value FROM setting WHERE key = 'demo'") != want:
+        load(conn, demo.generate(seed=DEMO_SEED, progress=lambda m: None))
+    conn.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def demo_conn(demo_url):
+    connection = db.connect(demo_url)
+    yield connection
+    connection.close()
