@@ -5,7 +5,7 @@ stated is a file someone will overlay wrongly.
 """
 from __future__ import annotations
 
-from geo.commands.import_ import LAYERS
+from geo.commands.import_ import LAYERS, run_on_db
 
 
 def add_arguments(p):
@@ -20,18 +20,9 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from geo import db, exporter
-    from geo.cli import CommandError
+    from geo import exporter
 
-    conn = db.connect(test=args.test)
-    try:
-        result = exporter.export_layer(
-            conn, args.layer, args.file, crs=args.crs, level=args.level, grid_layer=args.grid_layer,
-            all_versions=args.all_versions, unmasked=args.unmasked,
-        )
-    except exporter.ExportFailed as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        conn.close()
-    print(result.summary())
-    return 0
+    return run_on_db(args, exporter.ExportFailed, lambda conn: exporter.export_layer(
+        conn, args.layer, args.file, crs=args.crs, level=args.level, grid_layer=args.grid_layer,
+        all_versions=args.all_versions, unmasked=args.unmasked,
+    ))

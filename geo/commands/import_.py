@@ -20,16 +20,24 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from geo import db, importer
+    from geo import importer
+
+    return run_on_db(args, importer.ImportFailed, lambda conn: importer.import_file(
+        conn, args.layer, args.file, crs=args.crs, grid_layer=args.grid_layer,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    ))
+
+
+def run_on_db(args, failure: type[Exception], work) -> int:
+    """Run work(conn) on the (test) database and print its summary; `failure` is the
+    user-fixable error, shown without a traceback (exit 1)."""
+    from geo import db
     from geo.cli import CommandError
 
     conn = db.connect(test=args.test)
     try:
-        result = importer.import_file(
-            conn, args.layer, args.file, crs=args.crs, grid_layer=args.grid_layer,
-            progress=lambda line: print(line, file=sys.stderr, flush=True),
-        )
-    except importer.ImportFailed as exc:
+        result = work(conn)
+    except failure as exc:
         raise CommandError(str(exc)) from None
     finally:
         conn.close()
