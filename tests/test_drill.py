@@ -1,0 +1,138 @@
+"""Drill-down aggregates: a parent's numbers are the sums of its children's, at every level."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+import shapely
+
+from geo import db, drill
+from geo.worktime import CST
+
+COMMUNITY = "620802001001"  # the tiny jurisdiction's urban community: lon 106.65-106.66, lat 35.53-35.55
+VILLAGE = "620802001002"    # its village: lon 106.66-106.67
+
+
+def lattice(n: int = 5, community: str = COMMUNITY, x0: float = 106.65, y0: float = 35.53,
+            dx: float = 0.002, dy: float = 0.004) -> list[tuple]:
+    """n x n square grids tiling the community, coded row by row from the south-west (row-major,
+    as libpysal's lat2W numbers a lattice)."""
+    return [(f"{community}{r * n + c + 1:03d}", f"网格{r * n + c + 1}", "urban",
+             shapely.box(x0 + c * dx, y0 + r * dy, x0 + (c + 1) * dx, y0 + (r + 1) * dy))
+            for r in range(n) for c in range(n)]
+
+
+def add_incidents(conn, points, minor_code: str = "0103", status: str = "followed_up",
+                  reported_at: datetime | None = None, deadline_days: float = 7, **extra) -> None:
+    """Insert one incident per (lon, lat), located in grids by the database's own locate_points."""
+    reported_at = reported_at or datetime(2026, 7, 15, 10, 0, tzinfo=CST)
+    with db.transaction(conn) as cur:
+        for lon, lat in points:
+            cur.execute(
+                """INSERT INTO incident (title, minor_code, source, reported_at, status, deadline, closed_at,
+                                         admin_code, geom)
+                   VALUES ('测试事件', %s, 'patrol', %s, %s, %s, %s, left(community_of(ST_SetSRID(ST_Point(%s, %s), 4326)), 12),
+                           ST_SetSRID(ST_Point(%s, %s), 4326))""",
+                (minor_code, reported_at, status, reported_at + timedelta(days=deadline_days),
+                 reported_at + timedelta(days=1) if status in drill.RESOLVED else None, lon, lat, lon, lat))
+        cur.execute("SELECT locate_points('incident')")
+
+
+def add_households(conn, points) -> None:
+    with db.transaction(conn) as cur:
+        for lon, lat in points:
+            cur.execute("""INSERT INTO household (address, admin_code, geom)
+                           VALUES ('测试地址', community_of(ST_SetSRID(ST_Point(%s, %s), 4326)),
+                                   ST_SetSRID(ST_Point(%s, %s), 4326))""", (lon, lat, lon, lat))
+        cur.execute("SELECT locate_points('household')")
+
+
+@pytest.fixture
+def town(tiny_jurisdiction, conn, add_grids, categories):
+    """Four grids in the urban community (2 x 2), none in the village; incidents in both."""
+    add_grids(lattice(2, dx=0.005, dy=0.01))
+    add_households(conn, [(106.652, 35.532), (106.652, 35.533), (106.657, 35.545), (106.665, 35.54)])
+    add_incidents(conn, [(106.652, 35.532)] * 3 + [(106.657, 35.532)] + [(106.657, 35.545)] * 2)
+    add_incidents(conn, [(106.652, 35.545)], status="in_progress", deadline_days=1)       # open, overdue
+    add_incidents(conn, [(106.652, 35.545)], status="dispatched", deadline_days=10_000)   # open, not due
+    add_incidents(conn, [(106.665, 35.54)] * 2, minor_code="0701")                        # village, no grid
+    add_incidents(conn, [(106.665, 35.54)], status="cancelled")                           # not counted
+    add_incidents(conn, [(106.652, 35.532)], reported_at=datetime(2026, 9, 1, 9, tzinfo=CST))  # outside window
+    return conn
+
+
+WINDOW = (date(2026, 7, 1), date(2026, 7, 31))
+
+
+def test_children_sum_to_parent_at_every_level(town):
+    for code in ("620802", "620802001", COMMUNITY, VILLAGE):
+        parent = drill.summary(town, code, *WINDOW)
+        kids = drill.children(town, code, *WINDOW)
+        for key in (*drill.MEASURE_KEYS, "households"):
+            assert sum(k[key] for k in kids) == parent[key], (code, key)
+    assert drill.summary(town, "620802", *WINDOW)["incidents"] == 10
+
+
+def test_measures_and_rates(town):
+    town_row = drill.children(town, "620802", *WINDOW)[0]
+    assert town_row["code"] == "620802001" and town_row["level"] == "town"
+    assert (town_row["incidents"], town_row["resolved"], town_row["open"], town_row["overdue"]) == (10, 8, 2, 1)
+    assert town_row["resolution_rate"] == pytest.approx(0.8)
+    assert town_row["per_1000_households"] == pytest.approx(10 / 4 * 1000)
+    community, village = drill.children(town, "620802001", *WINDOW)
+    assert (community["incidents"], community["households"], village["incidents"], village["households"]) == (8, 3, 2, 1)
+
+
+def test_grids_of_a_community_and_the_remainder(town):
+    grids = {g["code"]: g for g in drill.children(town, COMMUNITY, *WINDOW)}
+    assert [g["incidents"] for g in grids.values()] == [3, 1, 2, 2]
+    assert grids[COMMUNITY + "001"]["households"] == 2
+    village = drill.children(town, VILLAGE, *WINDOW)
+    assert [(v["code"], v["name"], v["incidents"], v["households"]) for v in village] == [(None, drill.REMAINDER_NAME, 2, 1)]
+
+
+def test_a_grids_children_are_its_incidents(town):
+    kids = drill.children(town, COMMUNITY + "003", *WINDOW)
+    assert [k["status"] for k in kids] == ["dispatched", "in_progress"]  # newest (highest id) first
+    assert sum(k["overdue"] for k in kids) == drill.summary(town, COMMUNITY + "003", *WINDOW)["overdue"] == 1
+    assert all(k["level"] == "incident" and k["code"] == str(k["id"]) for k in kids)
+
+
+def test_category_filter_trend_and_top_categories(town):
+    assert drill.summary(town, "620802", *WINDOW, major_code="07")["incidents"] == 2
+    assert [(t["period"], t["incidents"]) for t in drill.trend(town, "620802", date(2026, 7, 1), date(2026, 9, 30), bucket="month")] \
+        == [(date(2026, 7, 1), 10), (date(2026, 9, 1), 1)]
+    top = drill.top_categories(town, "620802", *WINDOW, n=1)
+    assert [(t["minor_code"], t["incidents"]) for t in top] == [("0103", 8)]
+
+
+def test_breadcrumb_from_city_down(town):
+    db.execute(town, "INSERT INTO admin_unit (code, level, name) VALUES ('620800', 'city', '平凉市')")
+    db.execute(town, "UPDATE admin_unit SET parent_code = '620800' WHERE code = '620802'")
+    assert [c[2] for c in drill.breadcrumb(town, COMMUNITY + "002")] == ["city", "district", "town", "community", "grid"]
+    assert drill.breadcrumb(town, "620802001")[-1] == ("620802001", "东关街道", "town")
+    assert drill.children(town, "620800", *WINDOW)[0]["incidents"] == 10
+    town.rollback()
+
+
+def test_bad_input_is_refused(town):
+    with pytest.raises(ValueError):
+        drill.children(town, "62080", *WINDOW)
+    with pytest.raises(ValueError):
+        drill.summary(town, "620802", date(2026, 7, 2), date(2026, 7, 1))
+    with pytest.raises(ValueError):
+        drill.trend(town, "620802", *WINDOW, bucket="year")
+    with pytest.raises(ValueError):
+        drill.summary(town, "620802", *WINDOW, major_code="1; drop")
+    with pytest.raises(LookupError):
+        drill.breadcrumb(town, "620802009")
+
+
+def test_demo_children_sum_to_parent(demo_conn):
+    window = (date(2026, 1, 1), date(2026, 3, 31))
+    for code in ("620802", "620802001"):
+        parent = drill.summary(demo_conn, code, *window)
+        kids = drill.children(demo_conn, code, *window)
+        assert parent["incidents"] > 100
+        for key in drill.MEASURE_KEYS:
+            assert sum(k[key] for k in kids) == parent[key]
