@@ -1,0 +1,47 @@
+"""The shell side of the loop: apikey and incident commands against the test database."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from geo import apikeys, cli, db
+from tests.test_routing_world import GRID_SW, IN_SW, OUTSIDE, loop_world  # noqa: F401
+
+
+@pytest.fixture
+def shell(loop_world, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", os.environ.get("TEST_DATABASE_URL") or db.cluster.database_url(test=True))
+
+    def run(*argv):
+        code = cli.main([str(a) for a in argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_apikey_create_prints_a_working_key(shell, loop_world):
+    code, out, _ = shell("apikey", "create", "--name", "小程序")
+    key = out.splitlines()[0]
+    assert code == 0 and apikeys.verify(loop_world, key)["name"] == "小程序"
+    assert "小程序" in shell("apikey", "list")[1]
+    assert shell("apikey", "revoke", "1")[0] == 0 and apikeys.verify(loop_world, key) is None
+    assert shell("apikey", "create")[0] == 1
+
+
+def test_incident_add_move_history_overdue(shell):
+    code, out, err = shell("incident", "add", "--lon", IN_SW[0], "--lat", IN_SW[1], "--category", "0211",
+                           "--description", "打架", "--actor", "值班员")
+    assert code == 0, err
+    assert GRID_SW in out and "派出所" in out and "138****1234" in out and "deadline" in out
+    assert shell("incident", "move", "1", "registered", "--actor", "值班员")[0] == 0
+    code, _, err = shell("incident", "move", "1", "closed", "--actor", "值班员")
+    assert code == 1 and "registered -> closed is not allowed" in err
+    hist = shell("incident", "history", "1")[1].splitlines()
+    assert [line.split("\t")[1] for line in hist] == ["- -> received", "received -> registered"]
+    code, out, _ = shell("incident", "overdue", "--json")
+    assert code == 0 and isinstance(json.loads(out), list)
+    code, _, err = shell("incident", "add", "--lon", OUTSIDE[0], "--lat", OUTSIDE[1], "--category", "0211")
+    assert code == 1 and "outside" in err
