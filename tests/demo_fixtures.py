@@ -49,7 +49,8 @@ def demo_url() -> str:
     url = demo_database_url()
     conn = db.connect(url)
     want = dict(seed=DEMO_SEED, end=datetime.now(CST).date().isoformat(), years=3, generator=demo.GENERATOR_VERSION)
-    if db.scalar(conn, "SELECT value FROM setting WHERE key = 'demo'") != want:
+    have = db.scalar(conn, "SELECT value FROM setting WHERE key = 'demo'") or {}
+    if {k: have.get(k) for k in want} != want:
         load(conn, demo.generate(seed=DEMO_SEED, progress=lambda m: None))
     conn.close()
     return url

@@ -83,11 +83,14 @@ def test_demo_is_deterministic(demo_conn):
     info = db.scalar(demo_conn, "SELECT value FROM setting WHERE key = 'demo'")
     from datetime import date
 
-    world = demo.generate(seed=info["seed"], end=date.fromisoformat(info["end"]), years=info["years"], progress=lambda m: None)
+    from datetime import datetime
+
+    world = demo.generate(seed=info["seed"], end=date.fromisoformat(info["end"]), years=info["years"],
+                          as_of=datetime.fromisoformat(info["as_of"]), progress=lambda m: None)
     official = world.grids[world.grids["layer"] == "official"]
     codes = db.rows(demo_conn, "SELECT code FROM grid_current ORDER BY code")
     assert sorted(official["code"]) == [r["code"] for r in codes]
-    assert len(world.incidents) == db.scalar(demo_conn, "SELECT count(*) FROM incident")
+    assert len(world.incidents) == db.scalar(demo_conn, "SELECT count(*) FROM incident WHERE synthetic")
 
 
 def test_migrations_rerun_safely(conn):

@@ -52,7 +52,10 @@ def load(conn, world, progress=lambda m: None) -> None:
     """Replace every data table with the demo, in one transaction."""
     from geo import db
 
+    from geo import coverage, risk
+
     with db.transaction(conn) as cur:
+        cur.execute("SET LOCAL quanyu.risk_defer = 'on'")  # grid tiers once at the end, not per statement
         cur.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
         cur.execute(
             "INSERT INTO jurisdiction (code, name, metric_srid, source) VALUES (%s, %s, %s, %s)",
@@ -108,6 +111,16 @@ def load(conn, world, progress=lambda m: None) -> None:
         cur.execute("ANALYZE")
         for table in ("household", "place", "incident"):
             cur.execute("SELECT locate_points(%s::regclass)", (table,))
+    # Derived data the screens read, built now so that the first page load does not wait.
+    progress("风险分级 risk tiers")
+    if risk.active_config(conn) is None:
+        risk.load_config(conn)  # scores every incident and grid
+    else:  # incidents were scored by their trigger as they were copied in
+        risk.recompute_grids(conn)
+    progress("覆盖分析 coverage and household density")
+    coverage.refresh(conn, force=True)
+    db.scalar(conn, "SELECT refresh_household_hex()")
+    conn.commit()
 
 
 def _load_departmental(cur, dept) -> None:

@@ -1,0 +1,39 @@
+"""Run-time settings, all from the environment, with defaults that work offline.
+
+| variable | default | meaning |
+|---|---|---|
+| DATABASE_URL | embedded cluster | PostGIS database (any PostGIS >= 3.1) |
+| QUANYU_HOST / QUANYU_PORT | 127.0.0.1 / 8050 | where the dashboard listens |
+| QUANYU_BASEMAP_URL | none | raster tile URL template ({z}/{x}/{y}), e.g. an intranet tile server |
+| QUANYU_BASEMAP_CRS | wgs84 | the basemap's coordinate system: wgs84 or gcj02 (AMap/Tencent-style tiles) |
+| QUANYU_BASEMAP_ATTRIBUTION | "" | attribution text shown on the map |
+| QUANYU_LIVE_SECONDS | 5 | how often the big screen polls for changes |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    basemap_url: str | None
+    basemap_crs: str
+    basemap_attribution: str
+    live_seconds: float
+
+
+def settings() -> Settings:
+    crs = os.environ.get("QUANYU_BASEMAP_CRS", "wgs84").strip().lower().replace("-", "")
+    if crs not in ("wgs84", "gcj02"):
+        raise ValueError(f"QUANYU_BASEMAP_CRS must be wgs84 or gcj02, not {crs!r}")
+    return Settings(
+        host=os.environ.get("QUANYU_HOST", "127.0.0.1"),
+        port=int(os.environ.get("QUANYU_PORT", "8050")),
+        basemap_url=os.environ.get("QUANYU_BASEMAP_URL") or None,
+        basemap_crs=crs,
+        basemap_attribution=os.environ.get("QUANYU_BASEMAP_ATTRIBUTION", ""),
+        live_seconds=float(os.environ.get("QUANYU_LIVE_SECONDS", "5")),
+    )
