@@ -103,10 +103,11 @@ def test_escalation_and_repeated_returns_raise_the_score(world):
     base = incident_risk(world, i)["risk_score"]
     lifecycle.transition(world, i, "returned", actor="测试")
     assert incident_risk(world, i)["risk_reasons"][-1] == "处置被退回（+8）"
-    for to in ("dispatched", "returned", "dispatched"):
-        lifecycle.transition(world, i, to, actor="测试")
-    # Returns are counted from incident_history as it stood before the change: the row the
-    # lifecycle appends after a move counts from the next change (or recompute) on.
+    lifecycle.transition(world, i, "dispatched", actor="测试")
+    lifecycle.transition(world, i, "returned", actor="测试")
+    # The second return counts at once (0011 re-assesses when the history row is written).
+    assert incident_risk(world, i)["risk_reasons"][-2:] == ["处置被退回（+8）", "2 次调解未果（+12）"]
+    lifecycle.transition(world, i, "dispatched", actor="测试")
     r = incident_risk(world, i)
     assert r["risk_score"] == base + 2 * 6
     assert r["risk_reasons"][-1] == "2 次调解未果（+12）"
