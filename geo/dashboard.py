@@ -49,12 +49,16 @@ def kpis(conn, scope: str = "", now: datetime | None = None) -> dict:
     year_ago = now - timedelta(days=365)
     params = dict(scope=scope + "%", now=now, today=today, month=month, year_ago=year_ago,
                   open=list(OPEN), resolved=list(RESOLVED))
+    # Each count reads only its index range: this month's rows, and the open rows (the
+    # partial index incident_open_idx), never the whole incident table.
     row = db.one(conn, """
-        SELECT count(*) FILTER (WHERE reported_at >= %(today)s) AS today,
-               count(*) FILTER (WHERE reported_at >= %(month)s) AS month,
-               count(*) FILTER (WHERE status = ANY(%(open)s)) AS open,
-               count(*) FILTER (WHERE status = ANY(%(open)s) AND deadline < %(now)s) AS overdue
-          FROM incident WHERE admin_code LIKE %(scope)s""", params)
+        SELECT count(*) FILTER (WHERE reported_at >= %(today)s) AS today, count(*) AS month
+          FROM incident WHERE reported_at >= %(month)s AND admin_code LIKE %(scope)s""", params)
+    row.update(db.one(conn, """
+        SELECT count(*) AS open, count(*) FILTER (WHERE deadline < %(now)s) AS overdue
+          FROM incident
+         WHERE closed_at IS NULL AND status <> 'cancelled' AND status = ANY(%(open)s)
+           AND admin_code LIKE %(scope)s""", params))
     rate = db.one(conn, """
         SELECT count(*) FILTER (WHERE i.status = ANY(%(resolved)s))::float / nullif(count(*), 0) AS rate
           FROM incident i JOIN category c USING (minor_code)
