@@ -1,0 +1,232 @@
+/*
+ * 网格规划 workbench map: MapLibre GL with a minimal editor of our own.
+ *
+ * The browser only sketches: click to add vertices (draw a grid, draw a split line),
+ * drag the vertices of the selected grid (edit), click grids to select them (Shift for
+ * several). "应用" sends the sketch to the server, which snaps it onto the neighbours,
+ * checks it and answers with new map data; nothing is decided here. Everything comes
+ * from our own server (GeoJSON in Dash stores): no tiles, glyphs or sprites are fetched.
+ */
+(function () {
+  "use strict";
+  const S = { map: null, key: null, data: null, mode: "select", sketch: [], edit: null, drag: null, selected: [], ready: false };
+  const EMPTY = { type: "FeatureCollection", features: [] };
+  const SOURCES = ["community", "neighbours", "grids", "defects", "layers", "proposal", "diff", "sketch", "vertices"];
+
+  function fc(x) { return x || EMPTY; }
+
+  const counts = {};
+  function setData(id, value) {
+    const src = S.map && S.map.getSource(id);
+    const v = fc(value);
+    counts[id] = v.features ? v.features.length : 1;
+    if (src) src.setData(v);
+  }
+
+  function pushSelected() {
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props("pl-selected", { data: S.selected.slice() });
+    }
+    S.map.setFilter("grids-selected", ["in", ["get", "code"], ["literal", S.selected]]);
+    startEdit();
+  }
+
+  function gridFeature(code) {
+    return ((S.data && S.data.grids) || EMPTY).features.find((f) => f.properties.code === code);
+  }
+
+  function startEdit() {
+    S.edit = null;
+    if (S.mode === "edit" && S.selected.length === 1) {
+      const f = gridFeature(S.selected[0]);
+      if (f) {
+        const polys = f.geometry.type === "Polygon" ? [f.geometry.coordinates] : f.geometry.coordinates;
+        S.edit = { code: S.selected[0], coords: JSON.parse(JSON.stringify(polys)) };
+      }
+    }
+    drawSketch();
+  }
+
+  function drawSketch() {
+    const feats = [], verts = [];
+    if (S.edit) {
+      feats.push({ type: "Feature", properties: {}, geometry: { type: "MultiPolygon", coordinates: S.edit.coords } });
+      S.edit.coords.forEach((poly, p) => poly.forEach((ring, r) => ring.slice(0, -1).forEach((c, i) =>
+        verts.push({ type: "Feature", properties: { p, r, i }, geometry: { type: "Point", coordinates: c } }))));
+    }
+    if (S.sketch.length) {
+      const closed = S.mode === "draw" && S.sketch.length > 2 ? S.sketch.concat([S.sketch[0]]) : S.sketch;
+      if (closed.length > 1) feats.push({ type: "Feature", properties: {}, geometry: { type: "LineString", coordinates: closed } });
+      S.sketch.forEach((c, i) => verts.push({ type: "Feature", properties: { i }, geometry: { type: "Point", coordinates: c } }));
+    }
+    setData("sketch", { type: "FeatureCollection", features: feats });
+    setData("vertices", { type: "FeatureCollection", features: verts });
+  }
+
+  function addLayers(map) {
+    SOURCES.forEach((id) => map.addSource(id, { type: "geojson", data: EMPTY }));
+    const dev = ["interpolate", ["linear"], ["get", "deviation"], -0.6, "#3f7ff5", -0.3, "#3fa9f5", 0, "#38d39f", 0.3, "#f5b82e", 0.6, "#e8412c"];
+    map.addLayer({ id: "community-fill", type: "fill", source: "community", paint: { "fill-color": "#0e2a47", "fill-opacity": 0.6 } });
+    map.addLayer({ id: "neighbours-line", type: "line", source: "neighbours", paint: { "line-color": "#5f7d9c", "line-width": 1, "line-dasharray": [2, 2] } });
+    map.addLayer({ id: "grids-fill", type: "fill", source: "grids", paint: { "fill-color": dev, "fill-opacity": 0.45 } });
+    map.addLayer({ id: "grids-line", type: "line", source: "grids", paint: { "line-color": "#cfe3ff", "line-width": 1.2 } });
+    map.addLayer({ id: "grids-selected", type: "line", source: "grids", filter: ["in", ["get", "code"], ["literal", []]],
+      paint: { "line-color": "#ffffff", "line-width": 3.5 } });
+    map.addLayer({ id: "layers-line", type: "line", source: "layers", paint: { "line-color": "#c78bff", "line-width": 2, "line-dasharray": [3, 1] } });
+    map.addLayer({ id: "community-line", type: "line", source: "community", paint: { "line-color": "#5fd3ff", "line-width": 2.5 } });
+    map.addLayer({ id: "defects-fill", type: "fill", source: "defects", paint: {
+      "fill-color": ["match", ["get", "kind"], "gap", "#ff3b3b", "sliver", "#ff7a3b", "overlap", "#ffd400", "#ff00c8"], "fill-opacity": 0.8 } });
+    map.addLayer({ id: "defects-line", type: "line", source: "defects", paint: { "line-color": "#ffffff", "line-width": 1.5 } });
+    map.addLayer({ id: "proposal-line", type: "line", source: "proposal", paint: { "line-color": "#00ffb3", "line-width": 2.5 } });
+    map.addLayer({ id: "diff-fill", type: "fill", source: "diff", filter: ["!=", ["get", "change"], "old"], paint: {
+      "fill-color": ["match", ["get", "change"], "added", "#38d39f", "removed", "#e8412c", "#f5b82e"], "fill-opacity": 0.75 } });
+    map.addLayer({ id: "diff-old", type: "line", source: "diff", filter: ["==", ["get", "change"], "old"],
+      paint: { "line-color": "#ffffff", "line-width": 1.5, "line-dasharray": [1, 1] } });
+    map.addLayer({ id: "sketch-line", type: "line", source: "sketch", paint: { "line-color": "#ff00c8", "line-width": 2.5 } });
+    map.addLayer({ id: "vertices", type: "circle", source: "vertices", paint: {
+      "circle-radius": 5, "circle-color": "#ff00c8", "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
+  }
+
+  function onClick(e) {
+    if (S.mode === "draw" || S.mode === "split") {
+      S.sketch.push([e.lngLat.lng, e.lngLat.lat]);
+      drawSketch();
+      return;
+    }
+    if (S.mode === "edit" && S.edit) return;
+    const hit = S.map.queryRenderedFeatures(e.point, { layers: ["grids-fill"] })[0];
+    if (!hit) { S.selected = []; pushSelected(); return; }
+    const code = hit.properties.code;
+    if (e.originalEvent.shiftKey) {
+      S.selected = S.selected.includes(code) ? S.selected.filter((c) => c !== code) : S.selected.concat([code]);
+    } else {
+      S.selected = [code];
+    }
+    pushSelected();
+  }
+
+  function wireEditing(map) {
+    map.on("mousedown", "vertices", (e) => {
+      if (S.mode !== "edit" || !S.edit) return;
+      e.preventDefault();
+      const p = e.features[0].properties;
+      S.drag = { p: p.p, r: p.r, i: p.i };
+      map.dragPan.disable();
+    });
+    map.on("mousemove", (e) => {
+      if (!S.drag || !S.edit) return;
+      const ring = S.edit.coords[S.drag.p][S.drag.r];
+      ring[S.drag.i] = [e.lngLat.lng, e.lngLat.lat];
+      if (S.drag.i === 0) ring[ring.length - 1] = ring[0];
+      drawSketch();
+    });
+    map.on("mouseup", () => {
+      if (S.drag) { S.drag = null; map.dragPan.enable(); }
+    });
+  }
+
+  function ensureMap(data) {
+    if (S.map) return;
+    const el = document.getElementById("planner-map");
+    if (!el || !window.maplibregl) return;
+    S.map = new maplibregl.Map({
+      container: el, attributionControl: false, doubleClickZoom: false,
+      style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#081627" } }] },
+      bounds: data.bounds, fitBoundsOptions: { padding: 30 },
+    });
+    S.map.on("load", () => {
+      addLayers(S.map);
+      wireEditing(S.map);
+      S.ready = true;
+      apply();
+    });
+    S.map.on("click", onClick);
+    document.addEventListener("click", (e) => {
+      const t = e.target.closest && e.target.closest(".pl-fly");
+      if (t) fly(t.dataset);
+    });
+  }
+
+  function fly(ds) {
+    if (!S.map) return;
+    if (ds.code) {
+      const f = gridFeature(ds.code);
+      if (f) {
+        S.selected = [ds.code];
+        pushSelected();
+        S.map.fitBounds(bbox(f.geometry), { padding: 80, duration: 600 });
+      }
+    } else if (ds.lon) {
+      S.map.flyTo({ center: [parseFloat(ds.lon), parseFloat(ds.lat)], zoom: Math.max(S.map.getZoom(), 16), duration: 600 });
+    }
+    S.flown = (S.flown || 0) + 1;
+  }
+
+  function bbox(geom) {
+    const b = [Infinity, Infinity, -Infinity, -Infinity];
+    (function walk(c) {
+      if (typeof c[0] === "number") { b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]); b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]); }
+      else c.forEach(walk);
+    })(geom.coordinates);
+    return [[b[0], b[1]], [b[2], b[3]]];
+  }
+
+  let pending = null;
+  function apply() {
+    if (!S.ready || !pending) return;
+    const { data, proposal, diff, mode } = pending;
+    S.data = data;
+    setData("community", { type: "Feature", properties: {}, geometry: data.community });
+    ["neighbours", "grids", "defects", "layers"].forEach((k) => setData(k, data[k]));
+    setData("proposal", proposal && proposal.geojson);
+    setData("diff", diff);
+    if (S.key !== data.key) {
+      if (S.key !== null) S.map.fitBounds(data.bounds, { padding: 30, duration: 0 });
+      S.key = data.key;
+      S.selected = [];
+    }
+    const codes = new Set(data.grids.features.map((f) => f.properties.code));
+    S.selected = S.selected.filter((c) => codes.has(c));
+    if (mode !== S.mode) { S.mode = mode; S.sketch = []; }
+    S.map.getCanvas().style.cursor = S.mode === "select" ? "" : "crosshair";
+    pushSelected();
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    planner: {
+      render: function (data, proposal, diff, mode) {
+        if (!data) return window.dash_clientside.no_update;
+        pending = { data, proposal, diff, mode: mode || "select" };
+        ensureMap(data);
+        apply();
+        return { grids: data.grids.features.length, defects: data.defects.features.length, mode: pending.mode };
+      },
+      finish: function () {
+        if (!S.map) return window.dash_clientside.no_update;
+        const c = S.map.getCenter();
+        const base = { zoom: S.map.getZoom(), lat: c.lat, t: Date.now() };
+        let out = null;
+        if (S.mode === "draw" && S.sketch.length > 2) {
+          out = Object.assign(base, { op: "draw", coords: S.sketch.concat([S.sketch[0]]) });
+        } else if (S.mode === "split" && S.sketch.length > 1) {
+          out = Object.assign(base, { op: "split", code: S.selected[0] || null, coords: S.sketch });
+        } else if (S.mode === "edit" && S.edit) {
+          out = Object.assign(base, { op: "reshape", code: S.edit.code, coords: S.edit.coords });
+        }
+        S.sketch = [];
+        drawSketch();
+        return out || window.dash_clientside.no_update;
+      },
+    },
+  });
+
+  // For tests and the curious: what the map holds now.
+  window.plannerState = function () {
+    if (!S.ready) return null;
+    const count = (id) => counts[id] || 0;
+    return { grids: count("grids"), defects: count("defects"), diff: count("diff"), proposal: count("proposal"),
+      selected: S.selected.slice(), mode: S.mode, flown: S.flown || 0, zoom: S.map.getZoom(), center: S.map.getCenter().toArray() };
+  };
+  window.plannerMap = function () { return S.map; };
+  window.plannerFit = function () { if (S.map && S.data) S.map.fitBounds(S.data.bounds, { padding: 30, duration: 0 }); };
+})();
