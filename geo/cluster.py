@@ -811,3 +811,18 @@ def _main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_main(sys.argv[1:]))
+
+
+def client_tool(name: str) -> str:
+    """Path of a PostgreSQL client program (pg_dump, pg_restore, psql) of the installation
+    we run, falling back to PATH: a dump must come from a pg_dump at least as new as the server."""
+    try:
+        bindir, _, _ = _binaries()
+        if (bindir / name).is_file():
+            return str(bindir / name)
+    except ClusterError:
+        pass
+    found = shutil.which(name)
+    if not found:
+        raise ClusterError(f"{name} not found; install the PostgreSQL client (Debian: postgresql-client)")
+    return found

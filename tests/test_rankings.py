@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import date, datetime
 
 import openpyxl
 import pytest
 
-from geo import db, rankings
+from geo import cluster, db, rankings
 from geo.cli import main
 from geo.worktime import CST
 from tests.test_drill import add_incidents
@@ -95,7 +94,7 @@ def test_excel_and_cli(three_towns, tmp_path, capsys, monkeypatch):
     sheet = book["2026Q3乡镇街道"]
     assert [c.value for c in sheet[1]][:4] == ["排查量名次", "化解率名次", "代码", "名称"]
     assert sheet["D2"].value == "中街街道"
-    monkeypatch.setenv("DATABASE_URL", os.environ["TEST_DATABASE_URL"])  # the CLI reads what the test wrote
+    monkeypatch.setenv("DATABASE_URL", cluster.database_url(test=True))  # the CLI reads what the test wrote
     assert main(["rankings", "--quarter", "2026Q3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["towns"][0]["name"] == "中街街道" and out["month"] is None

@@ -1,0 +1,56 @@
+"""Back up and restore the whole database with pg_dump/pg_restore.
+
+A custom-format dump holds schema, data, migrations history and the PostGIS extension, so
+a restore gives back exactly the database that was dumped. Restore runs in one
+transaction: it either replaces everything or changes nothing. The password travels in
+the environment, never on a command line other users could read with `ps`.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from geo import cluster
+
+
+class BackupError(Exception):
+    pass
+
+
+def _split(url: str) -> tuple[str, dict]:
+    """The URL without its password, and an environment carrying it."""
+    parts = urlsplit(url)
+    env = dict(os.environ)
+    if parts.password:
+        env["PGPASSWORD"] = unquote(parts.password)
+        netloc = parts.netloc.split("@", 1)
+        user = parts.username or ""
+        parts = parts._replace(netloc=f"{user}@{netloc[1]}")
+    return urlunsplit(parts), env
+
+
+def _run(cmd: list[str], env: dict) -> None:
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BackupError(f"{Path(cmd[0]).name} failed (exit {proc.returncode}):\n{proc.stderr.strip()[-2000:]}")
+
+
+def backup(url: str, path: str | Path) -> Path:
+    path = Path(path)
+    target, env = _split(url)
+    tmp = path.with_name(path.name + ".partial")
+    _run([cluster.client_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+          f"--file={tmp}", f"--dbname={target}"], env)
+    tmp.replace(path)  # a crash mid-dump never leaves a truncated file under the real name
+    return path
+
+
+def restore(url: str, path: str | Path) -> None:
+    path = Path(path)
+    if not path.is_file():
+        raise BackupError(f"{path}: no such backup file")
+    target, env = _split(url)
+    _run([cluster.client_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
+          "--single-transaction", "--exit-on-error", f"--dbname={target}", str(path)], env)
