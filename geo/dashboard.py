@@ -19,10 +19,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from geo import db
+from geo.lifecycle import OPEN_STATUSES, RESOLVED_STATUSES
 from geo.worktime import CST
 
-OPEN = ("received", "registered", "dispatched", "in_progress", "verified", "returned", "escalated")
-RESOLVED = ("closed", "followed_up")
+OPEN = tuple(sorted(OPEN_STATUSES))
+RESOLVED = RESOLVED_STATUSES
 
 _coverage_cache: dict[tuple, float] = {}
 

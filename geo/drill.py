@@ -17,10 +17,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from geo import db
+from geo.lifecycle import OPEN_STATUSES, RESOLVED_STATUSES
 from geo.worktime import CST
 
-RESOLVED = ("closed", "followed_up")
-OPEN = ("received", "registered", "dispatched", "in_progress", "verified", "returned", "escalated")
+RESOLVED = RESOLVED_STATUSES
+OPEN = tuple(sorted(OPEN_STATUSES))
 LEVELS = ("city", "district", "town", "community", "grid", "incident")
 BUCKETS = ("day", "week", "month")
 REMAINDER_NAME = "未落入下级单元"  # incidents of the parent that belong to no known child

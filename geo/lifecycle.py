@@ -29,6 +29,7 @@ STATUSES = tuple(TRANSITIONS)
 # Open = still owed an outcome; only open incidents can be overdue (督办).
 CLOSED_STATUSES = frozenset({"closed", "followed_up", "cancelled"})
 OPEN_STATUSES = frozenset(STATUSES) - CLOSED_STATUSES
+RESOLVED_STATUSES = ("closed", "followed_up")  # 化解: an outcome reached (the numerator of 化解率)
 LEVELS = ("community", "town", "district")  # 小事不出村、大事不出乡
 LEVEL_LABELS = {"community": "村（社区）", "town": "乡镇（街道）", "district": "区县"}
 
