@@ -1,0 +1,198 @@
+"""The big screen's server side under the benchmark: each interaction, bytes per layer, and
+the app's peak memory.
+
+In-process figures call the same functions the page and the tile endpoint call
+(geo.web.bigscreen.layout, geo.tiles.render, geo.dashboard) with the tile cache bypassed,
+so they are cold-render times; the app figures run `app.py` as a subprocess on 127.0.0.1
+against the bench database and drive it with a bounded list of requests (every tile of
+the initial view per layer and filter, the page, the layout, the version poll), then
+read its peak RSS (VmHWM) from /proc.
+
+An "interaction" costs every tile it makes the browser fetch for the initial view,
+rendered one after another: a conservative figure (a browser fetches six at a time, and
+gunicorn workers would render them in parallel).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+from geo import db
+from geo.bench_measure import strip, summary, timed
+from geo.worktime import CST
+
+VIEW_PX = (1280, 800)  # the map's share of a 1920x1080 big screen
+REPO = Path(__file__).resolve().parent.parent
+
+
+def initial_view(bounds: tuple[float, float, float, float]) -> tuple[int, list[tuple[int, int]]]:
+    """Zoom that fits the jurisdiction's bounds in the view (as MapLibre's fitBounds), and its tiles."""
+    w, s, e, n = bounds
+
+    def merc_y(lat):
+        return (1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2
+
+    span_x, span_y = max((e - w) / 360, 1e-9), max(merc_y(s) - merc_y(n), 1e-9)
+    z = max(0, min(16, int(math.floor(min(math.log2(VIEW_PX[0] / 256 / span_x), math.log2(VIEW_PX[1] / 256 / span_y))))))
+    k = 2 ** z
+    xs = range(int((w + 180) / 360 * k), int((e + 180) / 360 * k) + 1)
+    ys = range(int(merc_y(n) * k), int(merc_y(s) * k) + 1)
+    return z, [(x, y) for x in xs for y in ys]
+
+
+def _params(window: str = "30", major: str | None = None) -> dict:
+    from geo.web.maptiles import window_bounds
+
+    start, end = window_bounds({"window": window}, datetime.now(CST))
+    return {"start": start, "end": end, "major": major}
+
+
+def _render_view(conn, layer, z, tiles, params) -> list[bytes]:
+    from geo import tiles as tile_mod
+
+    return [tile_mod.render(conn, layer, z, x, y, params) for x, y in tiles]
+
+
+def interactions(url: str, repeat: int) -> dict:
+    """Server-side time of each big-screen interaction, and bytes per layer of the initial view."""
+    import plotly
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    __import__("app")  # the Dash app must exist before its pages' modules are imported
+    from geo import dashboard
+    from geo.web import bigscreen
+    from layers import LAYERS
+
+    conn = db.connect(url)
+    j = dashboard.jurisdiction(conn)
+    z, view = initial_view((j["xmin"], j["ymin"], j["xmax"], j["ymax"]))
+    for layer in LAYERS.values():  # derived tables as the tile endpoint would refresh them, once
+        if layer.prepare:
+            layer.prepare(conn)
+            conn.commit()
+    visible = [layer for layer in LAYERS.values() if layer.visible]
+    out = {"initial_zoom": z, "tiles_in_view": len(view)}
+
+    def first_load():
+        page = bigscreen.layout()
+        return page, [b for layer in visible for b in _render_view(conn, layer, z, view, _params())]
+
+    fl = timed(first_load, repeat, budget_s=60)
+    page = fl["result"][0]
+    layout_bytes = len(json.dumps(page, cls=plotly.utils.PlotlyJSONEncoder).encode())
+    lay = timed(bigscreen.layout, repeat, budget_s=30)
+    out["first_load"] = strip(fl) | {"layout_only": strip(lay)}
+
+    def each(samples, fn) -> dict:
+        ms = []
+        for s in samples:
+            t = time.perf_counter()
+            fn(s)
+            ms.append((time.perf_counter() - t) * 1000)
+        return summary(ms) | {"samples": [str(s) for s in samples]}
+
+    by_filter = lambda f: [layer for layer in LAYERS.values() if f in layer.filters]  # noqa: E731
+    out["time_window_change"] = each(["1", "7", "90", "30"] * max(1, repeat // 2), lambda w: [
+        _render_view(conn, layer, z, view, _params(w)) for layer in by_filter("window")])
+    majors = [r["major_code"] for r in db.rows(conn, "SELECT DISTINCT major_code FROM category ORDER BY 1")][:6]
+    out["category_filter"] = each(majors, lambda m: [
+        _render_view(conn, layer, z, view, _params(major=m)) for layer in by_filter("category")])
+    out["layer_toggle"] = each(list(LAYERS), lambda lid: _render_view(conn, LAYERS[lid], z, view, _params()))
+    codes = [r["code"] for r in db.rows(conn, "SELECT code FROM grid_current ORDER BY md5(code) LIMIT %s", (max(10, repeat * 4),))]
+    out["grid_click"] = each(codes, lambda c: dashboard.grid_card(conn, c))
+    out["live_refresh"] = strip(timed(lambda: (dashboard.versions(conn), dashboard.kpis(conn), dashboard.feed(conn)),
+                                      repeat * 2, budget_s=30))
+    out["live_refresh_panels"] = strip(timed(lambda: (dashboard.kpis(conn), dashboard.by_category(conn), dashboard.trend(conn),
+                                                      dashboard.level_shares(conn), dashboard.town_ranking(conn)),
+                                             repeat, budget_s=30))
+    from geo import tiles as tile_mod
+
+    sizes = {}
+    for lid, layer in LAYERS.items():
+        blobs = _render_view(conn, layer, z, view, _params())
+        sizes[lid] = {"bytes": sum(map(len, blobs)), "sent_bytes": sum(len(tile_mod.maybe_gzip(b, "gzip")[0]) for b in blobs),
+                      "largest_tile": max(map(len, blobs), default=0)}
+    out["bytes_per_layer"] = sizes
+    out["layout_json_bytes"] = layout_bytes
+    out["largest_response_bytes"] = max([layout_bytes] + [s["largest_tile"] for s in sizes.values()])
+    conn.close()
+    return out
+
+
+# --------------------------------------------------------------------------- the app
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 60) -> tuple[int, float]:
+    t = time.perf_counter()
+    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        n = len(r.read())
+    return n, (time.perf_counter() - t) * 1000
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> dict:
+    """Start app.py against the bench database, drive a bounded set of requests, read VmHWM."""
+    from geo import dashboard
+    from layers import LAYERS
+
+    conn = db.connect(url)
+    j = dashboard.jurisdiction(conn)
+    majors = [r["major_code"] for r in db.rows(conn, "SELECT DISTINCT major_code FROM category ORDER BY 1")][:3]
+    conn.close()
+    z, view = initial_view((j["xmin"], j["ymin"], j["xmax"], j["ymax"]))
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=url, QUANYU_HOST="127.0.0.1", QUANYU_PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                _get(base + "/api/versions", timeout=5)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode(errors="replace")[-800:] if proc.poll() is not None else "timeout"
+                    return {"error": f"app did not start: {err}"}
+                time.sleep(0.5)
+        urls = [base + "/", base + "/_dash-layout"]
+        for lid, layer in LAYERS.items():
+            variants = [""] + ([f"?window={w}" for w in ("7", "90")] if "window" in layer.filters else []) \
+                + ([f"?major={m}" for m in majors] if "category" in layer.filters else [])
+            urls += [f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf{v}" for v in variants for x, y in view]
+        urls += [base + "/api/versions"] * 10
+        urls = urls[:max_requests]
+        ms, largest = [], 0
+        for u in urls:
+            n, t = _get(u)
+            ms.append(t)
+            largest = max(largest, n)
+        return {"requests": len(urls), "http": summary(ms), "largest_response_bytes": largest,
+                "peak_rss_mb": round(_peak_rss_mb(proc.pid), 1)}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,69 @@
+"""The benchmark's smoke run, end to end, so that `python -m geo bench` cannot rot.
+
+It builds the tiny lattice city in its own database (quanyu_bench_smoke, never the test
+database or `quanyu`), runs every measurement and checks the report has every section
+with real numbers. Plus exact checks of the pieces that are pure arithmetic.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+
+from geo import bench, bench_city, bench_report, bench_screen
+
+SECTIONS = ("build", "data", "screen", "app", "coverage", "risk", "hotspots", "assignment", "partition", "import", "targets")
+
+
+def test_lattice_codes_nest_and_count():
+    grids = bench_city._levels(bench_city.SMOKE)
+    assert len(grids) == bench_city.SMOKE.n_grids == 16
+    assert grids["code"].is_unique and grids["code"].str.len().eq(15).all()
+    assert (grids["code"].str[:12] == grids["community"]).all()
+    assert (grids["community"].str[:9] == grids["town"]).all()
+    # every lattice cell once: the grids tile the city's rectangle without gaps or overlaps
+    assert len(set(zip(grids["col"], grids["row"]))) == 16
+    assert bench_city.CITY.n_grids == 20_000
+
+
+def test_units_cover_their_grids():
+    grids = bench_city._levels(bench_city.SMOKE)
+    units = bench_city._units(grids)
+    geoms = shapely.from_wkb(units["geom"].to_numpy())
+    city = geoms[units["level"].to_numpy() == "city"][0]
+    communities = geoms[units["level"].to_numpy() == "community"]
+    assert math.isclose(sum(g.area for g in communities), city.area, rel_tol=1e-9)
+    assert shapely.coverage_is_valid(communities)
+
+
+def test_initial_view_fits_bounds():
+    z, tiles = bench_screen.initial_view((106.3, 35.0, 106.312, 35.01))
+    assert 0 < z <= 16 and 1 <= len(tiles) <= 12
+
+
+def test_targets_say_met_and_missed_plainly():
+    report = {"import": {"incidents": {"rows_per_s": 50_000}}, "hotspots": {"median_ms": 10.0},
+              "screen": {"grid_click": {"p95_ms": 20.0}}}
+    base = {"screen": {"grid_click": {"p95_ms": 5.0}}}
+    by = {t["name"]: t for t in bench_report.targets(report, base)}
+    assert by["import_incidents"]["met"] is False
+    assert by["hotspots"]["met"] is True
+    assert by["scale_grid_click"]["value"] == 4.0 and by["scale_grid_click"]["met"] is False
+    assert by["coverage"]["met"] is None  # not measured: neither met nor missed
+
+
+def test_smoke_run_has_every_section():
+    report = bench.run("smoke", reuse=False, say=lambda _m: None)
+    for section in SECTIONS:
+        assert section in report, section
+        assert "error" not in report[section], (section, report[section])
+    assert report["data"]["grids"] == 16 and report["data"]["incidents"] == 2_000  # probes removed
+    assert report["import"]["incidents"]["rows"] == bench.PLANS["smoke"].import_rows
+    assert report["assignment"]["sql_join"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
+    assert report["app"]["peak_rss_mb"] > 0
+    assert {m["method"] for m in report["partition"]["methods"]} >= {"geo.partition"}
+    names = {t["name"] for t in report["targets"]}
+    assert {"import_incidents", "first_load", "app_rss", "hotspots", "largest_response"} <= names
+    assert all(np.isfinite(report["screen"][k]["p95_ms"]) for k in bench_report.INTERACTIONS)
+    assert "MISSED" in bench_report.table(report) or "met" in bench_report.table(report)
