@@ -52,5 +52,7 @@ def restore(url: str, path: str | Path) -> None:
     if not path.is_file():
         raise BackupError(f"{path}: no such backup file")
     target, env = _split(url)
+    # A session still reading the tables would make the restore wait forever: give up after a minute instead.
+    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " -c lock_timeout=60000").strip()
     _run([cluster.client_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
           "--single-transaction", "--exit-on-error", f"--dbname={target}", str(path)], env)

@@ -16,6 +16,7 @@ def test_round_trip_loses_nothing(tiny_jurisdiction, add_grids, conn, tmp_path):
 
     add_grids([("620802001001001", "一网格", "urban", shapely.box(106.650, 35.530, 106.655, 35.535))])
     before = db.one(conn, CHECKSUM)
+    conn.rollback()
     path = tmp_path / "q.dump"
     assert main(["backup", str(path), "--test"]) == 0
     assert path.stat().st_size > 10_000
@@ -23,6 +24,7 @@ def test_round_trip_loses_nothing(tiny_jurisdiction, add_grids, conn, tmp_path):
     db.execute(conn, "TRUNCATE grid, admin_unit CASCADE")
     conn.commit()
     assert db.scalar(conn, "SELECT count(*) FROM grid") == 0
+    conn.rollback()  # no open transaction may hold a lock the restore's DROP TABLE waits for
     assert main(["backup", str(path), "--restore", "--test"]) == 0
     conn.rollback()
     assert db.one(conn, CHECKSUM) == before
@@ -30,6 +32,7 @@ def test_round_trip_loses_nothing(tiny_jurisdiction, add_grids, conn, tmp_path):
 
 def test_restore_of_a_missing_or_broken_file_changes_nothing(conn, tmp_path, capsys):
     before = db.one(conn, CHECKSUM)
+    conn.rollback()
     assert main(["backup", str(tmp_path / "nope.dump"), "--restore", "--test"]) == 1
     assert "no such backup file" in capsys.readouterr().err
     bad = tmp_path / "bad.dump"
