@@ -1,22 +1,20 @@
 """The JSON API of the drill-down page, and the URL that restores a view."""
 from __future__ import annotations
 
-import os
 from datetime import date
 from urllib.parse import parse_qs
 
 import flask
 import pytest
 
+from geo import cluster
 from geo.web import analysis_api
 from tests.test_drill import COMMUNITY, town  # noqa: F401  (fixture)
 
 
 @pytest.fixture
 def client(monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", os.environ.get("TEST_DATABASE_URL", ""))
-    if not os.environ.get("TEST_DATABASE_URL"):
-        pytest.skip("needs TEST_DATABASE_URL")
+    monkeypatch.setenv("DATABASE_URL", cluster.database_url(test=True))  # the API's pool reads DATABASE_URL
     app = flask.Flask(__name__)
     app.register_blueprint(analysis_api.bp)
     return app.test_client()
