@@ -55,7 +55,8 @@ def child_shapes(conn, code: str) -> dict:
                ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, (SELECT side FROM unit) * %(share)s), 6) AS geometry
           FROM {source} WHERE {where} ORDER BY code""", dict(code=code, share=SIMPLIFY_SHARE))
     return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"code": r["code"], "name": r["name"], "lon": r["lon"], "lat": r["lat"]}, "geometry": json.loads(r["geometry"])}
+        {"type": "Feature", "geometry": json.loads(r["geometry"]),
+         "properties": {"code": r["code"], "name": r["name"], "lon": r["lon"], "lat": r["lat"]}}
         for r in rows]}
 
 

@@ -322,7 +322,8 @@ def breadcrumb(data: dict) -> list:
     items = []
     for code, name, level in data["breadcrumb"]:
         items.append(html.Span(t(f"drill.level.{level}"), className="crumb-level"))
-        items.append(go_link(data["view"], name, "crumb" + (" current" if code == data["view"]["code"] and not data["detail"] else ""), code=code))
+        current = code == data["view"]["code"] and not data["detail"]
+        items.append(go_link(data["view"], name, "crumb current" if current else "crumb", code=code))
         items.append(html.Span("›", className="crumb-sep"))
     if data["detail"]:
         items += [html.Span(t("drill.level.incident"), className="crumb-level"),
@@ -473,7 +474,8 @@ def ranking_panel(r: dict) -> list:
             html.Td([f"{x['found']:,}", html.Span(t("drill.last"), className="flag") if x["last_found"] else None]),
             html.Td([pct(x["resolution_rate"]), html.Span(t("drill.last"), className="flag") if x["last_rate"] else None]),
             html.Td(x["rank_rate"] or "—")]) for x in rows]
-        return html.Table([html.Thead(head), html.Tbody(body)], className="drill-table ranking", id=f"drill-rank-{key}")
+        return html.Div(html.Table([html.Thead(head), html.Tbody(body)], className="drill-table ranking", id=f"drill-rank-{key}"),
+                        className="rank-scroll")
 
     change = month["change_found"]
     figures = [("found", f"{month['found']:,}"), ("change", "—" if change is None else f"{change * 100:+.1f}%"),
@@ -579,7 +581,8 @@ def layout(**query):
             ]),
             html.Div(className="drill-col", children=[
                 panel(t("drill.panel.trend"), dcc.Graph(id="drill-trend", figure=c["drill-trend"], config=GRAPH_CONFIG), "chart"),
-                panel(t("drill.panel.categories"), dcc.Graph(id="drill-categories", figure=c["drill-categories"], config=GRAPH_CONFIG), "chart tall"),
+                panel(t("drill.panel.categories"),
+                      dcc.Graph(id="drill-categories", figure=c["drill-categories"], config=GRAPH_CONFIG), "chart tall"),
                 panel(t("drill.panel.incidents"), c["drill-incidents"], "grow scroll-body", "drill-incidents"),
             ]),
         ]),
