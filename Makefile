@@ -16,7 +16,7 @@ endif
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: install demo serve test db-start db-stop system-deps browser-deps bench clean-db
+.PHONY: serve-prod install demo serve test db-start db-stop system-deps browser-deps bench clean-db
 
 $(STAMP): pyproject.toml
 ifndef CONDA_PREFIX
@@ -48,9 +48,17 @@ demo: db-start
 serve: db-start
 	QUANYU_HOST=$(HOST) QUANYU_PORT=$(PORT) $(VENV_PY) app.py
 
+# Production serving: gunicorn with WORKERS processes against one database (caches are
+# keyed by data versions, so every worker serves the same current data).
+WORKERS ?= 2
+serve-prod: db-start
+	$(VENV_PY) -m gunicorn -w $(WORKERS) -b $(HOST):$(PORT) --timeout 120 app:server
+
 test: install system-deps browser-deps
 	$(VENV_PY) -m geo db start --test
 	$(VENV_PY) -m pytest -q
 
+# The benchmark's partition peers (spopt's max-p, GerryChain) come with the `bench` extra.
 bench: db-start
-	$(VENV_PY) -m geo bench --scale district
+	$(VENV_PY) -m pip install --quiet -e ".[test,bench]"
+	$(VENV_PY) -m geo bench --scale $(or $(SCALE),district)

@@ -21,11 +21,13 @@ import shapely
 from geo import db
 from geo.bench_measure import strip, timed
 
-# The join of locate_points() (migration 0002) as a read-only count: polygon side first.
+# The join of locate_points() (migration 0019) as a read-only count: the polygon side
+# fenced (LATERAL ... OFFSET 0) so each grid is prepared once and drives the points' index.
 _SQL_JOIN = """
     SELECT count(*) FROM (
         SELECT DISTINCT ON (p.id) p.id, g.code
-          FROM grid g JOIN bench_points p ON ST_Intersects(g.geom, p.geom)
+          FROM grid g CROSS JOIN LATERAL (
+               SELECT p.id FROM bench_points p WHERE ST_Intersects(g.geom, p.geom) OFFSET 0) p
          WHERE g.valid_to IS NULL AND g.layer = 'official'
          ORDER BY p.id, g.code) s"""
 

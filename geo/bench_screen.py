@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -136,12 +137,52 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+_opener = urllib.request.build_opener()
+BENCH_USER, BENCH_PASSWORD = "bench-admin", "Bench-pass-2026!"
+
+
 def _get(url: str, timeout: float = 60) -> tuple[int, float]:
     t = time.perf_counter()
     req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
+    with _opener.open(req, timeout=timeout) as r:
         n = len(r.read())
     return n, (time.perf_counter() - t) * 1000
+
+
+def _sign_in(base: str, url: str) -> bool:
+    """Sign in through the app's form with a bench account (made once in the bench
+    database) when the app requires sign-in; the session cookie then rides on every request."""
+    global _opener
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    jar = http.cookiejar.CookieJar()
+    _opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    try:
+        with _opener.open(base + "/login", timeout=30) as r:
+            form = r.read().decode(errors="replace")
+    except OSError:
+        return False  # no sign-in page: an app without accounts
+    try:
+        from geo import accounts
+
+        conn = db.connect(url)
+        try:
+            if not db.scalar(conn, "SELECT 1 FROM app_user WHERE username = %s", (BENCH_USER,)):
+                unit = db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
+                accounts.create_user(conn, BENCH_USER, BENCH_PASSWORD, "admin", unit, "基准测试")
+            accounts.set_active(conn, BENCH_USER, True)
+        finally:
+            conn.close()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        data = urllib.parse.urlencode({"username": BENCH_USER, "password": BENCH_PASSWORD,
+                                       "csrf_token": csrf.group(1) if csrf else ""}).encode()
+        with _opener.open(base + "/login", data=data, timeout=30) as r:
+            r.read()
+        return any(c.name for c in jar if "session" in c.name.lower())
+    except Exception:  # the accounts API is young: measure what can be measured
+        return False
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -151,8 +192,20 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+WORKERS = 2
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes of a gunicorn master (from /proc)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> dict:
-    """Start app.py against the bench database, drive a bounded set of requests, read VmHWM."""
+    """Start the app (gunicorn -w 2, else app.py) against the bench database, drive a bounded
+    set of requests, then a parallel first load, and read every process's VmHWM."""
     from geo import dashboard
     from layers import LAYERS
 
@@ -163,7 +216,13 @@ def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> di
     z, view = initial_view((j["xmin"], j["ymin"], j["xmax"], j["ymax"]))
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=url, QUANYU_HOST="127.0.0.1", QUANYU_PORT=str(port))
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:  # served as in production (make serve-prod): gunicorn, WORKERS processes, one database
+        import gunicorn  # noqa: F401
+        cmd = [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--timeout", "300", "app:server"]
+        server = f"gunicorn -w {WORKERS}"
+    except ImportError:
+        cmd, server = [sys.executable, "app.py"], "app.py (gunicorn not installed)"
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_timeout
@@ -171,11 +230,14 @@ def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> di
             try:
                 _get(base + "/api/versions", timeout=5)
                 break
+            except urllib.error.HTTPError:  # it answers (401 before sign-in): it is up
+                break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     err = proc.stderr.read().decode(errors="replace")[-800:] if proc.poll() is not None else "timeout"
                     return {"error": f"app did not start: {err}"}
                 time.sleep(0.5)
+        signed_in = _sign_in(base, url)
         urls = [base + "/", base + "/_dash-layout"]
         for lid, layer in LAYERS.items():
             variants = [""] + ([f"?window={w}" for w in ("7", "90")] if "window" in layer.filters else []) \
@@ -188,8 +250,22 @@ def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> di
             n, t = _get(u)
             ms.append(t)
             largest = max(largest, n)
-        return {"requests": len(urls), "http": summary(ms), "largest_response_bytes": largest,
-                "peak_rss_mb": round(_peak_rss_mb(proc.pid), 1)}
+        # A browser's first load: page, layout and every visible layer's initial tiles, six
+        # requests at a time (as a browser does), spread over the workers. Cold: a new
+        # window value no worker has cached yet.
+        from concurrent.futures import ThreadPoolExecutor
+
+        first = [base + "/", base + "/_dash-layout"] + [
+            f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf?window=1" for lid, layer in LAYERS.items() if layer.visible for x, y in view]
+        t = time.perf_counter()
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(_get, first))
+        parallel_ms = (time.perf_counter() - t) * 1000
+        pids = [proc.pid] + _children(proc.pid)
+        rss = {pid: round(_peak_rss_mb(pid), 1) for pid in pids}
+        return {"server": server, "signed_in": signed_in, "requests": len(urls), "http": summary(ms), "largest_response_bytes": largest,
+                "first_load_parallel_ms": round(parallel_ms, 1), "first_load_parallel_requests": len(first),
+                "peak_rss_mb": max(rss.values()), "peak_rss_mb_total": round(sum(rss.values()), 1)}
     finally:
         proc.terminate()
         try:

@@ -20,11 +20,20 @@ from geo.coverage_config import PlanningConfig
 
 def membership(lon, lat, grid_geoms) -> tuple[np.ndarray, np.ndarray]:
     """(household index, grid index) pairs of every grid each household touches, and a
-    flag per pair: True when the household is inside the grid, not on its boundary."""
+    flag per pair: True when the household is inside the grid, not on its boundary.
+
+    The households are indexed and the grids query them, so shapely prepares each grid
+    once (points querying a tree of grids would test every pair unprepared: 4x slower at
+    2 million households); "inside" is the prepared contains_properly of the same query."""
     points = shapely.points(np.column_stack([np.asarray(lon, float), np.asarray(lat, float)]).reshape(-1, 2))
-    tree = shapely.STRtree(np.asarray(grid_geoms, dtype=object))
-    pairs = tree.query(points, predicate="intersects")
-    inside = shapely.within(points[pairs[0]], tree.geometries[pairs[1]])
+    grids = np.asarray(grid_geoms, dtype=object)
+    tree = shapely.STRtree(points)
+    g, h = tree.query(grids, predicate="intersects")
+    gi, hi = tree.query(grids, predicate="contains_properly")
+    order = np.lexsort((g, h))
+    pairs = np.vstack([h[order], g[order]])
+    n_grids = max(len(grids), 1)
+    inside = np.isin(pairs[0].astype(np.int64) * n_grids + pairs[1], hi.astype(np.int64) * n_grids + gi)
     return pairs, inside
 
 
@@ -49,9 +58,10 @@ def household_checks(hh: pd.DataFrame, grid_codes: list[str], grid_geoms, config
     within = np.bincount(pairs[0][inside], minlength=n)
     names = np.asarray(grid_codes, dtype=object)
     codes_of = [[] for _ in range(n)]
-    for h, g in zip(*pairs):
+    several = touching[pairs[0]] >= 2  # only households in two or more grids list their codes
+    for h, g in zip(pairs[0][several], pairs[1][several]):
         codes_of[h].append(names[g])
-    codes_of = [sorted(c) for c in codes_of]
+    codes_of = [sorted(c) if c else c for c in codes_of]
     result = dict(
         outside_grids=_listing(hh, touching == 0, config),
         in_two=_listing(hh, within >= 2, config, codes_of),

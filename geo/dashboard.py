@@ -1,5 +1,10 @@
 """The numbers of the big screen, each one query in PostGIS.
 
+Incident counts read the daily aggregate `incident_daily` (migration 0018, kept current by
+statement triggers), so a refresh costs in proportion to days x grids, not to incidents;
+rolling windows take their partial first day from `incident` (incident_counts_since), so
+every figure equals the count over raw incidents exactly.
+
 Definitions (the tests recompute each from these words):
 - today / this month: incidents reported since local midnight / the first of the month (CST);
 - open (在办): not closed, followed up or cancelled; overdue (超期督办): open and past deadline;
@@ -50,21 +55,22 @@ def kpis(conn, scope: str = "", now: datetime | None = None) -> dict:
     year_ago = now - timedelta(days=365)
     params = dict(scope=scope + "%", now=now, today=today, month=month, year_ago=year_ago,
                   open=list(OPEN), resolved=list(RESOLVED))
-    # Each count reads only its index range: this month's rows, and the open rows (the
-    # partial index incident_open_idx), never the whole incident table.
+    # Counts come from the daily aggregate incident_daily (migration 0018; today and this
+    # month start at local midnight, so whole days suffice); "open" and "overdue" depend on
+    # the clock, not on writes, so they read the open rows (partial index incident_open_idx).
+    params.update(today_day=today.date(), month_day=month.date())
     row = db.one(conn, """
-        SELECT count(*) FILTER (WHERE reported_at >= %(today)s) AS today, count(*) AS month
-          FROM incident WHERE reported_at >= %(month)s AND admin_code LIKE %(scope)s""", params)
+        SELECT COALESCE(sum(n) FILTER (WHERE day >= %(today_day)s), 0)::bigint AS today, COALESCE(sum(n), 0)::bigint AS month
+          FROM incident_daily WHERE day >= %(month_day)s AND admin_code LIKE %(scope)s""", params)
     row.update(db.one(conn, """
         SELECT count(*) AS open, count(*) FILTER (WHERE deadline < %(now)s) AS overdue
           FROM incident
          WHERE closed_at IS NULL AND status <> 'cancelled' AND status = ANY(%(open)s)
            AND admin_code LIKE %(scope)s""", params))
     rate = db.one(conn, """
-        SELECT count(*) FILTER (WHERE i.status = ANY(%(resolved)s))::float / nullif(count(*), 0) AS rate
-          FROM incident i JOIN category c USING (minor_code)
-         WHERE c.is_dispute AND i.reported_at >= %(year_ago)s AND i.status <> 'cancelled'
-           AND i.admin_code LIKE %(scope)s""", params)
+        SELECT sum(d.n) FILTER (WHERE d.bucket = 'resolved')::float / nullif(sum(d.n), 0) AS rate
+          FROM incident_counts_since(%(year_ago)s) d JOIN category c USING (minor_code)
+         WHERE c.is_dispute AND d.bucket <> 'cancelled' AND d.admin_code LIKE %(scope)s""", params)
     levels = level_shares(conn, scope, now)
     grids = db.one(conn, """
         SELECT count(*) FILTER (WHERE g.kind = 'urban') AS urban,
@@ -88,17 +94,16 @@ def kpis(conn, scope: str = "", now: datetime | None = None) -> dict:
 def level_shares(conn, scope: str = "", now: datetime | None = None) -> dict[str, float]:
     now = now or datetime.now(CST)
     rows = db.rows(conn, """
-        SELECT level_handled AS level, count(*)::float / sum(count(*)) OVER () AS share
-          FROM incident
-         WHERE status = ANY(%(resolved)s) AND reported_at >= %(since)s AND admin_code LIKE %(scope)s
-           AND level_handled IS NOT NULL
-         GROUP BY level_handled""", dict(resolved=list(RESOLVED), since=now - timedelta(days=365), scope=scope + "%"))
+        SELECT level_handled AS level, sum(n)::float / sum(sum(n)) OVER () AS share
+          FROM incident_counts_since(%(since)s)
+         WHERE bucket = 'resolved' AND admin_code LIKE %(scope)s AND level_handled <> ''
+         GROUP BY level_handled""", dict(since=now - timedelta(days=365), scope=scope + "%"))
     return {r["level"]: r["share"] for r in rows}
 
 
 def coverage_share(conn, scope: str = "") -> float | None:
     """Covered share of the scope's area; the union is costly, so it is kept per grid version."""
-    key = (scope, db.scalar(conn, "SELECT version FROM data_version WHERE name = 'grid'"), conn.dsn)
+    key = (scope, db.scalar(conn, "SELECT version FROM data_version WHERE name = 'grid'"), conn.dsn, db.scope_key())
     if key not in _coverage_cache:
         _coverage_cache[key] = db.scalar(conn, """
             WITH area AS (
@@ -115,9 +120,9 @@ def coverage_share(conn, scope: str = "") -> float | None:
 def by_category(conn, scope: str = "", days: int = 30, now: datetime | None = None) -> list[dict]:
     now = now or datetime.now(CST)
     return db.rows(conn, """
-        SELECT c.major_code, c.major_name, count(*) AS n
-          FROM incident i JOIN category c USING (minor_code)
-         WHERE i.reported_at >= %(since)s AND i.admin_code LIKE %(scope)s
+        SELECT c.major_code, c.major_name, sum(d.n)::bigint AS n
+          FROM incident_counts_since(%(since)s) d JOIN category c USING (minor_code)
+         WHERE d.admin_code LIKE %(scope)s
          GROUP BY c.major_code, c.major_name ORDER BY n DESC, c.major_code""",
                    dict(since=now - timedelta(days=days), scope=scope + "%"))
 
@@ -128,29 +133,34 @@ def trend(conn, scope: str = "", days: int = 30, now: datetime | None = None) ->
     first = (now.astimezone(CST) - timedelta(days=days - 1)).date()
     return db.rows(conn, """
         SELECT d::date AS day,
-               count(i.id) FILTER (WHERE c.is_dispute) AS disputes,
-               count(i.id) FILTER (WHERE NOT c.is_dispute) AS events
+               COALESCE(sum(i.n) FILTER (WHERE c.is_dispute), 0)::bigint AS disputes,
+               COALESCE(sum(i.n) FILTER (WHERE NOT c.is_dispute), 0)::bigint AS events
           FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') d
-          LEFT JOIN incident i ON (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date = d::date
-                               AND i.reported_at >= %(since)s AND i.admin_code LIKE %(scope)s
+          LEFT JOIN incident_daily i ON i.day = d::date AND i.day >= %(first)s AND i.day <= %(last)s
+                                     AND i.admin_code LIKE %(scope)s
           LEFT JOIN category c ON c.minor_code = i.minor_code
          GROUP BY d ORDER BY d""",
-                   dict(first=first, last=now.astimezone(CST).date(), scope=scope + "%",
-                        since=datetime.combine(first, datetime.min.time(), CST)))
+                   dict(first=first, last=now.astimezone(CST).date(), scope=scope + "%"))
 
 
 def town_ranking(conn, scope: str = "", days: int = 90, now: datetime | None = None) -> list[dict]:
     """Towns/streets by resolution rate (化解率) of the window's incidents, then by volume."""
     now = now or datetime.now(CST)
     return db.rows(conn, """
-        SELECT t.code, t.name, count(i.id) AS found,
-               count(i.id) FILTER (WHERE i.status = ANY(%(resolved)s))::float
-                   / nullif(count(i.id) FILTER (WHERE i.status <> 'cancelled'), 0) AS rate,
-               count(i.id) FILTER (WHERE i.status = ANY(%(open)s) AND i.deadline < %(now)s) AS overdue
-          FROM admin_unit t
-          LEFT JOIN incident i ON left(i.admin_code, 9) = t.code AND i.reported_at >= %(since)s
+        WITH n AS (
+            SELECT left(admin_code, 9) AS town, sum(n) AS found,
+                   sum(n) FILTER (WHERE bucket = 'resolved') AS resolved,
+                   sum(n) FILTER (WHERE bucket <> 'cancelled') AS valid
+              FROM incident_counts_since(%(since)s) WHERE admin_code LIKE %(scope)s GROUP BY 1
+        ), o AS (   -- overdue depends on the clock: the open rows themselves
+            SELECT left(admin_code, 9) AS town, count(*) AS overdue FROM incident
+             WHERE status = ANY(%(open)s) AND deadline < %(now)s AND reported_at >= %(since)s
+               AND admin_code LIKE %(scope)s GROUP BY 1
+        )
+        SELECT t.code, t.name, COALESCE(n.found, 0)::bigint AS found,
+               n.resolved::float / nullif(n.valid, 0) AS rate, COALESCE(o.overdue, 0) AS overdue
+          FROM admin_unit t LEFT JOIN n ON n.town = t.code LEFT JOIN o ON o.town = t.code
          WHERE t.level = 'town' AND t.code LIKE %(scope)s
-         GROUP BY t.code, t.name
          ORDER BY rate DESC NULLS LAST, found DESC, t.code""",
                    dict(resolved=list(RESOLVED), open=list(OPEN), now=now, since=now - timedelta(days=days),
                         scope=scope + "%"))
