@@ -39,10 +39,18 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def _name(filename) -> str:
+    """The client's file name, fit to echo in a message: printable and short."""
+    return re.sub(r"[\x00-\x1f\x7f]", "?", str(filename or ""))[:80]
+
+
 def from_upload(contents: str | None, filename: str | None = None) -> Photo | None:
     """A dcc.Upload value ('data:<mime>;base64,<data>') as a checked Photo, or None if empty."""
     if not contents:
         return None
+    filename = _name(filename)
+    if not isinstance(contents, str) or not contents.startswith("data:") or "," not in contents:
+        raise PhotoRejected(f"无法读取照片 (the upload is not a data: URL): {filename}")
     _, _, payload = contents.partition(",")
     if len(payload) > (MAX_BYTES * 4) // 3 + 8:
         raise PhotoRejected(f"照片超过 5 MB (photo larger than {MAX_BYTES // 1024 // 1024} MB): {filename or ''}")

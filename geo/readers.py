@@ -20,6 +20,7 @@ import pyproj
 import shapely
 
 from geo import crs as crs_mod
+from geo import upload_check
 
 FORMATS = {
     ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shapefile",
@@ -95,8 +96,9 @@ def read_source(path: str | Path, prefer_layer: str | None = None) -> Source:
     """Read any supported file; `prefer_layer` picks a GeoPackage layer or Excel sheet."""
     path = Path(path)
     fmt = file_format(path)
-    if not path.exists():
+    if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
+    upload_check.check(path, fmt)  # size limit and content type before any reader sees the file
     if fmt == "csv":
         header, rows, lines, encoding = _read_csv(path)
         source = _table_source(path, fmt, header, rows, lines)
@@ -117,11 +119,16 @@ def _read_vector(path: Path, fmt: str, prefer_layer: str | None) -> Source:
     import pyogrio
 
     layer = None
+    if fmt == "geojson":
+        _refuse_escaped_nul(path)
     if fmt == "gpkg":
         names = [str(n) for n, _ in pyogrio.list_layers(path)]
         layer = prefer_layer if prefer_layer in names else names[0]
+    # GeoJSON text that looks like a date or time ("00:00", "2024-03-01 09:30") is kept as
+    # written: GDAL would otherwise turn it into a date/time field and reformat it.
+    options = {"DATE_AS_STRING": True} if fmt == "geojson" else {}
     gdf = geopandas.read_file(
-        path, engine="pyogrio", layer=layer, datetime_as_string=True, on_invalid="ignore"
+        path, engine="pyogrio", layer=layer, datetime_as_string=True, on_invalid="ignore", **options
     )
     frame = _objects(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
     if fmt == "shapefile":
@@ -135,6 +142,19 @@ def _read_vector(path: Path, fmt: str, prefer_layer: str | None) -> Source:
     if fmt == "geojson":
         source.top_note = _geojson_top_note(path)
     return source
+
+
+def _refuse_escaped_nul(path: Path) -> None:
+    """GDAL cuts a GeoJSON string at an escaped NUL (\\u0000) without a word, so "a\\u0000b"
+    would be stored as "a": refuse the file instead (no feature number: GDAL does not say)."""
+    import mmap
+
+    if path.stat().st_size == 0:
+        return
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        at = mm.find(b"\\u0000")
+    if at >= 0:
+        raise ValueError(f"the GeoJSON holds a NUL character (\\u0000, at byte {at}): remove it")
 
 
 def _declared_crs(crs: pyproj.CRS | None, fmt: str) -> tuple[crs_mod.Crs | None, str]:
@@ -190,7 +210,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[list], list[int], str]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     rows, lines, line = [], [], 1
-    for record in reader:
+    for record in _records(reader):
         start, line = line, reader.line_num + 1
         if not any(cell.strip() for cell in record):
             continue
@@ -202,6 +222,23 @@ def _read_csv(path: Path) -> tuple[list[str], list[list], list[int], str]:
     if header is None:
         raise ValueError("the CSV is empty (no header row)")
     return header, rows, lines, "UTF-8" if encoding == "utf-8-sig" else "GB18030/GBK"
+
+
+def _records(reader):
+    """The csv reader's records; its errors (a cell over csv.field_size_limit, say) name the line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ValueError(f"CSV line {reader.line_num}: {exc}") from None
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """repr() of a cell for a message, cut to `limit` characters: a 1 MB cell must not make a 1 MB error."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…({len(str(value))} chars)"
 
 
 def _read_xlsx(path: Path, prefer_sheet: str | None) -> tuple[list[str], list[list], list[int]]:
@@ -249,12 +286,12 @@ def _points_from_columns(source: Source, lon: str, lat: str) -> None:
     xs, ys, ok = [], [], []
     for i, (x, y) in enumerate(zip(source.frame[lon].tolist(), source.frame[lat].tolist())):
         if x is None or y is None:
-            source.geometry_errors[i] = f"no coordinates ({lon}={x!r}, {lat}={y!r})"
+            source.geometry_errors[i] = f"no coordinates ({lon}={shown(x)}, {lat}={shown(y)})"
             continue
         try:
             fx, fy = float(x), float(y)
         except (TypeError, ValueError):
-            source.geometry_errors[i] = f"coordinates are not numbers ({lon}={x!r}, {lat}={y!r})"
+            source.geometry_errors[i] = f"coordinates are not numbers ({lon}={shown(x)}, {lat}={shown(y)})"
             continue
         xs.append(fx)
         ys.append(fy)
@@ -272,7 +309,7 @@ def _geometry_from_wkt(source: Source, column: str) -> None:
         try:
             source.geometry[i] = shapely.from_wkt(str(text))
         except shapely.errors.GEOSException as exc:
-            source.geometry_errors[i] = f"{column} is not valid WKT ({exc})"
+            source.geometry_errors[i] = f"{column} is not valid WKT ({shown(str(exc), 120)})"
     source.frame = source.frame.drop(columns=[column])
 
 

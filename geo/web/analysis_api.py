@@ -3,11 +3,14 @@
 The whole view lives in the query string (place, window, category, measure, bucket), parsed
 by one function, `parse_view`, and written back by `view_query`, so a shared or reloaded URL
 shows exactly the same page, and the page and this API cannot disagree about defaults.
+Bad input is a 400 naming the parameter, never a 500: dates within MIN_DAY..MAX_DAY, numbers
+finite and within NUMBER_RANGES, no control characters (fuzzed by tests/test_fuzz_api.py).
 """
 from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -20,12 +23,28 @@ bp = flask.Blueprint("analysis_api", __name__)
 
 MEASURES = ("incidents", "per_1000_households", "resolution_rate", "overdue", "high_risk")
 DEFAULT_DAYS = 90
+MIN_DAY, MAX_DAY = date(1970, 1, 1), date(2100, 1, 1)  # beyond them window arithmetic overflows
+MAX_ARG_CHARS = 200
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NUMBER_RANGES = {  # query parameter -> (lowest, highest) accepted
+    "limit": (1, 5000), "weeks": (2, 520), "distance": (1, 100_000), "cell": (10, 100_000),
+    "bandwidth": (10, 100_000), "zoom": (0, 24), "last": (1, 1000), "rate_below": (0, 1),
+}
+
+
+def _day(args, name: str) -> date | None:
+    if not args.get(name):
+        return None
+    value = date.fromisoformat(args[name])
+    if not MIN_DAY <= value < MAX_DAY:
+        raise ValueError(f"{name} must lie between {MIN_DAY} and {MAX_DAY}")
+    return value
 
 
 def parse_view(args, code: str | None = None) -> dict:
     """The normalised view of a query string (a dict-like); raises ValueError on bad input."""
-    end = date.fromisoformat(args["end"]) if args.get("end") else datetime.now(CST).date()
-    start = date.fromisoformat(args["start"]) if args.get("start") else end - timedelta(days=DEFAULT_DAYS - 1)
+    end = _day(args, "end") or datetime.now(CST).date()
+    start = _day(args, "start") or end - timedelta(days=DEFAULT_DAYS - 1)
     drill.time_window(start, end)  # refuses an empty window
     view = dict(code=code or args.get("code") or None, start=start, end=end, major=args.get("major") or None,
                 measure=args.get("measure") or "incidents", bucket=args.get("bucket") or "day")
@@ -74,9 +93,26 @@ def _flag(name: str) -> bool:
     return flask.request.args.get(name, "").lower() in ("1", "true", "yes", "on")
 
 
+@bp.before_request
+def _check_args() -> None:
+    for name, value in flask.request.args.items(multi=True):
+        if CONTROL.search(name) or CONTROL.search(value) or len(value) > MAX_ARG_CHARS:
+            raise ValueError(f"query parameter {CONTROL.sub('?', name[:40])!r} has control characters or is too long")
+
+
 def _number(name: str, kind=float, default=None):
+    """A finite number within NUMBER_RANGES[name], or `default` when the parameter is absent."""
     raw = flask.request.args.get(name)
-    return kind(raw) if raw not in (None, "") else default
+    if raw in (None, ""):
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, not {raw[:40]!r}") from None
+    low, high = NUMBER_RANGES[name]
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name} must be between {low} and {high}")
+    return value
 
 
 @bp.get("/api/drill/<code>")
@@ -127,8 +163,9 @@ def density_view():
     v = parse_view(flask.request.args)
     bbox = flask.request.args.get("bbox")
     bbox = tuple(float(x) for x in bbox.split(",")) if bbox else None
-    if bbox is not None and len(bbox) != 4:
-        raise ValueError("bbox is west,south,east,north")
+    if bbox is not None and not (len(bbox) == 4 and all(map(math.isfinite, bbox)) and -180 <= bbox[0] < bbox[2] <= 180
+                                 and -90 <= bbox[1] < bbox[3] <= 90):
+        raise ValueError("bbox is west,south,east,north in degrees (west < east, south < north)")
     with db.pooled() as conn:
         return _json(dict(view=v, **density.kde(conn, v["start"], v["end"], v["major"], bbox=bbox,
                                                  cell_m=_number("cell"), bandwidth_m=_number("bandwidth"),
