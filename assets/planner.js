@@ -3,15 +3,17 @@
  *
  * The browser only sketches: click to add vertices (draw a grid, draw a split line),
  * drag the vertices of the selected grid (edit), click grids to select them (Shift for
- * several). "应用" sends the sketch to the server, which snaps it onto the neighbours,
+ * several), pick households (move: click a point, Shift+drag a box, then click the target
+ * grid). "应用" sends the sketch to the server, which snaps it onto the neighbours,
  * checks it and answers with new map data; nothing is decided here. Everything comes
  * from our own server (GeoJSON in Dash stores): no tiles, glyphs or sprites are fetched.
  */
 (function () {
   "use strict";
-  const S = { map: null, key: null, data: null, mode: "select", sketch: [], edit: null, drag: null, selected: [], ready: false };
+  const S = { map: null, key: null, data: null, mode: "select", sketch: [], edit: null, drag: null, selected: [], ready: false,
+    hh: [], target: null, box: null };
   const EMPTY = { type: "FeatureCollection", features: [] };
-  const SOURCES = ["community", "neighbours", "grids", "defects", "layers", "proposal", "diff", "sketch", "vertices"];
+  const SOURCES = ["community", "neighbours", "grids", "defects", "layers", "pieces", "households", "proposal", "diff", "sketch", "vertices"];
 
   function fc(x) { return x || EMPTY; }
 
@@ -29,6 +31,32 @@
     }
     S.map.setFilter("grids-selected", ["in", ["get", "code"], ["literal", S.selected]]);
     startEdit();
+  }
+
+  function setProps(id, props) {
+    if (window.dash_clientside && window.dash_clientside.set_props) window.dash_clientside.set_props(id, props);
+  }
+
+  // Households chosen for a move (ids) and the grid they go to; Dash holds them in pl-hh / pl-move-target.
+  function pushHouseholds() {
+    setProps("pl-hh", { data: S.hh.slice() });
+    const byId = {};
+    ((S.data && S.data.households) || EMPTY).features.forEach((f) => { byId[f.properties.id] = f.properties; });
+    const names = S.hh.slice(0, 4).map((id) => (byId[id] ? byId[id].label : "#" + id)).join("；");
+    setProps("pl-hh-info", { children: "已选 " + S.hh.length + " 户" + (names ? "：" + names + (S.hh.length > 4 ? "…" : "") : "") });
+    if (S.map) {
+      S.map.setFilter("households-selected", ["in", ["get", "id"], ["literal", S.hh]]);
+      S.map.setFilter("grids-target", ["==", ["get", "code"], S.target || ""]);
+    }
+  }
+
+  function toggleHouseholds(ids, add) {
+    ids.forEach((id) => {
+      const at = S.hh.indexOf(id);
+      if (at < 0) S.hh.push(id);
+      else if (!add) S.hh.splice(at, 1);
+    });
+    pushHouseholds();
   }
 
   function gridFeature(code) {
@@ -72,7 +100,12 @@
     map.addLayer({ id: "grids-line", type: "line", source: "grids", paint: { "line-color": "#cfe3ff", "line-width": 1.2 } });
     map.addLayer({ id: "grids-selected", type: "line", source: "grids", filter: ["in", ["get", "code"], ["literal", []]],
       paint: { "line-color": "#ffffff", "line-width": 3.5 } });
+    map.addLayer({ id: "grids-target", type: "line", source: "grids", filter: ["==", ["get", "code"], ""],
+      paint: { "line-color": "#00ffb3", "line-width": 3.5, "line-dasharray": [2, 1] } });
     map.addLayer({ id: "layers-line", type: "line", source: "layers", paint: { "line-color": "#c78bff", "line-width": 2, "line-dasharray": [3, 1] } });
+    map.addLayer({ id: "pieces-fill", type: "fill", source: "pieces", paint: {
+      "fill-color": ["case", ["get", "change"], "#c78bff", "#7a5a9c"], "fill-opacity": ["case", ["get", "change"], 0.55, 0.3] } });
+    map.addLayer({ id: "pieces-line", type: "line", source: "pieces", paint: { "line-color": "#e9d2ff", "line-width": 1.5 } });
     map.addLayer({ id: "community-line", type: "line", source: "community", paint: { "line-color": "#5fd3ff", "line-width": 2.5 } });
     map.addLayer({ id: "defects-fill", type: "fill", source: "defects", paint: {
       "fill-color": ["match", ["get", "kind"], "gap", "#ff3b3b", "sliver", "#ff7a3b", "overlap", "#ffd400", "#ff00c8"], "fill-opacity": 0.8 } });
@@ -82,6 +115,11 @@
       "fill-color": ["match", ["get", "change"], "added", "#38d39f", "removed", "#e8412c", "#f5b82e"], "fill-opacity": 0.75 } });
     map.addLayer({ id: "diff-old", type: "line", source: "diff", filter: ["==", ["get", "change"], "old"],
       paint: { "line-color": "#ffffff", "line-width": 1.5, "line-dasharray": [1, 1] } });
+    map.addLayer({ id: "households", type: "circle", source: "households", paint: {
+      "circle-radius": ["interpolate", ["linear"], ["zoom"], 13, 1, 15, 2, 18, 5], "circle-color": "#ffe08a",
+      "circle-opacity": 0.85, "circle-stroke-color": "#3b2a00", "circle-stroke-width": 0.5 } });
+    map.addLayer({ id: "households-selected", type: "circle", source: "households", filter: ["in", ["get", "id"], ["literal", []]],
+      paint: { "circle-radius": 7, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#00ffb3", "circle-stroke-width": 2.5 } });
     map.addLayer({ id: "sketch-line", type: "line", source: "sketch", paint: { "line-color": "#ff00c8", "line-width": 2.5 } });
     map.addLayer({ id: "vertices", type: "circle", source: "vertices", paint: {
       "circle-radius": 5, "circle-color": "#ff00c8", "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
@@ -94,6 +132,20 @@
       return;
     }
     if (S.mode === "edit" && S.edit) return;
+    if (S.mode === "move") {
+      if (S.boxed) { S.boxed = false; return; }  // the click ending a box selection
+      const p = e.point;
+      const near = S.map.queryRenderedFeatures([[p.x - 5, p.y - 5], [p.x + 5, p.y + 5]], { layers: ["households"] });
+      if (near.length) {
+        toggleHouseholds([near[0].properties.id], false);
+        return;
+      }
+      const grid = S.map.queryRenderedFeatures(e.point, { layers: ["grids-fill"] })[0];
+      S.target = grid ? grid.properties.code : null;
+      if (S.target) setProps("pl-move-target", { value: S.target });
+      pushHouseholds();
+      return;
+    }
     const hit = S.map.queryRenderedFeatures(e.point, { layers: ["grids-fill"] })[0];
     if (!hit) { S.selected = []; pushSelected(); return; }
     const code = hit.properties.code;
@@ -122,6 +174,32 @@
     });
     map.on("mouseup", () => {
       if (S.drag) { S.drag = null; map.dragPan.enable(); }
+    });
+    // Move mode: Shift+drag draws a box; the households inside it join the selection.
+    map.on("mousedown", (e) => {
+      if (S.mode !== "move" || !e.originalEvent.shiftKey) return;
+      e.preventDefault();
+      S.box = { start: e.point, end: e.point };
+      map.dragPan.disable();
+    });
+    map.on("mousemove", (e) => {
+      if (!S.box) return;
+      S.box.end = e.point;
+      const a = S.box.start, b = e.point;
+      const ring = [[a.x, a.y], [b.x, a.y], [b.x, b.y], [a.x, b.y], [a.x, a.y]].map((xy) => map.unproject(xy).toArray());
+      setData("sketch", { type: "FeatureCollection", features: [{ type: "Feature", properties: {}, geometry: { type: "LineString", coordinates: ring } }] });
+    });
+    map.on("mouseup", () => {
+      if (!S.box) return;
+      const { start, end } = S.box;
+      S.box = null;
+      map.dragPan.enable();
+      drawSketch();
+      if (Math.abs(start.x - end.x) < 3 && Math.abs(start.y - end.y) < 3) return;  // a shift-click, not a box
+      S.boxed = true;
+      const hits = map.queryRenderedFeatures([[Math.min(start.x, end.x), Math.min(start.y, end.y)],
+        [Math.max(start.x, end.x), Math.max(start.y, end.y)]], { layers: ["households"] });
+      toggleHouseholds([...new Set(hits.map((f) => f.properties.id))], true);
     });
   }
 
@@ -175,9 +253,10 @@
   function apply() {
     if (!S.ready || !pending) return;
     const { data, proposal, diff, mode } = pending;
+    if (S.data !== data) { S.hh = []; S.target = null; }  // after an edit (or another community) the choice starts over
     S.data = data;
     setData("community", { type: "Feature", properties: {}, geometry: data.community });
-    ["neighbours", "grids", "defects", "layers"].forEach((k) => setData(k, data[k]));
+    ["neighbours", "grids", "defects", "layers", "pieces", "households"].forEach((k) => setData(k, data[k]));
     setData("proposal", proposal && proposal.geojson);
     setData("diff", diff);
     if (S.key !== data.key) {
@@ -189,7 +268,10 @@
     S.selected = S.selected.filter((c) => codes.has(c));
     if (mode !== S.mode) { S.mode = mode; S.sketch = []; }
     S.map.getCanvas().style.cursor = S.mode === "select" ? "" : "crosshair";
+    if (S.mode === "move") S.map.boxZoom.disable(); else S.map.boxZoom.enable();
+    document.body.classList.toggle("pl-moving", S.mode === "move");
     pushSelected();
+    pushHouseholds();
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -225,6 +307,7 @@
     if (!S.ready) return null;
     const count = (id) => counts[id] || 0;
     return { grids: count("grids"), defects: count("defects"), diff: count("diff"), proposal: count("proposal"),
+      households: count("households"), pieces: count("pieces"), chosen: S.hh.slice(), target: S.target,
       selected: S.selected.slice(), mode: S.mode, flown: S.flown || 0, zoom: S.map.getZoom(), center: S.map.getCenter().toArray() };
   };
   window.plannerMap = function () { return S.map; };

@@ -335,25 +335,54 @@ def trim(conn, plan_id: int, code: str, piece, force: bool = False) -> EditResul
     return apply(conn, plan_id, "trim", {code: dict(g, geom=shapely.difference(g["geom"], piece))}, force=force)
 
 
-def move_households(conn, plan_id: int, from_code: str, to_code: str, lon, lat, radius_deg: float = 0.0003,
+def move_households(conn, plan_id: int, from_code: str, to_code: str, lon, lat, corridor_deg: float = 0.00005,
                     force: bool = False) -> EditResult:
-    """Households at (lon, lat) handed from one grid to a neighbour by moving the boundary:
-    the part of `from_code` around them (a buffer of radius_deg, joined to `to_code` by
-    their hull) changes grid. The result must stay contiguous, or it is refused."""
+    """Households at (lon, lat) handed from one grid to a neighbour by moving the boundary.
+
+    The piece that changes grid is the households' own Voronoi cells among all households
+    of `from_code` (clipped to it): exactly the chosen households move (with any others at
+    the very same point), and the new boundary runs halfway between them and the
+    neighbours who stay. A chosen cell that does not reach `to_code` is joined to it by a
+    corridor (corridor_deg wide, about 5 m) along the shortest way to the shared boundary,
+    which carries along only households standing in it. The result must stay contiguous,
+    or it is refused."""
     _draft(conn, plan_id)
+    ctx = context(conn, plan_id)
     live = grids(conn, plan_id)
     src, dst = _grid(live, from_code), _grid(live, to_code)
-    points = shapely.multipoints(np.column_stack([np.asarray(lon, float), np.asarray(lat, float)]))
-    reach = shapely.buffer(shapely.convex_hull(shapely.union(points, shapely.point_on_surface(
-        shapely.intersection(shapely.buffer(dst["geom"], radius_deg), src["geom"])))), radius_deg)
-    piece = shapely.intersection(reach, src["geom"])
-    if not polygon_parts(piece):
+    shared = shapely.intersection(shapely.boundary(src["geom"]), shapely.boundary(dst["geom"]))
+    if shapely.length(shared) <= 0:
+        raise PlanError(f"grid {from_code} does not border grid {to_code}: households can only move to a neighbouring grid")
+    chosen = [shapely.Point(x, y) for x, y in zip(np.asarray(lon, float), np.asarray(lat, float))]
+    points = shapely.multipoints(chosen)
+    inside = shapely.contains_xy(src["geom"], ctx.lon, ctx.lat)
+    resident = shapely.multipoints(np.column_stack([ctx.lon[inside], ctx.lat[inside]])) if inside.any() else points
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.union(resident, points), extend_to=src["geom"].envelope))
+    mine = [c for c in cells if shapely.intersects(c, points)]
+    parts = polygon_parts(shapely.intersection(shapely.union_all(mine), src["geom"])) if mine else []
+    if not parts:
         raise PlanError(f"none of these households lies in grid {from_code}")
-    changes = {from_code: dict(src, geom=shapely.difference(src["geom"], piece)),
-               to_code: dict(dst, geom=shapely.union(dst["geom"], piece))}
+    pieces = []
+    for part in parts:
+        pieces.append(part)
+        if shapely.length(shapely.intersection(shapely.boundary(part), shared)) > 0:
+            continue
+        for pt in (p for p in chosen if shapely.intersects(part, p)):
+            _, there = ops.nearest_points(pt, shared)
+            pieces.append(shapely.buffer(shapely.LineString([pt, there]), corridor_deg / 2, cap_style="flat"))
+    piece = shapely.intersection(shapely.union_all(pieces), src["geom"])
+    changes = {from_code: dict(src, geom=_without_dust(shapely.difference(src["geom"], piece))),
+               to_code: dict(dst, geom=_without_dust(shapely.union(dst["geom"], piece)))}
     if any(len(polygon_parts(c["geom"])) != 1 for c in changes.values()):
         raise PlanError("moving these households would leave a grid in two pieces; pick households next to the other grid")
-    return apply(conn, plan_id, "move", changes, force=force)
+    return apply(conn, plan_id, "move", changes, force=force, ctx=ctx)
+
+
+def _without_dust(geom, min_area_deg2: float = 1e-12):
+    """The polygons of an overlay result without its zero-width crumbs (well under 0.01 m²),
+    which a Voronoi edge meeting a grid edge at a grazing angle leaves behind."""
+    parts = [p for p in polygon_parts(geom) if p.area > min_area_deg2]
+    return shapely.MultiPolygon(parts) if parts else shapely.MultiPolygon()
 
 
 def replace_all(conn, plan_id: int, geoms: list, op: str = "accept_proposal", force: bool = False) -> EditResult:

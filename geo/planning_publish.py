@@ -7,26 +7,45 @@ changed grids (locate_points), all in one transaction: a failure anywhere leaves
 version current and the plan a draft. Coverage is refreshed after the commit (it is
 derived data; a failure there does not undo a sound publish).
 
+The jurisdiction-wide refresh (coverage_defect for the map layer, every community's score)
+takes seconds on a district, and nothing about the publish waits for it: the workbench
+publishes with refresh_coverage="later", which starts the refresh on a background thread
+as the database owner (db.system: a planner's role may not write derived tables) and
+answers at once with the community's own score, the draft's check at the moment of the
+switch (the same function coverage analysis uses, so the same number). Stored coverage
+stays correct meanwhile because it is tagged with the grid data_version it was computed
+at: readers (the map layer, /api/coverage/defects) see it is older than the grids and
+refresh or wait, never take it for current.
+
 The grids of a community at any moment are the rows with valid_from <= t < valid_to, so
 the difference between two moments (or a draft and now) is an overlay of two sets of
 polygons: area added to some grid, area no longer in any, and area handed between grids.
 """
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import datetime
 
 import shapely
 
 from geo import coverage, db
 from geo.coverage_geometry import polygon_parts
-from geo.planning import PlanError, get, grids
+from geo.planning import PlanError, evaluate, get, grids
+
+log = logging.getLogger(__name__)
 
 
-def publish(conn, plan_id: int, by: str | None = None, refresh_coverage: bool = True) -> dict:
-    """Switch the community to the plan's grids; returns counts and the moment of the switch."""
+def publish(conn, plan_id: int, by: str | None = None, refresh_coverage: bool | str = True) -> dict:
+    """Switch the community to the plan's grids; returns counts and the moment of the switch.
+
+    refresh_coverage: True refreshes the stored coverage before returning (CLI, tests),
+    "later" on a background thread after the commit (the workbench), False not at all.
+    With "later" the result carries the community's score from the draft's check."""
     plan = get(conn, plan_id)
     if plan["status"] != "draft":
         raise PlanError(f"plan {plan_id} is {plan['status']}: only a draft can be published")
+    community_score = evaluate(conn, plan_id).score if refresh_coverage == "later" else None
     note = f"plan {plan_id}: {plan['name']}"
     with db.transaction(conn) as cur:
         cur.execute("SELECT status FROM plan WHERE id = %s FOR UPDATE", (plan_id,))
@@ -60,10 +79,49 @@ def publish(conn, plan_id: int, by: str | None = None, refresh_coverage: bool = 
             located[table] = cur.fetchone()[0]
         cur.execute("UPDATE plan SET status = 'published', published_at = now() WHERE id = %s", (plan_id,))
     result = dict(plan_id=plan_id, published_at=at, closed=closed, inserted=inserted, relocated=located)
-    if refresh_coverage:
+    if refresh_coverage == "later":
+        result["community_score"] = community_score
+        result["refresh"] = refresh_later()
+    elif refresh_coverage:
         run = coverage.refresh(conn)
         result["coverage_score"] = run.get("score")
     return result
+
+
+_refresh = dict(thread=None, again=False)
+_refresh_lock = threading.Lock()
+
+
+def refresh_later(url: str | None = None) -> threading.Thread:
+    """Refresh stored coverage on a background thread (one at a time; a publish during a
+    running refresh makes it run once more, so the last grids are always covered).
+
+    It refreshes the database of `url`, by default the application's (DATABASE_URL, the one
+    the web app's pool serves), not necessarily that of the connection publish was given:
+    the CLI and the tests publish with refresh_coverage=True instead."""
+    with _refresh_lock:
+        running = _refresh["thread"]
+        if running is not None and running.is_alive():
+            _refresh["again"] = True
+            return running
+        thread = threading.Thread(target=_refresh_loop, args=(url,), name="coverage-refresh", daemon=True)
+        _refresh.update(thread=thread, again=False)
+        thread.start()
+        return thread
+
+
+def _refresh_loop(url: str | None) -> None:
+    while True:
+        try:
+            with db.system(url) as conn:
+                coverage.refresh(conn)
+        except Exception:  # derived data: log it; the next publish or reader refreshes again
+            log.exception("coverage refresh after publish failed")
+        with _refresh_lock:
+            if not _refresh["again"]:
+                _refresh["thread"] = None
+                return
+            _refresh["again"] = False
 
 
 # --------------------------------------------------------------------------- versions and differences

@@ -20,7 +20,8 @@ from dash import ALL, ClientsideFunction, Input, Output, State, callback, client
 
 from geo import coverage, db, labels, partition, planning
 from geo.labels import t
-from geo.planning_merge import adopt, disagreements
+from geo.planning_households import households as plan_households, move as move_households, moved_counts
+from geo.planning_merge import accept as accept_piece, departmental, pieces, reject as reject_piece
 from geo.planning_publish import diff, draft_diff, plan_moment, publish
 from geo.snapping import tolerance_from_pixels
 from geo.web.frame import frame
@@ -38,6 +39,12 @@ labels.ZH_CN.update({
     "planner.mode.draw": "画网格",
     "planner.mode.edit": "编辑节点",
     "planner.mode.split": "按线拆分",
+    "planner.mode.move": "移交住户",
+    "planner.move": "移交所选住户",
+    "planner.move.target": "移交到网格（或在地图上点击目标网格）",
+    "planner.move.hint": "点击住户点选择，Shift+拖动框选；再点击目标网格",
+    "planner.move.selected": "已选 {n} 户",
+    "planner.move.counts": "{code}：{before} → {after} 户（标准 {standard}，{dev}）",
     "planner.apply": "应用绘制/编辑",
     "planner.merge": "合并所选",
     "planner.undo": "撤销",
@@ -68,12 +75,17 @@ labels.ZH_CN.update({
     "planner.defect.outside": "未入格住户",
     "planner.fix.fill": "并入 {code}",
     "planner.fix.give": "归 {code}",
-    "planner.merge_layers": "多网合一（部门网格与官方网格不一致处）",
+    "planner.merge_layers": "多网合一（逐块采纳或驳回）",
     "planner.merge_layers.none": "无部门网格分歧",
-    "planner.merge_layers.cuts": "切分 {codes}，不一致 {area}",
-    "planner.adopt": "采用部门边界",
+    "planner.piece": "{area} · {households} 户 · 现属 {grid}",
+    "planner.piece.votes": "{votes}",
+    "planner.piece.proposed": "建议归 {code}",
+    "planner.piece.keep": "部门间分歧，建议维持 {code}",
+    "planner.piece.accept": "归 {code}",
+    "planner.piece.reject": "驳回",
     "planner.layer.police": "公安警格",
     "planner.layer.urban_mgmt": "城管网格",
+    "planner.layer.civil": "民政网格",
     "planner.diff": "版本对比",
     "planner.diff.none": "不对比",
     "planner.diff.draft": "草稿 vs 现行",
@@ -89,12 +101,13 @@ labels.ZH_CN.update({
     "planner.metric.pp": "紧凑度 Polsby-Popper",
     "planner.msg.applied": "已应用：{op}",
     "planner.msg.refused": "未应用：此编辑会增加{what}。可修改后重试，或点“仍然应用”。",
-    "planner.msg.published": "已发布：{n} 个网格换新版本，覆盖率 {score}",
+    "planner.msg.published": "已发布：{n} 个网格换新版本，本社区覆盖率 {score}",
     "planner.msg.nothing": "没有可撤销/重做的编辑",
     "planner.msg.select": "请先在地图上选择网格（按住 Shift 多选）",
     "planner.op.draw": "画网格", "planner.op.reshape": "编辑节点", "planner.op.split": "拆分", "planner.op.merge": "合并",
     "planner.op.fill": "填补空白", "planner.op.trim": "消除重叠", "planner.op.accept_proposal": "采用自动划分",
-    "planner.op.adopt": "采用部门边界", "planner.op.move": "移交住户", "planner.op.undo": "撤销", "planner.op.redo": "重做",
+    "planner.op.adopt": "采用部门边界", "planner.op.move": "移交住户",
+    "planner.op.accept_piece": "采纳部门分歧块", "planner.op.reject_piece": "驳回部门分歧块", "planner.op.undo": "撤销", "planner.op.redo": "重做",
     "planner.what.gap": "空白", "planner.what.overlap": "重叠", "planner.what.crossing": "越界",
     "planner.status.draft": "草稿", "planner.status.published": "已发布", "planner.status.abandoned": "已放弃",
 })
@@ -127,14 +140,20 @@ def view_data(conn, plan_id: int) -> dict:
                for i, d in enumerate(check.defects)]
     neighbours = [dict(type="Feature", geometry=shapely.geometry.mapping(g), properties=dict(code=c))
                   for c, g in sorted(pctx.neighbours.items())]
-    layers = disagreements(conn, plan_id)
+    found = pieces(conn, plan_id, pctx, grids)
+    layers = [dict(type="Feature", geometry=shapely.geometry.mapping(shapely.intersection(d["geom"], pctx.area)),
+                   properties=dict(layer=d["layer"], code=d["code"])) for d in departmental(conn, plan["admin_code"])]
+    homes = plan_households(conn, plan_id, pctx, grids)
     return dict(
-        plan=plan, check=check, report=report, layers=layers, history=planning.history(conn, plan_id),
+        plan=plan, check=check, report=report, pieces=[p.to_dict() for p in found], history=planning.history(conn, plan_id),
         map=dict(key=f"{plan['admin_code']}", bounds=[[minx, miny], [maxx, maxy]],
                  community=shapely.geometry.mapping(pctx.area), grids=_fc(features), defects=_fc(defects),
-                 neighbours=_fc(neighbours),
-                 layers=_fc(dict(type="Feature", geometry=x["geometry"], properties=dict(layer=x["layer"], code=x["code"]))
-                            for x in layers)),
+                 neighbours=_fc(neighbours), layers=_fc(layers),
+                 pieces=_fc(dict(type="Feature", geometry=shapely.geometry.mapping(p.geom),
+                                 properties=dict(key=p.key, grid=p.grid, proposed=p.proposed, change=p.change))
+                            for p in found),
+                 households=_fc(dict(type="Feature", id=h["id"], geometry=dict(type="Point", coordinates=[h["lon"], h["lat"]]),
+                                     properties=dict(id=h["id"], grid=h["grid"], label=h["label"])) for h in homes)),
     )
 
 
@@ -187,17 +206,29 @@ def defect_list(check, report, own: set[str]) -> list:
     return items or [html.Div(t("planner.defects.none"), className="pl-item")]
 
 
-def layer_list(layers: list[dict]) -> list:
+def _layer_name(layer: str) -> str:
+    key = "planner.layer." + layer
+    return t(key) if key in labels.ZH_CN else layer
+
+
+def piece_list(found: list[dict]) -> list:
+    """多网合一: each disagreement piece with the layers' votes, the proposal, and a button per
+    grid it could go to (the proposal first) plus 驳回."""
     items = []
-    for x in layers:
-        codes = "、".join(c["code"][-3:] for c in x["cuts"]) or "—"
-        key = "planner.layer." + x["layer"]
-        name = t(key) if key in labels.ZH_CN else x["layer"]
-        text = t("planner.merge_layers.cuts", codes=codes, area=f"{x['mismatch_m2']:,.0f} m²")
-        items.append(_fly(x["lon"], x["lat"], f"{name} {x['name']}：{text}",
-                          [html.Button(t("planner.adopt"), id={"type": "pl-adopt", "layer": x["layer"], "code": x["code"]},
-                                       className="pl-fix")]))
+    for p in found:
+        votes = "；".join(f"{_layer_name(layer)}→{code[-3:]}" for layer, code in sorted(p["votes"].items()))
+        head = t("planner.piece", area=f"{p['area_m2']:,.0f} m²", households=p["households"], grid=p["grid"][-3:])
+        verdict = t("planner.piece.proposed" if p["change"] else "planner.piece.keep", code=p["proposed"][-3:])
+        buttons = [html.Button(t("planner.piece.accept", code=c[-3:]), className="pl-fix" + (" pl-primary" if c == p["proposed"] else ""),
+                               id={"type": "pl-piece", "key": p["key"], "to": c}) for c in p["candidates"] if c != p["grid"]]
+        buttons.append(html.Button(t("planner.piece.reject"), className="pl-fix", id={"type": "pl-piece", "key": p["key"], "to": ""}))
+        items.append(_fly(p["lon"], p["lat"], f"{head} · {verdict}（{votes}）", buttons,
+                          cls="pl-item pl-piece" + (" pl-piece-change" if p["change"] else "")))
     return items or [html.Div(t("planner.merge_layers.none"), className="pl-item")]
+
+
+def target_options(check) -> list[dict]:
+    return [{"label": f"{r['code'][-3:]} {r['name']}（{r['households']} 户）", "value": r["code"]} for r in check.loads]
 
 
 def diff_options(conn, admin_code: str) -> list[dict]:
@@ -224,13 +255,14 @@ def metrics_table(m: dict) -> html.Table:
 
 
 def panels(conn, plan_id: int, last: dict | None = None) -> tuple:
-    """(map data, grid table, defects, 多网合一 list, score, undo disabled, redo disabled, plan label)."""
+    """(map data, grid table, defects, 多网合一 pieces, score, undo disabled, redo disabled, plan label,
+    move-target options)."""
     v = view_data(conn, plan_id)
     own = set(v["map"]["grids"] and [f["properties"]["code"] for f in v["map"]["grids"]["features"]])
     plan = v["plan"]
-    return (v["map"], grid_table(v["check"]), defect_list(v["check"], v["report"], own), layer_list(v["layers"]),
+    return (v["map"], grid_table(v["check"]), defect_list(v["check"], v["report"], own), piece_list(v["pieces"]),
             score_box(v["check"], last), v["history"]["undo"] == 0, v["history"]["redo"] == 0,
-            f"#{plan['id']} {plan['name']} · {t('planner.status.' + plan['status'])}")
+            f"#{plan['id']} {plan['name']} · {t('planner.status.' + plan['status'])}", target_options(v["check"]))
 
 
 # --------------------------------------------------------------------------- layout
@@ -251,10 +283,10 @@ def layout(community: str | None = None, **_query):
         codes = {c["code"] for c in communities}
         code = community if community in codes else _default_community(conn, communities)
         plan_id = planning.open_draft(conn, code)
-        mapdata, table, defects, layers, score, no_undo, no_redo, label = panels(conn, plan_id)
+        mapdata, table, defects, layers, score, no_undo, no_redo, label, targets = panels(conn, plan_id)
         options = diff_options(conn, code)
         plan_name = planning.get(conn, plan_id)["name"]
-    modes = [{"label": t(f"planner.mode.{m}"), "value": m} for m in ("select", "draw", "edit", "split")]
+    modes = [{"label": t(f"planner.mode.{m}"), "value": m} for m in ("select", "draw", "edit", "split", "move")]
     tools = html.Div(className="pl-col pl-tools", children=[
         html.Div(t("planner.community"), className="pl-sub"),
         dcc.Dropdown(id="pl-community", value=code, clearable=False, className="pl-dd",
@@ -267,6 +299,11 @@ def layout(community: str | None = None, **_query):
         dcc.RadioItems(id="pl-mode", value="select", options=modes, className="pl-modes", inline=True),
         html.Div(className="pl-row", children=[
             html.Button(t("planner.apply"), id="pl-apply"), html.Button(t("planner.merge"), id="pl-merge")]),
+        html.Div(id="pl-move-box", className="pl-movebox", children=[
+            html.Div(t("planner.move.hint"), className="pl-sub"),
+            html.Div(t("planner.move.selected", n=0), id="pl-hh-info", className="pl-hh-info"),
+            dcc.Dropdown(id="pl-move-target", options=targets, placeholder=t("planner.move.target"), className="pl-dd"),
+            html.Button(t("planner.move"), id="pl-move")]),
         html.Div(className="pl-row", children=[
             html.Button(t("planner.undo"), id="pl-undo", disabled=no_undo), html.Button(t("planner.redo"), id="pl-redo", disabled=no_redo),
             html.Button(t("planner.publish"), id="pl-publish", className="pl-primary")]),
@@ -294,6 +331,7 @@ def layout(community: str | None = None, **_query):
         tools, html.Div(id="planner-map", className="pl-map"), side,
         dcc.Store(id="pl-plan", data=plan_id), dcc.Store(id="pl-version", data=0),
         dcc.Store(id="pl-map-data", data=mapdata), dcc.Store(id="pl-geom"), dcc.Store(id="pl-selected", data=[]),
+        dcc.Store(id="pl-hh", data=[]),
         dcc.Store(id="pl-pending"), dcc.Store(id="pl-proposal-data"), dcc.Store(id="pl-diff-data"),
         dcc.Store(id="pl-last"), dcc.Store(id="pl-map-state"),
     ]))
@@ -322,7 +360,7 @@ def _geometry(payload: dict):
     return shapely.MultiPolygon([shapely.Polygon(rings[0], rings[1:]) for rings in coords])
 
 
-def _run_edit(conn, plan_id: int, trigger, payload, selected, force: bool):
+def _run_edit(conn, plan_id: int, trigger, payload, selected, force: bool, hh=None, target=None):
     """The edit a trigger asks for; returns an EditResult or a message."""
     if trigger == "pl-geom":
         tol = tolerance_from_pixels(SNAP_PIXELS, float(payload.get("zoom", 16)), float(payload.get("lat", 35.5)))
@@ -345,8 +383,14 @@ def _run_edit(conn, plan_id: int, trigger, payload, selected, force: bool):
         if trigger["op"] == "trim_out":
             return planning.trim(conn, plan_id, trigger["code"], defect.geom, force=force)
         return planning.trim(conn, plan_id, trigger["code"], defect.geom, force=force)
-    if isinstance(trigger, dict) and trigger.get("type") == "pl-adopt":
-        return adopt(conn, plan_id, trigger["layer"], trigger["code"], force=force)
+    if isinstance(trigger, dict) and trigger.get("type") == "pl-piece":
+        if not trigger["to"]:
+            return reject_piece(conn, plan_id, trigger["key"])
+        return accept_piece(conn, plan_id, trigger["key"], trigger["to"], force=force)
+    if trigger == "pl-move":
+        if not target:
+            return t("planner.move.target")
+        return move_households(conn, plan_id, hh or [], target, force=force)
     return None
 
 
@@ -356,12 +400,13 @@ def _run_edit(conn, plan_id: int, trigger, payload, selected, force: bool):
     Input("pl-geom", "data"), Input("pl-merge", "n_clicks"), Input("pl-undo", "n_clicks"), Input("pl-redo", "n_clicks"),
     Input("pl-save", "n_clicks"), Input("pl-publish", "n_clicks"), Input("pl-accept", "n_clicks"), Input("pl-force", "n_clicks"),
     Input({"type": "pl-fix", "op": ALL, "code": ALL, "i": ALL}, "n_clicks"),
-    Input({"type": "pl-adopt", "layer": ALL, "code": ALL}, "n_clicks"),
+    Input({"type": "pl-piece", "key": ALL, "to": ALL}, "n_clicks"), Input("pl-move", "n_clicks"),
     State("pl-plan", "data"), State("pl-version", "data"), State("pl-selected", "data"), State("pl-pending", "data"),
-    State("pl-proposal-data", "data"), State("pl-name", "value"),
+    State("pl-proposal-data", "data"), State("pl-name", "value"), State("pl-hh", "data"), State("pl-move-target", "value"),
     prevent_initial_call=True,
 )
-def act(geom, _m, _u, _r, _s, _p, _a, _f, fixes, adopts, plan_id, version, selected, pending, proposal, name):
+def act(geom, _m, _u, _r, _s, _p, _a, _f, fixes, piece_clicks, _mv, plan_id, version, selected, pending, proposal, name,
+        hh, target):
     trigger = ctx.triggered_id
     if isinstance(trigger, dict) and not ctx.triggered[0]["value"]:
         return (no_update,) * 6  # fix buttons re-rendered, none clicked
@@ -369,7 +414,7 @@ def act(geom, _m, _u, _r, _s, _p, _a, _f, fixes, adopts, plan_id, version, selec
     force = False
     if trigger == "pl-force" and pending:
         trigger, force = pending["trigger"], True
-        geom = pending.get("geom")
+        geom, hh, target = pending.get("geom"), pending.get("hh"), pending.get("target")
     try:
         with db.pooled() as conn:
             if trigger in ("pl-undo", "pl-redo"):
@@ -380,9 +425,11 @@ def act(geom, _m, _u, _r, _s, _p, _a, _f, fixes, adopts, plan_id, version, selec
                 planning.rename(conn, plan_id, name)
                 return version + 1, t("planner.saved", name=name), None, hidden, None, no_update
             if trigger == "pl-publish":
-                result = publish(conn, plan_id, by="planner")
+                # The jurisdiction's stored coverage refreshes after the commit, in the background.
+                by = getattr(db.current_scope(), "username", None) or "planner"
+                result = publish(conn, plan_id, by=by, refresh_coverage="later")
                 new_plan = planning.open_draft(conn, planning.get(conn, plan_id)["admin_code"])
-                msg = t("planner.msg.published", n=result["inserted"], score=pct(result.get("coverage_score")))
+                msg = t("planner.msg.published", n=result["inserted"], score=pct(result.get("community_score")))
                 return version + 1, msg, None, hidden, None, new_plan
             if trigger == "pl-accept":
                 if not proposal:
@@ -390,7 +437,7 @@ def act(geom, _m, _u, _r, _s, _p, _a, _f, fixes, adopts, plan_id, version, selec
                 geoms = [shapely.geometry.shape(f["geometry"]) for f in proposal["geojson"]["features"]]
                 result = planning.replace_all(conn, plan_id, geoms, force=True)
             else:
-                result = _run_edit(conn, plan_id, trigger, geom, selected, force)
+                result = _run_edit(conn, plan_id, trigger, geom, selected, force, hh, target)
     except (planning.PlanError, ValueError) as exc:
         return no_update, str(exc), None, hidden, None, no_update
     if result is None:
@@ -401,14 +448,19 @@ def act(geom, _m, _u, _r, _s, _p, _a, _f, fixes, adopts, plan_id, version, selec
     if not result.applied:
         what = "、".join(t(f"planner.what.{w}") for w in result.worse)
         return (no_update, t("planner.msg.refused", what=what) + " " + t("planner.score.change", before=pct(last["before"]),
-                after=pct(last["after"])), dict(trigger=trigger, geom=geom), shown, None, no_update)
-    return version + 1, t("planner.msg.applied", op=t(f"planner.op.{result.op}")), None, hidden, last, no_update
+                after=pct(last["after"])), dict(trigger=trigger, geom=geom, hh=hh, target=target), shown, None, no_update)
+    msg = t("planner.msg.applied", op=t(f"planner.op.{result.op}"))
+    if result.op == "move":  # both grids' counts against their standard, at once
+        msg += "。" + "；".join(t("planner.move.counts", code=c["code"][-3:], before=c["before"], after=c["after"],
+                                   standard=c["standard"], dev=f"{c['deviation'] * 100:+.0f}%") for c in moved_counts(result))
+    return version + 1, msg, None, hidden, last, no_update
 
 
 @callback(
     Output("pl-map-data", "data"), Output("pl-grids", "children"), Output("pl-defects", "children"),
     Output("pl-layers", "children"), Output("pl-score", "children"), Output("pl-undo", "disabled"),
-    Output("pl-redo", "disabled"), Output("pl-plan-label", "children"), Output("pl-diff", "options", allow_duplicate=True),
+    Output("pl-redo", "disabled"), Output("pl-plan-label", "children"), Output("pl-move-target", "options"),
+    Output("pl-diff", "options", allow_duplicate=True),
     Input("pl-version", "data"), Input("pl-plan", "data"), State("pl-last", "data"), State("pl-community", "value"),
     prevent_initial_call=True,
 )
