@@ -9,6 +9,7 @@ library) is served from this server: it works on an intranet with no internet at
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 
 import dash
@@ -28,6 +29,9 @@ def create_app() -> dash.Dash:
         if hasattr(module, "bp"):
             app.server.register_blueprint(module.bp)
     app.layout = dash.html.Div([dash.page_container])
+    # No request body beyond this (a photo or an Excel file arrives base64 in a callback):
+    # werkzeug answers 413 before anything reads it.
+    app.server.config["MAX_CONTENT_LENGTH"] = int(float(os.environ.get("QUANYU_MAX_REQUEST_MB", "64")) * 1024 * 1024)
     return app
 
 

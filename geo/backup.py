@@ -1,7 +1,9 @@
 """Back up and restore the whole database with pg_dump/pg_restore.
 
-A custom-format dump holds schema, data, migrations history and the PostGIS extension, so
-a restore gives back exactly the database that was dumped. Restore runs in one
+A custom-format dump holds schema, data, migrations history, the PostGIS extension, and the
+grants and row-level security policies that confine each web role, so a restore gives back
+exactly the database that was dumped (the roles themselves are cluster-wide: restore makes
+any that are missing first). Restore runs in one
 transaction: it either replaces everything or changes nothing. The password travels in
 the environment, never on a command line other users could read with `ps`.
 """
@@ -37,11 +39,33 @@ def _run(cmd: list[str], env: dict) -> None:
         raise BackupError(f"{Path(cmd[0]).name} failed (exit {proc.returncode}):\n{proc.stderr.strip()[-2000:]}")
 
 
+def ensure_roles(url: str) -> None:
+    """The database roles the grants name (migration 0016), on a cluster that lacks them."""
+    import psycopg2
+
+    from geo.access import ROLES
+
+    names = ["quanyu_web", "quanyu_public", "quanyu_unmask"] + [f"quanyu_{r}" for r in ROLES]
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for name in names:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+                if not cur.fetchone():
+                    cur.execute(f'CREATE ROLE "{name}" NOLOGIN')  # names from the code above, never input
+            for name in names[3:] + ["quanyu_public"]:
+                cur.execute(f'GRANT quanyu_web TO "{name}"')
+            cur.execute("GRANT quanyu_unmask TO quanyu_admin, quanyu_operator")
+    finally:
+        conn.close()
+
+
 def backup(url: str, path: str | Path) -> Path:
     path = Path(path)
     target, env = _split(url)
     tmp = path.with_name(path.name + ".partial")
-    _run([cluster.client_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+    _run([cluster.client_tool("pg_dump"), "--format=custom", "--no-owner",
           f"--file={tmp}", f"--dbname={target}"], env)
     tmp.replace(path)  # a crash mid-dump never leaves a truncated file under the real name
     return path
@@ -54,5 +78,6 @@ def restore(url: str, path: str | Path) -> None:
     target, env = _split(url)
     # A session still reading the tables would make the restore wait forever: give up after a minute instead.
     env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " -c lock_timeout=60000").strip()
-    _run([cluster.client_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
+    ensure_roles(url)
+    _run([cluster.client_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",
           "--single-transaction", "--exit-on-error", f"--dbname={target}", str(path)], env)

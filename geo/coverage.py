@@ -246,6 +246,11 @@ def refresh(conn, config=None, force: bool = False) -> dict:
     config; the map layer reads the table and never waits for an analysis. Returns the
     coverage_run row (with `refreshed`: whether this call recomputed).
     """
+    if db.current_scope() is not None:
+        # Set off by a signed-in request: the stored defects are the whole jurisdiction's, so
+        # they are computed as the owner; the caller reads them back through its own scope.
+        with db.system(db.url_of(conn)) as owner:
+            return refresh(owner, config, force)
     config = as_config(config)
     versions = _versions(conn)
     last = db.one(conn, "SELECT * FROM coverage_run ORDER BY id DESC LIMIT 1")

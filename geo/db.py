@@ -8,6 +8,7 @@ callbacks and the tile server share a handful of sessions.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import hashlib
 import io
@@ -27,6 +28,39 @@ _MIGRATION_LOCK_KEY = 7_246_810_001  # pg_advisory_lock key: one migrator at a t
 _pools: dict[str, psycopg2.pool.ThreadedConnectionPool] = {}
 _pools_lock = threading.Lock()
 _migrated: set[str] = set()
+
+# The signed-in account of the request being served (a geo.access.Scope), or None for the
+# CLI and system jobs. Set by the web guard before any view runs; pooled() applies it.
+_scope: contextvars.ContextVar = contextvars.ContextVar("quanyu_scope", default=None)
+
+
+def current_scope():
+    return _scope.get()
+
+
+def scope_key() -> tuple | None:
+    """What a cache in front of the database must add to its key: results computed for one
+    role and unit must never be served to another (RLS cannot filter a cache hit)."""
+    scope = _scope.get()
+    return None if scope is None else scope.key
+
+
+def set_scope(scope) -> contextvars.Token:
+    return _scope.set(scope)
+
+
+def reset_scope(token: contextvars.Token) -> None:
+    _scope.reset(token)
+
+
+@contextlib.contextmanager
+def scoped(scope) -> Iterator[None]:
+    """Run the block as `scope` (an account), or as the owner when scope is None."""
+    token = _scope.set(scope)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def connect(url: str | None = None, *, test: bool = False):
@@ -50,17 +84,67 @@ def pool(url: str | None = None, maxconn: int = 8) -> psycopg2.pool.ThreadedConn
 
 @contextlib.contextmanager
 def pooled(url: str | None = None) -> Iterator[Any]:
-    """Borrow a pooled connection; commits on success, rolls back on error."""
+    """Borrow a pooled connection; commits on success, rolls back on error.
+
+    Inside a signed-in request the connection runs as the account's database role with its
+    administrative code as `quanyu.scope`, so row-level security limits every query made
+    with it; the settings are session-level (committed at once, so a rollback inside the
+    block cannot drop them) and cleared before the connection goes back to the pool.
+    """
     p = pool(url)
     conn = p.getconn()
+    scope = _scope.get()
     try:
+        if scope is not None:
+            _apply_scope(conn, scope)
         yield conn
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
     finally:
-        p.putconn(conn)
+        if scope is not None and not conn.closed:
+            try:
+                _apply_scope(conn, None)
+            except psycopg2.Error:
+                p.putconn(conn, close=True)
+                conn = None
+        if conn is not None:
+            p.putconn(conn)
+
+
+def _apply_scope(conn, scope) -> None:
+    if conn.status != psycopg2.extensions.STATUS_READY:
+        conn.rollback()
+    with conn.cursor() as cur:
+        if scope is None:
+            cur.execute("""SELECT set_config('role', 'none', false), set_config('quanyu.scope', '', false),
+                                  set_config('quanyu.unit', '', false), set_config('quanyu.user', '', false),
+                                  set_config('quanyu.role', '', false), set_config('quanyu.ip', '', false)""")
+        else:
+            cur.execute("""SELECT set_config('role', %s, false), set_config('quanyu.scope', %s, false),
+                                  set_config('quanyu.unit', %s, false), set_config('quanyu.user', %s, false),
+                                  set_config('quanyu.role', %s, false), set_config('quanyu.ip', %s, false)""",
+                        (scope.db_role, scope.prefix, scope.admin_code, scope.username, scope.role, scope.ip or ""))
+    conn.commit()
+
+
+def url_of(conn) -> str | None:
+    """The URL of the pool a borrowed connection came from (None for a connection of its own)."""
+    with _pools_lock:
+        for url, p in _pools.items():
+            if any(c is conn for c in p._used.values()):
+                return url
+    return None
+
+
+@contextlib.contextmanager
+def system(url: str | None = None) -> Iterator[Any]:
+    """A pooled connection as the owner, for derived-data jobs a request sets off (coverage
+    refresh after a publish, the audit of a failed sign-in): they must see the whole
+    jurisdiction whoever asked. Never hand its results to the caller unfiltered."""
+    with scoped(None), pooled(url) as conn:
+        yield conn
 
 
 @contextlib.contextmanager

@@ -124,11 +124,51 @@ def export_layer(conn, layer: str, path, *, crs: Any = "wgs84", level: str | Non
     table = _Table(layer, columns[:-1], [[_plain(r[c]) for c in columns[:-1]] for r in records], geoms, target)
     path.parent.mkdir(parents=True, exist_ok=True)
     warnings = _WRITERS[fmt](path, table)
+    personal = bool(unmasked) and any(c in columns for c in PERSONAL_COLUMNS)
+    if personal:
+        warnings.append(mark_personal(path, fmt, len(records)))
+    from geo import accounts  # every export is logged; one with personal data in full is marked too
+
+    accounts.audit(conn, "export.personal" if personal else "export", f"{layer}:{path.name}",
+                   {"rows": len(records), "format": fmt, "crs": target.key, "unmasked": bool(unmasked)})
+    conn.commit()
     if target.key == crs_mod.WGS84.key:
         line = f"坐标系 CRS: {target.label} (as stored)"
     else:
         line = f"坐标系 CRS: {target.label} (from --crs) ← converted from WGS84"
     return ExportResult(layer, path, len(records), target, line, warnings)
+
+
+PERSONAL_COLUMNS = ("head_name", "phone", "id_number", "reporter_name", "reporter_phone")
+PERSONAL_NOTICE = ("本文件含未脱敏个人信息，受《中华人民共和国个人信息保护法》保护；仅限授权人员在履职范围内使用，"
+                   "不得转发、复制或公开，用毕销毁。导出行为已记录审计日志。")
+
+
+def mark_personal(path: Path, fmt: str, rows: int) -> str:
+    """Mark a file holding personal data in full, where its reader will see it: inside the
+    file when the format has room (a GeoJSON member, a workbook sheet and properties),
+    beside it otherwise (a .个人信息.txt note next to CSV, GeoPackage and Shapefile)."""
+    stamp = datetime.now(CST).isoformat(timespec="seconds")
+    if fmt == "geojson":
+        text = path.read_text(encoding="utf-8")
+        text = text.replace('{"type": "FeatureCollection", ', '{"type": "FeatureCollection", "personal_data": '
+                            + json.dumps(PERSONAL_NOTICE + f" ({stamp})", ensure_ascii=False) + ", ", 1)
+        path.write_text(text, encoding="utf-8")
+        return "个人信息 personal data in full: marked in the file's personal_data member"
+    if fmt == "xlsx":
+        import openpyxl
+
+        book = openpyxl.load_workbook(path)
+        sheet = book.create_sheet("个人信息声明", 0)
+        sheet.append([PERSONAL_NOTICE])
+        sheet.append([f"导出时间 {stamp}，{rows} 行"])
+        book.properties.subject = "含个人信息 (personal data)"
+        book.properties.keywords = "个人信息;PIPL;未脱敏"
+        book.save(path)
+        return "个人信息 personal data in full: marked by the workbook's first sheet"
+    note = path.with_name(path.name + ".个人信息.txt")
+    note.write_text(f"{PERSONAL_NOTICE}\n文件 {path.name}，{rows} 行，导出时间 {stamp}\n", encoding="utf-8")
+    return f"个人信息 personal data in full: marked by {note.name} beside the file"
 
 
 def _mask(records: list[dict]) -> None:

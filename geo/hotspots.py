@@ -76,7 +76,7 @@ def grid_weights(conn, weights: str = "queen", distance_m: float | None = None) 
     info = conn.get_dsn_parameters()
     version = db.scalar(conn, "SELECT version FROM data_version WHERE name = 'grid'")
     key = (info.get("host"), info.get("port"), info.get("dbname"), version, weights,
-           float(distance_m) if weights == "distance" else None)
+           float(distance_m) if weights == "distance" else None, db.scope_key())
     with _cache_lock:
         if key in _cache:
             return _cache[key]

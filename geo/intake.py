@@ -12,6 +12,7 @@ from datetime import datetime
 
 from geo import crs as crs_mod
 from geo import db, duplicates, intake_media, lifecycle
+from geo.personal import incident_columns
 from geo.routing import create_incident, route, work_calendar
 from geo.supervision import SOON_WORKING_HOURS
 from geo.worktime import add_working_time
@@ -109,7 +110,7 @@ def attach_media(conn, incident_id: int, url: str) -> None:
 
 
 _DETAIL_SQL = """
-    SELECT i.*, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, c.major_name, c.minor_name, c.department,
+    SELECT {columns}, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, c.major_name, c.minor_name, c.department,
            c.time_limit, c.time_unit, cm.name AS community_name, t.code AS town, t.name AS town_name,
            g.name AS grid_name, (i.status = ANY(%(open)s) AND i.deadline < now()) AS overdue
       FROM incident i
@@ -117,7 +118,7 @@ _DETAIL_SQL = """
       LEFT JOIN admin_unit cm ON cm.code = i.admin_code
       LEFT JOIN admin_unit t ON t.code = left(i.admin_code, 9)
       LEFT JOIN grid_current g ON g.code = i.grid_code
-"""
+""".replace("{columns}", incident_columns("i"))  # never i.*: the raw reporter columns are not granted
 
 
 def incident(conn, incident_id: int) -> dict | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from geo import db, labels
+from geo.personal import incident_columns
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "received": frozenset({"registered", "cancelled"}),
@@ -97,7 +98,7 @@ def apply_transition(cur, incident_id: int, to_status: str, actor: str, note: st
            SELECT id, %s, status, %s, %s, %s, admin_code FROM incident WHERE id = %s""",
         (current, when, actor.strip(), note, incident_id),
     )
-    cur.execute("SELECT * FROM incident WHERE id = %s", (incident_id,))
+    cur.execute(f"SELECT {incident_columns()} FROM incident WHERE id = %s", (incident_id,))
     return dict(zip([d.name for d in cur.description], cur.fetchone()))
 
 

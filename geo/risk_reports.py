@@ -27,7 +27,7 @@ GRID_LIST_COLUMNS = ("序号", "网格编码", "网格名称", "村（社区）"
 _SCALES = ((100, "重大群体"), (30, "较大群体"), (5, "群体"), (0, "个体"))
 
 _INCIDENT_SQL = """
-SELECT i.id, i.title, i.description, i.reported_at, i.address, i.people_involved, i.reporter_name, i.deadline,
+SELECT i.id, i.title, i.description, i.reported_at, i.address, i.people_involved, i.reporter_name_masked AS reporter_name, i.deadline,
        i.level_handled, i.status, i.closed_at, i.risk_tier, i.risk_score, i.risk_reasons, i.grid_code,
        ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, c.minor_name AS category, c.department,
        g.name AS grid_name, cm.name AS community_name, t.name AS town_name,

@@ -11,7 +11,7 @@ LAYER = MapLayer(
     id="places",
     label="layer.places",
     order=50,
-    sql="""SELECT geom, kind, category, name FROM place
+    sql="""SELECT geom, kind, category, name_masked AS name FROM place
             WHERE kind IN ('dangerous_thing', 'sensitive_place', 'service_center') AND geom && (SELECT b FROM bbox)""",
     attributes=("kind", "category", "name"),
     style=(

@@ -19,8 +19,10 @@ def client(demo_url):
     os.environ["DATABASE_URL"] = demo_url
     from app import create_app
 
+    from tests.browser import signed_in_client
+
     server = create_app().server
-    yield server.test_client()
+    yield signed_in_client(server, demo_url)
     if old is None:
         os.environ.pop("DATABASE_URL", None)
     else:

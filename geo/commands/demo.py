@@ -30,6 +30,7 @@ def run(args) -> int:
         conn.close()
         if loaded:
             print(f"已有数据 {loaded}: demo not reloaded (run without --if-empty to replace it)")
+            print_accounts()
             return 0
 
     def progress(msg):
@@ -45,7 +46,23 @@ def run(args) -> int:
         conn.close()
     progress("完成 done")
     print(summary(world))
+    print_accounts()
     return 0
+
+
+def print_accounts() -> None:
+    """The demo's sign-in accounts (made on first run, kept in var/demo-accounts.txt)."""
+    from geo import db, demo_accounts
+
+    conn = db.connect()
+    try:
+        if db.scalar(conn, "SELECT 1 FROM setting WHERE key = 'demo'"):
+            text = demo_accounts.ensure(conn)
+            print(f"\n登录账号 sign-in accounts (also in {demo_accounts.ACCOUNTS_FILE}):")
+            for line in text.splitlines()[1:]:
+                print("  " + "  ".join(line.split("\t")))
+    finally:
+        conn.close()
 
 
 def load(conn, world, progress=lambda m: None) -> None:
@@ -96,11 +113,13 @@ def load(conn, world, progress=lambda m: None) -> None:
         inc = world.incidents
         db.copy_rows(cur, "incident", ["id", "title", "description", "minor_code", "source", "reported_at", "people_involved",
                                        "duration_days", "conflict_intensity", "behaviour_risk", "status", "level_handled",
-                                       "deadline", "closed_at", "satisfaction", "address", "admin_code", "geom", "synthetic"],
+                                       "deadline", "closed_at", "satisfaction", "address", "admin_code", "geom", "synthetic",
+                                       "reporter_name", "reporter_phone"],
                      ((int(r.id), r.title, r.description, r.minor_code, r.source, r.reported_at.isoformat(), int(r.people_involved),
                        int(r.duration_days), int(r.conflict_intensity), int(r.behaviour_risk), r.status, r.level_handled,
                        r.deadline.isoformat(), None if r.closed_at is None or r.closed_at != r.closed_at else r.closed_at.isoformat(),
-                       _int(r.satisfaction), r.address, r.admin_code, _point(r.lon, r.lat), True)
+                       _int(r.satisfaction), r.address, r.admin_code, _point(r.lon, r.lat), True,
+                       r.reporter_name, r.reporter_phone)
                       for r in inc.itertuples(index=False)))
         cur.execute("SELECT setval('incident_id_seq', (SELECT max(id) FROM incident))")
         hi = world.history

@@ -15,6 +15,8 @@ from dash import ClientsideFunction, Input, Output, Patch, State, callback, clie
 from geo import config, dashboard, db
 from geo.labels import t
 from geo.masking import mask_phone
+from geo.web.frame import account_box
+from geo.web.home import home_code, home_unit
 from geo.worktime import CST
 from layers import LAYERS, map_config
 
@@ -152,14 +154,15 @@ GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 def layout(**_query):
     s = config.settings()
     with db.pooled() as conn:
-        j = dashboard.jurisdiction(conn)
+        home = home_code(conn)
+        j = home_unit(conn, dashboard.jurisdiction(conn), home)
         versions = dashboard.versions(conn)
-        k = dashboard.kpis(conn)
-        cats = dashboard.by_category(conn)
-        tr = dashboard.trend(conn)
-        levels = dashboard.level_shares(conn)
-        ranking = dashboard.town_ranking(conn)
-        items = dashboard.feed(conn)
+        k = dashboard.kpis(conn, home)
+        cats = dashboard.by_category(conn, home)
+        tr = dashboard.trend(conn, home)
+        levels = dashboard.level_shares(conn, home)
+        ranking = dashboard.town_ranking(conn, home)
+        items = dashboard.feed(conn, home)
         majors = db.rows(conn, "SELECT DISTINCT major_code, major_name FROM category ORDER BY major_code")
     mc = map_config(LAYERS, s.basemap_url, s.basemap_attribution)
     if j.get("xmin") is not None:
@@ -170,7 +173,7 @@ def layout(**_query):
                                                      html.Span(t("synthetic"), className="tag") if j.get("synthetic") else None]),
             html.H1(t("bigscreen.title", name=j.get("name") or "")),
             html.Div(className="hdr-side right", children=[html.Span(id="clock", className="clock"),
-                                                           html.A("研判", href="/drill", className="nav")]),
+                                                           html.A("研判", href="/drill", className="nav"), account_box()]),
         ]),
         html.Div(id="kpis", className="kpis", children=kpi_cards(k)),
         html.Div(className="body", children=[
@@ -231,16 +234,17 @@ def poll(_n, known):
 )
 def refresh_panels(_versions):
     with db.pooled() as conn:
-        return (kpi_cards(dashboard.kpis(conn)), category_figure(dashboard.by_category(conn)),
-                trend_figure(dashboard.trend(conn)), level_figure(dashboard.level_shares(conn)),
-                ranking_table(dashboard.town_ranking(conn)))
+        home = home_code(conn)
+        return (kpi_cards(dashboard.kpis(conn, home)), category_figure(dashboard.by_category(conn, home)),
+                trend_figure(dashboard.trend(conn, home)), level_figure(dashboard.level_shares(conn, home)),
+                ranking_table(dashboard.town_ranking(conn, home)))
 
 
 @callback(Output("feed", "children"), Output("feed-last", "data"),
           Input("versions", "data"), State("feed-last", "data"), prevent_initial_call=True)
 def refresh_feed(_versions, last_id):
     with db.pooled() as conn:
-        new = dashboard.feed(conn, after_id=last_id or 0)
+        new = dashboard.feed(conn, home_code(conn), after_id=last_id or 0)
     if not new:
         return no_update, no_update
     patch = Patch()

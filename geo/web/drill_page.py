@@ -29,6 +29,7 @@ from geo.labels import t
 from geo.web.analysis_api import MEASURES, parse_view, view_query
 from geo.web.bigscreen import FONT, pct
 from geo.web.frame import frame
+from geo.web.home import home_code
 from geo.worktime import CST
 
 LABELS = {
@@ -188,7 +189,7 @@ def jurisdiction_wide(conn, fn, *args, **kwargs):
     versions = dashboard.versions(conn)
     info = conn.get_dsn_parameters()
     key = (info.get("port"), info.get("dbname"), versions.get("incident"), versions.get("grid"), fn.__module__,
-           fn.__name__, args, tuple(sorted(kwargs.items())))
+           fn.__name__, args, tuple(sorted(kwargs.items())), db.scope_key())
     with _results_lock:
         if key in _results:
             _results.move_to_end(key)
@@ -535,7 +536,7 @@ def layout(**query):
     try:
         with db.pooled() as conn:
             if not query.get("code"):
-                query["code"] = drill_geo.default_code(conn)
+                query["code"] = home_code(conn) or drill_geo.default_code(conn)  # a town account opens on its town
             view = page_view(query)
             c = contents(conn, view)
             majors = drill_geo.major_categories(conn)

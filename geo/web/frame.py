@@ -7,10 +7,37 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from geo import access
 from geo.labels import t
 
 NAV = (("/", "nav.bigscreen"), ("/drill", "nav.drill"), ("/planner", "nav.planner"), ("/intake", "nav.intake"),
-       ("/admin", "nav.admin"))
+       ("/audit", "nav.audit"), ("/users", "nav.users"))
+
+
+def visible_nav() -> tuple:
+    """The pages the signed-in account may open (all of them outside a request, for tests)."""
+    from geo.web.auth import current_session
+
+    sess = current_session()
+    if sess is None:
+        return NAV
+    return tuple((path, label) for path, label in NAV if sess.scope.can(access.page_permission(path)))
+
+
+def account_box() -> html.Div:
+    """Who is signed in, as what, and the sign-out button (a POST form carrying the CSRF token)."""
+    from geo.web.auth import current_session
+
+    sess = current_session()
+    if sess is None:
+        return html.Div()
+    return html.Div(className="account", children=[
+        html.Span(f"{sess.display_name} · {t('auth.role.' + sess.scope.role)} · {sess.scope.admin_code}", className="account-who"),
+        html.Form(method="post", action="/logout", className="account-out", children=[
+            dcc.Input(type="hidden", name="csrf_token", value=sess.csrf_token),
+            html.Button(t("auth.sign_out"), type="submit", id="sign-out"),
+        ]),
+    ])
 
 
 def frame(active: str, title: str, *children, actions=None) -> html.Div:
@@ -19,9 +46,10 @@ def frame(active: str, title: str, *children, actions=None) -> html.Div:
         html.Div(className="desk-hdr", children=[
             html.Div(t("app.title"), className="desk-brand"),
             html.Nav(className="desk-nav", children=[
-                dcc.Link(t(label), href=path, className="active" if path == active else "") for path, label in NAV
+                dcc.Link(t(label), href=path, className="active" if path == active else "") for path, label in visible_nav()
             ]),
             html.Div(actions or [], className="desk-actions"),
+            account_box(),
         ]),
         html.H2(title, className="desk-title"),
         html.Div(list(children), className="desk-body"),

@@ -11,6 +11,7 @@ lifecycle.TRANSITIONS for the incident's status, and a refused move shows the re
 from __future__ import annotations
 
 import base64
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,11 +19,12 @@ import dash
 import flask
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dash_table, dcc, html, no_update
 
-from geo import dashboard, db, intake, intake_media, labels, lifecycle, supervision
+from geo import access, dashboard, db, intake, intake_media, labels, lifecycle, personal, supervision
 from geo.config import settings
 from geo.importer import ImportFailed, import_file
 from geo.labels import t
 from geo.routing import RoutingError
+from geo.web.auth import actor_name, jurisdiction_wide, permitted
 from geo.web.frame import frame
 from geo.worktime import CST
 from layers import LAYERS, map_config
@@ -257,7 +259,7 @@ def import_pane() -> html.Div:
     return html.Div(className="in-import", children=[
         html.Div(t("intake.import.title"), className="in-sub"),
         html.P(t("intake.import.hint"), className="in-muted"),
-        dcc.Upload(id="in-import", className="in-upload in-upload-big", accept=".csv,.xlsx,.xls",
+        dcc.Upload(id="in-import", className="in-upload in-upload-big", accept=".csv,.xlsx", max_size=IMPORT_MAX_BYTES,
                    children=html.Div(t("intake.import.drop"))),
         html.Pre(id="in-import-result", className="in-pre"),
     ])
@@ -333,6 +335,13 @@ def detail_view(row: dict | None, history: list[dict], reminders: list[dict], me
                                      f"{t('intake.intensity')} {t('intake.intensity.' + str(row['conflict_intensity']))} · "
                                      f"{t('intake.behaviour')} {t('intake.behaviour.' + str(row['behaviour_risk']))}"),
         (t("intake.description"), row["description"] or "—"),
+        (t("intake.detail.reporter"), html.Span([
+            html.Span(" ".join(x for x in (row["reporter_name_masked"], row["reporter_phone_masked"]) if x) or "—",
+                      id="in-reporter"),
+            html.Button(t("unmask.button"), id="in-unmask", className="in-unmask",
+                        style=None if (row["reporter_name_masked"] or row["reporter_phone_masked"]) and permitted(access.UNMASK)
+                        else {"display": "none"}),
+        ])),
     ]
     facts.append((t("intake.reasons"), html.Ul([html.Li(r) for r in (row["risk_reasons"] or [])] or [html.Li(t("empty"))],
                                               className="in-reasons")))
@@ -371,7 +380,8 @@ def actions_view(status: str | None) -> html.Div:
     return html.Div(className="in-actions", style=None if status else hidden, children=[
         html.Div(t("intake.actions.final"), className="in-muted", style=None if not targets else hidden),
         html.Div(className="in-row", style=None if targets else hidden, children=[
-            _field(t("intake.actor"), dcc.Input(id="in-tr-actor", value="operator", type="text", maxLength=80, className="in-coord")),
+            _field(t("intake.actor"), dcc.Input(id="in-tr-actor", value=actor_name("operator"), type="text", maxLength=80,
+                                                className="in-coord", readOnly=bool(actor_name()))),
             _field(t("intake.note"), dcc.Input(id="in-tr-note", type="text", maxLength=500, className="in-note")),
             _field(t("intake.level"), dcc.Dropdown(id="in-tr-level", className="in-dd-s",
                                                    options=[{"label": lifecycle.LEVEL_LABELS[lv], "value": lv} for lv in lifecycle.LEVELS]),
@@ -535,6 +545,8 @@ def photo_checked(contents, filename):
 def save(_n, lon, lat, system, minor, description, address, people, duration, intensity, behaviour,
          photo_contents, photo_name, merge_into, version):
     """Save the form; every check runs before anything is written."""
+    if not permitted(access.INCIDENT_CREATE):
+        return html.Div(t("auth.forbidden"), className="in-error"), None, no_update
     try:
         x, y = intake.to_wgs84(lon, lat, system) if lon is not None and lat is not None else (None, None)
         photo = intake_media.from_upload(photo_contents, photo_name)
@@ -558,21 +570,45 @@ def _base_url() -> str:
 
 # --------------------------------------------------------------------------- callbacks: import
 
+IMPORT_MAX_BYTES = 20 * 1024 * 1024  # the web's limit; larger files go through the CLI
+
+
+def _safe_name(filename: str | None) -> str:
+    """The base name of an uploaded file with anything a file system or a message should not
+    hold replaced (NUL, control characters, path separators)."""
+    base = re.split(r"[\\/]", filename or "upload.csv")[-1]
+    base = re.sub(r"[\x00-\x1f\x7f]", "_", base).strip(" .") or "upload.csv"
+    return base[:120]
+
+
 @callback(Output("in-import-result", "children"), Output("in-version", "data", allow_duplicate=True),
           Input("in-import", "contents"), State("in-import", "filename"), State("in-version", "data"),
           prevent_initial_call=True)
 def import_upload(contents, filename, version):
     if not contents:
         return no_update, no_update
-    suffix = Path(filename or "upload.csv").suffix.lower()
-    if suffix not in (".csv", ".xlsx", ".xls"):
-        return f"只接受 CSV / Excel 文件 (only .csv, .xlsx, .xls): {filename}", no_update
+    if not permitted(access.INCIDENT_IMPORT) or not jurisdiction_wide():
+        # A bulk file may hold incidents anywhere: only a district-wide account imports one.
+        return t("intake.import.forbidden"), no_update
+    name = _safe_name(filename)
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        return f"只接受 CSV / Excel 文件 (only .csv, .xlsx): {name}", no_update
+    try:
+        data = base64.b64decode(contents.partition(",")[2], validate=True)
+    except (ValueError, TypeError):
+        return f"{name}: 上传内容损坏 (the upload is not valid base64)", no_update
+    if len(data) > IMPORT_MAX_BYTES:
+        return f"{name}: 超过 {IMPORT_MAX_BYTES // 1024 // 1024} MB (file too large for the web; use python -m geo import)", no_update
     with tempfile.TemporaryDirectory(prefix="quanyu-import-") as tmp:
-        path = Path(tmp) / Path(filename).name
-        path.write_bytes(base64.b64decode(contents.partition(",")[2]))
+        path = Path(tmp) / name
+        path.write_bytes(data)
         try:
-            with db.pooled() as conn:
+            with db.system() as conn:  # a bulk load is a system job (COPY; RLS checked above by the account's unit)
                 result = import_file(conn, "incidents", path)
+                from geo import accounts
+                accounts.audit(conn, "import", f"incidents:{Path(filename).name}", {"rows": getattr(result, "rows", None),
+                                                                                     "by": actor_name()})
         except ImportFailed as exc:  # name the user's file, not our temporary copy
             return str(exc).replace(str(path), path.name), no_update
     return result.summary(), (version or 0) + 1
@@ -614,18 +650,46 @@ def move(clicks, incident_id, actor, note, level, satisfaction, version):
     if not ctx.triggered_id or not any(clicks) or not incident_id:
         return no_update, no_update
     to = ctx.triggered_id["to"]
+    error = apply_move(incident_id, to, actor, note, level, satisfaction)
+    with db.pooled() as conn:
+        if error:
+            view, _ = load_detail(conn, incident_id, html.Div([html.B(t("intake.refused") + "："), error], className="in-error"))
+            return view, no_update
+        view, _ = load_detail(conn, incident_id, t("intake.moved", id=incident_id, status=t(f"status.{to}")))
+    return view, (version or 0) + 1
+
+
+def apply_move(incident_id: int, to: str, actor: str | None = None, note: str | None = None, level: str | None = None,
+               satisfaction: int | None = None) -> str | None:
+    """Move an incident for the signed-in account; the refusal's text, or None when done.
+
+    A grid worker may take a case on (处置) or send it back (退回); everything else is the
+    command centre's (access.transition_permission). The history names the account."""
+    if not permitted(access.transition_permission(to)):
+        return f"{t('auth.forbidden')}：{t('status.' + to)}"
     try:
         with db.pooled() as conn:
-            lifecycle.transition(conn, incident_id, to, actor or "", (note or "").strip() or None,
+            lifecycle.transition(conn, incident_id, to, actor_name(actor or ""), (note or "").strip() or None,
                                  level=level if to == "escalated" else None,
                                  satisfaction=satisfaction if to == "followed_up" else None)
     except lifecycle.TransitionRefused as exc:
+        return str(exc)
+    return None
+
+
+@callback(Output("in-reporter", "children"), Output("in-unmask", "style"), Input("in-unmask", "n_clicks"),
+          State("in-selected", "data"), prevent_initial_call=True)
+def unmask(n_clicks, incident_id):
+    """Show the reporter in full: allowed to few roles, logged by the database either way."""
+    if not n_clicks or not incident_id:
+        return no_update, no_update
+    try:
         with db.pooled() as conn:
-            view, _ = load_detail(conn, incident_id, html.Div([html.B(t("intake.refused") + "："), str(exc)], className="in-error"))
-        return view, no_update
-    with db.pooled() as conn:
-        view, _ = load_detail(conn, incident_id, t("intake.moved", id=incident_id, status=t(f"status.{to}")))
-    return view, (version or 0) + 1
+            full = personal.reveal(conn, "incident", incident_id)
+    except personal.UnmaskRefused:
+        return t("unmask.refused"), {"display": "none"}
+    text = " ".join(v for v in (full.get("reporter_name"), full.get("reporter_phone"), full.get("reporter_email")) if v)
+    return [text, " · ", html.Span(t("unmask.done"), className="in-muted")], {"display": "none"}
 
 
 # --------------------------------------------------------------------------- callbacks: supervision
@@ -633,6 +697,8 @@ def move(clicks, incident_id, actor, note, level, satisfaction, version):
 @callback(Output("in-sup-msg", "children"), Output("in-sup-body", "children"), Input("in-sup-send", "n_clicks"),
           prevent_initial_call=True)
 def send(_n):
+    if not permitted(access.INCIDENT_DISPATCH):
+        return t("auth.forbidden"), no_update
     with db.pooled() as conn:
         n = supervision.send_reminders(conn)
         return t("sup.sent", n=n), supervision_view(conn)
@@ -655,6 +721,10 @@ bp = flask.Blueprint("intake_uploads", __name__)
 
 @bp.route(intake_media.URL_PREFIX + "/<incident_id>/<name>")
 def uploaded(incident_id: str, name: str):
+    # The file system knows no jurisdiction: the incident must be visible to the account.
+    with db.pooled() as conn:
+        if not incident_id.isdigit() or not db.scalar(conn, "SELECT 1 FROM incident WHERE id = %s", (int(incident_id),)):
+            flask.abort(404)
     found = intake_media.stored_file(incident_id, name)
     if found is None:
         flask.abort(404)

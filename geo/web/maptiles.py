@@ -22,6 +22,7 @@ CACHE = tiles.TileCache()
 _prepare_lock = threading.Lock()
 WINDOWS = {"1", "7", "30", "90", "custom"}
 MAJOR = re.compile(r"^[0-9]{2}$")
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2100, 1, 1)
 
 
 def window_bounds(args, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -40,6 +41,8 @@ def window_bounds(args, now: datetime | None = None) -> tuple[datetime, datetime
             abort(400, "custom window needs start and end as YYYY-MM-DD")
         if end < start or (end - start).days > 3660:
             abort(400, "end must follow start, within ten years")
+        if start < FIRST_DAY or end >= LAST_DAY:  # year 9999 + 1 day overflows
+            abort(400, f"start and end must lie between {FIRST_DAY} and {LAST_DAY}")
         return datetime.combine(start, time.min, CST), datetime.combine(end + timedelta(days=1), time.min, CST)
     return now - timedelta(days=int(window)), now + timedelta(minutes=1)
 
@@ -73,7 +76,7 @@ def tile(layer_id: str, z: int, x: int, y: int):
     gcj02 = config.settings().basemap_crs == "gcj02"
     with db.pooled() as conn:
         versions = dashboard.versions(conn)
-        key = (layer.id, z, x, y, fkey, gcj02, tuple(versions.get(name) for name in layer.depends_on))
+        key = (layer.id, z, x, y, fkey, gcj02, tuple(versions.get(name) for name in layer.depends_on), db.scope_key())
         data = CACHE.get(key)
         if data is None:
             if layer.prepare:

@@ -11,10 +11,18 @@ categories (矛盾纠纷, is_dispute) public responses withhold the description 
 and round the position to about 100 m: a family dispute at an exact door is personal data.
 Geocoding is not offered (no geocoder works offline here): `lat`/`long` are required and a
 request with only `address_string` gets a 400 saying so.
+
+Bad input (issue #9): every parameter is checked before it reaches SQL (and reaches it only
+as a bound value): no control characters, bounded lengths, codes by pattern, dates within
+MIN_DATE..MAX_DATE, finite WGS84 coordinates, bodies up to MAX_POST_BYTES (413) and only the
+form encodings the specification names (415). Fuzzed by tests/test_fuzz_open311.py
+(docs/fuzzing.md).
 """
 from __future__ import annotations
 
 import json
+import math
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -23,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import flask
+from werkzeug.exceptions import HTTPException
 
 from geo import apikeys, db, lifecycle, routing
 from geo.worktime import CST
@@ -33,7 +42,17 @@ SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 MAX_POST_BYTES = 64 * 1024  # 4,000 Chinese characters, percent-encoded, fit
 MAX_FIELD_CHARS = {"description": routing.MAX_DESCRIPTION, "address_string": 300, "first_name": 50,
                    "last_name": 50, "email": 200, "phone": 30, "media_url": 1000, "device_id": 100}
-MAX_RESULTS = 1000
+MAX_RESULTS = 1000  # also the largest page_size
+MAX_PAGE = 10_000
+MAX_QUERY_BYTES = 8192  # what common front ends (nginx, gunicorn) accept in a request line
+MAX_ARG_CHARS = 1000  # any one query parameter
+MAX_CODES = 200  # service_code values in one GET
+MIN_DATE, MAX_DATE = datetime(1970, 1, 1, tzinfo=CST), datetime(2100, 1, 1, tzinfo=CST)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+SERVICE_CODE = re.compile(r"^[0-9]{4}$")
+JURISDICTION = re.compile(r"^[0-9]{6,12}$")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls except tab, LF, CR; and DEL
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # chars XML 1.0 cannot carry
 MAX_SPAN = timedelta(days=90)
 POSTS_PER_MINUTE = 60
 LIST_ITEMS = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
@@ -75,7 +94,7 @@ def _element(tag: str, value: Any) -> ET.Element:
     elif isinstance(value, bool):
         el.text = "true" if value else "false"
     elif value is not None:
-        el.text = str(value)
+        el.text = NOT_XML.sub("\ufffd", str(value))  # data imported elsewhere may hold control characters
     return el
 
 
@@ -85,12 +104,47 @@ def _error(exc: Open311Error):
     return _respond(fmt, "errors", [{"code": exc.code, "description": exc.description}], exc.code)
 
 
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    """Werkzeug's own refusals inside the API (413 while reading a form, say) in the spec's format."""
+    return _error(Open311Error(exc.code or 400, exc.description or exc.name))
+
+
 @bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
 def _not_found(exc):
-    """Unknown paths under /open311/ answer in the spec's error format; others keep Flask's page."""
+    """Unknown paths and methods under /open311/ answer in the spec's error format; others keep Flask's page."""
     if not flask.request.path.startswith(bp.url_prefix):
         return exc
+    if exc.code == 405:
+        return _error(Open311Error(405, f"method {flask.request.method} not allowed on {flask.request.path}"))
     return _error(Open311Error(404, f"not found: {flask.request.path}"))
+
+
+@bp.before_request
+def _check_request() -> None:
+    """Refusals that need no database: size, media type, control characters, lengths."""
+    request = flask.request
+    request.max_content_length = MAX_POST_BYTES  # also bounds bodies sent without a Content-Length
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        raise Open311Error(414, f"query string longer than {MAX_QUERY_BYTES} bytes")
+    if request.method == "POST":
+        if (request.content_length or 0) > MAX_POST_BYTES:
+            raise Open311Error(413, f"request too large: at most {MAX_POST_BYTES} bytes (send photos as media_url)")
+        if request.mimetype not in FORM_TYPES and (request.mimetype or request.content_length):
+            raise Open311Error(415, f"unsupported media type {request.mimetype or '(none)'!r}: "
+                                    "send the form as application/x-www-form-urlencoded")
+    for where, values in (("query", request.args), ("form", request.form if request.method == "POST" else None)):
+        for name, value in values.items(multi=True) if values else ():
+            if CONTROL.search(name) or CONTROL.search(value):
+                raise Open311Error(400, f"{where} parameter {_shown(name)} contains control characters")
+            if where == "query" and len(value) > MAX_ARG_CHARS:
+                raise Open311Error(400, f"query parameter {_shown(name)} longer than {MAX_ARG_CHARS} characters")
+
+
+def _shown(name: str) -> str:
+    """A parameter name safe to echo in an error (printable, short)."""
+    return repr(CONTROL.sub("?", name[:40]))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -103,8 +157,16 @@ def _conn():
     return db.pooled(flask.current_app.config.get("QUANYU_DATABASE_URL"))
 
 
+def _verify_key(key: str | None) -> dict | None:
+    """Keys are checked as the owner: the public role that serves Open311 cannot read them."""
+    with db.system(flask.current_app.config.get("QUANYU_DATABASE_URL")) as conn:
+        return apikeys.verify(conn, key)
+
+
 def _check_jurisdiction(conn) -> None:
-    jid = flask.request.values.get("jurisdiction_id")
+    jid = flask.request.values.get("jurisdiction_id", "").strip()
+    if jid and not JURISDICTION.match(jid):
+        raise Open311Error(400, "jurisdiction_id must be a 6- to 12-digit division code (e.g. 620802)")
     if jid and not db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM jurisdiction WHERE code = %s)", (jid,)):
         raise Open311Error(404, f"jurisdiction_id {jid!r} not found")
 
@@ -161,7 +223,7 @@ def services(fmt):
 def service_definition(code, fmt):
     with _conn() as conn:
         _check_jurisdiction(conn)
-        known = db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,))
+        known = SERVICE_CODE.match(code) and db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,))
     if not known:
         raise Open311Error(404, f"service_code {code!r} not found")
     attributes = [{
@@ -177,11 +239,9 @@ def service_definition(code, fmt):
 
 @bp.post(f"/requests.{FORMAT}")
 def post_request(fmt):
-    if (flask.request.content_length or 0) > MAX_POST_BYTES:
-        raise Open311Error(400, f"request too large: at most {MAX_POST_BYTES} bytes (send photos as media_url)")
-    form = flask.request.form
+    form = flask.request.form  # size, media type and control characters checked in _check_request
     with _conn() as conn:
-        key = apikeys.verify(conn, form.get("api_key"))
+        key = _verify_key(form.get("api_key"))
         if key is None:
             raise Open311Error(403, "api_key missing, unknown or revoked")
         _throttle(key["id"])
@@ -206,13 +266,19 @@ def _incident_fields(conn, form) -> dict:
     code = form.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code is required")
-    if not db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,)):
+    if not SERVICE_CODE.match(code) or not db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,)):
         raise Open311Error(400, f"service_code {code!r} not found (see services.json)")
     lat, lon = form.get("lat", "").strip(), form.get("long", "").strip()
     if not (lat and lon):
         if form.get("address_string") or form.get("address_id"):
             raise Open311Error(400, "lat and long are required: this server does not geocode address_string or address_id")
         raise Open311Error(400, "lat and long are required (WGS84 decimal degrees)")
+    try:
+        flat, flon = float(lat), float(lon)
+    except ValueError:
+        raise Open311Error(400, f"lat and long must be numbers (WGS84 decimal degrees), not {lat[:40]!r}, {lon[:40]!r}") from None
+    if not (math.isfinite(flat) and math.isfinite(flon) and -90 <= flat <= 90 and -180 <= flon <= 180):
+        raise Open311Error(400, "lat and long must be WGS84 decimal degrees (-90..90, -180..180)")
     attrs = {a["code"]: form.get(f"attribute[{a['code']}]", "").strip() for a in ATTRIBUTES}
     for a in ATTRIBUTES:
         allowed = [k for k, _ in a["values"] or []]
@@ -277,9 +343,22 @@ def _parse_time(name: str) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        value = value if value.tzinfo else value.replace(tzinfo=CST)
+        inside = MIN_DATE <= value <= MAX_DATE  # comparing aware times converts to UTC: may overflow at year 1
+    except (ValueError, OverflowError):
         raise Open311Error(400, f"{name} must be a W3C/ISO 8601 date-time such as 2026-11-01T00:00:00+08:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=CST)
+    if not inside:
+        raise Open311Error(400, f"{name} must lie between {MIN_DATE:%Y-%m-%d} and {MAX_DATE:%Y-%m-%d}")
+    return value
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    text = flask.request.args.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and low <= int(text) <= high):
+        raise Open311Error(400, f"{name} must be a whole number from {low} to {high}")
+    return int(text)
 
 
 def _csv_arg(name: str) -> list[str]:
@@ -298,8 +377,10 @@ def get_requests(fmt):
         _check_jurisdiction(conn)
         now = db.scalar(conn, "SELECT now()")
         if ids:  # the spec: service_request_id overrides every other parameter
-            if not all(i.isdigit() and len(i) < 19 for i in ids):
+            if not all(i.isascii() and i.isdigit() and len(i) < 19 for i in ids):
                 raise Open311Error(400, "service_request_id must be a comma-separated list of numbers")
+            if len(ids) > MAX_RESULTS:
+                raise Open311Error(400, f"at most {MAX_RESULTS} service_request_id values at once")
             rows = db.rows(conn, PUBLIC_SQL + " WHERE i.id = ANY(%s::bigint[]) ORDER BY i.id", (ids[:MAX_RESULTS],))
         else:
             start, end = _parse_time("start_date"), _parse_time("end_date")
@@ -312,6 +393,11 @@ def get_requests(fmt):
             statuses = _csv_arg("status")
             if any(s not in ("open", "closed") for s in statuses):
                 raise Open311Error(400, "status must be open, closed or both (comma-separated)")
+            codes = _csv_arg("service_code")
+            if len(codes) > MAX_CODES or not all(SERVICE_CODE.match(c) for c in codes):
+                raise Open311Error(400, f"service_code must be up to {MAX_CODES} four-digit codes, comma-separated")
+            page_size = _int_arg("page_size", MAX_RESULTS, 1, MAX_RESULTS)
+            offset = (_int_arg("page", 1, 1, MAX_PAGE) - 1) * page_size
             closed = list(lifecycle.CLOSED_STATUSES)
             rows = db.rows(
                 conn,
@@ -319,10 +405,10 @@ def get_requests(fmt):
                                    AND (%(codes)s::text[] IS NULL OR i.minor_code = ANY(%(codes)s::text[]))
                                    AND (%(want_open)s OR i.status = ANY(%(closed)s))
                                    AND (%(want_closed)s OR NOT (i.status = ANY(%(closed)s)))
-                                 ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s""",
-                {"start": start, "end": end, "codes": _csv_arg("service_code") or None, "closed": closed,
+                                 ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s OFFSET %(offset)s""",
+                {"start": start, "end": end, "codes": codes or None, "closed": closed,
                  "want_open": not statuses or "open" in statuses, "want_closed": not statuses or "closed" in statuses,
-                 "limit": MAX_RESULTS},
+                 "limit": page_size, "offset": offset},
             )
     return _respond(fmt, "service_requests", [_public(r, _extensions(), now) for r in rows])
 
@@ -331,7 +417,8 @@ def get_requests(fmt):
 def get_request(request_id, fmt):
     with _conn() as conn:
         _check_jurisdiction(conn)
-        row = db.one(conn, PUBLIC_SQL + " WHERE i.id = %s", (int(request_id),)) if request_id.isdigit() and len(request_id) < 19 else None
+        valid = request_id.isascii() and request_id.isdigit() and len(request_id) < 19
+        row = db.one(conn, PUBLIC_SQL + " WHERE i.id = %s", (int(request_id),)) if valid else None
         now = db.scalar(conn, "SELECT now()")
     if row is None:
         raise Open311Error(404, f"service_request_id {request_id!r} not found")
@@ -343,7 +430,7 @@ def get_token(token, fmt):
     """Creation is synchronous, so a request's token is its id; the endpoint exists for clients that ask."""
     with _conn() as conn:
         _check_jurisdiction(conn)
-        found = token.isdigit() and len(token) < 19 and db.scalar(
+        found = token.isascii() and token.isdigit() and len(token) < 19 and db.scalar(
             conn, "SELECT EXISTS (SELECT 1 FROM incident WHERE id = %s)", (int(token),))
     if not found:
         raise Open311Error(404, f"token {token!r} not found")

@@ -8,6 +8,8 @@ Geometry is lon/lat (EPSG:4326). Bad input is a 400 with a message, never a 500.
 """
 from __future__ import annotations
 
+import re
+
 import flask
 
 from geo import coverage, db, partition
@@ -32,6 +34,8 @@ def _int_arg(name: str, default):
 @bp.get("/api/coverage")
 def coverage_report():
     community = flask.request.args.get("community") or None
+    if community is not None and not re.fullmatch(r"[0-9]{6,12}", community):
+        return _bad("community must be an administrative code of 6 to 12 digits")
     try:
         with db.pooled() as conn:
             report = coverage.analyse(conn, community)
@@ -42,9 +46,13 @@ def coverage_report():
 
 @bp.get("/api/coverage/defects")
 def coverage_defects():
-    with db.pooled() as conn:
+    with db.system() as conn:  # derived data for everyone: refreshed as the owner (a reader's role may not write it)
         run = coverage.refresh(conn)
-        features = coverage.stored_defects(conn, flask.request.args.get("community") or None)
+    community = flask.request.args.get("community") or None
+    if community is not None and not re.fullmatch(r"[0-9]{6,12}", community):
+        return _bad("community must be an administrative code of 6 to 12 digits")
+    with db.pooled() as conn:  # read in the caller's scope
+        features = coverage.stored_defects(conn, community)
     return flask.jsonify(type="FeatureCollection", features=features,
                          run={k: run[k] for k in ("grid_version", "score", "computed_at", "refreshed")})
 

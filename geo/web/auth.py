@@ -1,0 +1,285 @@
+"""Sign-in, sign-out, and the guard in front of every request.
+
+The guard runs before any page, callback, tile or API: it finds the session from the
+cookie, refuses anonymous requests (the sign-in page for a browser, 401 for a script),
+checks the CSRF token on every state-changing request, checks the permission the path or
+Dash callback needs (geo.access), and sets the request's scope so that every pooled
+connection the request borrows runs as the account's database role inside its unit
+(geo.db.pooled). Open311's reads are public by the standard and run as `quanyu_public`
+over the whole jurisdiction; its POST has its own API keys.
+
+CSRF: the session's token is also sent as the `_csrf_token` cookie, which Dash's renderer
+already copies into an `X-CSRFToken` header on every callback; forms carry it as a field.
+"""
+from __future__ import annotations
+
+import html as html_escape
+import json
+import secrets
+from urllib.parse import urlparse
+
+import flask
+
+from geo import access, accounts, db
+from geo.labels import t
+
+bp = flask.Blueprint("auth", __name__)
+
+SESSION_COOKIE = "quanyu_session"
+CSRF_COOKIE = "_csrf_token"
+LOGIN_CSRF_COOKIE = "_login_csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC_PATHS = frozenset({"/login", "/assets/login.css", "/favicon.ico", "/_favicon.ico"})
+OPEN311_PREFIX = "/open311/v2"
+
+
+def _secure_cookies() -> bool:
+    import os
+    return os.environ.get("QUANYU_SECURE_COOKIES", "") in ("1", "true", "yes")
+
+
+def _client_ip() -> str | None:
+    # Behind a reverse proxy set QUANYU_TRUST_PROXY=1 and let it send X-Forwarded-For.
+    import os
+    if os.environ.get("QUANYU_TRUST_PROXY") in ("1", "true", "yes"):
+        forwarded = flask.request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return flask.request.remote_addr
+
+
+def _jurisdiction_code() -> str | None:
+    cached = flask.current_app.config.get("QUANYU_JURISDICTION_CODE")
+    if cached:
+        return cached
+    with db.system() as conn:
+        code = db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
+    if code:
+        flask.current_app.config["QUANYU_JURISDICTION_CODE"] = code
+    return code
+
+
+def _wants_html() -> bool:
+    req = flask.request
+    return req.method == "GET" and not req.path.startswith(("/api/", "/tiles/", "/_dash", "/reports/", "/uploads/"))
+
+
+@bp.before_app_request
+def guard():
+    db.set_scope(None)
+    req = flask.request
+    path = req.path
+    if path in PUBLIC_PATHS:
+        return None
+    if path.startswith(OPEN311_PREFIX):
+        code = _jurisdiction_code()
+        if not code:
+            return flask.jsonify([{"code": 503, "description": "no jurisdiction loaded"}]), 503
+        db.set_scope(access.Scope(username="open311", role=access.PUBLIC_ROLE, admin_code=code, ip=_client_ip()))
+        return None
+    with db.system() as conn:
+        sess = accounts.session(conn, req.cookies.get(SESSION_COOKIE))
+    if sess is None:
+        if _wants_html():
+            return flask.redirect(flask.url_for("auth.login", next=_safe_next(req.full_path)))
+        return flask.jsonify({"error": "sign-in required", "message": t("auth.required")}), 401
+    scope = access.Scope(username=sess.scope.username, role=sess.scope.role, admin_code=sess.scope.admin_code,
+                         ip=_client_ip())
+    flask.g.session = sess
+    if req.method not in SAFE_METHODS:
+        sent = req.headers.get("X-CSRFToken") or req.form.get("csrf_token")
+        if not sent or not secrets.compare_digest(sent, sess.csrf_token):
+            return flask.jsonify({"error": "csrf", "message": t("auth.csrf")}), 403
+    needed = next((p for p in sorted(_permissions(req)) if not scope.can(p)), None)
+    if needed:
+        with db.system() as conn:
+            accounts._audit_denied(conn, scope, path, needed)
+        if _wants_html():
+            return _denied_page(needed), 403
+        return flask.jsonify({"error": "forbidden", "permission": needed, "message": t("auth.forbidden")}), 403
+    db.set_scope(scope)
+    return None
+
+
+@bp.teardown_app_request
+def _clear_scope(_exc=None):
+    db.set_scope(None)
+
+
+@bp.after_app_request
+def _headers(response: flask.Response) -> flask.Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if flask.request.path.startswith(("/api/", "/_dash-update-component", "/reports/", "/uploads/")):
+        response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
+
+
+def _permissions(req) -> frozenset[str]:
+    """What the request needs: by page, by endpoint, or by the components a callback writes."""
+    path = req.path
+    if path == "/_dash-update-component":
+        try:
+            body = json.loads(req.get_data(cache=True) or b"{}")
+        except ValueError:
+            return frozenset({access.VIEW})
+        if not isinstance(body, dict):
+            return frozenset({access.VIEW})
+        needed = access.callback_permissions(_ids(body.get("outputs")))
+        pathname = _pages_pathname(body)
+        if pathname is not None:
+            needed |= {access.page_permission(urlparse(str(pathname)).path)}
+        return needed
+    if path.startswith(("/_dash", "/assets/", "/_reload")):
+        return frozenset({access.VIEW})
+    pages = {p["path"] for p in _dash_pages()}
+    if path in pages or path.rstrip("/") in pages:
+        return frozenset({access.page_permission(path)})
+    return frozenset({access.endpoint_permission(path)})
+
+
+def _dash_pages() -> list[dict]:
+    import dash
+    return list(dash.page_registry.values())
+
+
+def _ids(outputs) -> list[str]:
+    if outputs is None:
+        return []
+    if isinstance(outputs, dict):
+        outputs = [outputs]
+    ids = []
+    for o in outputs:
+        if isinstance(o, list):
+            ids += _ids(o)
+        elif isinstance(o, dict):
+            ident = o.get("id")
+            ids.append(ident.get("type", "") if isinstance(ident, dict) else str(ident or ""))
+    return ids
+
+
+def _pages_pathname(body: dict) -> str | None:
+    """The path a Dash page-routing callback is about to render, if this is one."""
+    def walk(x):
+        if isinstance(x, dict):
+            if x.get("id") == "_pages_location" and x.get("property") == "pathname":
+                yield x.get("value") or "/"
+            for v in x.values():
+                yield from walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                yield from walk(v)
+    return next(walk(body.get("inputs")), None)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: a sign-in link must not forward to another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target.rstrip("?") or "/"
+
+
+# --------------------------------------------------------------------------- pages
+
+def _page(title: str, body: str) -> str:
+    return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html_escape.escape(title)}</title>
+<link rel="stylesheet" href="/assets/login.css"></head><body class="login-body">{body}</body></html>"""
+
+
+def _login_form(message: str = "", username: str = "", next_path: str = "/", csrf: str = "") -> str:
+    e = html_escape.escape
+    error = f'<p class="login-error" role="alert">{e(message)}</p>' if message else ""
+    return _page(t("auth.title"), f"""
+<main class="login-card">
+  <h1>{e(t("app.title"))}</h1>
+  <h2>{e(t("auth.title"))}</h2>
+  {error}
+  <form method="post" action="/login" autocomplete="on">
+    <input type="hidden" name="csrf_token" value="{e(csrf)}">
+    <input type="hidden" name="next" value="{e(next_path)}">
+    <label>{e(t("auth.username"))}<input name="username" id="username" value="{e(username)}" autocomplete="username" required maxlength="64" autofocus></label>
+    <label>{e(t("auth.password"))}<input name="password" id="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+    <button type="submit" id="sign-in">{e(t("auth.submit"))}</button>
+  </form>
+  <p class="login-note">{e(t("auth.note"))}</p>
+</main>""")
+
+
+def _denied_page(permission: str) -> str:
+    e = html_escape.escape
+    return _page(t("auth.forbidden"), f"""
+<main class="login-card"><h1>{e(t("auth.forbidden"))}</h1>
+<p>{e(t("auth.forbidden.detail"))} <code>{e(permission)}</code></p><p><a href="/">{e(t("nav.bigscreen"))}</a></p></main>""")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    req = flask.request
+    next_path = _safe_next(req.values.get("next"))
+    if req.method == "GET":
+        csrf = secrets.token_urlsafe(24)
+        resp = flask.make_response(_login_form(next_path=next_path, csrf=csrf))
+        resp.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=_secure_cookies())
+        return resp
+    # Login CSRF: the form's token must match the cookie set with the form (double submit).
+    sent, expected = req.form.get("csrf_token", ""), req.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(sent, expected):
+        return _login_form(t("auth.csrf"), next_path=next_path, csrf=expected), 403
+    username = req.form.get("username", "")[:64]
+    try:
+        with db.system() as conn:
+            sess = accounts.sign_in(conn, username, req.form.get("password", "")[:256], ip=_client_ip(),
+                                    user_agent=req.headers.get("User-Agent"))
+    except accounts.SignInRefused as refused:
+        status = 429 if refused.reason in ("locked", "throttled.ip") else 401
+        return _login_form(refused.message, username=username, next_path=next_path, csrf=expected), status
+    resp = flask.redirect(next_path)
+    max_age = int(accounts.session_max().total_seconds())
+    resp.set_cookie(SESSION_COOKIE, sess.token, max_age=max_age, httponly=True, samesite="Lax", secure=_secure_cookies())
+    resp.set_cookie(CSRF_COOKIE, sess.csrf_token, max_age=max_age, httponly=False, samesite="Strict", secure=_secure_cookies())
+    resp.delete_cookie(LOGIN_CSRF_COOKIE)
+    return resp
+
+
+@bp.post("/logout")
+def logout():
+    with db.system() as conn:
+        accounts.sign_out(conn, flask.request.cookies.get(SESSION_COOKIE))
+    resp = flask.redirect(flask.url_for("auth.login"))
+    resp.delete_cookie(SESSION_COOKIE)
+    resp.delete_cookie(CSRF_COOKIE)
+    return resp
+
+
+def permitted(permission: str) -> bool:
+    """May the request's account do this? Outside a request (the CLI, tests calling a
+    callback directly) there is no account and the caller is the owner: yes."""
+    scope = db.current_scope()
+    return scope is None or scope.can(permission)
+
+
+def actor_name(fallback: str = "") -> str:
+    """How the signed-in account appears in an incident's history: 张三(zhangsan)."""
+    sess = current_session()
+    if sess is None:
+        scope = db.current_scope()
+        return scope.username if scope is not None else fallback
+    return f"{sess.display_name}({sess.scope.username})" if sess.display_name != sess.scope.username else sess.scope.username
+
+
+def jurisdiction_wide() -> bool:
+    """Is the account bound to the whole jurisdiction (or is there no account)?"""
+    scope = db.current_scope()
+    if scope is None:
+        return True
+    return len(scope.admin_code) <= len(_jurisdiction_code() or "")
+
+
+def current_session() -> accounts.Session | None:
+    """The signed-in session of the request being served (for page frames and callbacks)."""
+    try:
+        return flask.g.get("session")
+    except RuntimeError:  # outside a request
+        return None
