@@ -14,7 +14,7 @@ from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from geo import accounts, db
 from geo.labels import t
-from geo.web.frame import frame
+from geo.web.frame import TABLE_STYLE, frame
 from geo.worktime import CST
 
 PATH = "/audit"
@@ -44,12 +44,7 @@ def table(rows: list[dict]) -> list:
         dash_table.DataTable(
             id="audit-table", data=records(rows), page_size=25,
             columns=[{"id": c, "name": t(f"audit.col.{c}")} for c in COLUMNS],
-            style_as_list_view=True, style_table={"overflowX": "auto"},
-            style_header={"backgroundColor": "#0b2340", "color": "#8aa4c4", "fontWeight": "600", "border": "none"},
-            style_cell={"backgroundColor": "transparent", "color": "#d7e8ff", "border": "none",
-                        "borderBottom": "1px solid rgba(95,211,255,0.12)", "fontFamily": "inherit", "fontSize": "0.85rem",
-                        "padding": "0.3rem 0.5rem", "textAlign": "left", "maxWidth": "22rem", "overflow": "hidden",
-                        "textOverflow": "ellipsis"},
+            **TABLE_STYLE,
             style_data_conditional=[{"if": {"filter_query": f"{{ok}} = '{t('audit.failed')}'"}, "color": "#ff8a7a"}],
             tooltip_data=[{"detail": r["detail"]} for r in records(rows)], tooltip_duration=None,
         ),

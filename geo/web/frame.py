@@ -14,6 +14,17 @@ NAV = (("/", "nav.bigscreen"), ("/drill", "nav.drill"), ("/planner", "nav.planne
        ("/audit", "nav.audit"), ("/users", "nav.users"))
 
 
+# The desk pages' tables (dash_table.DataTable keyword arguments): dark, list-like, quiet.
+TABLE_STYLE = dict(
+    style_as_list_view=True, style_table={"overflowX": "auto"},
+    style_header={"backgroundColor": "#0b2340", "color": "#8aa4c4", "fontWeight": "600", "border": "none"},
+    style_cell={"backgroundColor": "transparent", "color": "#d7e8ff", "border": "none",
+                "borderBottom": "1px solid rgba(95,211,255,0.12)", "fontFamily": "inherit", "fontSize": "0.85rem",
+                "padding": "0.3rem 0.5rem", "textAlign": "left", "maxWidth": "22rem", "overflow": "hidden",
+                "textOverflow": "ellipsis"},
+)
+
+
 def visible_nav() -> tuple:
     """The pages the signed-in account may open (all of them outside a request, for tests)."""
     from geo.web.auth import current_session

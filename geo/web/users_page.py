@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, dash_table, dcc, html, no_updat
 from geo import access, accounts, db
 from geo.labels import t
 from geo.web.auth import actor_name, permitted
-from geo.web.frame import frame
+from geo.web.frame import TABLE_STYLE, frame
 from geo.worktime import CST
 
 PATH = "/users"
@@ -69,10 +69,7 @@ def change(username: str, action: str) -> str | None:
 def table() -> dash_table.DataTable:
     return dash_table.DataTable(
         id="users-table", data=records(), page_size=25, columns=[{"id": c, "name": t(f"users.col.{c}")} for c in COLUMNS],
-        style_as_list_view=True,
-        style_header={"backgroundColor": "#0b2340", "color": "#8aa4c4", "fontWeight": "600", "border": "none"},
-        style_cell={"backgroundColor": "transparent", "color": "#d7e8ff", "border": "none", "textAlign": "left",
-                    "borderBottom": "1px solid rgba(95,211,255,0.12)", "fontFamily": "inherit", "padding": "0.3rem 0.5rem"})
+        **TABLE_STYLE)
 
 
 def layout(**_query):
