@@ -244,3 +244,13 @@ def test_a_web_import_refuses_broken_or_hostile_uploads(server, demo_url):
     assert intake_page._safe_name("../../etc/pass\x00wd.csv") == "pass_wd.csv"
     assert "base64" in intake_page.import_upload("data:text/csv;base64,@@not-base64@@", "a.csv", 0)[0]
     assert "only .csv, .xlsx" in intake_page.import_upload("data:x;base64,AAAA", "a.xls", 0)[0]
+
+
+def test_report_downloads_are_logged(server, demo_url, demo_conn, town):
+    mark = db.scalar(demo_conn, "SELECT coalesce(max(id), 0) FROM audit_log")
+    demo_conn.commit()
+    c = client(server, demo_url, "leader", town)
+    assert c.get(f"/reports/risk-list/{town}?format=xlsx").status_code == 200
+    entries = db.rows(demo_conn, "SELECT username, action, target FROM audit_log WHERE id > %s AND action = 'export'", (mark,))
+    demo_conn.commit()
+    assert entries == [{"username": c.username, "action": "export", "target": f"report:risk-list:{town}"}]

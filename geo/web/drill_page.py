@@ -24,7 +24,7 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
-from geo import dashboard, db, drill, drill_geo, labels, rankings
+from geo import accounts, dashboard, db, drill, drill_geo, labels, rankings
 from geo.labels import t
 from geo.web.analysis_api import MEASURES, parse_view, view_query
 from geo.web.bigscreen import FONT, pct
@@ -663,6 +663,7 @@ def export(n, search):
     view = view_of_search(search)
     with db.pooled() as conn:
         r = ranking_data(conn, view)
+        accounts.audit(conn, "export", f"rankings:{r['report']['quarter']}", {"format": "xlsx"})
     return dcc.send_bytes(lambda buffer: rankings.to_excel(buffer, r["report"], r["month"]),
                           f"季通报_{r['report']['quarter']}.xlsx")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import flask
 
-from geo import db, risk_excel, risk_html
+from geo import accounts, db, risk_excel, risk_html
 
 bp = flask.Blueprint("reports", __name__, url_prefix="/reports")
 FORMATS = ("html", "xlsx", "pdf")
@@ -40,6 +40,8 @@ def weekly(kind: str, town_code: str):
     try:
         with db.pooled() as conn, tempfile.TemporaryDirectory() as tmp:
             name = f"{title}-{town_code}"
+            if fmt in ("xlsx", "pdf"):  # a file that leaves the screen: logged (the names in it are masked)
+                accounts.audit(conn, "export", f"report:{kind}:{town_code}", {"format": fmt, "week_end": str(week_end or "")})
             if fmt == "xlsx":
                 path = Path(tmp) / f"{town_code}.xlsx"
                 workbook(conn, town_code, path, week_end)
