@@ -254,3 +254,12 @@ def test_report_downloads_are_logged(server, demo_url, demo_conn, town):
     entries = db.rows(demo_conn, "SELECT username, action, target FROM audit_log WHERE id > %s AND action = 'export'", (mark,))
     demo_conn.commit()
     assert entries == [{"username": c.username, "action": "export", "target": f"report:risk-list:{town}"}]
+
+
+def test_coverage_defects_hold_only_the_accounts_unit(server, demo_url, town):
+    whole = client(server, demo_url, "planner").get("/api/coverage/defects").get_json()
+    mine = client(server, demo_url, "leader", town).get("/api/coverage/defects").get_json()
+    assert whole["run"]["score"] is not None and mine["run"]["score"] is None
+    assert mine["run"]["scores"] and all(code.startswith(town) for code in mine["run"]["scores"])
+    assert {f["properties"]["admin_code"][:9] for f in mine["features"]} <= {town}
+    assert len(mine["features"]) < len(whole["features"])

@@ -53,8 +53,14 @@ def coverage_defects():
         return _bad("community must be an administrative code of 6 to 12 digits")
     with db.pooled() as conn:  # read in the caller's scope
         features = coverage.stored_defects(conn, community)
-    return flask.jsonify(type="FeatureCollection", features=features,
-                         run={k: run[k] for k in ("grid_version", "score", "computed_at", "refreshed")})
+    summary = {k: run[k] for k in ("grid_version", "score", "computed_at", "refreshed")}
+    scope = db.current_scope()
+    if scope is not None:  # the stored run is the jurisdiction's: an account sees its own communities' scores only
+        scores = {code: v for code, v in (run.get("scores") or {}).items() if code.startswith(scope.prefix)}
+        if len(scores) != len(run.get("scores") or {}):
+            summary["score"] = None
+        summary["scores"] = scores
+    return flask.jsonify(type="FeatureCollection", features=features, run=summary)
 
 
 @bp.get("/api/partition")
