@@ -244,7 +244,7 @@ def sign_out(conn, token: str | None) -> None:
 
 # --------------------------------------------------------------------------- audit
 
-def _audit_denied(conn, scope: access.Scope, path: str, permission: str) -> None:
+def audit_denied(conn, scope: access.Scope, path: str, permission: str) -> None:
     with db.transaction(conn) as cur:
         _audit(cur, scope.username, "access.denied", path[:300], {"permission": permission}, ok=False,
                role=scope.role, admin_code=scope.admin_code, ip=scope.ip)

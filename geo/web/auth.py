@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html as html_escape
 import json
+import os
 import secrets
 from urllib.parse import urlparse
 
@@ -34,13 +35,11 @@ OPEN311_PREFIX = "/open311/v2"
 
 
 def _secure_cookies() -> bool:
-    import os
     return os.environ.get("QUANYU_SECURE_COOKIES", "") in ("1", "true", "yes")
 
 
 def _client_ip() -> str | None:
     # Behind a reverse proxy set QUANYU_TRUST_PROXY=1 and let it send X-Forwarded-For.
-    import os
     if os.environ.get("QUANYU_TRUST_PROXY") in ("1", "true", "yes"):
         forwarded = flask.request.headers.get("X-Forwarded-For", "")
         if forwarded:
@@ -93,7 +92,7 @@ def guard():
     needed = next((p for p in sorted(_permissions(req)) if not scope.can(p)), None)
     if needed:
         with db.system() as conn:
-            accounts._audit_denied(conn, scope, path, needed)
+            accounts.audit_denied(conn, scope, path, needed)
         if _wants_html():
             return _denied_page(needed), 403
         return flask.jsonify({"error": "forbidden", "permission": needed, "message": t("auth.forbidden")}), 403
