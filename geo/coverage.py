@@ -16,6 +16,7 @@ data_version they were computed at, and recomputes only when grids or units chan
 """
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -140,11 +141,19 @@ def _load(conn, jur: dict, unit: dict, community_code: str | None) -> dict:
                 centres=[(c["lon"], c["lat"]) for c in centres])
 
 
-def _frame(conn, sql: str, params: dict, columns: list[str]) -> pd.DataFrame:
-    """A query's rows as a DataFrame through a plain cursor (dict rows cost 5 s per 157k)."""
+def _frame(conn, sql: str, params: dict, columns: list[str], text: tuple[str, ...] = ("admin_code",)) -> pd.DataFrame:
+    """A query's rows as a DataFrame, streamed out by COPY as CSV: for two million households
+    about half the time of fetching tuples (and a tenth of fetching dicts). The parameters
+    are bound by psycopg2's own quoting (mogrify) before the query is wrapped in COPY."""
+    buf = io.StringIO()
     with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return pd.DataFrame(cur.fetchall(), columns=columns)
+        query = cur.mogrify(sql, params).decode()
+        cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buf)
+    buf.seek(0)
+    if not buf.getvalue():
+        return pd.DataFrame(columns=columns)
+    return pd.read_csv(buf, header=None, names=columns, dtype={c: str for c in text}, keep_default_na=False,
+                       na_values={c: [""] for c in columns if c not in text}, true_values=["t"], false_values=["f"])
 
 
 def _overlaps(conn, codes: list[str] | None) -> list[tuple[str, str, shapely.Geometry]]:
