@@ -103,7 +103,9 @@ def create_user(conn, username: str, password: str, role: str, admin_code: str, 
     return user_id
 
 
-def set_password(conn, username: str, password: str, actor: str = "cli") -> None:
+def set_password(conn, username: str, password: str, actor: str = "cli", keep_token: str | None = None) -> None:
+    """A new password; every session of the account ends, but `keep_token`'s (the user's own
+    screen when they change it themselves)."""
     check_password_strength(password, username)
     with db.transaction(conn) as cur:
         cur.execute("""UPDATE app_user SET password_hash = %s, password_changed_at = now(), failed_count = 0,
@@ -111,8 +113,9 @@ def set_password(conn, username: str, password: str, actor: str = "cli") -> None
         if cur.rowcount != 1:
             raise AccountError(f"无此用户 no user {username!r}")
         # A new password ends every session of the account.
-        cur.execute("""UPDATE app_session SET revoked_at = now() WHERE revoked_at IS NULL
-                          AND user_id = (SELECT id FROM app_user WHERE username = %s)""", (username,))
+        cur.execute("""UPDATE app_session SET revoked_at = now() WHERE revoked_at IS NULL AND token_hash <> %s
+                          AND user_id = (SELECT id FROM app_user WHERE username = %s)""",
+                    (_digest(keep_token) if keep_token else "", username))
         _audit(cur, actor, "user.password", f"user:{username}", {})
 
 
@@ -136,9 +139,9 @@ def users(conn) -> list[dict]:
 
 # --------------------------------------------------------------------------- sign-in
 
-def sign_in(conn, username: str, password: str, ip: str | None = None, user_agent: str | None = None) -> Session:
-    """Check the password and open a session, or raise SignInRefused. Every attempt is
-    recorded (login_attempt and audit_log) in its own transaction, refused ones too."""
+def check_password(conn, username: str, password: str, ip: str | None = None) -> dict:
+    """The account's row when the password is right, else SignInRefused; throttled and logged
+    like a sign-in (it is one, as far as guessing goes)."""
     username = (username or "").strip()[:64]
     window = THROTTLE_WINDOW
     if ip and db.scalar(conn, """SELECT count(*) FROM login_attempt WHERE ip = %s AND NOT ok AND at > now() - %s""",
@@ -163,6 +166,14 @@ def sign_in(conn, username: str, password: str, ip: str | None = None, user_agen
         _fail(conn, user, username, ip)
     if not user["active"]:
         _refuse(conn, username, ip, "disabled")
+    return user
+
+
+def sign_in(conn, username: str, password: str, ip: str | None = None, user_agent: str | None = None) -> Session:
+    """Check the password and open a session, or raise SignInRefused. Every attempt is
+    recorded (login_attempt and audit_log) in its own transaction, refused ones too."""
+    user = check_password(conn, username, password, ip)
+    username = user["username"]
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with db.transaction(conn) as cur:
         if _hasher.check_needs_rehash(user["password_hash"]):

@@ -45,6 +45,14 @@ ZH_CN: dict[str, str] = {
     "intake.import.forbidden": "批量导入需区县级指挥中心账号 (bulk import needs a district-wide operator account)",
     "unmask.done": "已显示完整信息（已记录审计）",
     "unmask.refused": "无权查看完整个人信息",
+    # own account
+    "account.title": "我的账号",
+    "account.current": "当前密码",
+    "account.new": "新密码（至少 10 位）",
+    "account.again": "再输一次新密码",
+    "account.change": "修改密码",
+    "account.mismatch": "两次输入的新密码不一致",
+    "account.changed": "密码已修改；此账号在其他设备上的登录已全部退出",
     # accounts page
     "nav.users": "账号管理",
     "users.title": "账号管理",

@@ -263,3 +263,38 @@ def test_coverage_defects_hold_only_the_accounts_unit(server, demo_url, town):
     assert mine["run"]["scores"] and all(code.startswith(town) for code in mine["run"]["scores"])
     assert {f["properties"]["admin_code"][:9] for f in mine["features"]} <= {town}
     assert len(mine["features"]) < len(whole["features"])
+
+
+def test_an_account_changes_its_own_password_and_other_sessions_end(server, demo_url):
+    from geo import accounts
+
+    with db.system(demo_url) as conn:
+        db.execute(conn, "DELETE FROM app_user WHERE username = 'self-service'")
+        conn.commit()
+        accounts.create_user(conn, "self-service", "Handed-over-pw-1", "leader", "620802")
+        other = accounts.sign_in(conn, "self-service", "Handed-over-pw-1")  # e.g. a forgotten screen elsewhere
+    c = server.test_client()
+    form = c.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    assert c.post("/login", data={"username": "self-service", "password": "Handed-over-pw-1", "csrf_token": token}).status_code == 302
+    csrf = c.get_cookie("_csrf_token").value
+    assert c.get("/account").status_code == 200
+
+    def change(current, new, again):
+        body = {"output": "account-msg.children", "outputs": {"id": "account-msg", "property": "children"},
+                "inputs": [{"id": "account-change", "property": "n_clicks", "value": 1}],
+                "state": [{"id": "account-current", "property": "value", "value": current},
+                          {"id": "account-new", "property": "value", "value": new},
+                          {"id": "account-again", "property": "value", "value": again}],
+                "changedPropIds": ["account-change.n_clicks"]}
+        resp = c.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
+        assert resp.status_code == 200
+        return json.dumps(resp.get_json(), ensure_ascii=False)
+
+    assert "用户名或密码错误" in change("wrong-current-1", "Brand-new-pw-2", "Brand-new-pw-2")
+    assert "不一致" in change("Handed-over-pw-1", "Brand-new-pw-2", "Brand-new-pw-3")
+    assert "密码已修改" in change("Handed-over-pw-1", "Brand-new-pw-2", "Brand-new-pw-2")
+    assert c.get("/api/versions").status_code == 200  # this screen stays signed in
+    with db.system(demo_url) as conn:
+        assert accounts.session(conn, other.token) is None  # the other one does not
+        assert accounts.sign_in(conn, "self-service", "Brand-new-pw-2").scope.username == "self-service"

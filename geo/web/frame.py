@@ -43,7 +43,8 @@ def account_box() -> html.Div:
     if sess is None:
         return html.Div()
     return html.Div(className="account", children=[
-        html.Span(f"{sess.display_name} · {t('auth.role.' + sess.scope.role)} · {sess.scope.admin_code}", className="account-who"),
+        dcc.Link(f"{sess.display_name} · {t('auth.role.' + sess.scope.role)} · {sess.scope.admin_code}", href="/account",
+                 className="account-who"),
         html.Form(method="post", action="/logout", className="account-out", children=[
             dcc.Input(type="hidden", name="csrf_token", value=sess.csrf_token),
             html.Button(t("auth.sign_out"), type="submit", id="sign-out"),
