@@ -66,10 +66,21 @@ def tile_sql(layer) -> str:
         SELECT ST_AsMVT(t.*, %(name)s, {EXTENT}, 'mvtgeom') FROM t WHERE mvtgeom IS NOT NULL"""
 
 
+# Layers that render some tiles themselves (layer id -> fn(conn, layer, args) returning the
+# tile's bytes, or None to fall back to the layer's SQL): e.g. the heat layer's low zooms,
+# built from cached per-grid totals instead of a scan of the window's aggregate per tile.
+RENDERERS: dict = {}
+
+
 def render(conn, layer, z: int, x: int, y: int, params: dict, gcj02: bool = False) -> bytes:
     dx, dy = gcj02_shift(z, x, y) if gcj02 else (0.0, 0.0)
     tile_m = WORLD_M / 2 ** z
     args = dict(params, z=z, x=x, y=y, dx=dx, dy=dy, name=layer.id, px_m=tile_m / 256, cell_m=tile_m / 128)
+    custom = RENDERERS.get(layer.id)
+    if custom is not None:
+        data = custom(conn, layer, args)
+        if data is not None:
+            return data
     data = db.scalar(conn, tile_sql(layer), args)
     return bytes(data) if data else b""
 
