@@ -18,9 +18,9 @@ def server(demo_url):
 
     old = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = demo_url
-    from app import create_app
+    import app  # the one Dash app of the process: pages registered their callbacks with it
 
-    yield create_app().server
+    yield app.server
     if old is None:
         os.environ.pop("DATABASE_URL", None)
     else:

@@ -17,12 +17,10 @@ def client(demo_url):
 
     old = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = demo_url
-    from app import create_app
-
+    import app  # the one Dash app of the process (a second one would take the pages' callbacks from it)
     from tests.browser import signed_in_client
 
-    server = create_app().server
-    yield signed_in_client(server, demo_url)
+    yield signed_in_client(app.server, demo_url)
     if old is None:
         os.environ.pop("DATABASE_URL", None)
     else:
