@@ -21,14 +21,13 @@ only its town; the default is the whole database.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 
 from geo import db
 from geo.lifecycle import OPEN_STATUSES, RESOLVED_STATUSES
+from geo.memo import LRU
 from geo.worktime import CST
 
 OPEN = tuple(sorted(OPEN_STATUSES))
@@ -44,9 +43,7 @@ _coverage_cache: dict[tuple, float] = {}
 # rolling window and everything that depends on the clock (open, overdue) are read live.
 # A refresh of an unchanged screen therefore reads only the edge day; the first refresh
 # after a write pays the full scan once per process.
-_CACHE_MAX = 256
-_cache: OrderedDict[tuple, object] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache = LRU(256)
 
 # Dimensions a windowed count can be grouped by: the expression on incident_daily (d, with
 # category c) and the same on incident (i, with category c) for the live edge day. Only
@@ -81,22 +78,11 @@ def _state(conn) -> tuple:
 
 
 def _cached(conn, key: tuple, compute):
-    key = key + _state(conn)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    value = compute()
-    with _cache_lock:
-        _cache[key] = value
-        while len(_cache) > _CACHE_MAX:
-            _cache.popitem(last=False)
-    return value
+    return _cache.get(key + _state(conn), compute)
 
 
 def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -81,39 +81,26 @@ LAYER = MapLayer(
 #   tiles of one screen share one read, and no other instant reuses it).
 # So the tile equals the SQL path's tile feature for feature (tests/test_screen_cache.py). Every
 # cache key carries the database, the role scope (db.scope_key) and the data versions.
-import threading  # noqa: E402
-from collections import OrderedDict  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from geo import db, tiles  # noqa: E402
+from geo.memo import LRU  # noqa: E402
 from geo.worktime import CST  # noqa: E402
 
-_lock = threading.Lock()
 # Points and whole-day totals; the edge days apart, since every request of the app has its
 # own instant and their entries must not push the long-lived ones out.
-_cache: OrderedDict[tuple, object] = OrderedDict()
-_edge_cache: OrderedDict[tuple, object] = OrderedDict()
-_CACHE_MAX = {id(_cache): 32, id(_edge_cache): 8}
+_cache = LRU(32)
+_edge_cache = LRU(8)
 
 
 def _cached(key, compute, store=_cache):
-    with _lock:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
-    value = compute()
-    with _lock:
-        store[key] = value
-        while len(store) > _CACHE_MAX[id(store)]:
-            store.popitem(last=False)
-    return value
+    return store.get(key, compute)
 
 
 def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
-        _edge_cache.clear()
+    _cache.clear()
+    _edge_cache.clear()
 
 
 def _where(conn) -> tuple:
