@@ -21,7 +21,8 @@ import numpy as np
 import shapely
 
 from geo import crs as crs_mod
-from geo import db, readers, upload_check
+from geo import assign, db, readers, upload_check
+from geo.routing import work_calendar
 from geo.worktime import CST, add_working_time
 
 LAYERS = ("boundary", "grids", "households", "incidents", "places")
@@ -463,13 +464,25 @@ def _complete_boundary(ctx: _Context, records: list[dict], problems: _Problems) 
 
 
 def _complete_incidents(ctx: _Context, records: list[dict], problems: _Problems) -> None:
+    """Category, title and deadline of each incident. Deadlines count on the same office
+    calendar (holidays, make-up days) as incidents entered by hand (routing.work_calendar);
+    a limit in working days depends only on the local day, so it is computed once per day."""
+    calendar = work_calendar(ctx.conn)
+    by_day: dict[tuple, datetime] = {}
     for i, rec in enumerate(records):
         if i in problems.rows:
             continue
         category = ctx.categories[rec.pop("category")]
         rec["minor_code"] = category["minor_code"]
         rec["title"] = rec["title"] or category["minor_name"]
-        rec["deadline"] = add_working_time(rec["reported_at"], category["time_limit"], category["time_unit"])
+        limit, unit = category["time_limit"], category["time_unit"]
+        if unit == "working_days":
+            key = (rec["reported_at"].astimezone(CST).date(), limit)
+            if key not in by_day:
+                by_day[key] = add_working_time(rec["reported_at"], limit, unit, **calendar)
+            rec["deadline"] = by_day[key]
+        else:
+            rec["deadline"] = add_working_time(rec["reported_at"], limit, unit, **calendar)
 
 
 # --------------------------------------------------------------------------- database
@@ -512,34 +525,27 @@ def _stage(cur, ctx: _Context, spec: "_Layer", records: list[dict], geoms, locat
 
 
 def _locate(conn, geoms) -> tuple[np.ndarray, np.ndarray]:
-    """Grid and community of every point, in memory: one bulk STRtree query against the
-    current official grids and the administrative units (shapely 2), instead of one index
-    probe per point in SQL. Same rules as locate_points() (0002): the smallest grid code on
-    shared edges and overlaps, the grid's community first, else the most specific unit
-    containing the point. Points in no unit get admin_code None (checked in SQL with the
-    tolerance, see _assign_admin)."""
+    """Grid and community of every point, in memory (geo.assign: one bulk STRtree query per
+    table, on every core) instead of one index probe per point in SQL. Same rules as
+    locate_points() (0002): the smallest grid code on shared edges and overlaps, the grid's
+    community first, else the most specific unit containing the point. Points in no unit get
+    admin_code None (checked in SQL with the tolerance, see _assign_admin)."""
     n = len(geoms)
     grid_code = np.full(n, None, dtype=object)
     admin_code = np.full(n, None, dtype=object)
+    # Each table in the order of the rule: the first match of a point wins.
     units = db.rows(conn, """SELECT code AS code, code AS admin_code, ST_AsBinary(geom) AS wkb FROM admin_unit
-                              WHERE geom IS NOT NULL ORDER BY length(code), code DESC""")
+                              WHERE geom IS NOT NULL ORDER BY length(code) DESC, code""")
     grids = db.rows(conn, """SELECT code, admin_code, ST_AsBinary(geom) AS wkb FROM grid
-                              WHERE valid_to IS NULL AND layer = 'official' ORDER BY code DESC""")
-    # Later rows overwrite earlier ones: units from the least to the most specific, then grids
-    # from the largest code to the smallest, so the rule's winner is written last.
-    for table in (units, grids):
+                              WHERE valid_to IS NULL AND layer = 'official' ORDER BY code""")
+    for table in (units, grids):  # grids second: a grid's community overrides the unit found
         if not table:
             continue
-        polys = shapely.from_wkb([bytes(r["wkb"]) for r in table])
-        # The points are indexed and the polygons query them: shapely prepares each query
-        # polygon once, where points querying a polygon tree would test unprepared polygons.
-        ti, pi = shapely.STRtree(geoms).query(polys, predicate="intersects")
-        order = np.argsort(ti, kind="stable")
-        pi, ti = pi[order], ti[order]
-        codes = np.array([r["admin_code"] for r in table], dtype=object)
-        admin_code[pi] = codes[ti]
+        won = assign.assign(geoms, shapely.from_wkb([bytes(r["wkb"]) for r in table]))
+        hit = won >= 0
+        admin_code[hit] = np.array([r["admin_code"] for r in table], dtype=object)[won[hit]]
         if table is grids:
-            grid_code[pi] = np.array([r["code"] for r in table], dtype=object)[ti]
+            grid_code[hit] = np.array([r["code"] for r in table], dtype=object)[won[hit]]
     return grid_code, admin_code
 
 

@@ -201,6 +201,22 @@ def test_incidents_every_format(gridded, categories, tmp_path, fmt):
     ]
 
 
+def test_imported_deadlines_follow_the_office_calendar(gridded, categories, tmp_path):
+    """Imported incidents count working days on the same calendar as those entered by hand:
+    with Monday 4 March 2024 a holiday, 7 working days from Friday 1 March end on Wednesday
+    13 March instead of Tuesday 12 March. Two reports on the same day share the deadline."""
+    import json
+
+    db.execute(gridded, "INSERT INTO setting (key, value) VALUES ('work_calendar', %s)",
+               (json.dumps({"holidays": ["2024-03-04"], "workdays": []}),))
+    gridded.commit()
+    records = [{"category": "0103", "reported_at": "2024-03-01 09:30"}, {"category": "0103", "reported_at": "2024-03-01 16:00"}]
+    path = write_file(tmp_path / "incidents.csv", records, [shapely.Point(106.655, 35.545)] * 2)
+    importer.import_file(gridded, "incidents", path)
+    got = db.rows(gridded, "SELECT deadline FROM incident ORDER BY id")
+    assert [r["deadline"] for r in got] == [datetime(2024, 3, 13, 17, 30, tzinfo=CST)] * 2
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_places_every_format(gridded, tmp_path, fmt):
     records = [
