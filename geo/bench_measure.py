@@ -78,8 +78,39 @@ def write_csv(path: Path, layer: str, pts: np.ndarray, minor_codes: list[str], s
                 w.writerow([f"{x:.7f}", f"{y:.7f}", f"{PROBE_TITLE}-{i}", "张三", 1 + i % 5])
 
 
+def _stages(marks: list[tuple[float, str]], total: float) -> dict[str, float]:
+    """Seconds between the importer's progress lines, named by each line's first words."""
+    out: dict[str, float] = {}
+    for (t, msg), nxt in zip(marks, [m[0] for m in marks[1:]] + [total]):
+        name = " ".join(msg.split(" ")[:2]).rstrip(" …")
+        out[name] = round(out.get(name, 0.0) + nxt - t, 3)
+    return out
+
+
+def bare_insert(conn, rows: int) -> dict:
+    """Where the insert's time goes: the imported rows copied by one INSERT ... SELECT into a
+    table shaped like incident with its check constraints only, then into one that also has
+    its eleven indexes (no trigger, no foreign key in either). The importer's insert stage
+    minus these is the cost of the triggers (daily aggregate, data version, grid risk), the
+    foreign keys and the history rows."""
+    out = {}
+    columns = db.scalar(conn, """SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+                                  WHERE attrelid = 'incident'::regclass AND attnum > 0 AND NOT attisdropped
+                                    AND attgenerated = ''""")
+    with db.transaction(conn) as cur:
+        for name, like in (("bare", "INCLUDING DEFAULTS INCLUDING CONSTRAINTS"), ("with_indexes", "INCLUDING ALL")):
+            cur.execute(f"CREATE TEMP TABLE bench_{name} (LIKE incident {like}) ON COMMIT DROP")
+            t = time.perf_counter()
+            cur.execute(f"INSERT INTO bench_{name} ({columns}) SELECT {columns} FROM incident WHERE title = %s LIMIT %s",
+                        (PROBE_TITLE, rows))
+            n, s = cur.rowcount, time.perf_counter() - t
+            out[name] = {"rows": n, "seconds": round(s, 3), "rows_per_s": round(n / s, 1) if s else None}
+    return out
+
+
 def bulk_import(conn, rows: int) -> dict:
-    """Rows per second through geo.importer.import_file, end to end (read, validate, locate, write)."""
+    """Rows per second through geo.importer.import_file, end to end (read, validate, locate,
+    write), with the seconds of each stage, and the bare-insert floor for comparison."""
     from geo import importer
 
     minor = [r["minor_code"] for r in db.rows(conn, "SELECT minor_code FROM category ORDER BY 1")]
@@ -89,10 +120,13 @@ def bulk_import(conn, rows: int) -> dict:
         for layer in ("incidents", "households"):
             path = Path(tmp) / f"{layer}.csv"
             write_csv(path, layer, pts, minor)
+            marks: list[tuple[float, str]] = []
             t = time.perf_counter()
-            result = importer.import_file(conn, layer, path)
+            result = importer.import_file(conn, layer, path, progress=lambda msg: marks.append((time.perf_counter() - t, msg)))
             s = time.perf_counter() - t
-            out[layer] = {"rows": result.rows, "seconds": round(s, 2), "rows_per_s": round(result.rows / s, 1)}
+            out[layer] = {"rows": result.rows, "seconds": round(s, 2), "rows_per_s": round(result.rows / s, 1),
+                          "stage_seconds": _stages(marks, s)}
+    out["insert_without_schema"] = bare_insert(conn, rows)
     return out
 
 

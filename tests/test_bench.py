@@ -60,11 +60,18 @@ def test_smoke_run_has_every_section():
         assert "error" not in report[section], (section, report[section])
     assert report["data"]["grids"] == 16 and report["data"]["incidents"] == 2_000  # probes removed
     assert report["import"]["incidents"]["rows"] == bench.PLANS["smoke"].import_rows
+    # where the import's time goes: its stages, and the same rows into incident's shape without its schema
+    stages = report["import"]["incidents"]["stage_seconds"]
+    assert {"读取 reading", "校验 validating", "写入 inserting", "风险 recomputing"} <= set(stages)
+    assert sum(stages.values()) <= report["import"]["incidents"]["seconds"] + 0.01
+    floor = report["import"]["insert_without_schema"]
+    assert floor["bare"]["rows"] == floor["with_indexes"]["rows"] == bench.PLANS["smoke"].import_rows
     assert report["assignment"]["sql_join"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
+    assert report["assignment"]["in_memory"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
     assert report["app"]["peak_rss_mb"] > 0
     assert {m["method"] for m in report["partition"]["methods"]} >= {"geo.partition"}
     names = {t["name"] for t in report["targets"]}
-    assert {"import_incidents", "first_load", "app_rss", "hotspots", "largest_response",
+    assert {"import_incidents", "assignment_vs_sjoin", "assignment_sql_vs_sjoin", "first_load", "app_rss", "hotspots", "largest_response",
             "live_refresh_panels_after_change_p95"} <= names  # the cost of a cache miss is reported too
     assert all(np.isfinite(report["screen"][k]["p95_ms"]) for k in bench_report.INTERACTIONS)
     assert "MISSED" in bench_report.table(report) or "met" in bench_report.table(report)
