@@ -494,6 +494,7 @@ def _stage(cur, ctx: _Context, spec: "_Layer", records: list[dict], geoms, locat
     adds the grid_code/admin_code columns found in memory (see _locate)."""
     import pandas as pd
 
+    ctx.say(f"写入 writing {len(records)} rows to the staging table …")
     derived = spec.derived + ((("grid_code", "varchar(15)"),) if located is not None else ())
     defs = ", ".join(f"{name} {sqltype}" for name, sqltype in spec.columns + derived)
     geom_type = "Point" if spec.geometry == POINT else "MultiPolygon"
@@ -513,7 +514,6 @@ def _stage(cur, ctx: _Context, spec: "_Layer", records: list[dict], geoms, locat
     columns = list(frame.columns)
     # NULL is the unquoted empty field (CSV COPY's default): never a value, since parsed text is
     # None when empty. A NULL marker such as \N would also turn a cell holding "\N" into NULL.
-    ctx.say(f"写入 writing {len(frame)} rows to the staging table …")
     for start in range(0, len(frame), CHUNK * 10):
         buf = io.StringIO()
         frame.iloc[start:start + CHUNK * 10].to_csv(buf, index=False, header=False, na_rep="", date_format="%Y-%m-%d %H:%M:%S%z")
@@ -525,27 +525,29 @@ def _stage(cur, ctx: _Context, spec: "_Layer", records: list[dict], geoms, locat
 
 
 def _locate(conn, geoms) -> tuple[np.ndarray, np.ndarray]:
-    """Grid and community of every point, in memory (geo.assign: one bulk STRtree query per
-    table, on every core) instead of one index probe per point in SQL. Same rules as
-    locate_points() (0002): the smallest grid code on shared edges and overlaps, the grid's
-    community first, else the most specific unit containing the point. Points in no unit get
-    admin_code None (checked in SQL with the tolerance, see _assign_admin)."""
+    """Grid and community of every point, in memory (geo.assign: one bulk STRtree query, on
+    every core) instead of one index probe per point in SQL. Same rules as locate_points()
+    (0002): the smallest grid code on shared edges and overlaps, the grid's community; for a
+    point in no grid, the most specific unit containing it. Points in no unit get admin_code
+    None (checked in SQL with the tolerance, see _assign_admin)."""
     n = len(geoms)
     grid_code = np.full(n, None, dtype=object)
     admin_code = np.full(n, None, dtype=object)
-    # Each table in the order of the rule: the first match of a point wins.
-    units = db.rows(conn, """SELECT code AS code, code AS admin_code, ST_AsBinary(geom) AS wkb FROM admin_unit
-                              WHERE geom IS NOT NULL ORDER BY length(code) DESC, code""")
     grids = db.rows(conn, """SELECT code, admin_code, ST_AsBinary(geom) AS wkb FROM grid
                               WHERE valid_to IS NULL AND layer = 'official' ORDER BY code""")
-    for table in (units, grids):  # grids second: a grid's community overrides the unit found
-        if not table:
-            continue
-        won = assign.assign(geoms, shapely.from_wkb([bytes(r["wkb"]) for r in table]))
+    if grids:
+        won = assign.assign(geoms, shapely.from_wkb([bytes(r["wkb"]) for r in grids]))
         hit = won >= 0
-        admin_code[hit] = np.array([r["admin_code"] for r in table], dtype=object)[won[hit]]
-        if table is grids:
-            grid_code[hit] = np.array([r["code"] for r in table], dtype=object)[won[hit]]
+        grid_code[hit] = np.array([r["code"] for r in grids], dtype=object)[won[hit]]
+        admin_code[hit] = np.array([r["admin_code"] for r in grids], dtype=object)[won[hit]]
+    rest = np.flatnonzero(grid_code == None)  # noqa: E711 (elementwise)
+    if len(rest):  # only these need the units: few polygons, but large (real boundaries)
+        units = db.rows(conn, """SELECT code, ST_AsBinary(geom) AS wkb FROM admin_unit
+                                  WHERE geom IS NOT NULL ORDER BY length(code) DESC, code""")
+        if units:
+            won = assign.assign(geoms[rest], shapely.from_wkb([bytes(r["wkb"]) for r in units]))
+            hit = won >= 0
+            admin_code[rest[hit]] = np.array([r["code"] for r in units], dtype=object)[won[hit]]
     return grid_code, admin_code
 
 
