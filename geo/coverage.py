@@ -8,15 +8,19 @@ household standard or over the persons limit, which lack their 1+1+N team, which
 households are beyond reach of a service centre, and a score per community: the share of
 its area covered exactly once.
 
-Work is split where it is fastest: PostgreSQL finds the overlapping pairs through the
-GiST index (a self-join); shapely (GEOS 3.14) does the union and the differences, where
-its coverage functions pay, and the point-in-grid tests in bulk. `refresh(conn)` stores
-the spatial defects in `coverage_defect` for the map layer, tagged with the grid
-data_version they were computed at, and recomputes only when grids or units changed.
+Work is split where it is fastest: shapely (GEOS 3.14) does the union and the
+differences, finds the overlapping pairs (PostgreSQL's GiST self-join for one community's
+scope) and the point-in-grid tests in bulk; PostGIS cuts the shared polygons of the few
+overlapping pairs. Households come over as binary COPY into numpy columns
+(geo/binary_copy.py) and each is first tried in its stored grid_code's grid alone
+(geo/coverage_households.py says why that is exact). At city scale (20,000 grids, 2
+million households) the check takes about 3.6 s, of which 1.3 s is reading the households.
+`refresh(conn)` stores the spatial defects in `coverage_defect` for the map layer, tagged
+with the grid data_version they were computed at, and recomputes only when grids or
+units changed.
 """
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,11 +30,12 @@ import pandas as pd
 import shapely
 from psycopg2.extras import Json
 
-from geo import db
+from geo import binary_copy, db
 from geo.coverage_config import PlanningConfig, as_config
 from geo.coverage_geometry import (AdminLocator, Defect, Meter, gap_defects, grid_union, make_defect,
                                    outside_defects, polygon_parts)
-from geo.coverage_households import grid_load_issues, household_checks, service_reach, staffing_issues
+from geo.coverage_households import (Households, grid_load_issues, household_checks, service_reach,
+                                     staffing_issues)
 
 DEFECT_KINDS = ("gap", "sliver", "overlap", "outside", "crossing")
 
@@ -111,10 +116,16 @@ def _load(conn, jur: dict, unit: dict, community_code: str | None) -> dict:
     """Everything the analysis needs, in lon/lat; grids of the scope are the community's own
     and any other that enters it."""
     area = shapely.from_wkb(bytes(unit["wkb"]))
-    grids = pd.DataFrame(db.rows(conn, """
-        SELECT code, kind, admin_code, household_standard, ST_AsBinary(geom) AS wkb FROM grid_current
-         WHERE %(c)s::text IS NULL OR admin_code = %(c)s OR ST_Intersects(geom, ST_GeomFromWKB(%(a)s, 4326))
-         ORDER BY code""", dict(c=community_code, a=area.wkb)), columns=["code", "kind", "admin_code", "household_standard", "wkb"])
+    columns = ("code", "kind", "admin_code", "household_standard", "wkb")
+    found = db.one(conn, """
+        SELECT array_agg(code ORDER BY code) AS code, array_agg(kind ORDER BY code) AS kind,
+               array_agg(admin_code ORDER BY code) AS admin_code,
+               array_agg(household_standard ORDER BY code) AS household_standard,
+               array_agg(ST_AsBinary(geom) ORDER BY code) AS wkb
+          FROM grid_current
+         WHERE %(c)s::text IS NULL OR admin_code = %(c)s OR ST_Intersects(geom, ST_GeomFromWKB(%(a)s, 4326))""",
+                   dict(c=community_code, a=area.wkb))  # one row of arrays: 20,000 dict rows took twice as long
+    grids = pd.DataFrame({c: found[c] or [] for c in columns}, columns=list(columns))
     grids["geom"] = _wkb(grids.pop("wkb").tolist())
     units = pd.DataFrame(db.rows(conn, """
         SELECT code, name, urban, ST_AsBinary(geom) AS wkb FROM admin_unit
@@ -126,43 +137,79 @@ def _load(conn, jur: dict, unit: dict, community_code: str | None) -> dict:
     jgeom = area if not community_code else shapely.from_wkb(bytes(db.scalar(conn, """
         SELECT ST_AsBinary(COALESCE(geom, (SELECT ST_Multi(ST_Union(geom)) FROM admin_unit WHERE level = 'community')))
           FROM admin_unit WHERE code = %s""", (jur["code"],))))
-    hh = _frame(conn, """
-        SELECT h.id, h.admin_code, h.persons, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat, COALESCE(a.urban, false) AS urban
-          FROM household h LEFT JOIN admin_unit a ON a.code = h.admin_code
-         WHERE %(c)s::text IS NULL OR h.admin_code = %(c)s OR ST_Intersects(h.geom, ST_GeomFromWKB(%(a)s, 4326))
-         ORDER BY h.id""", dict(c=community_code, a=area.wkb), ["id", "admin_code", "persons", "lon", "lat", "urban"])
+    hh = _households(conn, community_code, area, grids["code"].tolist())
     centres = np.array(db.rows(conn, "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM place WHERE kind = 'service_center'"),
                        dtype=object)
     roles: dict[str, set] = {}
-    for r in db.rows(conn, "SELECT grid_code, array_agg(DISTINCT role) AS roles FROM grid_staff WHERE grid_code = ANY(%s) GROUP BY 1",
-                     (grids["code"].tolist(),)):
-        roles[r["grid_code"]] = set(r["roles"])
+    for r in db.rows(conn, """SELECT role, array_agg(DISTINCT grid_code) AS codes FROM grid_staff
+                               WHERE grid_code = ANY(%s) GROUP BY 1""", (grids["code"].tolist(),)):  # a row per role
+        for code in r["codes"]:
+            roles.setdefault(code, set()).add(r["role"])
     return dict(area=area, grids=grids, units=units, jurisdiction=jgeom, households=hh, roles=roles,
                 centres=[(c["lon"], c["lat"]) for c in centres])
 
 
-def _frame(conn, sql: str, params: dict, columns: list[str], text: tuple[str, ...] = ("admin_code",)) -> pd.DataFrame:
-    """A query's rows as a DataFrame, streamed out by COPY as CSV: for two million households
-    about half the time of fetching tuples (and a tenth of fetching dicts). The parameters
-    are bound by psycopg2's own quoting (mogrify) before the query is wrapped in COPY."""
-    buf = io.StringIO()
-    with conn.cursor() as cur:
-        query = cur.mogrify(sql, params).decode()
-        cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buf)
-    buf.seek(0)
-    if not buf.getvalue():
-        return pd.DataFrame(columns=columns)
-    return pd.read_csv(buf, header=None, names=columns, dtype={c: str for c in text}, keep_default_na=False,
-                       na_values={c: [""] for c in columns if c not in text}, true_values=["t"], false_values=["f"])
+def _households(conn, community_code: str | None, area, grid_codes: list[str]) -> Households:
+    """The scope's households as numpy columns (binary COPY, see geo/binary_copy.py), with
+    their community's urban flag and their stored grid_code as an index into `grid_codes`
+    (a hint for the membership test, checked there, never trusted)."""
+    cols = binary_copy.read(conn, """
+        SELECT h.id, h.persons, ST_X(h.geom), ST_Y(h.geom), h.admin_code, h.grid_code FROM household h
+         WHERE %(c)s::text IS NULL OR h.admin_code = %(c)s OR ST_Intersects(h.geom, ST_GeomFromWKB(%(a)s, 4326))""",
+        dict(c=community_code, a=area.wkb), [("id", "int8"), ("persons", "int2"), ("lon", "float8"), ("lat", "float8"),
+                                            ("admin_code", "text"), ("grid_code", "text")])
+    if not len(cols["id"]):
+        return Households.empty()
+    ids = cols["id"]
+    order = slice(None) if (ids[1:] > ids[:-1]).all() else np.argsort(ids, kind="stable")
+    admin, grid = cols["admin_code"], cols["grid_code"]
+    admin_codes = np.array(list(admin.categories), dtype=object)
+    urban_of = {r["code"]: bool(r["urban"]) for r in db.rows(
+        conn, "SELECT code, urban FROM admin_unit WHERE code = ANY(%s)", (admin_codes.tolist(),))}
+    index = {code: i for i, code in enumerate(grid_codes)}
+    hint_of = np.array([index.get(code, -1) for code in grid.categories] + [-1], dtype=np.int64)  # [-1]: NULL
+    admin_index = admin.codes.astype(np.int64)[order]
+    return Households(
+        id=ids[order], persons=cols["persons"].astype(np.int64)[order], lon=cols["lon"][order],
+        lat=cols["lat"][order], admin=admin_index, admin_codes=admin_codes,
+        urban=np.array([urban_of.get(c, False) for c in admin_codes], dtype=bool)[admin_index],  # no unit: rural
+        hint=hint_of[grid.codes.astype(np.int64)][order])
 
 
-def _overlaps(conn, codes: list[str] | None) -> list[tuple[str, str, shapely.Geometry]]:
-    """Pairs of current official grids sharing area, with the shared polygon (GiST self-join)."""
-    found = db.rows(conn, """
-        SELECT a.code AS a, b.code AS b, ST_AsBinary(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) AS wkb
-          FROM grid_current a JOIN grid_current b
-            ON a.code < b.code AND ST_Intersects(a.geom, b.geom) AND NOT ST_Touches(a.geom, b.geom)
-         WHERE %(codes)s::text[] IS NULL OR a.code = ANY(%(codes)s) OR b.code = ANY(%(codes)s)""", dict(codes=codes))
+def _overlaps(conn, codes: list[str], geoms=None) -> list[tuple[str, str, shapely.Geometry]]:
+    """Pairs of current official grids sharing area (interiors meeting: ST_Intersects and
+    not ST_Touches), with the shared polygon, in code order.
+
+    `geoms` None: the pairs with a grid of `codes` (a community's scope: a grid outside it
+    may overlap one inside), by a GiST self-join. Otherwise `codes` and `geoms` are every
+    current grid and the pairs are found here: only grids whose boxes overlap with area
+    can share area (lattice neighbours' boxes merely touch), and one vectorised DE-9IM
+    test settles those (about 0.2 s for 20,000 grids, where the self-join took 0.85 s);
+    PostGIS then computes the shared polygons of the few pairs found, as before."""
+    if geoms is None:
+        found = db.rows(conn, """
+            SELECT a.code AS a, b.code AS b, ST_AsBinary(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) AS wkb
+              FROM grid_current a JOIN grid_current b
+                ON a.code < b.code AND ST_Intersects(a.geom, b.geom) AND NOT ST_Touches(a.geom, b.geom)
+             WHERE a.code = ANY(%(codes)s) OR b.code = ANY(%(codes)s)
+             ORDER BY 1, 2""", dict(codes=codes))
+    else:
+        geoms = np.asarray(geoms, dtype=object)
+        i, j = shapely.STRtree(geoms).query(geoms) if len(geoms) else (np.zeros(0, int), np.zeros(0, int))
+        box = shapely.bounds(geoms).reshape(-1, 4)
+        keep = (i < j) & (np.minimum(box[i, 2], box[j, 2]) > np.maximum(box[i, 0], box[j, 0])) & (
+            np.minimum(box[i, 3], box[j, 3]) > np.maximum(box[i, 1], box[j, 1]))
+        i, j = i[keep], j[keep]
+        meet = shapely.relate_pattern(geoms[i], geoms[j], "T********")  # the interiors intersect
+        names = np.asarray(codes, dtype=object)
+        a, b = names[i[meet]], names[j[meet]]
+        first = np.where(a < b, a, b).tolist()
+        second = np.where(a < b, b, a).tolist()
+        found = db.rows(conn, """
+            SELECT p.a, p.b, ST_AsBinary(ST_CollectionExtract(ST_Intersection(ga.geom, gb.geom), 3)) AS wkb
+              FROM unnest(%(a)s::text[], %(b)s::text[]) AS p(a, b)
+              JOIN grid_current ga ON ga.code = p.a JOIN grid_current gb ON gb.code = p.b
+             ORDER BY 1, 2""", dict(a=first, b=second)) if first else []
     return [(r["a"], r["b"], shapely.from_wkb(bytes(r["wkb"]))) for r in found]
 
 
@@ -209,7 +256,11 @@ def analyse(conn, community_code: str | None = None, config=None) -> CoverageRep
     tree = shapely.STRtree(geoms) if len(geoms) else shapely.STRtree([shapely.Point()])
     defects = gap_defects(area, union, locator, (grids["code"].tolist(), tree), meter, config)
     overlap_geoms = []
-    for a, b, geom in _overlaps(conn, grids["code"].tolist() if community_code else None):
+    pairs = _overlaps(conn, grids["code"].tolist(), None if community_code else geoms)
+    position = {code: i for i, code in enumerate(grids["code"])}
+    shared = np.zeros(len(grids), dtype=bool)  # grids sharing area with another: hints into them are not trusted
+    shared[[position[c] for a, b, _ in pairs for c in (a, b) if c in position]] = True
+    for a, b, geom in pairs:
         d = make_defect("overlap", [a, b], locator.of(geom) if polygon_parts(geom) else unit["code"], geom, meter, config)
         if d:
             defects.append(d)
@@ -226,10 +277,10 @@ def analyse(conn, community_code: str | None = None, config=None) -> CoverageRep
 
     t = time.perf_counter()
     hh = data["households"]
-    households, load = household_checks(hh, grids["code"].tolist(), geoms, config)
+    households, load = household_checks(hh, grids["code"].tolist(), geoms, config, shared)
     centres = np.array(data["centres"], dtype=float).reshape(-1, 2)
-    reach = service_reach(meter.xy(hh["lon"], hh["lat"]), hh, hh["urban"].to_numpy(bool),
-                          meter.xy(centres[:, 0], centres[:, 1]) if len(centres) else centres, config)
+    centre_xy = meter.xy(centres[:, 0], centres[:, 1]) if len(centres) else centres
+    reach = service_reach(meter.xy(hh.lon, hh.lat), hh, centre_xy, config)
     timer["households"] = time.perf_counter() - t
     timer["total"] = time.perf_counter() - t0
     return CoverageReport(
