@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import date
 from typing import Callable, Hashable, TypeVar
 
 T = TypeVar("T")
@@ -32,9 +33,109 @@ class LRU:
                 self._items.popitem(last=False)
         return value
 
+    def get_if_present(self, key: Hashable):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+# --------------------------------------------------------------------------- per local day
+
+_maps = LRU(8)
+
+
+def day_versions(conn) -> tuple[int, dict[date, int]]:
+    """The generation and every day's version from the change log incident_day_version
+    (migration 0024). A day without a row has not changed since the log began: version 0.
+
+    Read BEFORE the counts it tags: a cache entry may then hold data newer than its tag
+    (re-read at the next refresh), never older. The map is kept per committed incident
+    data version and generation (all three are written by the same statements; a TRUNCATE,
+    which restarts the data versions in the tests, moves the generation, a sequence value
+    never given twice), so an unchanged database costs one tiny query; the map and its key
+    are read in one statement, one snapshot."""
+    from geo import db
+
+    where = (conn.info.host, conn.info.port, conn.info.dbname)
+    state = """(SELECT version FROM data_version WHERE name = 'incident') AS current,
+               (SELECT version FROM incident_day_version WHERE day = '-infinity') AS generation"""
+    now = db.one(conn, f"SELECT {state}")
+    hit = _maps.get_if_present(where + (now["current"], now["generation"]))
+    if hit is not None:
+        return hit
+    row = db.one(conn, f"""
+        SELECT {state}, array_agg(day) FILTER (WHERE day <> '-infinity') AS days,
+               array_agg(version) FILTER (WHERE day <> '-infinity') AS versions
+          FROM incident_day_version""")
+    out = (row["generation"] or 0, dict(zip(row["days"] or (), row["versions"] or ())))
+    _maps.get(where + (row["current"], row["generation"]), lambda: out)
+    return out
+
+
+class Days:
+    """Values of one query family (scope, grouping, database, role scope, generation) per
+    local day, each tagged with the day's version when it was read. A write re-reads only
+    the days it touched; the other days are served from memory.
+
+    `fetch(days)` returns {day: value} for the given days (a day missing from its answer
+    has no rows: `empty`); `fetch(None)` reads every day at once (`every_day`). Thread-safe;
+    two threads refreshing the same day both read it, and each answers from what it read.
+    """
+
+    def __init__(self, empty, max_days: int | None = 800):
+        self.empty = empty
+        self.max_days = max_days
+        self._values: dict[date, object] = {}
+        self._tags: dict[date, int] = {}
+        self._complete = False
+        self._lock = threading.Lock()
+        self.reads = 0  # days read from the database (the tests check what a write re-reads)
+
+    def get(self, days, versions: dict[date, int], fetch) -> dict[date, object]:
+        """Each of `days`' value at `versions`."""
+        days = list(days)
+        with self._lock:
+            out = {d: self._values[d] for d in days if d in self._tags and self._tags[d] == versions.get(d, 0)}
+        stale = [d for d in days if d not in out]
+        if stale:
+            fresh = fetch(stale)
+            out.update((d, fresh.get(d, self.empty)) for d in stale)
+            self._store({d: out[d] for d in stale}, versions, keep=days)
+        return out
+
+    def every_day(self, versions: dict[date, int], fetch) -> dict[date, object]:
+        """Every day's value at `versions`, days without rows left out: the first call reads
+        all days in one query, later calls only the days whose version changed."""
+        with self._lock:
+            complete = self._complete
+        if not complete:
+            fresh = fetch(None)
+            self._store({d: fresh.get(d, self.empty) for d in set(fresh) | set(versions)}, versions, complete=True)
+            return fresh
+        with self._lock:
+            days = set(self._tags) | set(versions)
+        return {d: v for d, v in self.get(days, versions, fetch).items() if v is not self.empty}
+
+    def _store(self, values: dict, versions: dict, keep=(), complete: bool = False) -> None:
+        with self._lock:
+            self.reads += len(values)
+            for d, v in values.items():
+                self._values[d] = v
+                self._tags[d] = versions.get(d, 0)
+            self._complete = self._complete or complete
+            if self.max_days is not None and len(self._tags) > self.max_days:  # keep the days asked for now
+                keep = set(keep)
+                for d in [d for d in self._tags if d not in keep][: len(self._tags) - self.max_days]:
+                    del self._tags[d], self._values[d]
+
+    def __len__(self) -> int:
+        return len(self._tags)

@@ -71,27 +71,37 @@ LAYER = MapLayer(
 # Below zoom 12 the SQL above costs a scan of the window's incident_daily rows of every grid
 # in the tile: at city scale (0.27 incidents per grid-day, so about one aggregate row per
 # incident) a z10 tile of a 90-day window reads ~40,000 rows, and a screen has 12 tiles.
-# The same figure is assembled from two cached parts and one small live read instead:
+# The same figure is assembled from cached parts and one small live read instead:
 # - each grid's (or, for incidents in no grid, each community's) point on surface, cached
 #   per grid/admin_unit version;
-# - each point's count over the window's whole local days, one scan of incident_daily for
-#   the whole scope, cached per incident version and whole-day range (whole days cannot
-#   change without a write, and every write bumps the version);
-# - the two partial edge days read from incident, keyed by the exact window (so the
-#   tiles of one screen share one read, and no other instant reuses it).
+# - each local day's counts per point and major category as three small arrays, cached per
+#   day and tagged with the day's version from the change log incident_day_version
+#   (migration 0024): a write re-reads only the days it touched, and a window's whole days
+#   are summed with one bincount (the total is kept for the tiles of the same screen);
+# - the incidents of the window's two partial edge days (point, major, report time), kept
+#   per day and version too, and cut at the window's exact instants in memory.
 # So the tile equals the SQL path's tile feature for feature (tests/test_screen_cache.py). Every
-# cache key carries the database, the role scope (db.scope_key) and the data versions.
+# cache key carries the database, the role scope (db.scope_key) and the versions.
+
+from datetime import datetime, timedelta, timezone  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from geo import db, tiles  # noqa: E402
-from geo.memo import LRU  # noqa: E402
+from geo.memo import LRU, Days, day_versions  # noqa: E402
 from geo.worktime import CST  # noqa: E402
 
-# Points and whole-day totals; the edge days apart, since every request of the app has its
-# own instant and their entries must not push the long-lived ones out.
+# Points (and long windows' sums); window totals apart, so that the windows x categories
+# of a busy screen never push the points out; per-day families (whole days' counts, edge
+# days' incidents).
 _cache = LRU(32)
-_edge_cache = LRU(8)
+_totals = LRU(32)
+_families = LRU(16)
+# Longer windows (custom dates, up to ten years) are summed in SQL rather than held per day.
+MAX_CACHED_DAYS = 400
+# The longest preset window (1/7/30/90 days, geo/web/maptiles.py): its whole days are read
+# on a family's first use.
+PREFETCH_DAYS = 90
 
 
 def _cached(key, compute, store=_cache):
@@ -100,7 +110,8 @@ def _cached(key, compute, store=_cache):
 
 def clear_cache() -> None:
     _cache.clear()
-    _edge_cache.clear()
+    _totals.clear()
+    _families.clear()
 
 
 def _where(conn) -> tuple:
@@ -123,8 +134,82 @@ def _points(conn, versions: dict):
     return _cached(("points", _where(conn), versions.get("grid"), versions.get("admin_unit")), compute)
 
 
-def _whole_days(conn, versions: dict, first, last, major):
-    """Counts per point key over the local days strictly between `first` and `last`."""
+def _majors(conn) -> tuple[str, ...]:
+    """Every two-character category prefix (the filter `major` compares left(minor_code, 2));
+    incidents reference category, so no incident has another."""
+    return tuple(r["m"] for r in db.rows(conn, "SELECT DISTINCT left(minor_code, 2) AS m FROM category ORDER BY 1"))
+
+
+_EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.int64))
+
+
+def _split(keys) -> tuple[np.ndarray, np.ndarray]:
+    """Which points are grids ('g' keys, the others communities), and their positions."""
+    return np.array([k.startswith("g") for k in keys], dtype=bool), np.arange(len(keys))
+
+
+def _whole_days(conn, versions: dict, points, first, last, major) -> np.ndarray:
+    """Counts per point (in _points' order) over the local days strictly between `first`
+    and `last`."""
+    keys = points[0]
+    n_days = (last - first).days - 1
+    if n_days <= 0:
+        return np.zeros(len(keys), np.int64)
+    if n_days > MAX_CACHED_DAYS:
+        return _long_window(conn, versions, keys, first, last, major)
+    generation, day_v = day_versions(conn)   # before the counts they tag
+    majors = _majors(conn)
+    fam = _families.get(("days", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors),
+                        lambda: Days(_EMPTY, max_days=2 * MAX_CACHED_DAYS))
+    days = [first + timedelta(days=k) for k in range(1, n_days + 1)]
+
+    def fetch(stale):
+        grid, index = _split(keys)
+        # one row per day: (point index, major index, n) packed as big-endian int4 triples
+        # (rows of one point and major on one day are summed by the bincount, not here)
+        contiguous = (max(stale) - min(stale)).days + 1 == len(stale)
+        rows = db.rows(conn, f"""
+            WITH pg AS (SELECT code, i FROM unnest(%(gc)s::text[], %(gi)s::int[]) u (code, i)),
+                 pc AS (SELECT code, i FROM unnest(%(cc)s::text[], %(ci)s::int[]) u (code, i)),
+                 m AS (SELECT m, (o - 1)::int AS j FROM unnest(%(majors)s::text[]) WITH ORDINALITY u (m, o))
+            SELECT d.day, string_agg(int4send(COALESCE(pg.i, pc.i)) || int4send(m.j) || int4send(d.n), ''::bytea) AS packed
+              FROM incident_daily d
+              LEFT JOIN pg ON pg.code = d.grid_code AND d.grid_code <> ''
+              LEFT JOIN pc ON pc.code = d.admin_code AND d.grid_code = ''
+              JOIN m ON m.m = left(d.minor_code, 2)
+             WHERE d.day BETWEEN %(lo)s AND %(hi)s {"" if contiguous else "AND d.day = ANY(%(days)s::date[])"}
+               AND COALESCE(pg.i, pc.i) IS NOT NULL
+             GROUP BY d.day""", dict(gc=_array_text(k[1:] for k in keys[grid]), gi=_array(index[grid]),
+                                     cc=_array_text(k[1:] for k in keys[~grid]), ci=_array(index[~grid]),
+                                     majors=list(majors), days=stale, lo=min(stale), hi=max(stale)))
+        out = {}
+        for r in rows:
+            a = np.frombuffer(bytes(r["packed"]), dtype=">i4").reshape(-1, 3)
+            out[r["day"]] = (a[:, 0].astype(np.int32), a[:, 1].astype(np.int16), a[:, 2].astype(np.int64))
+        return out
+
+    if len(fam) == 0 and last == datetime.now(CST).date() and n_days < PREFETCH_DAYS - 1:
+        # A new family serves its first window ending today: read the longest preset
+        # window's days at once, so that switching windows is a click and not a scan.
+        fam.get([last - timedelta(days=k) for k in range(PREFETCH_DAYS - 1, 0, -1)], day_v, fetch)
+    per_day = fam.get(days, day_v, fetch)
+    tag = tuple(day_v.get(d, 0) for d in days)
+
+    def total():
+        parts = [per_day[d] for d in days]
+        idx = np.concatenate([p[0] for p in parts])
+        n = np.concatenate([p[2] for p in parts])
+        if major is not None:
+            pick = np.concatenate([p[1] for p in parts]) == (majors.index(major) if major in majors else -1)
+            idx, n = idx[pick], n[pick]
+        return np.bincount(idx, weights=n, minlength=len(keys)).astype(np.int64)
+    return _cached(("total", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors,
+                    first, last, major, tag), total, _totals)
+
+
+def _long_window(conn, versions: dict, keys, first, last, major) -> np.ndarray:
+    """A window of more than MAX_CACHED_DAYS whole days: one sum in SQL, cached per incident
+    version."""
     def compute():
         rows = db.rows(conn, """
             SELECT CASE WHEN grid_code = '' THEN 'c' || admin_code ELSE 'g' || grid_code END AS k, sum(n)::bigint AS n
@@ -132,25 +217,76 @@ def _whole_days(conn, versions: dict, first, last, major):
              WHERE day > %(first)s AND day < %(last)s
                AND (%(major)s::text IS NULL OR left(minor_code, 2) = %(major)s)
              GROUP BY 1""", dict(first=first, last=last, major=major))
-        return {r["k"]: r["n"] for r in rows}
-    return _cached(("days", _where(conn), versions.get("incident"), first, last, major), compute)
+        got = {r["k"]: r["n"] for r in rows}
+        return np.array([got.get(k, 0) for k in keys], dtype=np.int64)
+    return _cached(("long", _where(conn), versions.get("incident"), versions.get("grid"), versions.get("admin_unit"),
+                    first, last, major), compute)
 
 
-def _edges(conn, versions: dict, start, end, major):
-    """Counts per point key over the window's partial first and last local days, read from
-    incident (its reported_at index: at most two days of rows). Keyed by the exact window,
-    so the tiles of one screen share it and nothing outside that instant reuses it."""
-    def compute():
-        rows = db.rows(conn, """
-            SELECT CASE WHEN grid_code IS NULL THEN 'c' || admin_code ELSE 'g' || grid_code END AS k, count(*) AS n
-              FROM incident
-             WHERE reported_at >= %(start)s AND reported_at < %(end)s
-               AND (reported_at < incident_day_start(incident_day(%(start)s) + 1)
-                    OR reported_at >= incident_day_start(incident_day(%(end)s)))
-               AND (%(major)s::text IS NULL OR left(minor_code, 2) = %(major)s)
-             GROUP BY 1""", dict(start=start, end=end, major=major))
-        return {r["k"]: r["n"] for r in rows}
-    return _cached(("edges", _where(conn), versions.get("incident"), start, end, major), compute, _edge_cache)
+def warm(conn, start, end) -> None:
+    """Fill the points and the per-day counts of a window (geo/web/screen_warm.py)."""
+    versions = {r["name"]: r["version"] for r in db.rows(conn, "SELECT name, version FROM data_version")}
+    points = _points(conn, versions)
+    _whole_days(conn, versions, points, start.astimezone(CST).date(), end.astimezone(CST).date(), None)
+
+
+def _array_text(values) -> str:
+    """A PostgreSQL text array literal of plain keys (digits and letters), bound as one
+    parameter: adapting 20,000 strings one by one costs more than the query."""
+    return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ROW = np.dtype([("i", ">i4"), ("m", ">i4"), ("t", ">i8")])
+_NO_ROWS = np.zeros(0, _ROW)
+
+
+def _us(t: datetime) -> int:
+    return (t - _EPOCH) // timedelta(microseconds=1)
+
+
+def _edges(conn, versions: dict, keys, start: datetime, end: datetime, major) -> np.ndarray:
+    """Counts per point over the window's partial first and last local days. The incidents
+    of those days (point, major category, report time in microseconds) are kept per day
+    and version like the whole days (today's are re-read after a write of today), so any
+    window's edges are cut from memory to the microsecond: the tiles of one screen, each
+    with its own `now`, read them once."""
+    first, last = start.astimezone(CST).date(), end.astimezone(CST).date()
+    generation, day_v = day_versions(conn)   # before the rows they tag
+    majors = _majors(conn)
+    fam = _families.get(("rows", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors),
+                        lambda: Days(_NO_ROWS, max_days=8))
+    def fetch(stale):
+        grid, index = _split(keys)
+        params = dict(gc=_array_text(k[1:] for k in keys[grid]), gi=_array(index[grid]),
+                      cc=_array_text(k[1:] for k in keys[~grid]), ci=_array(index[~grid]), majors=list(majors))
+        params.update((f"d{k}", d) for k, d in enumerate(stale))
+        days = " OR ".join(f"(i.reported_at >= incident_day_start(%(d{k})s::date) "
+                           f"AND i.reported_at < incident_day_start(%(d{k})s::date + 1))" for k in range(len(stale)))
+        rows = db.rows(conn, f"""
+            WITH pg AS (SELECT code, i FROM unnest(%(gc)s::text[], %(gi)s::int[]) u (code, i)),
+                 pc AS (SELECT code, i FROM unnest(%(cc)s::text[], %(ci)s::int[]) u (code, i)),
+                 m AS (SELECT m, (o - 1)::int AS j FROM unnest(%(majors)s::text[]) WITH ORDINALITY u (m, o))
+            SELECT incident_day(i.reported_at) AS day,
+                   string_agg(int4send(COALESCE(pg.i, pc.i)) || int4send(m.j)
+                              || int8send((extract(epoch FROM i.reported_at) * 1000000)::bigint), ''::bytea) AS packed
+              FROM incident i
+              LEFT JOIN pg ON pg.code = i.grid_code
+              LEFT JOIN pc ON pc.code = i.admin_code AND i.grid_code IS NULL
+              JOIN m ON m.m = left(i.minor_code, 2)
+             WHERE ({days}) AND COALESCE(pg.i, pc.i) IS NOT NULL
+             GROUP BY 1""", params)
+        return {r["day"]: np.frombuffer(bytes(r["packed"]), dtype=_ROW) for r in rows}
+
+    rows = fam.get(sorted({first, last}), day_v, fetch)
+    lo, hi = _us(start), _us(end)
+    parts = [rows[first][(rows[first]["t"] >= lo) & (rows[first]["t"] < hi)]]
+    if last != first:
+        parts.append(rows[last][rows[last]["t"] < hi])
+    r = np.concatenate(parts)
+    if major is not None:
+        r = r[r["m"] == (majors.index(major) if major in majors else -1)]
+    return np.bincount(r["i"].astype(np.int64), minlength=len(keys)).astype(np.int64)
 
 
 def _array(values: np.ndarray) -> str:
@@ -175,9 +311,9 @@ def render_low_zoom(conn, layer, args) -> bytes | None:
     if not inside.any():
         return b""
     first, last = args["start"].astimezone(CST).date(), args["end"].astimezone(CST).date()
-    whole = _whole_days(conn, versions, first, last, args.get("major"))
-    edge = _edges(conn, versions, args["start"], args["end"], args.get("major"))
-    counts = np.array([whole.get(c, 0) + edge.get(c, 0) for c in keys[inside]], dtype=np.int64)
+    whole = _whole_days(conn, versions, (keys, xy), first, last, args.get("major"))
+    edge = _edges(conn, versions, keys, args["start"], args["end"], args.get("major"))
+    counts = whole[inside] + edge[inside]
     pick = counts > 0
     if not pick.any():
         return b""

@@ -142,7 +142,7 @@ def test_no_scope_means_no_rows(world, url):
 def test_every_table_a_web_role_reads_is_scoped_or_reference_data(conn):
     """A new table must either carry a policy or be listed here as the same for everyone."""
     reference = {"category", "jurisdiction", "setting", "risk_config", "data_version", "spatial_ref_sys",
-                 "coverage_run"}
+                 "coverage_run", "incident_day_version"}
     readable = {r["table_name"] for r in db.rows(conn, """
         SELECT DISTINCT table_name FROM information_schema.role_table_grants
          WHERE grantee = 'quanyu_web' AND privilege_type = 'SELECT' AND table_schema = 'public'
