@@ -81,7 +81,9 @@ def warm() -> None:
             todo = scopes(conn)
         for scope in todo:
             warm_scope(scope)
-        log.info("screen caches warmed for %s in %.1f s", [s.key for s in todo], time.perf_counter() - t)
+        # printed like the app's start-up line: an operator sees that a worker is ready
+        print(f"大屏缓存预热 screen caches warmed for {', '.join(s.role for s in todo) or 'no account'} "
+              f"in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     except Exception:  # a cold cache is slower, never wrong: the worker serves on
         log.exception("screen cache warm-up failed")
 
