@@ -1,9 +1,9 @@
 """全域 Quanyu: the Dash app (command-center big screen and the other pages).
 
 `python app.py` serves it on QUANYU_HOST:QUANYU_PORT (127.0.0.1:8050 by default); under
-gunicorn, `gunicorn app:server`. Pages and endpoints are the modules of `geo/web/`: a page
-registers itself with Dash when imported, an endpoint module exposes a Flask blueprint
-`bp`; adding one is adding a module. Everything the page needs (scripts, styles, the map
+gunicorn, `gunicorn app:server`. Pages are the modules of `geo/web/pages/` (each registers
+itself with Dash when imported), endpoints the modules of `geo/web/api/` (each exposes a
+Flask blueprint `bp`); adding one is adding a module. Everything the page needs (scripts, styles, the map
 library) is served from this server: it works on an intranet with no internet at all.
 """
 from __future__ import annotations
@@ -24,8 +24,8 @@ def create_app() -> dash.Dash:
         serve_locally=True, suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    for info in pkgutil.iter_modules(web.__path__):
-        module = importlib.import_module(f"{web.__name__}.{info.name}")
+    for info in pkgutil.walk_packages(web.__path__, prefix=f"{web.__name__}."):
+        module = importlib.import_module(info.name)
         if hasattr(module, "bp"):
             app.server.register_blueprint(module.bp)
     app.layout = dash.html.Div([dash.page_container])

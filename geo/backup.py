@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from geo import cluster
+from geo import pgserver as cluster
 
 
 class BackupError(Exception):
@@ -43,7 +43,7 @@ def ensure_roles(url: str) -> None:
     """The database roles the grants name (migration 0016), on a cluster that lacks them."""
     import psycopg2
 
-    from geo.access import ROLES
+    from geo.security.access import ROLES
 
     names = ["quanyu_web", "quanyu_public", "quanyu_unmask"] + [f"quanyu_{r}" for r in ROLES]
     conn = psycopg2.connect(url)

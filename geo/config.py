@@ -13,6 +13,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+# Where the repository's own folders are: data/ (data only), var/ (the embedded database,
+# uploads, benchmark reports). Every module that needs one of them asks here.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+VAR_DIR = REPO_ROOT / "var"
 
 
 @dataclass(frozen=True)

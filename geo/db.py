@@ -20,7 +20,7 @@ import psycopg2
 import psycopg2.extras
 import psycopg2.pool
 
-from geo import cluster
+from geo import pgserver as cluster
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 7_246_810_001  # pg_advisory_lock key: one migrator at a time
@@ -29,7 +29,7 @@ _pools: dict[str, psycopg2.pool.ThreadedConnectionPool] = {}
 _pools_lock = threading.Lock()
 _migrated: set[str] = set()
 
-# The signed-in account of the request being served (a geo.access.Scope), or None for the
+# The signed-in account of the request being served (a geo.security.access.Scope), or None for the
 # CLI and system jobs. Set by the web guard before any view runs; pooled() applies it.
 _scope: contextvars.ContextVar = contextvars.ContextVar("quanyu_scope", default=None)
 
@@ -183,6 +183,13 @@ def execute(conn, sql: str, params: Sequence | dict | None = None) -> int:
         return cur.rowcount
 
 
+def csv_writer(buf):
+    """A CSV writer for COPY ... (FORMAT csv). Lines end in CRLF so that the csv module
+    quotes any value holding a CR or LF (with a bare "\n" terminator Python 3.11 leaves a
+    lone CR unquoted, and PostgreSQL would read it as the end of the row)."""
+    return csv.writer(buf, lineterminator="\r\n")
+
+
 def copy_rows(cur, table: str, columns: Sequence[str], records: Iterable[Sequence]) -> int:
     """Bulk load with COPY: an order of magnitude faster than INSERT for imports.
 
@@ -190,7 +197,7 @@ def copy_rows(cur, table: str, columns: Sequence[str], records: Iterable[Sequenc
     column names are quoted identifiers, never user input.
     """
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf)
     n = 0
     for rec in records:
         writer.writerow([_copy_value(v) for v in rec])

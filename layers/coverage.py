@@ -1,14 +1,14 @@
 """Coverage defects: gaps hatched, slivers outlined, overlaps filled, grids without a
 worker dashed, so that each "不留空白盲区" failure jumps out of the risk colours beneath.
 
-The defects come from `coverage_defect`, refreshed here (by geo.coverage) whenever the
+The defects come from `coverage_defect`, refreshed here (by geo.coverage.report) whenever the
 grids or the administrative units changed since the last analysis.
 """
 from layers import LegendItem, MapLayer
 
 
 def refresh_if_stale(conn) -> None:
-    from geo import coverage
+    from geo.coverage import report as coverage
 
     coverage.refresh(conn)
     conn.commit()

@@ -88,7 +88,7 @@ from datetime import datetime, timedelta, timezone  # noqa: E402
 import numpy as np  # noqa: E402
 
 from geo import db, tiles  # noqa: E402
-from geo.memo import LRU, Days, day_versions  # noqa: E402
+from geo.cache import LRU, Days, day_versions  # noqa: E402
 from geo.worktime import CST  # noqa: E402
 
 # Points (and long windows' sums); window totals apart, so that the windows x categories
@@ -99,7 +99,7 @@ _totals = LRU(32)
 _families = LRU(16)
 # Longer windows (custom dates, up to ten years) are summed in SQL rather than held per day.
 MAX_CACHED_DAYS = 400
-# The longest preset window (1/7/30/90 days, geo/web/maptiles.py): its whole days are read
+# The longest preset window (1/7/30/90 days, geo/web/api/tiles.py): its whole days are read
 # on a family's first use.
 PREFETCH_DAYS = 90
 

@@ -38,7 +38,8 @@ def ensure_account(database_url: str, role: str = "admin", unit: str | None = No
     """A test account of `role` bound to `unit` (default: the jurisdiction); its user name."""
     import psycopg2
 
-    from geo import accounts, db
+    from geo import db
+    from geo.security import accounts
 
     conn = db.connect(database_url)
     try:

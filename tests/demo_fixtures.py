@@ -12,7 +12,8 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from geo import cluster, db
+from geo import db
+from geo import pgserver as cluster
 
 DEMO_SEED = 2026
 
@@ -42,7 +43,7 @@ def demo_url() -> str:
     Reused across runs while generator version, seed and end date match, so only the
     first run of the day pays the load (about a minute).
     """
-    from data import demo
+    from geo.demo import generator as demo
     from geo.commands.demo import load
     from geo.worktime import CST
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from geo import backup, cluster, db
+from geo import backup, db
+from geo import pgserver as cluster
 from geo.cli import main
 
 CHECKSUM = """SELECT (SELECT count(*) FROM admin_unit), (SELECT count(*) FROM grid),

@@ -11,7 +11,10 @@ import math
 import numpy as np
 import shapely
 
-from geo import bench, bench_city, bench_report, bench_screen
+from geo.bench import run as bench
+from geo.bench import city as bench_city
+from geo.bench import report as bench_report
+from geo.bench import screen as bench_screen
 
 SECTIONS = ("build", "data", "screen", "app", "coverage", "risk", "hotspots", "assignment", "partition", "import", "targets")
 
@@ -69,7 +72,7 @@ def test_smoke_run_has_every_section():
     assert report["assignment"]["sql_join"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
     assert report["assignment"]["in_memory"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
     assert report["app"]["peak_rss_mb"] > 0
-    assert {m["method"] for m in report["partition"]["methods"]} >= {"geo.partition"}
+    assert {m["method"] for m in report["partition"]["methods"]} >= {"geo.planning.partition"}
     names = {t["name"] for t in report["targets"]}
     assert {"import_incidents", "assignment_vs_sjoin", "assignment_sql_vs_sjoin", "first_load", "first_load_warmed_worker", "app_rss", "hotspots", "largest_response",
             "live_refresh_panels_after_change_p95"} <= names  # the cost of a cache miss is reported too

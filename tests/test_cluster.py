@@ -1,4 +1,4 @@
-"""Tests for the embedded PostgreSQL/PostGIS cluster (geo/cluster.py).
+"""Tests for the embedded PostgreSQL/PostGIS cluster (geo/pgserver.py).
 
 These use the shared embedded cluster and never leave it stopped: other test
 modules depend on it.  The stop/start round trip only runs when
@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlparse
 import psycopg2
 import pytest
 
-from geo import cluster
+from geo import pgserver as cluster
 
 
 @pytest.fixture

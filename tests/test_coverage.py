@@ -17,8 +17,9 @@ import pyproj
 import pytest
 import shapely
 
-from geo import cli, coverage, db
-from geo.coverage_geometry import Meter
+from geo import cli, db
+from geo.coverage import report as coverage
+from geo.coverage.geometry import Meter
 
 URBAN, VILLAGE = "620802001001", "620802001002"
 A, B, C, D = (URBAN + "001", URBAN + "002", URBAN + "003", VILLAGE + "001")

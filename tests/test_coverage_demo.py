@@ -1,4 +1,4 @@
-"""Coverage analysis on the Kongtong demo: every deliberate defect of data/demo.py is found.
+"""Coverage analysis on the Kongtong demo: every deliberate defect of geo/demo/generator.py is found.
 
 The generator removes 3 villager groups (gaps), shrinks 7 grids by 12 m (slivers),
 enlarges 10 grids by 45 m / 150 m over their neighbours (overlaps), merges 3 pairs of
@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from geo import coverage, db
+from geo import db
+from geo.coverage import report as coverage
 
 
 @pytest.fixture(scope="module")

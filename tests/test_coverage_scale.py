@@ -12,8 +12,12 @@ import numpy as np
 import pytest
 import shapely
 
-from geo import access, binary_copy, cluster, coverage, db
-from geo.coverage_households import membership
+from geo import db
+from geo.security import access
+from geo.io import binary_copy
+from geo import pgserver as cluster
+from geo.coverage import report as coverage
+from geo.coverage.households import membership
 from tests.test_coverage import (A, B, C, D, H_A, H_EDGE, H_GAP, H_SLIVER, H_TWO, URBAN, VILLAGE, add_households,
                                  layout, only)  # noqa: F401  (layout is a fixture)
 

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from geo import dashboard, db
+from geo import db
+from geo.analysis import dashboard
 from geo.worktime import CST
 
 NOW = datetime.now(CST)

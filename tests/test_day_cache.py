@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 import pytest
 import shapely
 
-from geo import dashboard, db, risk, tiles
+from geo import db, tiles
+from geo.analysis import dashboard
+from geo.risk import tiers as risk
 from geo.worktime import CST
 
 GRID_A = "620802001001001"
@@ -248,7 +250,7 @@ def test_a_warm_up_fills_the_caches_of_its_role_and_unit_only(demo_url):
     """The worker's warm-up (geo/web/screen_warm.py) computes as the account's role and unit
     under row-level security; its entries serve that scope and no other."""
     import layers.incident_heat as heat
-    from geo.access import Scope
+    from geo.security.access import Scope
     from geo.web import screen_warm
     from geo.web.home import home_code
 

@@ -82,7 +82,7 @@ def test_incident_history_matches_status(demo_conn):
 
 
 def test_demo_is_deterministic(demo_conn):
-    from data import demo
+    from geo.demo import generator as demo
 
     info = db.scalar(demo_conn, "SELECT value FROM setting WHERE key = 'demo'")
     from datetime import date

@@ -6,7 +6,8 @@ from datetime import date, datetime, timedelta
 import pytest
 import shapely
 
-from geo import db, drill
+from geo import db
+from geo.analysis import drill
 from geo.worktime import CST
 
 COMMUNITY = "620802001001"  # the tiny jurisdiction's urban community: lon 106.65-106.66, lat 35.53-35.55

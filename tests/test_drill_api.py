@@ -7,8 +7,8 @@ from urllib.parse import parse_qs
 import flask
 import pytest
 
-from geo import cluster
-from geo.web import analysis_api
+from geo import pgserver as cluster
+from geo.web.api import analysis as analysis_api
 from tests.test_drill import COMMUNITY, town  # noqa: F401  (fixture)
 
 

@@ -10,7 +10,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from geo import db, drill, drill_geo
+from geo import db
+from geo.analysis import drill
+from geo.analysis import drill_geo
 from tests.browser import ROOT, chromium_driver, requested_urls, running_app, severe_console_errors, wait_for
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "drill.png"
@@ -26,7 +28,7 @@ def page_module(demo_url):
     os.environ["DATABASE_URL"] = demo_url  # db.pooled() reads it per call; pools are keyed by URL
     try:
         dash.Dash(__name__, use_pages=True, pages_folder="")
-        from geo.web import drill_page
+        from geo.web.pages import drill as drill_page
         yield drill_page
     finally:
         os.environ.pop("DATABASE_URL", None)

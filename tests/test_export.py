@@ -9,7 +9,9 @@ import pyogrio
 import pytest
 import shapely
 
-from geo import cli, crs, db, exporter, importer
+from geo import cli, crs, db
+from geo.io import exporter
+from geo.io import importer
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(truncated|laundered).*")  # shapefile field names
 

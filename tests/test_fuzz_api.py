@@ -1,6 +1,6 @@
 """Fuzzing the other web entry points with hypothesis: the drill-down JSON API
-(geo/web/analysis_api.py), vector tiles (geo/web/maptiles.py), the weekly reports
-(geo/web/reports.py) and photo uploads (geo/intake_media.py).
+(geo/web/api/analysis.py), vector tiles (geo/web/api/tiles.py), the weekly reports
+(geo/web/api/reports.py) and photo uploads (geo/incidents/media.py).
 
 Why: every query parameter and upload must end in an answer or a 4xx naming the problem,
 never a 500 or a stack trace, and GET requests never write. The blueprints run on a bare
@@ -17,8 +17,12 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from geo import cluster, db, intake_media
-from geo.web import analysis_api, maptiles, reports
+from geo import db
+from geo import pgserver as cluster
+from geo.incidents import media as intake_media
+from geo.web.api import analysis as analysis_api
+from geo.web.api import tiles as maptiles
+from geo.web.api import reports
 from tests.fuzz_support import short_hostile, short_nasty
 from tests.test_routing_world import loop_world  # noqa: F401
 

@@ -1,4 +1,4 @@
-"""Fuzzing the importer (geo/importer.py, geo/readers.py) with hypothesis.
+"""Fuzzing the importer (geo/io/importer.py, geo/io/readers.py) with hypothesis.
 
 Why: import files come from clerks and other systems, so whatever a file holds (malformed,
 truncated, GBK, huge, injection-looking, NaN, out-of-range, wrong type, the wrong format
@@ -23,7 +23,9 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from geo import db, importer, upload_check
+from geo import db
+from geo.io import importer
+from geo.io import upload_check
 from tests.fuzz_support import INJECTIONS, hostile, short_nasty
 from tests.test_import import EAST, GRIDS, WEST, counts, gridded  # noqa: F401
 

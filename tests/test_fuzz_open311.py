@@ -20,8 +20,9 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from geo import apikeys, db
-from geo.web import open311
+from geo import db
+from geo.security import apikeys
+from geo.web.api import open311
 from tests.fuzz_support import INJECTIONS, hostile, huge_text, nasty_text, numberish, short_hostile, short_nasty
 from tests.test_routing_world import IN_SW, IN_VILLAGE, OUTSIDE, loop_world  # noqa: F401
 

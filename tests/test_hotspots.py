@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from libpysal.weights import lat2W
 
-from geo import hotspots
+from geo.analysis import hotspots
 from tests.test_drill import COMMUNITY, add_incidents, lattice
 
 WINDOW = (date(2026, 7, 1), date(2026, 7, 31))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from geo import emerging
+from geo.analysis import emerging
 from geo.worktime import CST
 from tests.test_drill import COMMUNITY, add_incidents, lattice
 

@@ -17,7 +17,8 @@ import pyproj
 import pytest
 import shapely
 
-from geo import cli, crs, db, importer
+from geo import cli, crs, db
+from geo.io import importer
 from geo.worktime import CST
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(truncated|laundered).*")  # shapefile field names

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import shapely
 
-from geo import db, risk
+from geo import db
+from geo.risk import tiers as risk
 
 GRID_A = "620802001001001"
 GRID_B = "620802001002001"

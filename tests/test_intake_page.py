@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 import shapely
 
-from geo import apikeys, cluster, crs, db, intake, intake_media, lifecycle, risk
+from geo import crs, db
+from geo.security import apikeys
+from geo import pgserver as cluster
+from geo.incidents import intake
+from geo.incidents import media as intake_media
+from geo.incidents import lifecycle
+from geo.risk import tiers as risk
 from geo.worktime import CST
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +42,7 @@ def page(conn, categories, tiny_jurisdiction, add_grids, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", cluster.database_url(test=True))
     monkeypatch.setattr(intake_media, "ROOT", tmp_path / "uploads")
     import app  # noqa: F401  (pages register themselves once the Dash app exists)
-    from geo.web import intake_page
+    from geo.web.pages import intake as intake_page
     return intake_page
 
 

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 import psycopg2
 import pytest
 
-from geo import db, lifecycle, routing
-from geo.lifecycle import STATUSES, TRANSITIONS, TransitionRefused
+from geo import db
+from geo.incidents import lifecycle
+from geo.incidents import dispatch as routing
+from geo.incidents.lifecycle import STATUSES, TRANSITIONS, TransitionRefused
 from geo.worktime import CST
 from tests.test_routing_world import IN_SW, loop_world  # noqa: F401  (fixture)
 

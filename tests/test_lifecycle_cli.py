@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from geo import apikeys, cli, db
+from geo import cli, db
+from geo.security import apikeys
 from tests.test_routing_world import GRID_SW, IN_SW, OUTSIDE, loop_world  # noqa: F401
 
 

@@ -5,8 +5,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from geo import db, duplicates, lifecycle, routing, supervision
-from geo.lifecycle import TransitionRefused
+from geo import db
+from geo.incidents import duplicates
+from geo.incidents import lifecycle
+from geo.incidents import dispatch as routing
+from geo.incidents import supervision
+from geo.incidents.lifecycle import TransitionRefused
 from geo.worktime import CST
 from tests.test_routing_world import IN_SW, IN_VILLAGE, loop_world  # noqa: F401
 

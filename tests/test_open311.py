@@ -9,8 +9,11 @@ from datetime import datetime, timedelta
 import flask
 import pytest
 
-from geo import apikeys, db, lifecycle, routing
-from geo.web import open311
+from geo import db
+from geo.security import apikeys
+from geo.incidents import lifecycle
+from geo.incidents import dispatch as routing
+from geo.web.api import open311
 from geo.worktime import CST
 from tests.test_routing_world import GRID_SW, IN_SW, OUTSIDE, loop_world  # noqa: F401
 

@@ -16,8 +16,10 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from geo import apikeys, db, lifecycle
-from geo.web import open311
+from geo import db
+from geo.security import apikeys
+from geo.incidents import lifecycle
+from geo.web.api import open311
 from tests.test_routing_world import GRID_SW, IN_SW, loop_world  # noqa: F401
 
 georeport = pytest.importorskip("georeport")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geo import cli, db, partition
+from geo import cli, db
+from geo.planning import partition
 from tests.test_coverage import URBAN, add_households
 
 BOX = shapely.box(106.65, 35.53, 106.66, 35.55)  # the tiny urban community
@@ -99,7 +100,7 @@ def test_cli(community_with_households, capsys):
 def test_api(community_with_households, monkeypatch):
     import flask
 
-    from geo.web import planning_api
+    from geo.web.api import planning as planning_api
 
     monkeypatch.setenv("DATABASE_URL", db.cluster.database_url(test=True))
     app = flask.Flask(__name__)
@@ -134,7 +135,7 @@ def test_peers_on_the_same_input(community_with_households):
     balanced and more compact. (spopt's max-p is left to the benchmark: on a case this
     small, where 4 x 300 leaves no slack, its annealing runs for minutes.)"""
     pytest.importorskip("gerrychain")
-    from geo import partition_peers
+    from geo.bench import partition_peers
 
     out = partition_peers.compare(community_with_households, URBAN, 250, 100, peers=("tree",))
     assert out["tree"]["grids"] == out["ours"]["grids"] == 5

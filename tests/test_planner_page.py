@@ -16,8 +16,9 @@ import time
 import pytest
 import shapely
 
-from geo import db, planning
-from geo.planning_publish import grids_at
+from geo import db
+from geo.planning import drafts as planning
+from geo.planning.publish import grids_at
 from tests.browser import ROOT, chromium_driver, requested_urls, running_app, severe_console_errors, wait_for
 from tests.test_planning_demo import fixable_community, restore
 
@@ -180,7 +181,7 @@ def tiny_app(conn, tiny_units):
             cur.execute("""INSERT INTO household (address, head_name, persons, admin_code, geom)
                            VALUES (%s, '欧阳娜娜', 3, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""", (name, URBAN, lon, lat))
         cur.execute("SELECT locate_points('household'::regclass)")
-    from geo import cluster
+    from geo import pgserver as cluster
 
     with running_app(cluster.database_url(test=True)) as url:
         yield url
@@ -315,7 +316,7 @@ def test_split_along_a_line_drawn_with_clicks(tiny_app, conn):
 def test_move_households_picked_on_the_map_then_publish(tiny_app, conn):
     from selenium.webdriver.common.by import By
 
-    from geo.planning_households import households
+    from geo.planning.households import households
 
     plan_id = fresh_plan(conn, URBAN)
     ids = {r["address"]: r["id"] for r in db.rows(conn, "SELECT id, address FROM household")}

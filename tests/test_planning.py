@@ -10,8 +10,10 @@ from __future__ import annotations
 import pytest
 import shapely
 
-from geo import coverage, db, planning
-from geo.planning_publish import diff, draft_diff, grids_at, plan_moment, publish
+from geo import db
+from geo.coverage import report as coverage
+from geo.planning import drafts as planning
+from geo.planning.publish import diff, draft_diff, grids_at, plan_moment, publish
 
 URBAN = "620802001001"
 A, B, C = URBAN + "001", URBAN + "002", URBAN + "003"
@@ -142,7 +144,7 @@ def test_exports_carry_the_coverage_report(community, tmp_path):
     import openpyxl
     import pyogrio
 
-    from geo.planning_export import export_plan
+    from geo.planning.export import export_plan
 
     plan_id = planning.create(community, URBAN)
     gj = json.loads(export_plan(community, plan_id, tmp_path / "p.geojson").read_text(encoding="utf-8"))

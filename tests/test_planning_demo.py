@@ -9,8 +9,10 @@ import time
 
 import pytest
 
-from geo import coverage, db, planning
-from geo.planning_publish import diff, grids_at, plan_moment, publish
+from geo import db
+from geo.coverage import report as coverage
+from geo.planning import drafts as planning
+from geo.planning.publish import diff, grids_at, plan_moment, publish
 
 
 def fixable_community(conn) -> tuple[str, int, dict]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 import shapely
 
-from geo import db, planning
-from geo.planning_households import households, move, moved_counts
-from geo.planning_publish import publish
+from geo import db
+from geo.planning import drafts as planning
+from geo.planning.households import households, move, moved_counts
+from geo.planning.publish import publish
 
 URBAN = "620802001001"
 A, B = URBAN + "001", URBAN + "002"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 import shapely
 
-from geo import db, planning
-from geo.planning_merge import choose, pieces, accept, reject
+from geo import db
+from geo.planning import drafts as planning
+from geo.planning.merge import choose, pieces, accept, reject
 
 URBAN = "620802001001"
 A, B = URBAN + "001", URBAN + "002"

@@ -7,7 +7,9 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
-from geo import cluster, db, rankings
+from geo import db
+from geo import pgserver as cluster
+from geo.analysis import rankings
 from geo.cli import main
 from geo.worktime import CST
 from tests.test_drill import add_incidents

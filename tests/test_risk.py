@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import shapely
 
-from geo import db, lifecycle, risk
+from geo import db
+from geo.incidents import lifecycle
+from geo.risk import tiers as risk
 
 # Two grids side by side in the urban community of the tiny jurisdiction.
 GRID_A = "620802001001001"

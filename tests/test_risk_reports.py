@@ -7,7 +7,11 @@ from datetime import timedelta
 import openpyxl
 import pytest
 
-from geo import cli, cluster, db, risk_excel, risk_html, risk_reports
+from geo import cli, db
+from geo import pgserver as cluster
+from geo.risk import excel as risk_excel
+from geo.risk import printable as risk_html
+from geo.risk import reports as risk_reports
 from tests.test_risk import BOX_B, GRID_A, GRID_B, NOW, add_incident, world  # noqa: F401  (fixture)
 
 TOWN = "620802001"
@@ -129,7 +133,7 @@ def test_cli_prints_tiers_and_writes_files(incidents, world, tmp_path, monkeypat
 def test_report_routes_serve_page_excel_and_404(incidents, monkeypatch):
     import flask
 
-    from geo.web import reports
+    from geo.web.api import reports
 
     monkeypatch.setenv("DATABASE_URL", cluster.database_url(test=True))
     app = flask.Flask(__name__)

@@ -5,7 +5,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from geo import db, lifecycle, routing
+from geo import db
+from geo.incidents import lifecycle
+from geo.incidents import dispatch as routing
 from geo.worktime import CST
 from tests.test_routing_world import (  # noqa: F401  (fixture)
     GRID_SW, GRID_VILLAGE, IN_GAP, IN_SW, IN_VILLAGE, OUTSIDE, loop_world,

@@ -7,8 +7,11 @@ from datetime import datetime, timedelta
 import flask
 import pytest
 
-from geo import db, duplicates, routing, supervision
-from geo.web import open311
+from geo import db
+from geo.incidents import duplicates
+from geo.incidents import dispatch as routing
+from geo.incidents import supervision
+from geo.web.api import open311
 from geo.worktime import CST
 
 

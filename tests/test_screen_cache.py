@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from geo import dashboard, db, tiles
-from geo.bench_screen import initial_view
-from geo.web.maptiles import window_bounds
+from geo import db, tiles
+from geo.analysis import dashboard
+from geo.bench.screen import initial_view
+from geo.web.api.tiles import window_bounds
 from geo.worktime import CST
 
 

@@ -12,7 +12,13 @@ import psycopg2
 import pytest
 import shapely
 
-from geo import access, accounts, cluster, db, lifecycle, masking, personal
+from geo import db
+from geo.security import access
+from geo.security import accounts
+from geo import pgserver as cluster
+from geo.incidents import lifecycle
+from geo.security import masking
+from geo.security import personal
 
 TOWN, WEST, EAST = "620802001", "620802001001", "620802001002"
 PASSWORD = "Correct-horse-42"
@@ -336,7 +342,7 @@ def test_exports_are_logged_and_personal_ones_marked(world, conn, tmp_path, suff
 
     import openpyxl
 
-    from geo import exporter
+    from geo.io import exporter
 
     mark = audit_mark(conn)
     masked = exporter.export_layer(conn, "households", tmp_path / f"masked{suffix}")
@@ -372,7 +378,7 @@ def test_a_city_account_sees_its_districts(world, url):
 
 def test_grid_workers_handle_cases_and_operators_dispatch_them(world, url, conn, monkeypatch):
     import app  # noqa: F401  (pages register with the Dash app)
-    from geo.web import intake_page
+    from geo.web.pages import intake as intake_page
 
     monkeypatch.setenv("DATABASE_URL", url)  # the page's pool
     case = world[WEST]["incident"]  # registered
@@ -391,7 +397,8 @@ def test_grid_workers_handle_cases_and_operators_dispatch_them(world, url, conn,
 
 
 def test_a_planner_publishes_a_plan_of_their_community_only(world, url, conn):
-    from geo import planning, planning_publish
+    from geo.planning import drafts as planning
+    from geo.planning import publish as planning_publish
 
     with db.scoped(scope("planner", WEST, "pl-west")), db.pooled(url) as c:
         plan = planning.create(c, WEST, created_by="pl-west")
@@ -409,8 +416,8 @@ def test_a_planner_publishes_a_plan_of_their_community_only(world, url, conn):
 
 def test_results_cached_for_one_account_are_not_served_to_another(world, url):
     import app  # noqa: F401  (pages register with the Dash app)
-    from geo import hotspots
-    from geo.web import drill_page
+    from geo.analysis import hotspots
+    from geo.web.pages import drill as drill_page
 
     def incidents_seen(conn):
         return db.scalar(conn, "SELECT count(*) FROM incident")

@@ -173,7 +173,8 @@ def test_tiles_are_cached_per_account_scope(server, demo_url, town):
 
 
 def test_the_audit_page_lists_who_unmasked_what(server, demo_url, demo_conn, town):
-    from geo import access, personal
+    from geo.security import access
+    from geo.security import personal
 
     incident = db.scalar(demo_conn, "SELECT min(id) FROM incident WHERE left(admin_code, 9) = %s", (town,))
     db.execute(demo_conn, "UPDATE incident SET reporter_name = '赵六', reporter_phone = '13955556666' WHERE id = %s", (incident,))
@@ -200,8 +201,8 @@ def test_an_oversized_request_is_refused_before_it_is_read(server, demo_url):
 
 
 def test_an_administrator_manages_accounts_inside_their_unit_only(server, demo_url, town):
-    from geo import accounts
-    from geo.web import users_page
+    from geo.security import accounts
+    from geo.web.pages import users as users_page
 
     admin = client(server, demo_url, "admin", town)  # a town's administrator
     assert admin.get("/users").status_code == 200
@@ -239,7 +240,7 @@ def test_bad_parameters_are_refused_with_400(server, demo_url, url):
 
 def test_a_web_import_refuses_broken_or_hostile_uploads(server, demo_url):
     import app  # noqa: F401
-    from geo.web import intake_page
+    from geo.web.pages import intake as intake_page
 
     assert intake_page._safe_name("../../etc/pass\x00wd.csv") == "pass_wd.csv"
     assert "base64" in intake_page.import_upload("data:text/csv;base64,@@not-base64@@", "a.csv", 0)[0]
@@ -266,7 +267,7 @@ def test_coverage_defects_hold_only_the_accounts_unit(server, demo_url, town):
 
 
 def test_an_account_changes_its_own_password_and_other_sessions_end(server, demo_url):
-    from geo import accounts
+    from geo.security import accounts
 
     with db.system(demo_url) as conn:
         db.execute(conn, "DELETE FROM app_user WHERE username = 'self-service'")

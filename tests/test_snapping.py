@@ -6,7 +6,7 @@ import math
 import pytest
 import shapely
 
-from geo.snapping import Snapper, tolerance_from_pixels
+from geo.planning.snapping import Snapper, tolerance_from_pixels
 
 NEIGHBOUR = shapely.Polygon([(0, 0), (10, 0), (10, 10), (5, 10), (0, 10)])  # a corner (5, 10) on its top edge
 

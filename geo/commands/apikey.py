@@ -11,7 +11,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from geo import apikeys, db
+    from geo import db
+    from geo.security import apikeys
     from geo.cli import CommandError
 
     conn = db.connect()

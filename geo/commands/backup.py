@@ -11,7 +11,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from geo import backup, cluster
+    from geo import backup
+    from geo import pgserver as cluster
     from geo.cli import CommandError
 
     url = cluster.database_url(test=args.test)

@@ -19,7 +19,8 @@ def run(args) -> int:
     import sys
     import time
 
-    from geo import bench, bench_report
+    from geo.bench import run as bench
+    from geo.bench import report as bench_report
 
     t0 = time.monotonic()
 

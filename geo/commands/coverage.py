@@ -71,7 +71,8 @@ def table(rows: list[tuple[str, ...]]) -> str:
 def run(args) -> int:
     import json
 
-    from geo import coverage, db
+    from geo import db
+    from geo.coverage import report as coverage
     from geo.cli import CommandError
 
     settings = parse_settings(args.set)

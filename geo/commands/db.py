@@ -13,7 +13,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from geo import cluster, db
+    from geo import db
+    from geo import pgserver as cluster
 
     if args.action == "start":
         cluster.start()

@@ -36,7 +36,7 @@ def run(args) -> int:
     def progress(msg):
         print(f"[{time.monotonic() - t0:5.1f}s] {msg}", file=sys.stderr, flush=True)
 
-    from data import demo
+    from geo.demo import generator as demo
 
     world = demo.generate(seed=args.seed, end=args.end, years=args.years, progress=progress)
     conn = db.connect()
@@ -52,7 +52,8 @@ def run(args) -> int:
 
 def print_accounts() -> None:
     """The demo's sign-in accounts (made on first run, kept in var/demo-accounts.txt)."""
-    from geo import db, demo_accounts
+    from geo import db
+    from geo.demo import accounts as demo_accounts
 
     conn = db.connect()
     try:
@@ -69,7 +70,8 @@ def load(conn, world, progress=lambda m: None) -> None:
     """Replace every data table with the demo, in one transaction."""
     from geo import db
 
-    from geo import coverage, risk
+    from geo.coverage import report as coverage
+    from geo.risk import tiers as risk
 
     with db.transaction(conn) as cur:
         cur.execute("SET LOCAL quanyu.risk_defer = 'on'")  # grid tiers once at the end, not per statement

@@ -34,7 +34,7 @@ def _has_cjk_font() -> bool:
 def run(args) -> int:
     import os
 
-    from geo import cluster
+    from geo import pgserver as cluster
 
     if os.environ.get("DATABASE_URL") and os.environ.get("TEST_DATABASE_URL"):
         print("数据库 database: DATABASE_URL and TEST_DATABASE_URL are set; the embedded cluster is not needed")

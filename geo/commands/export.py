@@ -20,7 +20,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from geo import exporter
+    from geo.io import exporter
 
     return run_on_db(args, exporter.ExportFailed, lambda conn: exporter.export_layer(
         conn, args.layer, args.file, crs=args.crs, level=args.level, grid_layer=args.grid_layer,

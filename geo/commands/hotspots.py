@@ -20,7 +20,8 @@ def run(args) -> int:
     import time
     from datetime import date, datetime, timedelta
 
-    from geo import db, hotspots
+    from geo import db
+    from geo.analysis import hotspots
     from geo.cli import CommandError
     from geo.worktime import CST
 

@@ -20,7 +20,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from geo import importer
+    from geo.io import importer
 
     return run_on_db(args, importer.ImportFailed, lambda conn: importer.import_file(
         conn, args.layer, args.file, crs=args.crs, grid_layer=args.grid_layer,

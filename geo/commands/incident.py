@@ -38,8 +38,8 @@ def add_arguments(p):
 def run(args) -> int:
     from geo import db
     from geo.cli import CommandError
-    from geo.lifecycle import TransitionRefused
-    from geo.routing import RoutingError
+    from geo.incidents.lifecycle import TransitionRefused
+    from geo.incidents.dispatch import RoutingError
 
     conn = db.connect()
     try:
@@ -51,7 +51,7 @@ def run(args) -> int:
 
 
 def _add(conn, args) -> int:
-    from geo import routing
+    from geo.incidents import dispatch as routing
 
     iid = routing.create_incident(conn, lon=args.lon, lat=args.lat, minor_code=args.category, actor=args.actor,
                                   source=args.source, description=args.description, address=args.address,
@@ -70,7 +70,7 @@ def _add(conn, args) -> int:
 
 
 def _move(conn, args) -> int:
-    from geo import lifecycle
+    from geo.incidents import lifecycle
 
     row = lifecycle.transition(conn, args.id, args.status, args.actor, note=args.note, level=args.level,
                                satisfaction=args.satisfaction)
@@ -81,7 +81,7 @@ def _move(conn, args) -> int:
 def _overdue(conn, args) -> int:
     import json
 
-    from geo import supervision
+    from geo.incidents import supervision
 
     if args.remind:
         print(f"reminders recorded: {supervision.send_reminders(conn)}")
@@ -98,7 +98,7 @@ def _overdue(conn, args) -> int:
 
 
 def _history(conn, args) -> int:
-    from geo import lifecycle
+    from geo.incidents import lifecycle
 
     for h in lifecycle.history(conn, args.id):
         print(f"{_local(h['at'])}\t{h['from_status'] or '-'} -> {h['to_status']}\t{h['actor']}\t{h['note'] or ''}")
@@ -106,7 +106,7 @@ def _history(conn, args) -> int:
 
 
 def _duplicates(conn, args) -> int:
-    from geo import duplicates
+    from geo.incidents import duplicates
 
     for c in duplicates.candidates(conn, args.id):
         print(f"#{c['id']}\t{c['title']}\t{c['status']}\t{c['distance_m']} m\t{c['hours_apart']} h")
@@ -114,7 +114,7 @@ def _duplicates(conn, args) -> int:
 
 
 def _merge(conn, args) -> int:
-    from geo import duplicates
+    from geo.incidents import duplicates
 
     duplicates.merge(conn, args.id, args.into, args.actor)
     print(f"#{args.id} 合并至 merged into #{args.into}")

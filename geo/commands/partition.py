@@ -16,7 +16,8 @@ def add_arguments(p):
 def run(args) -> int:
     import json
 
-    from geo import db, partition
+    from geo import db
+    from geo.planning import partition
     from geo.cli import CommandError
     from geo.commands.coverage import table
 

@@ -49,15 +49,16 @@ def _when(text):
 def run(args) -> int:
     import json
 
-    from geo import db, planning
+    from geo import db
+    from geo.planning import drafts as planning
     from geo.cli import CommandError
     from geo.commands.coverage import table as text_table
 
     def table(rows):
         return text_table([tuple("" if v is None else str(v) for v in r) for r in rows])
-    from geo.exporter import ExportFailed
-    from geo.planning_export import export_plan
-    from geo.planning_publish import diff, publish
+    from geo.io.exporter import ExportFailed
+    from geo.planning.export import export_plan
+    from geo.planning.publish import diff, publish
 
     conn = db.connect(test=args.test)
     try:

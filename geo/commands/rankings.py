@@ -16,7 +16,8 @@ def add_arguments(p):
 def run(args) -> int:
     import json
 
-    from geo import db, rankings
+    from geo import db
+    from geo.analysis import rankings
     from geo.cli import CommandError
 
     conn = db.connect()

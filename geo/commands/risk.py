@@ -35,7 +35,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from geo import db, risk
+    from geo import db
+    from geo.risk import tiers as risk
     from geo.cli import CommandError
 
     conn = db.connect()
@@ -60,7 +61,7 @@ def _print_json(obj) -> None:
 
 
 def _config(conn, args, as_json) -> int:
-    from geo import risk
+    from geo.risk import tiers as risk
 
     if args.load is not None:
         changed = risk.load_config(conn, args.load or risk.DEFAULT_CONFIG)
@@ -72,7 +73,8 @@ def _config(conn, args, as_json) -> int:
 
 
 def _summary(conn, args, as_json) -> int:
-    from geo import labels, risk
+    from geo import labels
+    from geo.risk import tiers as risk
 
     s = risk.summary(conn, top=getattr(args, "top", 10))
     if as_json:
@@ -95,7 +97,7 @@ def _summary(conn, args, as_json) -> int:
 def _recompute(conn, args, as_json) -> int:
     import time
 
-    from geo import risk
+    from geo.risk import tiers as risk
 
     t0 = time.monotonic()
     incidents = 0 if args.grids_only else risk.recompute_incidents(conn)
@@ -105,7 +107,7 @@ def _recompute(conn, args, as_json) -> int:
 
 
 def _ledger(conn, args, as_json) -> int:
-    from geo import risk_excel
+    from geo.risk import excel as risk_excel
 
     n = risk_excel.write_ledger(conn, args.tier, args.file, args.town, args.days)
     print(f"已写入 {args.file}: {n} 条")
@@ -116,7 +118,8 @@ def _weekly(conn, args, as_json) -> int:
     from datetime import date
     from pathlib import Path
 
-    from geo import risk_excel, risk_html
+    from geo.risk import excel as risk_excel
+    from geo.risk import printable as risk_html
     from geo.cli import CommandError
 
     week_end = date.fromisoformat(args.week_end) if args.week_end else None
@@ -140,7 +143,7 @@ def _weekly(conn, args, as_json) -> int:
 
 
 def _keylist(conn, args, as_json) -> int:
-    from geo import risk
+    from geo.risk import tiers as risk
     from geo.worktime import CST
 
     rows = risk.key_list(conn, args.town)
@@ -157,7 +160,8 @@ def _keylist(conn, args, as_json) -> int:
 
 
 def _grid(conn, args, as_json) -> int:
-    from geo import labels, risk
+    from geo import labels
+    from geo.risk import tiers as risk
 
     g = risk.grid_risk(conn, args.code)
     if g is None:

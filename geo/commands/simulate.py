@@ -21,7 +21,8 @@ def run(args) -> int:
 
     import numpy as np
 
-    from geo import db, routing
+    from geo import db
+    from geo.incidents import dispatch as routing
 
     rng = np.random.default_rng(args.seed)
     conn = db.connect()

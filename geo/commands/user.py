@@ -11,7 +11,7 @@ HELP = "管理账号 add|list|passwd|disable|enable|unlock (accounts and roles)"
 
 
 def add_arguments(p):
-    from geo.access import ROLES
+    from geo.security.access import ROLES
 
     p.add_argument("action", choices=["add", "list", "passwd", "disable", "enable", "unlock"])
     p.add_argument("username", nargs="?", help="user name (letters, digits, _ . @ -)")
@@ -36,7 +36,8 @@ def _password(args, confirm: bool) -> str:
 
 
 def run(args) -> int:
-    from geo import accounts, db
+    from geo import db
+    from geo.security import accounts
     from geo.cli import CommandError
 
     if args.action != "list" and not args.username:

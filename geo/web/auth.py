@@ -3,7 +3,7 @@
 The guard runs before any page, callback, tile or API: it finds the session from the
 cookie, refuses anonymous requests (the sign-in page for a browser, 401 for a script),
 checks the CSRF token on every state-changing request, checks the permission the path or
-Dash callback needs (geo.access), and sets the request's scope so that every pooled
+Dash callback needs (geo.security.access), and sets the request's scope so that every pooled
 connection the request borrows runs as the account's database role inside its unit
 (geo.db.pooled). Open311's reads are public by the standard and run as `quanyu_public`
 over the whole jurisdiction; its POST has its own API keys.
@@ -21,7 +21,9 @@ from urllib.parse import urlparse
 
 import flask
 
-from geo import access, accounts, db
+from geo import db
+from geo.security import access
+from geo.security import accounts
 from geo.labels import t
 
 bp = flask.Blueprint("auth", __name__)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from geo import access
+from geo.security import access
 from geo.labels import t
 
 NAV = (("/", "nav.bigscreen"), ("/drill", "nav.drill"), ("/planner", "nav.planner"), ("/intake", "nav.intake"),

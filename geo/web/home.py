@@ -11,7 +11,7 @@ from geo import db
 
 
 def home_code(conn) -> str:
-    """The scope argument for geo.dashboard: "" for the whole jurisdiction, else the unit code."""
+    """The scope argument for geo.analysis.dashboard: "" for the whole jurisdiction, else the unit code."""
     scope = db.current_scope()
     if scope is None:
         return ""

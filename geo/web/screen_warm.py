@@ -1,6 +1,6 @@
 """Warm the big screen's caches when a serving worker starts (issue #8 规模).
 
-Why: the screen's counts are cached per local day (geo/dashboard.py, layers/incident_heat.py,
+Why: the screen's counts are cached per local day (geo/analysis/dashboard.py, layers/incident_heat.py,
 migration 0024) and survive writes, but a new worker starts empty, and at city scale its
 first big screen would pay every scan at once (the year's counts, the open rows, 90 days
 of heat: about 3 s). A background thread fills them right after the worker starts, for
@@ -23,7 +23,9 @@ import threading
 import time
 from datetime import datetime
 
-from geo import access, dashboard, db
+from geo import db
+from geo.security import access
+from geo.analysis import dashboard
 from geo.worktime import CST
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ def warm_scope(scope: access.Scope, now: datetime | None = None, url: str | None
     """What the big screen's first load reads, computed as `scope` would read it."""
     import layers.incident_heat as heat
     from geo.web.home import home_code
-    from geo.web.maptiles import window_bounds
+    from geo.web.api.tiles import window_bounds
 
     now = now or datetime.now(CST)
     with db.scoped(scope), db.pooled(url) as conn:

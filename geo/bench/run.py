@@ -1,0 +1,124 @@
+"""Issue #8 规模: build (or reuse) a jurisdiction at a given scale in its own database and
+measure everything the issue lists, in an order that keeps the figures honest: the screen
+and the app first (nothing added yet), then the analyses, then the bulk import, whose rows
+are removed afterwards so a reused database stays the same size.
+
+Scales: smoke (seconds, for CI), district (the Kongtong demo), city (20,000 grids,
+2,000,000 households, 2,000,000 incidents in a year, see geo.bench.city).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from geo import config, db
+from geo.bench import databases as bench_db
+from geo.worktime import CST
+
+REPORT_DIR = config.VAR_DIR / "bench"
+
+
+@dataclass(frozen=True)
+class Plan:
+    import_rows: int
+    assignment_points: int
+    repeat: int
+    partition_target: int
+    partition_units: int
+
+
+PLANS = {
+    "smoke": Plan(import_rows=300, assignment_points=2_000, repeat=2, partition_target=100, partition_units=25),
+    "district": Plan(import_rows=20_000, assignment_points=200_000, repeat=5, partition_target=300, partition_units=150),
+    "city": Plan(import_rows=100_000, assignment_points=500_000, repeat=5, partition_target=300, partition_units=150),
+}
+
+
+def build(conn, scale: str, say) -> dict:
+    """Fill the bench database; returns what was built and how long it took."""
+    t = time.perf_counter()
+    if scale == "district":
+        from geo.demo import generator as demo_data
+        from geo.commands import demo
+
+        world = demo_data.generate(progress=say)
+        demo.load(conn, world, say)
+        return {"build_seconds": round(time.perf_counter() - t, 1), "generator": "geo/demo/generator.py"}
+    from geo.bench import city as bench_city
+
+    return bench_city.build(conn, bench_city.SMOKE if scale == "smoke" else bench_city.CITY, say=say) | {
+        "generator": "geo/bench/city.py"}
+
+
+def data_counts(conn) -> dict:
+    return db.one(conn, """SELECT (SELECT count(*) FROM grid_current WHERE layer = 'official') AS grids,
+                                  (SELECT count(*) FROM household) AS households,
+                                  (SELECT count(*) FROM incident) AS incidents,
+                                  (SELECT count(*) FROM admin_unit WHERE level = 'community') AS communities,
+                                  pg_database_size(current_database()) AS database_bytes""")
+
+
+def run(scale: str, reuse: bool = False, baseline: dict | None = None, say=print) -> dict:
+    from geo.bench import measure as m
+    from geo.bench import peers as bench_peers
+    from geo.bench import report as bench_report
+    from geo.bench import screen as bench_screen
+
+    plan = PLANS[scale]
+    url = bench_db.ensure(scale)
+    os.environ["DATABASE_URL"] = url  # db.pooled() inside the page functions: the bench database only
+    conn = db.connect(url)
+    report = {"scale": scale, "database": bench_db.name_for(scale), "started": datetime.now(CST).isoformat(timespec="seconds"),
+              "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "shared": True,
+                          "postgres": db.scalar(conn, "SHOW server_version"),
+                          "postgis": db.scalar(conn, "SELECT postgis_lib_version()")}}
+    if reuse and bench_db.is_loaded(conn):
+        say("复用 reusing the bench database")
+        report["build"] = {"reused": True}
+    else:
+        say(f"构建 building the {scale} jurisdiction …")
+        report["build"] = build(conn, scale, say)
+    m.remove_probes(conn)  # a run interrupted earlier may have left some
+    report["data"] = data_counts(conn)
+    steps = [
+        ("screen", lambda: bench_screen.interactions(url, plan.repeat)),
+        ("app", lambda: bench_screen.app_run(url)),
+        ("coverage", lambda: m.coverage_check(conn, plan.repeat)),
+        ("risk", lambda: m.risk_recompute(conn, plan.repeat)),
+        ("hotspots", lambda: m.hotspots(conn, plan.repeat)),
+        ("assignment", lambda: bench_peers.assignment(conn, plan.assignment_points, plan.repeat)),
+        ("partition", lambda: bench_peers.partition_peers(conn, plan.partition_target, plan.partition_units)),
+        ("import", lambda: m.bulk_import(conn, plan.import_rows)),
+    ]
+    for name, fn in steps:
+        say(f"测量 measuring {name} …")
+        t = time.perf_counter()
+        try:
+            report[name] = fn()
+        except Exception as exc:  # one broken measurement must not hide the others
+            conn.rollback()
+            report[name] = {"error": repr(exc)}
+        say(f"  {name}: {time.perf_counter() - t:.1f}s")
+    m.remove_probes(conn)
+    conn.close()
+    report["targets"] = bench_report.targets(report, baseline)
+    report["targets_met"] = sum(1 for t in report["targets"] if t["met"])
+    report["targets_missed"] = [t["name"] for t in report["targets"] if t["met"] is False]
+    return report
+
+
+def save(report: dict, path: Path | None = None) -> Path:
+    path = Path(path) if path else REPORT_DIR / f"{report['scale']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return path
+
+
+def load_baseline(path: Path | None) -> dict | None:
+    path = Path(path) if path else REPORT_DIR / "district.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None

@@ -1,0 +1,348 @@
+"""The big screen's server side under the benchmark: each interaction, bytes per layer, and
+the app's peak memory.
+
+In-process figures call the same functions the page and the tile endpoint call
+(geo.web.pages.bigscreen.layout, geo.tiles.render, geo.analysis.dashboard) with the tile cache bypassed,
+so they are cold-render times; the app figures run `app.py` as a subprocess on 127.0.0.1
+against the bench database and drive it with a bounded list of requests (every tile of
+the initial view per layer and filter, the page, the layout, the version poll), then
+read its peak RSS (VmHWM) from /proc.
+
+An "interaction" costs every tile it makes the browser fetch for the initial view,
+rendered one after another: a conservative figure (a browser fetches six at a time, and
+gunicorn workers would render them in parallel).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+from geo import config, db
+from geo.bench.measure import strip, summary, timed
+from geo.worktime import CST
+
+VIEW_PX = (1280, 800)  # the map's share of a 1920x1080 big screen
+REPO = config.REPO_ROOT
+
+
+def initial_view(bounds: tuple[float, float, float, float]) -> tuple[int, list[tuple[int, int]]]:
+    """Zoom that fits the jurisdiction's bounds in the view (as MapLibre's fitBounds), and its tiles."""
+    w, s, e, n = bounds
+
+    def merc_y(lat):
+        return (1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2
+
+    span_x, span_y = max((e - w) / 360, 1e-9), max(merc_y(s) - merc_y(n), 1e-9)
+    z = max(0, min(16, int(math.floor(min(math.log2(VIEW_PX[0] / 256 / span_x), math.log2(VIEW_PX[1] / 256 / span_y))))))
+    k = 2 ** z
+    xs = range(int((w + 180) / 360 * k), int((e + 180) / 360 * k) + 1)
+    ys = range(int(merc_y(n) * k), int(merc_y(s) * k) + 1)
+    return z, [(x, y) for x in xs for y in ys]
+
+
+def _params(window: str = "30", major: str | None = None) -> dict:
+    from geo.web.api.tiles import window_bounds
+
+    start, end = window_bounds({"window": window}, datetime.now(CST))
+    return {"start": start, "end": end, "major": major}
+
+
+def _render_view(conn, layer, z, tiles, params) -> list[bytes]:
+    from geo import tiles as tile_mod
+
+    return [tile_mod.render(conn, layer, z, x, y, params) for x, y in tiles]
+
+
+def first_load_warmed(url: str, z: int, view, visible, repeat: int) -> dict:
+    """The first load as a signed-in administrator of the whole jurisdiction meets it on a
+    serving worker: after the worker's start-up warm-up (geo.web.screen_warm, which runs
+    under gunicorn and `python app.py`), under that role's row-level security through the
+    pool. The warm-up's own time is reported beside it: a screen opened within that time
+    of a worker's start pays the cold figure instead."""
+    from geo.security import access
+    from geo.web import screen_warm
+    from geo.web.pages import bigscreen
+
+    conn = db.connect(url)
+    code = db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
+    conn.close()
+    scope = access.Scope("bench", "admin", code)
+    t = time.perf_counter()
+    screen_warm.warm_scope(scope, url=url)
+    warm_s = time.perf_counter() - t
+
+    def load():
+        with db.scoped(scope), db.pooled(url) as c:
+            bigscreen.layout()
+            return [b for layer in visible for b in _render_view(c, layer, z, view, _params())]
+
+    r = timed(load, repeat, budget_s=60)
+    return strip(r) | {"warm_up_s": round(warm_s, 2), "role": "admin", "scope": code}
+
+
+def interactions(url: str, repeat: int) -> dict:
+    """Server-side time of each big-screen interaction, and bytes per layer of the initial view."""
+    import plotly
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    __import__("app")  # the Dash app must exist before its pages' modules are imported
+    from geo.analysis import dashboard
+    from geo.web.pages import bigscreen
+    from layers import LAYERS
+
+    conn = db.connect(url)
+    j = dashboard.jurisdiction(conn)
+    z, view = initial_view((j["xmin"], j["ymin"], j["xmax"], j["ymax"]))
+    for layer in LAYERS.values():  # derived tables as the tile endpoint would refresh them, once
+        if layer.prepare:
+            layer.prepare(conn)
+            conn.commit()
+    visible = [layer for layer in LAYERS.values() if layer.visible]
+    out = {"initial_zoom": z, "tiles_in_view": len(view)}
+
+    def first_load():
+        page = bigscreen.layout()
+        return page, [b for layer in visible for b in _render_view(conn, layer, z, view, _params())]
+
+    fl = timed(first_load, repeat, budget_s=60)
+    page = fl["result"][0]
+    layout_bytes = len(json.dumps(page, cls=plotly.utils.PlotlyJSONEncoder).encode())
+    lay = timed(bigscreen.layout, repeat, budget_s=30)
+    out["first_load"] = strip(fl) | {"layout_only": strip(lay)}
+    out["first_load_warmed_worker"] = first_load_warmed(url, z, view, visible, repeat)
+
+    def each(samples, fn) -> dict:
+        ms = []
+        for s in samples:
+            t = time.perf_counter()
+            fn(s)
+            ms.append((time.perf_counter() - t) * 1000)
+        return summary(ms) | {"samples": [str(s) for s in samples]}
+
+    by_filter = lambda f: [layer for layer in LAYERS.values() if f in layer.filters]  # noqa: E731
+    out["time_window_change"] = each(["1", "7", "90", "30"] * max(1, repeat // 2), lambda w: [
+        _render_view(conn, layer, z, view, _params(w)) for layer in by_filter("window")])
+    majors = [r["major_code"] for r in db.rows(conn, "SELECT DISTINCT major_code FROM category ORDER BY 1")][:6]
+    out["category_filter"] = each(majors, lambda m: [
+        _render_view(conn, layer, z, view, _params(major=m)) for layer in by_filter("category")])
+    out["layer_toggle"] = each(list(LAYERS), lambda lid: _render_view(conn, LAYERS[lid], z, view, _params()))
+    codes = [r["code"] for r in db.rows(conn, "SELECT code FROM grid_current ORDER BY md5(code) LIMIT %s", (max(10, repeat * 4),))]
+    out["grid_click"] = each(codes, lambda c: dashboard.grid_card(conn, c))
+    out["live_refresh"] = strip(timed(lambda: (dashboard.versions(conn), dashboard.kpis(conn), dashboard.feed(conn)),
+                                      repeat * 2, budget_s=30))
+    out["live_refresh_panels"] = strip(timed(lambda: (dashboard.kpis(conn), dashboard.by_category(conn), dashboard.trend(conn),
+                                                      dashboard.level_shares(conn), dashboard.town_ranking(conn)),
+                                             repeat, budget_s=30))
+    # The first refresh after a write. The screen's caches are kept per local day (migration
+    # 0024), so clearing them would measure a new worker, not a write: each sample writes
+    # for real (a probe incident reported now and one reported on a past day, as a status
+    # change of an older incident would touch), then refreshes every panel; the probes are
+    # deleted afterwards. The caches-cleared figure is kept apart as "cold".
+    import layers.incident_heat as heat
+    from geo.bench.measure import PROBE_TITLE
+
+    probe = db.one(conn, """SELECT g.code, g.admin_code, ST_PointOnSurface(g.geom) AS p,
+                                   (SELECT minor_code FROM category ORDER BY minor_code LIMIT 1) AS cat
+                              FROM grid_current g ORDER BY g.code LIMIT 1""")
+    back = iter(range(1, 1000))
+
+    ids: list[int] = []
+
+    def write():
+        with db.transaction(conn) as cur:
+            cur.execute("""INSERT INTO incident (title, minor_code, source, reported_at, grid_code, admin_code, geom, synthetic)
+                           SELECT %(t)s, %(cat)s, 'patrol', at, %(code)s, %(admin)s, %(p)s::geometry, true
+                             FROM unnest(ARRAY[now(), now() - make_interval(days => %(back)s)]) at RETURNING id""",
+                        dict(t=PROBE_TITLE, cat=probe["cat"], code=probe["code"], admin=probe["admin_code"], p=probe["p"],
+                             back=next(back) % 20 + 1))
+            ids.extend(r[0] for r in cur.fetchall())
+
+    def panels():
+        return (dashboard.kpis(conn), dashboard.by_category(conn), dashboard.trend(conn),
+                dashboard.level_shares(conn), dashboard.town_ranking(conn))
+
+    ms = []
+    try:
+        for _ in range(max(2, repeat)):
+            write()
+            t = time.perf_counter()
+            panels()
+            ms.append((time.perf_counter() - t) * 1000)
+    finally:  # by id (they have no history): remove_probes would need a lock the caller's open transaction may hold
+        with db.transaction(conn) as cur:
+            cur.execute("DELETE FROM incident WHERE id = ANY(%s)", (ids,))
+    out["live_refresh_panels_after_change"] = summary(ms) | {"write": "a probe incident now and one 1-20 days ago"}
+
+    def cold():
+        dashboard.clear_cache()
+        heat.clear_cache()
+        return panels()
+
+    out["live_refresh_panels_cold"] = strip(timed(cold, max(2, repeat // 2), budget_s=30))
+    from geo import tiles as tile_mod
+
+    sizes = {}
+    for lid, layer in LAYERS.items():
+        blobs = _render_view(conn, layer, z, view, _params())
+        sizes[lid] = {"bytes": sum(map(len, blobs)), "sent_bytes": sum(len(tile_mod.maybe_gzip(b, "gzip")[0]) for b in blobs),
+                      "largest_tile": max(map(len, blobs), default=0)}
+    out["bytes_per_layer"] = sizes
+    out["layout_json_bytes"] = layout_bytes
+    out["largest_response_bytes"] = max([layout_bytes] + [s["largest_tile"] for s in sizes.values()])
+    conn.close()
+    return out
+
+
+# --------------------------------------------------------------------------- the app
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_opener = urllib.request.build_opener()
+BENCH_USER, BENCH_PASSWORD = "bench-admin", "Bench-pass-2026!"
+
+
+def _get(url: str, timeout: float = 60) -> tuple[int, float]:
+    t = time.perf_counter()
+    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with _opener.open(req, timeout=timeout) as r:
+        n = len(r.read())
+    return n, (time.perf_counter() - t) * 1000
+
+
+def _sign_in(base: str, url: str) -> bool:
+    """Sign in through the app's form with a bench account (made once in the bench
+    database) when the app requires sign-in; the session cookie then rides on every request."""
+    global _opener
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    jar = http.cookiejar.CookieJar()
+    _opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    try:
+        with _opener.open(base + "/login", timeout=30) as r:
+            form = r.read().decode(errors="replace")
+    except OSError:
+        return False  # no sign-in page: an app without accounts
+    try:
+        from geo.security import accounts
+
+        conn = db.connect(url)
+        try:
+            if not db.scalar(conn, "SELECT 1 FROM app_user WHERE username = %s", (BENCH_USER,)):
+                unit = db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
+                accounts.create_user(conn, BENCH_USER, BENCH_PASSWORD, "admin", unit, "基准测试")
+            accounts.set_active(conn, BENCH_USER, True)
+        finally:
+            conn.close()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        data = urllib.parse.urlencode({"username": BENCH_USER, "password": BENCH_PASSWORD,
+                                       "csrf_token": csrf.group(1) if csrf else ""}).encode()
+        with _opener.open(base + "/login", data=data, timeout=30) as r:
+            r.read()
+        return any(c.name for c in jar if "session" in c.name.lower())
+    except Exception:  # the accounts API is young: measure what can be measured
+        return False
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+WORKERS = 2
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes of a gunicorn master (from /proc)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> dict:
+    """Start the app (gunicorn -w 2, else app.py) against the bench database, drive a bounded
+    set of requests, then a parallel first load, and read every process's VmHWM."""
+    from geo.analysis import dashboard
+    from layers import LAYERS
+
+    conn = db.connect(url)
+    j = dashboard.jurisdiction(conn)
+    majors = [r["major_code"] for r in db.rows(conn, "SELECT DISTINCT major_code FROM category ORDER BY 1")][:3]
+    conn.close()
+    z, view = initial_view((j["xmin"], j["ymin"], j["xmax"], j["ymax"]))
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=url, QUANYU_HOST="127.0.0.1", QUANYU_PORT=str(port))
+    try:  # served as in production (make serve-prod): gunicorn, WORKERS processes, one database
+        import gunicorn  # noqa: F401
+        cmd = [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--timeout", "300", "app:server"]
+        server = f"gunicorn -w {WORKERS}"
+    except ImportError:
+        cmd, server = [sys.executable, "app.py"], "app.py (gunicorn not installed)"
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                _get(base + "/api/versions", timeout=5)
+                break
+            except urllib.error.HTTPError:  # it answers (401 before sign-in): it is up
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode(errors="replace")[-800:] if proc.poll() is not None else "timeout"
+                    return {"error": f"app did not start: {err}"}
+                time.sleep(0.5)
+        signed_in = _sign_in(base, url)
+        urls = [base + "/", base + "/_dash-layout"]
+        for lid, layer in LAYERS.items():
+            variants = [""] + ([f"?window={w}" for w in ("7", "90")] if "window" in layer.filters else []) \
+                + ([f"?major={m}" for m in majors] if "category" in layer.filters else [])
+            urls += [f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf{v}" for v in variants for x, y in view]
+        urls += [base + "/api/versions"] * 10
+        urls = urls[:max_requests]
+        ms, largest = [], 0
+        for u in urls:
+            n, t = _get(u)
+            ms.append(t)
+            largest = max(largest, n)
+        # A browser's first load: page, layout and every visible layer's initial tiles, six
+        # requests at a time (as a browser does), spread over the workers. Cold: a new
+        # window value no worker has cached yet.
+        from concurrent.futures import ThreadPoolExecutor
+
+        first = [base + "/", base + "/_dash-layout"] + [
+            f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf?window=1" for lid, layer in LAYERS.items() if layer.visible for x, y in view]
+        t = time.perf_counter()
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(_get, first))
+        parallel_ms = (time.perf_counter() - t) * 1000
+        pids = [proc.pid] + _children(proc.pid)
+        rss = {pid: round(_peak_rss_mb(pid), 1) for pid in pids}
+        return {"server": server, "signed_in": signed_in, "requests": len(urls), "http": summary(ms), "largest_response_bytes": largest,
+                "first_load_parallel_ms": round(parallel_ms, 1), "first_load_parallel_requests": len(first),
+                "peak_rss_mb": max(rss.values()), "peak_rss_mb_total": round(sum(rss.values()), 1)}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

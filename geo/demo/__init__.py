@@ -1,0 +1,1 @@
+"""The Kongtong demo jurisdiction: its generator and its sign-in accounts. Never imported by domain code."""

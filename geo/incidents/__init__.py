@@ -1,0 +1,1 @@
+"""The closed loop of an incident: intake, dispatch, lifecycle, supervision, duplicates, media."""

@@ -1,0 +1,1 @@
+"""Reading users' files into the database and writing layers back out."""

@@ -1,0 +1,398 @@
+"""Read a user's file into rows, geometries and what the file says about its CRS.
+
+Why: imports take whatever a 综治中心 has at hand (shapefiles from the natural-resources
+bureau, GeoJSON picked on AMap, Excel sheets and GBK-encoded CSV from 12345 systems). This
+module hides the formats, so the importer validates one shape of data, and it labels every
+row the way the user will find it again in *their* file (CSV line, sheet row, feature).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyproj
+import shapely
+
+from geo import crs as crs_mod
+from geo.io import upload_check
+
+FORMATS = {
+    ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shapefile",
+    ".shp": "shapefile", ".csv": "csv", ".xlsx": "xlsx",
+}
+TABLE_FORMATS = ("csv", "xlsx")
+
+# Shapefile field names are limited to 10 characters: the exporter writes these short
+# names and the reader turns them back, so a shapefile round-trips without loss.
+SHAPEFILE_FIELD_NAMES = {
+    "household_standard": "hh_std", "dedicated_type": "ded_type", "people_involved": "people",
+    "duration_days": "dur_days", "conflict_intensity": "conflict", "behaviour_risk": "behav_risk",
+    "description": "descr", "reported_at": "reported", "level_handled": "lvl_handle",
+    "satisfaction": "satisfied", "reporter_name": "rep_name", "reporter_phone": "rep_phone",
+    "danger_grade": "danger", "coord_system": "coord_sys", "parent_code": "parent",
+}
+
+LON_COLUMNS = ("lon", "lng", "longitude", "经度", "x")
+LAT_COLUMNS = ("lat", "latitude", "纬度", "y")
+WKT_COLUMNS = ("wkt", "geometry", "geom", "几何", "shape")
+CRS_COLUMNS = ("coord_system", "坐标系")
+GEOMETRY_COLUMNS_HELP = (
+    "lon + lat (also lng/longitude/经度, latitude/纬度) for points, or wkt (WKT geometry)"
+)
+
+
+def file_format(path: str | Path) -> str:
+    """The format name for a path, from its extension (ValueError if unsupported)."""
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        raise ValueError(
+            f"unsupported file type {ext or '(none)'!r}: use .geojson/.json, .gpkg, .zip or .shp "
+            "(Shapefile), .csv or .xlsx"
+        )
+    return FORMATS[ext]
+
+
+def column_key(name: Any) -> str:
+    """Normalised column name for matching: 'Head Name' and 'head-name' -> 'head_name'."""
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+
+
+@dataclass
+class Source:
+    """One file, read: attribute rows, one geometry (or None) per row, and CRS evidence."""
+
+    path: Path
+    format: str
+    frame: pd.DataFrame  # attributes as Python objects, None where empty
+    geometry: list  # shapely geometry or None per row
+    geometry_errors: dict[int, str] = field(default_factory=dict)
+    missing_geometry: str | None = None  # set when a table has no coordinate columns
+    declared_crs: crs_mod.Crs | None = None
+    declared_reason: str = ""
+    coord_system: set[str] = field(default_factory=set)  # values of a coord_system column
+    top_note: tuple[str, str] | None = None  # GeoJSON top-level (member, text): coord_system or crs_note
+    lines: list[int] | None = None  # file line (CSV) or sheet row (Excel) of each row
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.geometry)
+
+    def label(self, i: int) -> str:
+        """How the user finds row i (0-based) in their file."""
+        if self.format == "csv":
+            return f"row {i + 1} (line {self.lines[i]})"
+        if self.format == "xlsx":
+            return f"row {i + 1} (sheet row {self.lines[i]})"
+        return f"feature {i + 1}"
+
+
+def read_source(path: str | Path, prefer_layer: str | None = None) -> Source:
+    """Read any supported file; `prefer_layer` picks a GeoPackage layer or Excel sheet."""
+    path = Path(path)
+    fmt = file_format(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    upload_check.check(path, fmt)  # size limit and content type before any reader sees the file
+    if fmt == "csv":
+        header, rows, lines, encoding = _read_csv(path)
+        source = _table_source(path, fmt, header, rows, lines)
+        source.notes.append(f"encoding {encoding}")
+    elif fmt == "xlsx":
+        header, rows, lines = _read_xlsx(path, prefer_layer)
+        source = _table_source(path, fmt, header, rows, lines)
+    else:
+        source = _read_vector(path, fmt, prefer_layer)
+    _pop_crs_column(source)
+    return source
+
+
+# --------------------------------------------------------------------------- vector files
+
+def _read_vector(path: Path, fmt: str, prefer_layer: str | None) -> Source:
+    import geopandas
+    import pyogrio
+
+    layer = None
+    if fmt == "geojson":
+        _refuse_escaped_nul(path)
+    if fmt == "gpkg":
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+        layer = prefer_layer if prefer_layer in names else names[0]
+    # GeoJSON text that looks like a date or time ("00:00", "2024-03-01 09:30") is kept as
+    # written: GDAL would otherwise turn it into a date/time field and reformat it.
+    options = {"DATE_AS_STRING": True} if fmt == "geojson" else {}
+    gdf = geopandas.read_file(
+        path, engine="pyogrio", layer=layer, datetime_as_string=True, on_invalid="ignore", **options
+    )
+    frame = _objects(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
+    if fmt == "shapefile":
+        back = {short: long for long, short in SHAPEFILE_FIELD_NAMES.items()}
+        frame = frame.rename(columns=lambda c: back.get(str(c).lower(), c))
+    geometry = list(gdf.geometry.array)
+    declared, reason = _declared_crs(gdf.crs, fmt)
+    source = Source(path, fmt, frame, geometry, declared_crs=declared, declared_reason=reason)
+    if layer is not None and len(names) > 1:
+        source.notes.append(f"read layer {layer!r} of {names}")
+    if fmt == "geojson":
+        source.top_note = _geojson_top_note(path)
+    return source
+
+
+def _refuse_escaped_nul(path: Path) -> None:
+    """GDAL cuts a GeoJSON string at an escaped NUL (\\u0000) without a word, so "a\\u0000b"
+    would be stored as "a": refuse the file instead (no feature number: GDAL does not say)."""
+    import mmap
+
+    if path.stat().st_size == 0:
+        return
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        at = mm.find(b"\\u0000")
+    if at >= 0:
+        raise ValueError(f"the GeoJSON holds a NUL character (\\u0000, at byte {at}): remove it")
+
+
+def _declared_crs(crs: pyproj.CRS | None, fmt: str) -> tuple[crs_mod.Crs | None, str]:
+    if fmt == "geojson" and (crs is None or crs.equals("EPSG:4326", ignore_axis_order=True)):
+        return crs_mod.WGS84, "GeoJSON is WGS84 by RFC 7946"
+    if crs is None:
+        return None, "the file declares no CRS (no .prj)" if fmt == "shapefile" else "the file declares no CRS"
+    where = {"shapefile": "the .prj file", "gpkg": "the GeoPackage's srs", "geojson": "the GeoJSON crs member"}[fmt]
+    if crs.is_geographic and crs.equals("EPSG:4326", ignore_axis_order=True):
+        return crs_mod.WGS84, f"declared by {where}"
+    try:
+        return crs_mod.parse_crs(crs), f"declared by {where}"
+    except ValueError:
+        code = crs.to_epsg(min_confidence=70)
+        if code is None:
+            raise ValueError(f"{where} names {crs.name!r}, which has no EPSG code: pass --crs") from None
+        return crs_mod.parse_crs(code), f"declared by {where}"
+
+
+def _geojson_top_note(path: Path, window: int = 65536) -> tuple[str, str] | None:
+    """A top-level "coord_system" or "crs_note" member, found without parsing the whole
+    file: top-level members sit before "features" or after the features array."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(window).decode("utf-8", "replace")
+        fh.seek(max(0, size - window))
+        tail = fh.read().decode("utf-8", "replace")
+    head = head.split('"features"', 1)[0]
+    tail = tail.rsplit("]", 1)[-1]
+    found = {}
+    for text in (head, tail):
+        for key, value in re.findall(r'"(coord_system|crs_note)"\s*:\s*"((?:[^"\\]|\\.)*)"', text):
+            found.setdefault(key, value)
+    key = next((k for k in ("coord_system", "crs_note") if k in found), None)
+    return (key, found[key]) if key else None
+
+
+# --------------------------------------------------------------------------- tables
+
+def _read_csv(path: Path) -> tuple[list[str], list[list], list[int], str]:
+    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK, as Excel writes)."""
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ValueError("the CSV is neither UTF-8 nor GBK/GB18030 text")
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    rows, lines, line = [], [], 1
+    for record in _records(reader):
+        start, line = line, reader.line_num + 1
+        if not any(cell.strip() for cell in record):
+            continue
+        if header is None:
+            header = record
+            continue
+        rows.append(record)
+        lines.append(start)
+    if header is None:
+        raise ValueError("the CSV is empty (no header row)")
+    return header, rows, lines, "UTF-8" if encoding == "utf-8-sig" else "GB18030/GBK"
+
+
+def _records(reader):
+    """The csv reader's records; its errors (a cell over csv.field_size_limit, say) name the line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ValueError(f"CSV line {reader.line_num}: {exc}") from None
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """repr() of a cell for a message, cut to `limit` characters: a 1 MB cell must not make a 1 MB error."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…({len(str(value))} chars)"
+
+
+def _read_xlsx(path: Path, prefer_sheet: str | None) -> tuple[list[str], list[list], list[int]]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = book[prefer_sheet] if prefer_sheet in book.sheetnames else book.worksheets[0]
+        header, rows, lines = None, [], []
+        for number, record in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if not any(v is not None and str(v).strip() for v in record):
+                continue
+            if header is None:
+                header = [("" if v is None else str(v)) for v in record]
+                continue
+            rows.append(list(record))
+            lines.append(number)
+    finally:
+        book.close()
+    if header is None:
+        raise ValueError("the sheet is empty (no header row)")
+    return header, rows, lines
+
+
+def _table_source(path: Path, fmt: str, header: list, rows: list[list], lines: list[int]) -> Source:
+    names = _unique_names(header)
+    width = len(names)
+    frame = _objects(pd.DataFrame([(list(r) + [None] * width)[:width] for r in rows], columns=names, dtype=object))
+    keys = {column_key(c): c for c in frame.columns}
+    lon = next((keys[k] for k in LON_COLUMNS if k in keys), None)
+    lat = next((keys[k] for k in LAT_COLUMNS if k in keys), None)
+    wkt = next((keys[k] for k in WKT_COLUMNS if k in keys), None)
+    source = Source(path, fmt, frame, [None] * len(frame), lines=lines)
+    source.declared_reason = f"{fmt.upper()} files carry no CRS, so WGS84 is assumed; pass --crs gcj02 for AMap/Tencent coordinates"
+    if lon and lat:
+        _points_from_columns(source, lon, lat)
+    elif wkt:
+        _geometry_from_wkt(source, wkt)
+    else:
+        source.missing_geometry = GEOMETRY_COLUMNS_HELP
+    return source
+
+
+def _points_from_columns(source: Source, lon: str, lat: str) -> None:
+    xs, ys, ok = [], [], []
+    for i, (x, y) in enumerate(zip(source.frame[lon].tolist(), source.frame[lat].tolist())):
+        if x is None or y is None:
+            source.geometry_errors[i] = f"no coordinates ({lon}={shown(x)}, {lat}={shown(y)})"
+            continue
+        try:
+            fx, fy = float(x), float(y)
+        except (TypeError, ValueError):
+            source.geometry_errors[i] = f"coordinates are not numbers ({lon}={shown(x)}, {lat}={shown(y)})"
+            continue
+        xs.append(fx)
+        ys.append(fy)
+        ok.append(i)
+    for i, point in zip(ok, shapely.points(xs, ys).tolist() if ok else []):  # one vectorised call
+        source.geometry[i] = point
+    source.frame = source.frame.drop(columns=[lon, lat])
+
+
+def _geometry_from_wkt(source: Source, column: str) -> None:
+    for i, text in enumerate(source.frame[column].tolist()):
+        if text is None:
+            source.geometry_errors[i] = f"empty geometry ({column} is empty)"
+            continue
+        try:
+            source.geometry[i] = shapely.from_wkt(str(text))
+        except shapely.errors.GEOSException as exc:
+            source.geometry_errors[i] = f"{column} is not valid WKT ({shown(str(exc), 120)})"
+    source.frame = source.frame.drop(columns=[column])
+
+
+def _unique_names(header: list) -> list[str]:
+    names, seen = [], set()
+    for i, name in enumerate(header):
+        name = str(name).strip() or f"column_{i + 1}"
+        while name in seen:
+            name += "_"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain Python values, None for NaN/NA/empty strings, strings stripped (object dtype,
+    so that pandas never turns None back into NaN)."""
+
+    def clean(v):
+        if isinstance(v, str):  # the common case first: this runs once per cell
+            return v.strip() or None
+        if v is None or v is pd.NA or v is pd.NaT:
+            return None
+        if isinstance(v, float):
+            return None if math.isnan(v) else v
+        return v.item() if hasattr(v, "item") else v
+
+    return pd.DataFrame({c: [clean(v) for v in frame[c].tolist()] for c in frame.columns}, index=range(len(frame)), dtype=object)
+
+
+def _pop_crs_column(source: Source) -> None:
+    keys = {column_key(c): c for c in source.frame.columns}
+    for key in CRS_COLUMNS:
+        if key in keys:
+            column = keys[key]
+            source.coord_system = {str(v) for v in source.frame[column].tolist() if v is not None}
+            source.frame = source.frame.drop(columns=[column])
+            return
+
+
+# --------------------------------------------------------------------------- CRS
+
+def crs_from_text(text: str) -> crs_mod.Crs | None:
+    """The CRS a free-text note names ("coordinates are GCJ-02 (AMap) ..., not WGS84")."""
+    upper = re.sub(r"\s+", "", text).upper()
+    if "GCJ" in upper or "火星" in text or "高德" in text or "AMAP" in upper:
+        return crs_mod.GCJ02
+    if "BD-09" in upper or "BD09" in upper or "百度" in text or "BAIDU" in upper:
+        return crs_mod.BD09
+    if "CGCS" in upper or "2000国家" in text:
+        return crs_mod.CGCS2000
+    if "WGS" in upper or "GPS" in upper:
+        return crs_mod.WGS84
+    match = re.search(r"EPSG:?(\d+)", upper)
+    try:
+        return crs_mod.parse_crs(match.group(1) if match else text)
+    except ValueError:
+        return None
+
+
+def resolve_crs(source: Source, override: Any = None) -> tuple[crs_mod.Crs, str]:
+    """The CRS to read the coordinates in, and why (said to the user on every import).
+
+    Order: --crs, then a coord_system column or top-level note (our boundary files are
+    GCJ-02 inside nominally-WGS84 GeoJSON), then the file's declared CRS, then WGS84.
+    """
+    if override is not None:
+        return crs_mod.parse_crs(override), "from --crs"
+    if source.coord_system:
+        if len(source.coord_system) > 1:
+            raise ValueError(f"the coord_system column mixes systems {sorted(source.coord_system)}: split the file")
+        value = next(iter(source.coord_system))
+        found = crs_from_text(value)
+        if found is None:
+            raise ValueError(f"the coord_system column says {value!r}, which is not a known system: pass --crs")
+        return found, f"from the file's coord_system {'property' if source.format not in TABLE_FORMATS else 'column'}"
+    if source.top_note:
+        member, text = source.top_note
+        found = crs_from_text(text)
+        if found is not None:
+            return found, f"from the file's top-level {member} member {text!r}"
+    if source.declared_crs is not None:
+        return source.declared_crs, source.declared_reason
+    if source.format not in TABLE_FORMATS:
+        return crs_mod.WGS84, f"{source.declared_reason}, so WGS84 is assumed; pass --crs if not"
+    return crs_mod.WGS84, source.declared_reason

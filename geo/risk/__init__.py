@@ -1,0 +1,1 @@
+"""Risk tiers (风险分级) and the weekly outputs built on them."""

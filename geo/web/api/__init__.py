@@ -1,0 +1,1 @@
+"""JSON, tiles, Open311 and report endpoints, one Flask blueprint `bp` per module."""

@@ -1,0 +1,103 @@
+"""Vector tiles and data versions over HTTP.
+
+`/tiles/<layer>/<z>/<x>/<y>.pbf` serves a layer of `layers/` as a Mapbox vector tile,
+made by PostGIS and cached under the data versions it depends on (so a tile is never
+stale, and unchanged tiles are free); `/api/versions` tells the page what changed.
+Query parameters are validated before they reach SQL, and reach it only as bound values.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from datetime import date, datetime, time, timedelta
+
+from flask import Blueprint, Response, abort, jsonify, request
+
+from geo import config, db, tiles
+from geo.analysis import dashboard
+from geo.worktime import CST
+from layers import LAYERS
+
+bp = Blueprint("maptiles", __name__)
+CACHE = tiles.TileCache()
+_prepare_lock = threading.Lock()
+WINDOWS = {"1", "7", "30", "90", "custom"}
+MAJOR = re.compile(r"^[0-9]{2}$")
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2100, 1, 1)
+
+
+def window_bounds(args, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The time window of a request: today, the last 7/30/90 days, or custom dates (inclusive)."""
+    now = now or datetime.now(CST)
+    window = args.get("window", "30")
+    if window not in WINDOWS:
+        abort(400, f"window must be one of {sorted(WINDOWS)}")
+    if window == "1":
+        return datetime.combine(now.astimezone(CST).date(), time.min, CST), now + timedelta(minutes=1)
+    if window == "custom":
+        try:
+            start = date.fromisoformat(args.get("start", ""))
+            end = date.fromisoformat(args.get("end", ""))
+        except ValueError:
+            abort(400, "custom window needs start and end as YYYY-MM-DD")
+        if end < start or (end - start).days > 3660:
+            abort(400, "end must follow start, within ten years")
+        if start < FIRST_DAY or end >= LAST_DAY:  # year 9999 + 1 day overflows
+            abort(400, f"start and end must lie between {FIRST_DAY} and {LAST_DAY}")
+        return datetime.combine(start, time.min, CST), datetime.combine(end + timedelta(days=1), time.min, CST)
+    return now - timedelta(days=int(window)), now + timedelta(minutes=1)
+
+
+def filter_params(layer, args) -> tuple[dict, tuple]:
+    """Bound parameters for the layer's SQL and the part of the cache key they make."""
+    params = {"start": None, "end": None, "major": None}
+    key = ()
+    if "window" in layer.filters:
+        start, end = window_bounds(args)
+        params.update(start=start, end=end)
+        # Key by window name and day: "the last 30 days" is the same tile all day until data changes.
+        key += (args.get("window", "30"), args.get("start"), args.get("end"), datetime.now(CST).date())
+    if "category" in layer.filters:
+        major = args.get("major") or None
+        if major is not None and not MAJOR.match(major):
+            abort(400, "major must be a two-digit category code")
+        params["major"] = major
+        key += (major,)
+    return params, key
+
+
+@bp.get("/tiles/<layer_id>/<int:z>/<int:x>/<int:y>.pbf")
+def tile(layer_id: str, z: int, x: int, y: int):
+    layer = LAYERS.get(layer_id)
+    if layer is None:
+        abort(404, f"no layer {layer_id}")
+    if not (0 <= z <= 22 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+        abort(400, "tile out of range")
+    params, fkey = filter_params(layer, request.args)
+    gcj02 = config.settings().basemap_crs == "gcj02"
+    with db.pooled() as conn:
+        versions = dashboard.versions(conn)
+        key = (layer.id, z, x, y, fkey, gcj02, tuple(versions.get(name) for name in layer.depends_on), db.scope_key())
+        data = CACHE.get(key)
+        if data is None:
+            if layer.prepare:
+                with _prepare_lock:
+                    layer.prepare(conn)
+            data = tiles.render(conn, layer, z, x, y, params, gcj02=gcj02)
+            CACHE.put(key, data)
+    tag = tiles.etag(key)
+    if request.headers.get("If-None-Match") == tag:
+        return Response(status=304)
+    body, gzipped = tiles.maybe_gzip(data, request.headers.get("Accept-Encoding", ""))
+    resp = Response(body, mimetype="application/vnd.mapbox-vector-tile")
+    if gzipped:
+        resp.headers["Content-Encoding"] = "gzip"
+    resp.headers["ETag"] = tag
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@bp.get("/api/versions")
+def versions():
+    with db.pooled() as conn:
+        return jsonify(dashboard.versions(conn))
