@@ -6,6 +6,7 @@ itself with Dash when imported), endpoints the modules of `geo/web/api/` (each e
 Flask blueprint `bp`); adding one is adding a module. Everything the page needs (scripts, styles, the map
 library) is served from this server: it works on an intranet with no internet at all.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,8 +21,13 @@ from geo.labels import t
 
 def create_app() -> dash.Dash:
     app = dash.Dash(
-        __name__, use_pages=True, pages_folder="", title=t("app.title"), update_title=None,
-        serve_locally=True, suppress_callback_exceptions=True,
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        title=t("app.title"),
+        update_title=None,
+        serve_locally=True,
+        suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     for info in pkgutil.walk_packages(web.__path__, prefix=f"{web.__name__}."):

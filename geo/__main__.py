@@ -1,4 +1,5 @@
 """`python -m geo ...`: the command line of Quanyu."""
+
 import sys
 
 from geo.cli import main

@@ -14,6 +14,7 @@ the same query on one core.
 The rule for a point on a shared edge or in an overlap is the caller's: it passes `rank`
 (lower wins), as locate_points() takes the smallest grid code.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,8 @@ def candidates(points: np.ndarray, polygons: np.ndarray) -> tuple[np.ndarray, np
     if k == 1:
         return tree.query(points, predicate="intersects")
     bounds = np.linspace(0, len(points), k + 1).astype(np.int64)
-    parts = list(_executor().map(lambda i: tree.query(points[bounds[i]:bounds[i + 1]], predicate="intersects"), range(k)))
-    return (np.concatenate([p[0] + bounds[i] for i, p in enumerate(parts)]),
-            np.concatenate([p[1] for p in parts]))
+    parts = list(_executor().map(lambda i: tree.query(points[bounds[i] : bounds[i + 1]], predicate="intersects"), range(k)))
+    return (np.concatenate([p[0] + bounds[i] for i, p in enumerate(parts)]), np.concatenate([p[1] for p in parts]))
 
 
 def winners(n_points: int, pi: np.ndarray, ti: np.ndarray, rank: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ any that are missing first). Restore runs in one
 transaction: it either replaces everything or changes nothing. The password travels in
 the environment, never on a command line other users could read with `ps`.
 """
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,7 @@ def backup(url: str, path: str | Path) -> Path:
     path = Path(path)
     target, env = _split(url)
     tmp = path.with_name(path.name + ".partial")
-    _run([cluster.client_tool("pg_dump"), "--format=custom", "--no-owner",
-          f"--file={tmp}", f"--dbname={target}"], env)
+    _run([cluster.client_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={tmp}", f"--dbname={target}"], env)
     tmp.replace(path)  # a crash mid-dump never leaves a truncated file under the real name
     return path
 
@@ -79,5 +79,16 @@ def restore(url: str, path: str | Path) -> None:
     # A session still reading the tables would make the restore wait forever: give up after a minute instead.
     env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " -c lock_timeout=60000").strip()
     ensure_roles(url)
-    _run([cluster.client_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",
-          "--single-transaction", "--exit-on-error", f"--dbname={target}", str(path)], env)
+    _run(
+        [
+            cluster.client_tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            "--exit-on-error",
+            f"--dbname={target}",
+            str(path),
+        ],
+        env,
+    )

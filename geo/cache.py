@@ -5,6 +5,7 @@ account's scope, the arguments), so an entry is never stale, only unused; this k
 most recently used within a count and is safe under the app's threads. Two threads missing
 the same key both compute it: wasted work once, never a wrong answer.
 """
+
 from __future__ import annotations
 
 import threading
@@ -72,10 +73,13 @@ def day_versions(conn) -> tuple[int, dict[date, int]]:
     hit = _maps.get_if_present(where + (now["current"], now["generation"]))
     if hit is not None:
         return hit
-    row = db.one(conn, f"""
+    row = db.one(
+        conn,
+        f"""
         SELECT {state}, array_agg(day) FILTER (WHERE day <> '-infinity') AS days,
                array_agg(version) FILTER (WHERE day <> '-infinity') AS versions
-          FROM incident_day_version""")
+          FROM incident_day_version""",
+    )
     out = (row["generation"] or 0, dict(zip(row["days"] or (), row["versions"] or ())))
     _maps.get(where + (row["current"], row["generation"]), lambda: out)
     return out

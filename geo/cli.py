@@ -5,6 +5,7 @@ Each sub-command is one module in `geo/commands/` with `add_arguments(parser)` a
 `import_.py` is `import`). Adding a command is adding a module. Modules load only to build
 the parser and when their command runs; heavy imports belong inside `run`.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@
 | QUANYU_BASEMAP_ATTRIBUTION | "" | attribution text shown on the map |
 | QUANYU_LIVE_SECONDS | 5 | how often the big screen polls for changes |
 """
+
 from __future__ import annotations
 
 import os

@@ -117,9 +117,7 @@ def _crs_from_epsg(code: int) -> Crs:
     except CRSError:
         raise ValueError(f"unknown EPSG code {code}; {_ACCEPTED}") from None
     if not (crs.is_geographic or crs.is_projected):
-        raise ValueError(
-            f"EPSG:{code} ({crs.name}) is not a geographic or projected CRS; {_ACCEPTED}"
-        )
+        raise ValueError(f"EPSG:{code} ({crs.name}) is not a geographic or projected CRS; {_ACCEPTED}")
     return Crs(f"EPSG:{code}", f"{crs.name} (EPSG:{code})", code)
 
 
@@ -130,9 +128,7 @@ _CHINA_LAT = (0.8293, 55.8271)
 
 
 def _as_float_arrays(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    lon, lat = np.broadcast_arrays(
-        np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
-    )
+    lon, lat = np.broadcast_arrays(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
     return lon, lat
 
 
@@ -141,12 +137,7 @@ def in_china(lon, lat):
     implementations use to decide whether to apply the offset; also the
     "coordinates outside China" check for imports (catches swapped lon/lat)."""
     lon, lat = _as_float_arrays(lon, lat)
-    inside = (
-        (lon >= _CHINA_LON[0])
-        & (lon <= _CHINA_LON[1])
-        & (lat >= _CHINA_LAT[0])
-        & (lat <= _CHINA_LAT[1])
-    )
+    inside = (lon >= _CHINA_LON[0]) & (lon <= _CHINA_LON[1]) & (lat >= _CHINA_LAT[0]) & (lat <= _CHINA_LAT[1])
     return inside[()]
 
 

@@ -5,6 +5,7 @@ Every query in the project goes through these helpers with bound parameters (psy
 plain dicts or DataFrames; connections come from one pool per process so that the app's
 callbacks and the tile server share a handful of sessions.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -122,10 +123,12 @@ def _apply_scope(conn, scope) -> None:
                                   set_config('quanyu.unit', '', false), set_config('quanyu.user', '', false),
                                   set_config('quanyu.role', '', false), set_config('quanyu.ip', '', false)""")
         else:
-            cur.execute("""SELECT set_config('role', %s, false), set_config('quanyu.scope', %s, false),
+            cur.execute(
+                """SELECT set_config('role', %s, false), set_config('quanyu.scope', %s, false),
                                   set_config('quanyu.unit', %s, false), set_config('quanyu.user', %s, false),
                                   set_config('quanyu.role', %s, false), set_config('quanyu.ip', %s, false)""",
-                        (scope.db_role, scope.prefix, scope.admin_code, scope.username, scope.role, scope.ip or ""))
+                (scope.db_role, scope.prefix, scope.admin_code, scope.username, scope.role, scope.ip or ""),
+            )
     conn.commit()
 
 
@@ -222,6 +225,7 @@ def _copy_value(v: Any) -> Any:
 
 # --------------------------------------------------------------------------- migrations
 
+
 def migrations() -> list[tuple[str, str]]:
     return [(p.stem, p.read_text(encoding="utf-8")) for p in sorted(MIGRATIONS_DIR.glob("*.sql"))]
 
@@ -249,9 +253,7 @@ def migrate(conn) -> list[str]:
                 digest = hashlib.sha256(sql.encode()).hexdigest()
                 if version in done:
                     if done[version] != digest:
-                        raise RuntimeError(
-                            f"migration {version} changed after it was applied; add a new migration instead"
-                        )
+                        raise RuntimeError(f"migration {version} changed after it was applied; add a new migration instead")
                     continue
                 try:
                     cur.execute(sql)

@@ -4,6 +4,7 @@
 back to Simplified Chinese, then to the key itself, so a missing translation shows up as
 an English key on screen instead of a crash.
 """
+
 from __future__ import annotations
 
 import os

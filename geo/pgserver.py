@@ -155,9 +155,16 @@ def _server_identity() -> dict:
     return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
 
 
-def _run(cmd: list[str], *, as_server: bool = False, check: bool = True,
-         timeout: float | None = 300, cwd: Path | str | None = None,
-         env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+def _run(
+    cmd: list[str],
+    *,
+    as_server: bool = False,
+    check: bool = True,
+    timeout: float | None = 300,
+    cwd: Path | str | None = None,
+    env: dict | None = None,
+    **kwargs,
+) -> subprocess.CompletedProcess:
     """Run an argument list (never a shell); failures become ClusterError."""
     if as_server:
         kwargs.update(_server_identity())
@@ -165,16 +172,16 @@ def _run(cmd: list[str], *, as_server: bool = False, check: bool = True,
         cwd = cwd or "/"
     try:
         proc = subprocess.run(
-            [str(c) for c in cmd], capture_output=True, text=True,
-            timeout=timeout, cwd=cwd, env=env or _clean_env(), **kwargs)
+            [str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env or _clean_env(), **kwargs
+        )
     except FileNotFoundError as exc:
         raise ClusterError(f"command not found: {cmd[0]} ({exc})") from None
     except subprocess.TimeoutExpired:
         raise ClusterError(f"command timed out after {timeout}s: {' '.join(map(str, cmd))}") from None
     if check and proc.returncode != 0:
         raise ClusterError(
-            f"command failed (exit {proc.returncode}): {' '.join(map(str, cmd))}\n"
-            + _tail(proc.stdout + proc.stderr, 20))
+            f"command failed (exit {proc.returncode}): {' '.join(map(str, cmd))}\n" + _tail(proc.stdout + proc.stderr, 20)
+        )
     return proc
 
 
@@ -200,8 +207,7 @@ def _has_initdb(bindir: Path | None) -> bool:
 
 def _pg_config_value(pg_config: str | Path, flag: str) -> str | None:
     try:
-        proc = subprocess.run([str(pg_config), flag], capture_output=True,
-                              text=True, timeout=30, env=_clean_env())
+        proc = subprocess.run([str(pg_config), flag], capture_output=True, text=True, timeout=30, env=_clean_env())
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
@@ -276,7 +282,8 @@ def _binaries() -> tuple[Path, str, str]:
             raise ClusterError(
                 "PostgreSQL server binaries not found.\n"
                 + _install_hint(None)
-                + "\nor point QUANYU_PG_BIN at a directory containing initdb.")
+                + "\nor point QUANYU_PG_BIN at a directory containing initdb."
+            )
         full, major = _version_of(bindir)
         _bin_cache.update(bindir=bindir, full=full, major=major)
     return _bin_cache["bindir"], _bin_cache["full"], _bin_cache["major"]  # type: ignore[return-value]
@@ -306,14 +313,12 @@ def apt_install(package: str) -> None:
     proc = _run(cmd, check=False, timeout=1800, env=env)
     if proc.returncode != 0 and not _apt_updated:
         _log("install failed; running: apt-get update")
-        _run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"],
-             check=False, timeout=900, env=env)
+        _run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], check=False, timeout=900, env=env)
         _apt_updated = True
         _log("retrying: " + " ".join(cmd))
         proc = _run(cmd, check=False, timeout=1800, env=env)
     if proc.returncode != 0:
-        raise ClusterError(f"apt-get install {package} failed (exit {proc.returncode}):\n"
-                           + _tail(proc.stdout + proc.stderr, 20))
+        raise ClusterError(f"apt-get install {package} failed (exit {proc.returncode}):\n" + _tail(proc.stdout + proc.stderr, 20))
     _log(f"installed {package}")
 
 
@@ -342,13 +347,14 @@ def ensure_postgis() -> Path:
             return control
     conda = os.environ.get("CONDA_PREFIX")
     if conda and str(bindir).startswith(conda):
-        hint = ("Install it with: conda env create -f environment.yml "
-                "(or conda install -c conda-forge postgis),\n"
-                "  or set DATABASE_URL to an existing PostGIS-enabled database.")
+        hint = (
+            "Install it with: conda env create -f environment.yml "
+            "(or conda install -c conda-forge postgis),\n"
+            "  or set DATABASE_URL to an existing PostGIS-enabled database."
+        )
     else:
         hint = _install_hint(major)
-    raise ClusterError(f"PostGIS is not installed for PostgreSQL {major} at {bindir} "
-                       f"(missing {control}).\n{hint}")
+    raise ClusterError(f"PostGIS is not installed for PostgreSQL {major} at {bindir} (missing {control}).\n{hint}")
 
 
 def _postgis_available() -> bool:
@@ -373,13 +379,13 @@ def _ensure_server_user() -> None:
         pass
     shell = next((s for s in ("/usr/sbin/nologin", "/sbin/nologin") if os.path.exists(s)), "/bin/false")
     _log(f"creating system user {SERVER_USER!r} to own the embedded cluster")
-    proc = _run(["useradd", "--system", "--no-create-home", "--user-group",
-                 "--shell", shell, SERVER_USER], check=False, timeout=60)
+    proc = _run(
+        ["useradd", "--system", "--no-create-home", "--user-group", "--shell", shell, SERVER_USER], check=False, timeout=60
+    )
     try:
         pwd.getpwnam(SERVER_USER)  # may have been created concurrently
     except KeyError:
-        raise ClusterError(f"could not create system user {SERVER_USER!r}:\n"
-                           + _tail(proc.stdout + proc.stderr, 10)) from None
+        raise ClusterError(f"could not create system user {SERVER_USER!r}:\n" + _tail(proc.stdout + proc.stderr, 10)) from None
 
 
 def _chown_server(path: Path) -> None:
@@ -554,8 +560,7 @@ def _password() -> str:
     try:
         return _PASSWORD_FILE.read_text().strip()
     except FileNotFoundError:
-        raise ClusterError("embedded cluster not initialised (no var/pg/password); "
-                           "call geo.pgserver.start()") from None
+        raise ClusterError("embedded cluster not initialised (no var/pg/password); call geo.pgserver.start()") from None
 
 
 def _initdb(bindir: Path, base: Path) -> None:
@@ -582,9 +587,24 @@ def _initdb(bindir: Path, base: Path) -> None:
             data.mkdir(mode=0o700)
             _chown_server(data)
             _log(f"initdb -D {data} (locale {locale})")
-            proc = _run([bindir / "initdb", "-D", data, "-U", SUPERUSER, "-E", "UTF8",
-                         f"--locale={locale}", "--auth=scram-sha-256", f"--pwfile={pwfile}"],
-                        as_server=True, check=False, timeout=300, cwd=base)
+            proc = _run(
+                [
+                    bindir / "initdb",
+                    "-D",
+                    data,
+                    "-U",
+                    SUPERUSER,
+                    "-E",
+                    "UTF8",
+                    f"--locale={locale}",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                ],
+                as_server=True,
+                check=False,
+                timeout=300,
+                cwd=base,
+            )
             if proc.returncode == 0:
                 return
             errors.append(f"--locale={locale}: " + _tail(proc.stdout + proc.stderr, 15))
@@ -617,8 +637,7 @@ def _write_conf(data: Path, p: int, major: str) -> None:
     }
     if float(major) >= 11:
         settings["jit"] = "off"  # JIT costs more than it saves on short GIS queries
-    text = "# Managed by geo/pgserver.py; rewritten on every start.\n" + "".join(
-        f"{k} = {v}\n" for k, v in settings.items())
+    text = "# Managed by geo/pgserver.py; rewritten on every start.\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
     _write_file(data / _CONF_NAME, text, 0o600)
     conf = data / "postgresql.conf"
     if _CONF_INCLUDE.strip() not in conf.read_text():
@@ -703,30 +722,36 @@ def start() -> str:
                     raise ClusterError(
                         f"{data} was created by PostgreSQL {cluster_major} but the binaries "
                         f"found are {major} ({bindir}). Set QUANYU_PG_BIN to the "
-                        f"PostgreSQL {cluster_major} bin directory, or remove {data} to recreate it.")
+                        f"PostgreSQL {cluster_major} bin directory, or remove {data} to recreate it."
+                    )
             p = port()
             _remove_stale_locks()
             if _port_in_use(p):
                 raise ClusterError(
                     f"port {p} on 127.0.0.1 is in use by another process; "
-                    "set QUANYU_PG_PORT to a free port (or stop that process).")
+                    "set QUANYU_PG_PORT to a free port (or stop that process)."
+                )
             _write_conf(data, p, major)
             _log(f"starting PostgreSQL {major} on 127.0.0.1:{p} (data {data})")
             log = _log_file()
             if not log.exists():
                 log.touch()
                 _chown_server(log)
-            proc = _run([bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", str(START_TIMEOUT),
-                         "start"], as_server=True, check=False, timeout=START_TIMEOUT + 30,
-                        cwd=base, start_new_session=True)
+            proc = _run(
+                [bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", str(START_TIMEOUT), "start"],
+                as_server=True,
+                check=False,
+                timeout=START_TIMEOUT + 30,
+                cwd=base,
+                start_new_session=True,
+            )
             info = _pidfile_info()
             if proc.returncode != 0 or info is None:
                 raise ClusterError(
-                    f"PostgreSQL failed to start (pg_ctl exit {proc.returncode}). "
-                    f"Last lines of {log}:\n{_log_tail(20)}")
+                    f"PostgreSQL failed to start (pg_ctl exit {proc.returncode}). Last lines of {log}:\n{_log_tail(20)}"
+                )
         elif info.get("port") and info["port"] != port():
-            _log(f"note: cluster already running on port {info['port']} "
-                 f"(QUANYU_PG_PORT={port()} applies after stop/start)")
+            _log(f"note: cluster already running on port {info['port']} (QUANYU_PG_PORT={port()} applies after stop/start)")
         _ensure_databases()
         return url("quanyu")
 
@@ -738,12 +763,14 @@ def stop() -> bool:
         if info is None:
             return False
         bindir, _, _ = _binaries()
-        proc = _run([bindir / "pg_ctl", "-D", _data_dir(), "stop", "-m", "fast", "-w",
-                     "-t", str(START_TIMEOUT)], as_server=True, check=False,
-                    timeout=START_TIMEOUT + 30)
+        proc = _run(
+            [bindir / "pg_ctl", "-D", _data_dir(), "stop", "-m", "fast", "-w", "-t", str(START_TIMEOUT)],
+            as_server=True,
+            check=False,
+            timeout=START_TIMEOUT + 30,
+        )
         if proc.returncode != 0 and _pidfile_info() is not None:
-            raise ClusterError(f"pg_ctl stop failed:\n{_tail(proc.stdout + proc.stderr, 20)}\n"
-                               f"Log:\n{_log_tail(20)}")
+            raise ClusterError(f"pg_ctl stop failed:\n{_tail(proc.stdout + proc.stderr, 20)}\nLog:\n{_log_tail(20)}")
         global _dbs_ensured_for
         _dbs_ensured_for = None
         return True

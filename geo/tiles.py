@@ -14,6 +14,7 @@ When the basemap is GCJ-02, each tile is shifted by the GCJ-02 offset at the til
 The offset varies by centimetres across a street and by metres across a county, so one
 offset per tile is always well under a pixel and overlays line up with the basemap.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -30,7 +31,7 @@ WORLD_M = 40075016.68557849
 
 
 def tile_bounds_lonlat(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    n = 2 ** z
+    n = 2**z
 
     def lon(xx):
         return xx / n * 360.0 - 180.0
@@ -74,7 +75,7 @@ RENDERERS: dict = {}
 
 def render(conn, layer, z: int, x: int, y: int, params: dict, gcj02: bool = False) -> bytes:
     dx, dy = gcj02_shift(z, x, y) if gcj02 else (0.0, 0.0)
-    tile_m = WORLD_M / 2 ** z
+    tile_m = WORLD_M / 2**z
     args = dict(params, z=z, x=x, y=y, dx=dx, dy=dy, name=layer.id, px_m=tile_m / 256, cell_m=tile_m / 128)
     custom = RENDERERS.get(layer.id)
     if custom is not None:

@@ -7,6 +7,7 @@ The office day is 09:00-12:00 and 13:30-17:30 (7 hours), Monday to Friday, in Ch
 Standard Time; statutory holidays can be passed in as dates (the local authority's own
 calendar, including 调休 make-up working days, belongs in configuration).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
@@ -14,9 +15,7 @@ from typing import Iterable
 
 CST = timezone(timedelta(hours=8), "CST")
 OFFICE_PERIODS = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
-HOURS_PER_DAY = sum(
-    (datetime.combine(date.min, b) - datetime.combine(date.min, a)).seconds for a, b in OFFICE_PERIODS
-) / 3600
+HOURS_PER_DAY = sum((datetime.combine(date.min, b) - datetime.combine(date.min, a)).seconds for a, b in OFFICE_PERIODS) / 3600
 
 
 def is_working_day(d: date, holidays: frozenset[date] = frozenset(), workdays: frozenset[date] = frozenset()) -> bool:

@@ -6,6 +6,7 @@ MapLibre paint rules, a legend, the UI filters it obeys, and the tables whose ch
 invalidate it. Adding a layer is adding a module here; the tile server, the layer switcher,
 the legend and the live refresh pick it up.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -59,15 +60,31 @@ def map_config(layers: dict[str, MapLayer], basemap_url: str | None = None, attr
         sources["basemap"] = {"type": "raster", "tiles": [basemap_url], "tileSize": 256, "attribution": attribution}
         style_layers.append({"id": "basemap", "type": "raster", "source": "basemap"})
     for layer in layers.values():
-        sources[layer.id] = {"type": "vector", "tiles": [f"/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.pbf"],
-                             "minzoom": 0, "maxzoom": 16}
+        sources[layer.id] = {"type": "vector", "tiles": [f"/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.pbf"], "minzoom": 0, "maxzoom": 16}
         for i, spec in enumerate(layer.style):
-            style_layers.append(dict(spec, id=f"{layer.id}-{i}", source=layer.id, **{"source-layer": layer.id},
-                                     layout=dict(spec.get("layout", {}),
-                                                 visibility="visible" if layer.visible else "none")))
-        switcher.append(dict(id=layer.id, label=t(layer.label), visible=layer.visible, filters=list(layer.filters),
-                             depends_on=list(layer.depends_on), clickable=layer.clickable,
-                             legend=[dict(color=i.color, label=t(i.label), shape=i.shape) for i in layer.legend]))
-    style = {"version": 8, "sources": sources,
-             "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#0a1726"}}] + style_layers}
+            style_layers.append(
+                dict(
+                    spec,
+                    id=f"{layer.id}-{i}",
+                    source=layer.id,
+                    **{"source-layer": layer.id},
+                    layout=dict(spec.get("layout", {}), visibility="visible" if layer.visible else "none"),
+                )
+            )
+        switcher.append(
+            dict(
+                id=layer.id,
+                label=t(layer.label),
+                visible=layer.visible,
+                filters=list(layer.filters),
+                depends_on=list(layer.depends_on),
+                clickable=layer.clickable,
+                legend=[dict(color=i.color, label=t(i.label), shape=i.shape) for i in layer.legend],
+            )
+        )
+    style = {
+        "version": 8,
+        "sources": sources,
+        "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#0a1726"}}] + style_layers,
+    }
     return {"style": style, "layers": switcher}

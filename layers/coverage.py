@@ -4,6 +4,7 @@ worker dashed, so that each "不留空白盲区" failure jumps out of the risk c
 The defects come from `coverage_defect`, refreshed here (by geo.coverage.report) whenever the
 grids or the administrative units changed since the last analysis.
 """
+
 from layers import LegendItem, MapLayer
 
 
@@ -30,19 +31,34 @@ LAYER = MapLayer(
                                OFFSET 0)""",
     attributes=("kind", "grids", "area_m2"),
     style=(
-        {"type": "fill", "filter": ["in", ["get", "kind"], ["literal", ["gap", "outside"]]],
-         "paint": {"fill-pattern": "hatch", "fill-opacity": 0.95}},
-        {"type": "fill", "filter": ["==", ["get", "kind"], "overlap"],
-         "paint": {"fill-color": "#ff2bd6", "fill-opacity": 0.6}},
-        {"type": "line", "filter": ["in", ["get", "kind"], ["literal", ["gap", "outside", "overlap"]]],
-         "paint": {"line-color": ["match", ["get", "kind"], "overlap", "#ff2bd6", "#ffd60a"], "line-width": 1.8}},
-        {"type": "line", "filter": ["in", ["get", "kind"], ["literal", ["sliver", "crossing"]]],
-         "paint": {"line-color": "#00f0ff", "line-width": ["interpolate", ["linear"], ["zoom"], 9, 1.5, 14, 3]}},
-        {"type": "line", "filter": ["==", ["get", "kind"], "no_worker"],
-         "paint": {"line-color": "#ffffff", "line-width": 1.6, "line-dasharray": [2, 1.5]}},
+        {
+            "type": "fill",
+            "filter": ["in", ["get", "kind"], ["literal", ["gap", "outside"]]],
+            "paint": {"fill-pattern": "hatch", "fill-opacity": 0.95},
+        },
+        {"type": "fill", "filter": ["==", ["get", "kind"], "overlap"], "paint": {"fill-color": "#ff2bd6", "fill-opacity": 0.6}},
+        {
+            "type": "line",
+            "filter": ["in", ["get", "kind"], ["literal", ["gap", "outside", "overlap"]]],
+            "paint": {"line-color": ["match", ["get", "kind"], "overlap", "#ff2bd6", "#ffd60a"], "line-width": 1.8},
+        },
+        {
+            "type": "line",
+            "filter": ["in", ["get", "kind"], ["literal", ["sliver", "crossing"]]],
+            "paint": {"line-color": "#00f0ff", "line-width": ["interpolate", ["linear"], ["zoom"], 9, 1.5, 14, 3]},
+        },
+        {
+            "type": "line",
+            "filter": ["==", ["get", "kind"], "no_worker"],
+            "paint": {"line-color": "#ffffff", "line-width": 1.6, "line-dasharray": [2, 1.5]},
+        },
     ),
-    legend=(LegendItem("#ffd60a", "legend.gap", "hatch"), LegendItem("#00f0ff", "legend.sliver", "line"),
-            LegendItem("#ff2bd6", "legend.overlap"), LegendItem("#ffffff", "legend.no_worker", "dashed")),
+    legend=(
+        LegendItem("#ffd60a", "legend.gap", "hatch"),
+        LegendItem("#00f0ff", "legend.sliver", "line"),
+        LegendItem("#ff2bd6", "legend.overlap"),
+        LegendItem("#ffffff", "legend.no_worker", "dashed"),
+    ),
     depends_on=("grid", "grid_staff", "admin_unit"),
     simplify=False,
     prepare=refresh_if_stale,

@@ -3,6 +3,7 @@
 Colours differ in lightness as well as hue (deep blue, amber, red), so the three tiers stay
 apart for colour-blind viewers and on a washed-out wall display.
 """
+
 from layers import LegendItem, MapLayer
 
 TIER_COLORS = {"high": "#e8412c", "medium": "#f5b82e", "low": "#2f6fa8", "none": "#4a5a6a"}
@@ -16,15 +17,37 @@ LAYER = MapLayer(
             WHERE g.geom && (SELECT b FROM bbox)""",
     attributes=("code", "name", "tier"),
     style=(
-        {"type": "fill", "paint": {
-            "fill-color": ["match", ["get", "tier"], "high", TIER_COLORS["high"], "medium", TIER_COLORS["medium"],
-                           "low", TIER_COLORS["low"], TIER_COLORS["none"]],
-            "fill-opacity": ["match", ["get", "tier"], "high", 0.78, "medium", 0.62, 0.42]}},
-        {"type": "line", "paint": {"line-color": "#c9d6e3", "line-opacity": 0.35,
-                                   "line-width": ["interpolate", ["linear"], ["zoom"], 9, 0.2, 14, 1.2]}},
+        {
+            "type": "fill",
+            "paint": {
+                "fill-color": [
+                    "match",
+                    ["get", "tier"],
+                    "high",
+                    TIER_COLORS["high"],
+                    "medium",
+                    TIER_COLORS["medium"],
+                    "low",
+                    TIER_COLORS["low"],
+                    TIER_COLORS["none"],
+                ],
+                "fill-opacity": ["match", ["get", "tier"], "high", 0.78, "medium", 0.62, 0.42],
+            },
+        },
+        {
+            "type": "line",
+            "paint": {
+                "line-color": "#c9d6e3",
+                "line-opacity": 0.35,
+                "line-width": ["interpolate", ["linear"], ["zoom"], 9, 0.2, 14, 1.2],
+            },
+        },
     ),
-    legend=(LegendItem(TIER_COLORS["high"], "tier.high"), LegendItem(TIER_COLORS["medium"], "tier.medium"),
-            LegendItem(TIER_COLORS["low"], "tier.low")),
+    legend=(
+        LegendItem(TIER_COLORS["high"], "tier.high"),
+        LegendItem(TIER_COLORS["medium"], "tier.medium"),
+        LegendItem(TIER_COLORS["low"], "tier.low"),
+    ),
     depends_on=("grid", "grid_risk"),
     clickable=True,
 )

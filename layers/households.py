@@ -3,13 +3,17 @@
 Read from the pre-aggregated `household_hex`, refreshed here whenever households changed
 since it was built, so the tile never counts raw households.
 """
+
 from geo import db
 from layers import LegendItem, MapLayer
 
 
 def refresh_if_stale(conn) -> None:
-    stale = db.scalar(conn, """SELECT (SELECT value FROM setting WHERE key = 'household_hex_version')
-                                      IS DISTINCT FROM to_jsonb((SELECT version FROM data_version WHERE name = 'household'))""")
+    stale = db.scalar(
+        conn,
+        """SELECT (SELECT value FROM setting WHERE key = 'household_hex_version')
+                                      IS DISTINCT FROM to_jsonb((SELECT version FROM data_version WHERE name = 'household'))""",
+    )
     if stale:
         db.scalar(conn, "SELECT refresh_household_hex()")
         conn.commit()
@@ -24,10 +28,27 @@ LAYER = MapLayer(
               AND geom && (SELECT b FROM bbox)""",
     attributes=("households", "persons"),
     style=(
-        {"type": "fill", "paint": {
-            "fill-color": ["interpolate", ["linear"], ["get", "households"],
-                           1, "#12384f", 50, "#1d6a7a", 300, "#2fa29a", 1500, "#8fd694", 5000, "#e9f7b5"],
-            "fill-opacity": 0.7}},
+        {
+            "type": "fill",
+            "paint": {
+                "fill-color": [
+                    "interpolate",
+                    ["linear"],
+                    ["get", "households"],
+                    1,
+                    "#12384f",
+                    50,
+                    "#1d6a7a",
+                    300,
+                    "#2fa29a",
+                    1500,
+                    "#8fd694",
+                    5000,
+                    "#e9f7b5",
+                ],
+                "fill-opacity": 0.7,
+            },
+        },
     ),
     legend=(LegendItem("#12384f,#1d6a7a,#2fa29a,#8fd694,#e9f7b5", "legend.households", "ramp"),),
     depends_on=("household",),

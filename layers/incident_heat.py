@@ -13,6 +13,7 @@ Below zoom 12 the served tile is assembled by `render_low_zoom` (end of this mod
 cached per-grid totals, feature for feature equal to the SQL here, which stays the
 reference and serves every other case.
 """
+
 from layers import LegendItem, MapLayer
 
 LAYER = MapLayer(
@@ -51,14 +52,32 @@ LAYER = MapLayer(
             GROUP BY floor(ST_X(p) / %(cell_m)s), floor(ST_Y(p) / %(cell_m)s)""",
     attributes=("n",),
     style=(
-        {"type": "heatmap", "paint": {
-            "heatmap-weight": ["interpolate", ["linear"], ["get", "n"], 0, 0, 6, 1],
-            "heatmap-intensity": ["interpolate", ["linear"], ["zoom"], 8, 1.6, 14, 3],
-            "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 8, 14, 12, 26, 15, 38],
-            "heatmap-opacity": 0.82,
-            "heatmap-color": ["interpolate", ["linear"], ["heatmap-density"],
-                              0, "rgba(0,0,0,0)", 0.15, "#3b0f70", 0.35, "#8c2981",
-                              0.55, "#de4968", 0.75, "#fe9f6d", 1, "#fcfdbf"]}},
+        {
+            "type": "heatmap",
+            "paint": {
+                "heatmap-weight": ["interpolate", ["linear"], ["get", "n"], 0, 0, 6, 1],
+                "heatmap-intensity": ["interpolate", ["linear"], ["zoom"], 8, 1.6, 14, 3],
+                "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 8, 14, 12, 26, 15, 38],
+                "heatmap-opacity": 0.82,
+                "heatmap-color": [
+                    "interpolate",
+                    ["linear"],
+                    ["heatmap-density"],
+                    0,
+                    "rgba(0,0,0,0)",
+                    0.15,
+                    "#3b0f70",
+                    0.35,
+                    "#8c2981",
+                    0.55,
+                    "#de4968",
+                    0.75,
+                    "#fe9f6d",
+                    1,
+                    "#fcfdbf",
+                ],
+            },
+        },
     ),
     legend=(LegendItem("#8c2981,#de4968,#fe9f6d,#fcfdbf", "legend.density", "ramp"),),
     depends_on=("incident",),
@@ -121,16 +140,21 @@ def _where(conn) -> tuple:
 
 def _points(conn, versions: dict):
     """Keys ('g' + grid code, 'c' + community code), lon and lat of every weighted point."""
+
     def compute():
-        rows = db.rows(conn, """
+        rows = db.rows(
+            conn,
+            """
             SELECT 'g' || code AS k, ST_X(p) AS x, ST_Y(p) AS y
               FROM (SELECT code, ST_PointOnSurface(geom) AS p FROM grid_current) g
             UNION ALL
             SELECT 'c' || code, ST_X(p), ST_Y(p)
-              FROM (SELECT code, ST_PointOnSurface(geom) AS p FROM admin_unit WHERE level = 'community') a""")
+              FROM (SELECT code, ST_PointOnSurface(geom) AS p FROM admin_unit WHERE level = 'community') a""",
+        )
         keys = np.array([r["k"] for r in rows], dtype=object)
         xy = np.array([(r["x"], r["y"]) for r in rows], dtype=float).reshape(-1, 2)
         return keys, xy
+
     return _cached(("points", _where(conn), versions.get("grid"), versions.get("admin_unit")), compute)
 
 
@@ -157,10 +181,12 @@ def _whole_days(conn, versions: dict, points, first, last, major) -> np.ndarray:
         return np.zeros(len(keys), np.int64)
     if n_days > MAX_CACHED_DAYS:
         return _long_window(conn, versions, keys, first, last, major)
-    generation, day_v = day_versions(conn)   # before the counts they tag
+    generation, day_v = day_versions(conn)  # before the counts they tag
     majors = _majors(conn)
-    fam = _families.get(("days", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors),
-                        lambda: Days(_EMPTY, max_days=2 * MAX_CACHED_DAYS))
+    fam = _families.get(
+        ("days", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors),
+        lambda: Days(_EMPTY, max_days=2 * MAX_CACHED_DAYS),
+    )
     days = [first + timedelta(days=k) for k in range(1, n_days + 1)]
 
     def fetch(stale):
@@ -168,7 +194,9 @@ def _whole_days(conn, versions: dict, points, first, last, major) -> np.ndarray:
         # one row per day: (point index, major index, n) packed as big-endian int4 triples
         # (rows of one point and major on one day are summed by the bincount, not here)
         contiguous = (max(stale) - min(stale)).days + 1 == len(stale)
-        rows = db.rows(conn, f"""
+        rows = db.rows(
+            conn,
+            f"""
             WITH pg AS (SELECT code, i FROM unnest(%(gc)s::text[], %(gi)s::int[]) u (code, i)),
                  pc AS (SELECT code, i FROM unnest(%(cc)s::text[], %(ci)s::int[]) u (code, i)),
                  m AS (SELECT m, (o - 1)::int AS j FROM unnest(%(majors)s::text[]) WITH ORDINALITY u (m, o))
@@ -179,9 +207,18 @@ def _whole_days(conn, versions: dict, points, first, last, major) -> np.ndarray:
               JOIN m ON m.m = left(d.minor_code, 2)
              WHERE d.day BETWEEN %(lo)s AND %(hi)s {"" if contiguous else "AND d.day = ANY(%(days)s::date[])"}
                AND COALESCE(pg.i, pc.i) IS NOT NULL
-             GROUP BY d.day""", dict(gc=_array_text(k[1:] for k in keys[grid]), gi=_array(index[grid]),
-                                     cc=_array_text(k[1:] for k in keys[~grid]), ci=_array(index[~grid]),
-                                     majors=list(majors), days=stale, lo=min(stale), hi=max(stale)))
+             GROUP BY d.day""",
+            dict(
+                gc=_array_text(k[1:] for k in keys[grid]),
+                gi=_array(index[grid]),
+                cc=_array_text(k[1:] for k in keys[~grid]),
+                ci=_array(index[~grid]),
+                majors=list(majors),
+                days=stale,
+                lo=min(stale),
+                hi=max(stale),
+            ),
+        )
         out = {}
         for r in rows:
             a = np.frombuffer(bytes(r["packed"]), dtype=">i4").reshape(-1, 3)
@@ -203,24 +240,36 @@ def _whole_days(conn, versions: dict, points, first, last, major) -> np.ndarray:
             pick = np.concatenate([p[1] for p in parts]) == (majors.index(major) if major in majors else -1)
             idx, n = idx[pick], n[pick]
         return np.bincount(idx, weights=n, minlength=len(keys)).astype(np.int64)
-    return _cached(("total", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors,
-                    first, last, major, tag), total, _totals)
+
+    return _cached(
+        ("total", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors, first, last, major, tag),
+        total,
+        _totals,
+    )
 
 
 def _long_window(conn, versions: dict, keys, first, last, major) -> np.ndarray:
     """A window of more than MAX_CACHED_DAYS whole days: one sum in SQL, cached per incident
     version."""
+
     def compute():
-        rows = db.rows(conn, """
+        rows = db.rows(
+            conn,
+            """
             SELECT CASE WHEN grid_code = '' THEN 'c' || admin_code ELSE 'g' || grid_code END AS k, sum(n)::bigint AS n
               FROM incident_daily
              WHERE day > %(first)s AND day < %(last)s
                AND (%(major)s::text IS NULL OR left(minor_code, 2) = %(major)s)
-             GROUP BY 1""", dict(first=first, last=last, major=major))
+             GROUP BY 1""",
+            dict(first=first, last=last, major=major),
+        )
         got = {r["k"]: r["n"] for r in rows}
         return np.array([got.get(k, 0) for k in keys], dtype=np.int64)
-    return _cached(("long", _where(conn), versions.get("incident"), versions.get("grid"), versions.get("admin_unit"),
-                    first, last, major), compute)
+
+    return _cached(
+        ("long", _where(conn), versions.get("incident"), versions.get("grid"), versions.get("admin_unit"), first, last, major),
+        compute,
+    )
 
 
 def warm(conn, start, end) -> None:
@@ -252,18 +301,30 @@ def _edges(conn, versions: dict, keys, start: datetime, end: datetime, major) ->
     window's edges are cut from memory to the microsecond: the tiles of one screen, each
     with its own `now`, read them once."""
     first, last = start.astimezone(CST).date(), end.astimezone(CST).date()
-    generation, day_v = day_versions(conn)   # before the rows they tag
+    generation, day_v = day_versions(conn)  # before the rows they tag
     majors = _majors(conn)
-    fam = _families.get(("rows", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors),
-                        lambda: Days(_NO_ROWS, max_days=8))
+    fam = _families.get(
+        ("rows", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors),
+        lambda: Days(_NO_ROWS, max_days=8),
+    )
+
     def fetch(stale):
         grid, index = _split(keys)
-        params = dict(gc=_array_text(k[1:] for k in keys[grid]), gi=_array(index[grid]),
-                      cc=_array_text(k[1:] for k in keys[~grid]), ci=_array(index[~grid]), majors=list(majors))
+        params = dict(
+            gc=_array_text(k[1:] for k in keys[grid]),
+            gi=_array(index[grid]),
+            cc=_array_text(k[1:] for k in keys[~grid]),
+            ci=_array(index[~grid]),
+            majors=list(majors),
+        )
         params.update((f"d{k}", d) for k, d in enumerate(stale))
-        days = " OR ".join(f"(i.reported_at >= incident_day_start(%(d{k})s::date) "
-                           f"AND i.reported_at < incident_day_start(%(d{k})s::date + 1))" for k in range(len(stale)))
-        rows = db.rows(conn, f"""
+        days = " OR ".join(
+            f"(i.reported_at >= incident_day_start(%(d{k})s::date) AND i.reported_at < incident_day_start(%(d{k})s::date + 1))"
+            for k in range(len(stale))
+        )
+        rows = db.rows(
+            conn,
+            f"""
             WITH pg AS (SELECT code, i FROM unnest(%(gc)s::text[], %(gi)s::int[]) u (code, i)),
                  pc AS (SELECT code, i FROM unnest(%(cc)s::text[], %(ci)s::int[]) u (code, i)),
                  m AS (SELECT m, (o - 1)::int AS j FROM unnest(%(majors)s::text[]) WITH ORDINALITY u (m, o))
@@ -275,7 +336,9 @@ def _edges(conn, versions: dict, keys, start: datetime, end: datetime, major) ->
               LEFT JOIN pc ON pc.code = i.admin_code AND i.grid_code IS NULL
               JOIN m ON m.m = left(i.minor_code, 2)
              WHERE ({days}) AND COALESCE(pg.i, pc.i) IS NOT NULL
-             GROUP BY 1""", params)
+             GROUP BY 1""",
+            params,
+        )
         return {r["day"]: np.frombuffer(bytes(r["packed"]), dtype=_ROW) for r in rows}
 
     rows = fam.get(sorted({first, last}), day_v, fetch)
@@ -306,8 +369,12 @@ def render_low_zoom(conn, layer, args) -> bytes | None:
     # the tile with its buffer in unshifted coordinates (a GCJ-02 tile is shifted by dx, dy);
     # the Mercator margin is not uniform in latitude, so widen by one margin and let
     # ST_AsMVTGeom clip exactly
-    inside = ((xy[:, 0] >= w - 2 * mx - args["dx"]) & (xy[:, 0] <= e + 2 * mx - args["dx"])
-              & (xy[:, 1] >= s - 2 * my - args["dy"]) & (xy[:, 1] <= n + 2 * my - args["dy"]))
+    inside = (
+        (xy[:, 0] >= w - 2 * mx - args["dx"])
+        & (xy[:, 0] <= e + 2 * mx - args["dx"])
+        & (xy[:, 1] >= s - 2 * my - args["dy"])
+        & (xy[:, 1] <= n + 2 * my - args["dy"])
+    )
     if not inside.any():
         return b""
     first, last = args["start"].astimezone(CST).date(), args["end"].astimezone(CST).date()
@@ -317,15 +384,24 @@ def render_low_zoom(conn, layer, args) -> bytes | None:
     pick = counts > 0
     if not pick.any():
         return b""
-    data = db.scalar(conn, """
+    data = db.scalar(
+        conn,
+        """
         WITH t AS (
             SELECT ST_AsMVTGeom(ST_Transform(ST_SetSRID(ST_MakePoint(p.x + %(dx)s, p.y + %(dy)s), 4326), 3857),
                                 ST_TileEnvelope(%(z)s, %(x)s, %(y)s), %(extent)s, %(buffer)s, true) AS mvtgeom, p.n
               FROM unnest(%(px)s::float8[], %(py)s::float8[], %(pn)s::int[]) AS p (x, y, n)
         )
         SELECT ST_AsMVT(t.*, %(name)s, %(extent)s, 'mvtgeom') FROM t WHERE mvtgeom IS NOT NULL""",
-        dict(args, px=_array(xy[inside, 0][pick]), py=_array(xy[inside, 1][pick]), pn=_array(counts[pick]),
-             extent=tiles.EXTENT, buffer=tiles.BUFFER))
+        dict(
+            args,
+            px=_array(xy[inside, 0][pick]),
+            py=_array(xy[inside, 1][pick]),
+            pn=_array(counts[pick]),
+            extent=tiles.EXTENT,
+            buffer=tiles.BUFFER,
+        ),
+    )
     return bytes(data) if data else b""
 
 

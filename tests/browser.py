@@ -5,6 +5,7 @@ is Debian's, driven by Selenium through Debian's chromedriver, with the flags th
 closed network needs (no background networking, no component updates). The browser's
 performance log records every request, so a test can prove the page asks no other host.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,9 +59,8 @@ def ensure_account(database_url: str, role: str = "admin", unit: str | None = No
 
 def sign_in(driver, url: str, role: str = "admin", unit: str | None = None, path: str = "/") -> str:
     """Sign the browser in through the real sign-in form, then open `path`."""
-    from selenium.webdriver.common.by import By
-
     from selenium import webdriver
+    from selenium.webdriver.common.by import By
 
     username = ensure_account(_app_databases[url], role, unit)
     from urllib.parse import quote
@@ -118,18 +118,32 @@ def chromium_driver(width: int = 1920, height: int = 1080, sign_in_as: str | Non
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                 "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", f"--window-size={width},{height}",
-                 "--hide-scrollbars", "--force-device-scale-factor=1", "--lang=zh-CN"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--use-angle=swiftshader",
+        "--enable-unsafe-swiftshader",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        "--lang=zh-CN",
+    ):
         opts.add_argument(flag)
     opts.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='quanyu-chromium-')}")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = _SigningChrome(service=Service(driver_path), options=opts)
     driver.sign_in_as, driver.sign_in_unit, driver.signed_in = sign_in_as, unit, set()
     # The viewport itself at the wall screen's size (the window size includes browser chrome).
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    )
     return driver
 
 
@@ -141,7 +155,7 @@ def _signing_chrome():
             app = next((a for a in _app_databases if url.startswith(a)), None)
             if app and self.sign_in_as and app not in self.signed_in:
                 self.signed_in.add(app)
-                path = url[len(app):] or "/"
+                path = url[len(app) :] or "/"
                 sign_in(self, app, self.sign_in_as, self.sign_in_unit, path=path)
                 if self.current_url.rstrip("/") == url.rstrip("/"):
                     return

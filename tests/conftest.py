@@ -4,6 +4,7 @@ Tests run against the real PostGIS test database (`quanyu_test`, or $TEST_DATABA
 never mocks: the behaviour under test is mostly SQL. Each test that writes starts from
 `clean_db`, which truncates every data table (reference tables such as `category` stay).
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,11 +29,14 @@ def conn():
 def truncate_data(connection) -> None:
     """Empty every table of the public schema except KEEP_TABLES (ids restart at 1)."""
     connection.rollback()
-    tables = [r["tablename"] for r in db.rows(
-        connection,
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND NOT (tablename = ANY(%s))",
-        (list(KEEP_TABLES),),
-    )]
+    tables = [
+        r["tablename"]
+        for r in db.rows(
+            connection,
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND NOT (tablename = ANY(%s))",
+            (list(KEEP_TABLES),),
+        )
+    ]
     if tables:
         db.execute(connection, "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
     connection.commit()
@@ -84,7 +88,9 @@ def insert_units(connection, units: list[dict]) -> None:
                    VALUES (%s, %s, %s, %s, %s, %s, ST_Multi(ST_GeomFromText(%s, 4326)))""",
                 (u["code"], u["level"], u["name"], u["kind"], u["urban"], u["parent_code"], u["geom"].wkt),
             )
-        cur.execute("INSERT INTO jurisdiction (code, name, metric_srid) VALUES (%s, %s, 4545)", (units[0]["code"], units[0]["name"]))
+        cur.execute(
+            "INSERT INTO jurisdiction (code, name, metric_srid) VALUES (%s, %s, 4545)", (units[0]["code"], units[0]["name"])
+        )
 
 
 @pytest.fixture

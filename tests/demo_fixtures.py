@@ -3,6 +3,7 @@
 The demo lives in a database of its own beside the test database: tests that truncate
 (`clean_db`) and tests that read the demo must never share one.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,8 @@ def demo_url() -> str:
     Reused across runs while generator version, seed and end date match, so only the
     first run of the day pays the load (about a minute).
     """
-    from geo.demo import generator as demo
     from geo.commands.demo import load
+    from geo.demo import generator as demo
     from geo.worktime import CST
 
     url = demo_database_url()

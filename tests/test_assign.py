@@ -1,5 +1,6 @@
 """geo.assign: in-memory point-in-polygon with the tie rule of locate_points(), on small
 real geometries, single-threaded and split across threads (same answer)."""
+
 import numpy as np
 import shapely
 
@@ -38,8 +39,11 @@ def test_threads_give_the_same_answer(monkeypatch):
     assert np.array_equal(single, split)
     x = xy[:, 0]
     inside_y = (xy[:, 1] >= 0) & (xy[:, 1] <= 1)
-    expected = np.where(~inside_y, -1, np.where((x >= 1.5) & (x <= 2.5), 2, np.where((x >= 1) & (x < 1.5), 1,
-                        np.where((x >= 0) & (x < 1), 0, -1))))
+    expected = np.where(
+        ~inside_y,
+        -1,
+        np.where((x >= 1.5) & (x <= 2.5), 2, np.where((x >= 1) & (x < 1.5), 1, np.where((x >= 0) & (x < 1), 0, -1))),
+    )
     assert np.array_equal(split, expected)
 
 

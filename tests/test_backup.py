@@ -1,4 +1,5 @@
 """Backup and restore: a round trip gives back every row and every geometry exactly."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ It builds the tiny lattice city in its own database (quanyu_bench_smoke, never t
 database or `quanyu`), runs every measurement and checks the report has every section
 with real numbers. Plus exact checks of the pieces that are pure arithmetic.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,9 +12,9 @@ import math
 import numpy as np
 import shapely
 
-from geo.bench import run as bench
 from geo.bench import city as bench_city
 from geo.bench import report as bench_report
+from geo.bench import run as bench
 from geo.bench import screen as bench_screen
 
 SECTIONS = ("build", "data", "screen", "app", "coverage", "risk", "hotspots", "assignment", "partition", "import", "targets")
@@ -46,8 +47,11 @@ def test_initial_view_fits_bounds():
 
 
 def test_targets_say_met_and_missed_plainly():
-    report = {"import": {"incidents": {"rows_per_s": 50_000}}, "hotspots": {"median_ms": 10.0},
-              "screen": {"grid_click": {"p95_ms": 20.0}}}
+    report = {
+        "import": {"incidents": {"rows_per_s": 50_000}},
+        "hotspots": {"median_ms": 10.0},
+        "screen": {"grid_click": {"p95_ms": 20.0}},
+    }
     base = {"screen": {"grid_click": {"p95_ms": 5.0}}}
     by = {t["name"]: t for t in bench_report.targets(report, base)}
     assert by["import_incidents"]["met"] is False
@@ -74,7 +78,16 @@ def test_smoke_run_has_every_section():
     assert report["app"]["peak_rss_mb"] > 0
     assert {m["method"] for m in report["partition"]["methods"]} >= {"geo.planning.partition"}
     names = {t["name"] for t in report["targets"]}
-    assert {"import_incidents", "assignment_vs_sjoin", "assignment_sql_vs_sjoin", "first_load", "first_load_warmed_worker", "app_rss", "hotspots", "largest_response",
-            "live_refresh_panels_after_change_p95"} <= names  # the cost of a cache miss is reported too
+    assert {
+        "import_incidents",
+        "assignment_vs_sjoin",
+        "assignment_sql_vs_sjoin",
+        "first_load",
+        "first_load_warmed_worker",
+        "app_rss",
+        "hotspots",
+        "largest_response",
+        "live_refresh_panels_after_change_p95",
+    } <= names  # the cost of a cache miss is reported too
     assert all(np.isfinite(report["screen"][k]["p95_ms"]) for k in bench_report.INTERACTIONS)
     assert "MISSED" in bench_report.table(report) or "met" in bench_report.table(report)

@@ -1,11 +1,11 @@
 """The big screen in a real headless Chromium on the demo: drawn, offline, live, clickable."""
+
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +25,11 @@ def app_url(demo_url):
 def page(app_url):
     driver = chromium_driver()
     driver.get(app_url + "/")
-    wait_for(lambda: driver.execute_script("return window.quanyuFeatureCounts && window.quanyuFeatureCounts()"),
-             timeout=60, message="the map")
+    wait_for(
+        lambda: driver.execute_script("return window.quanyuFeatureCounts && window.quanyuFeatureCounts()"),
+        timeout=60,
+        message="the map",
+    )
     yield driver
     driver.quit()
 
@@ -42,8 +45,11 @@ def test_every_layer_is_drawn_with_no_error_and_no_other_host(page, app_url):
         if not box.is_selected():
             box.click()
     layer_ids = [box.get_attribute("value") for box in page.find_elements(By.CSS_SELECTOR, "#visible-layers input")]
-    counts = wait_for(lambda: (c := feature_counts(page)) and all(c.get(i, 0) > 0 for i in layer_ids) and c,
-                      timeout=60, message=f"features in every layer {layer_ids}")
+    counts = wait_for(
+        lambda: (c := feature_counts(page)) and all(c.get(i, 0) > 0 for i in layer_ids) and c,
+        timeout=60,
+        message=f"features in every layer {layer_ids}",
+    )
     assert set(counts) == set(layer_ids)
     foreign = [u for u in requested_urls(page) if not u.startswith((app_url, "data:", "blob:"))]
     assert foreign == []
@@ -72,11 +78,13 @@ def test_click_on_a_grid_opens_its_card(page, demo_conn):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    code, lon, lat = db.one(demo_conn, """
+    code, lon, lat = db.one(
+        demo_conn,
+        """
         SELECT code, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat
-          FROM grid_current WHERE kind = 'rural' ORDER BY ST_Area(geom) DESC LIMIT 1""").values()
-    x, y = page.execute_script(
-        "const p = window.quanyuMap.project([arguments[0], arguments[1]]); return [p.x, p.y];", lon, lat)
+          FROM grid_current WHERE kind = 'rural' ORDER BY ST_Area(geom) DESC LIMIT 1""",
+    ).values()
+    x, y = page.execute_script("const p = window.quanyuMap.project([arguments[0], arguments[1]]); return [p.x, p.y];", lon, lat)
     canvas = page.find_element(By.CSS_SELECTOR, "#map canvas")
     w, h = canvas.size["width"], canvas.size["height"]
     ActionChains(page).move_to_element_with_offset(canvas, x - w / 2, y - h / 2).click().perform()
@@ -92,13 +100,36 @@ def test_a_new_incident_shows_up_within_ten_seconds(page, demo_url, demo_conn):
     today_before = int(page.find_element(By.CSS_SELECTOR, "#kpi-today .kpi-value").text.replace(",", ""))
     lon, lat = db.one(demo_conn, "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM household ORDER BY id LIMIT 1").values()
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "geo", "incident", "add", "--lon", str(lon), "--lat", str(lat),
-                    "--category", "0102", "--description", "浏览器测试：邻里纠纷", "--actor", "test"],
-                   cwd=ROOT, env=dict(os.environ, DATABASE_URL=demo_url), check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geo",
+            "incident",
+            "add",
+            "--lon",
+            str(lon),
+            "--lat",
+            str(lat),
+            "--category",
+            "0102",
+            "--description",
+            "浏览器测试：邻里纠纷",
+            "--actor",
+            "test",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, DATABASE_URL=demo_url),
+        check=True,
+        capture_output=True,
+    )
     demo_conn.rollback()
     new_id = db.scalar(demo_conn, "SELECT max(id) FROM incident")
     wait_for(lambda: page.find_elements(By.ID, f"feed-{new_id}"), timeout=10, message="the new incident in the feed")
-    wait_for(lambda: int(page.find_element(By.CSS_SELECTOR, "#kpi-today .kpi-value").text.replace(",", "")) == today_before + 1,
-             timeout=10 - (time.monotonic() - started) + 1, message="today's KPI to count it")
+    wait_for(
+        lambda: int(page.find_element(By.CSS_SELECTOR, "#kpi-today .kpi-value").text.replace(",", "")) == today_before + 1,
+        timeout=10 - (time.monotonic() - started) + 1,
+        message="today's KPI to count it",
+    )
     assert time.monotonic() - started < 10
     assert len(page.find_elements(By.CSS_SELECTOR, "#feed .feed-item")) == 20  # patched, not grown

@@ -90,8 +90,9 @@ def test_bad_port_env_is_a_readable_error(monkeypatch):
         cluster.port()
 
 
-@pytest.mark.skipif(os.environ.get("QUANYU_TEST_RESTART") != "1",
-                    reason="interrupts the shared cluster; set QUANYU_TEST_RESTART=1")
+@pytest.mark.skipif(
+    os.environ.get("QUANYU_TEST_RESTART") != "1", reason="interrupts the shared cluster; set QUANYU_TEST_RESTART=1"
+)
 def test_stop_start_round_trip(no_url_env):
     cluster.start()
     try:

@@ -9,6 +9,7 @@ x 106.66-106.67, both y 35.53-35.55):
                                        leaves the village's top 106.66-106.67 x 35.545-35.55 as a gap
 Expected areas are geodesic (pyproj.Geod), independent of the analysis' projected areas.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,12 @@ from geo.coverage.geometry import Meter
 
 URBAN, VILLAGE = "620802001001", "620802001002"
 A, B, C, D = (URBAN + "001", URBAN + "002", URBAN + "003", VILLAGE + "001")
-BOXES = {A: (106.650, 35.530, 106.655, 35.540), B: (106.655, 35.530, 106.661, 35.540),
-         C: (106.650, 35.5401, 106.660, 35.550), D: (106.660, 35.530, 106.671, 35.545)}
+BOXES = {
+    A: (106.650, 35.530, 106.655, 35.540),
+    B: (106.655, 35.530, 106.661, 35.540),
+    C: (106.650, 35.5401, 106.660, 35.550),
+    D: (106.660, 35.530, 106.671, 35.545),
+}
 GEOD = pyproj.Geod(ellps="GRS80")
 
 
@@ -36,8 +41,11 @@ def add_households(conn, rows):
     """rows: (lon, lat, persons, admin_code)."""
     with db.transaction(conn) as cur:
         for i, (lon, lat, persons, admin) in enumerate(rows):
-            cur.execute("""INSERT INTO household (address, persons, admin_code, geom)
-                           VALUES (%s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""", (f"h{i + 1}", persons, admin, lon, lat))
+            cur.execute(
+                """INSERT INTO household (address, persons, admin_code, geom)
+                           VALUES (%s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
+                (f"h{i + 1}", persons, admin, lon, lat),
+            )
 
 
 CENTRE = (106.651, 35.530)  # the service centre, on A's southern edge
@@ -52,15 +60,20 @@ H_SLIVER = (106.655, 35.54005)  # in the sliver between A/B and C
 def layout(conn, tiny_jurisdiction, add_grids):
     kinds = {A: "urban", B: "urban", C: "urban", D: "rural"}
     add_grids([(code, code, kinds[code], shapely.box(*box)) for code, box in BOXES.items()])
-    add_households(conn, [(*H_A, 5, URBAN), (*H_EDGE, 2, URBAN), (*H_TWO, 3, VILLAGE), (*H_GAP, 4, VILLAGE),
-                          (*H_SLIVER, 1, URBAN)])
+    add_households(
+        conn, [(*H_A, 5, URBAN), (*H_EDGE, 2, URBAN), (*H_TWO, 3, VILLAGE), (*H_GAP, 4, VILLAGE), (*H_SLIVER, 1, URBAN)]
+    )
     with db.transaction(conn) as cur:
         for code, role in ((A, "leader"), (A, "fulltime"), (B, "leader"), (D, "leader"), (D, "parttime")):
-            cur.execute("INSERT INTO grid_staff (grid_code, role, name, admin_code) VALUES (%s, %s, 'x', left(%s, 12))",
-                        (code, role, code))
-        cur.execute("""INSERT INTO place (kind, category, name, admin_code, geom)
+            cur.execute(
+                "INSERT INTO grid_staff (grid_code, role, name, admin_code) VALUES (%s, %s, 'x', left(%s, 12))",
+                (code, role, code),
+            )
+        cur.execute(
+            """INSERT INTO place (kind, category, name, admin_code, geom)
                        VALUES ('service_center', '党群服务中心', 'c', %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
-                    (URBAN, *CENTRE))
+            (URBAN, *CENTRE),
+        )
     return conn
 
 
@@ -114,7 +127,11 @@ def test_households_in_no_grid_two_grids_and_on_an_edge(layout):
 
 def test_grid_load_against_standard_and_persons_limit(layout):
     r = coverage.analyse(layout)
-    assert {g["grid_code"]: g["issues"] for g in r.grid_load} == {A: ["below_standard"], B: ["below_standard"], C: ["below_standard"]}
+    assert {g["grid_code"]: g["issues"] for g in r.grid_load} == {
+        A: ["below_standard"],
+        B: ["below_standard"],
+        C: ["below_standard"],
+    }
     r = coverage.analyse(layout, config=dict(household_standard_urban=1, household_tolerance=0.0, persons_limit_urban=6))
     load = {g["grid_code"]: g for g in r.grid_load}
     assert load[A]["households"] == 2 and load[A]["persons"] == 7  # H_A (5) and H_EDGE (2)
@@ -170,8 +187,12 @@ def test_side_by_side_with_shapely_coverage_functions(conn, tiny_jurisdiction, a
 
 
 def test_an_exact_tiling_is_seamless(conn, tiny_jurisdiction, add_grids):
-    boxes = [(106.65, 35.53, 106.66, 35.54), (106.65, 35.54, 106.66, 35.55), (106.66, 35.53, 106.67, 35.54),
-             (106.66, 35.54, 106.67, 35.55)]  # noded alike, as GEOS's validity demands
+    boxes = [
+        (106.65, 35.53, 106.66, 35.54),
+        (106.65, 35.54, 106.66, 35.55),
+        (106.66, 35.53, 106.67, 35.54),
+        (106.66, 35.54, 106.67, 35.55),
+    ]  # noded alike, as GEOS's validity demands
     codes = [URBAN + "001", URBAN + "002", VILLAGE + "001", VILLAGE + "002"]
     add_grids([(c, c, "urban", shapely.box(*b)) for c, b in zip(codes, boxes)])
     r = coverage.analyse(conn)

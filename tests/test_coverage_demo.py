@@ -4,6 +4,7 @@ The generator removes 3 villager groups (gaps), shrinks 7 grids by 12 m (slivers
 enlarges 10 grids by 45 m / 150 m over their neighbours (overlaps), merges 3 pairs of
 urban grids (about 600 households) and leaves 12 grids without any staff.
 """
+
 from __future__ import annotations
 
 import time

@@ -6,6 +6,7 @@ in shapely for the whole jurisdiction and must find exactly the pairs of the GiS
 self-join; it reads households with COPY (FORMAT binary) and must read exactly what a
 plain query returns. Small exact geometries of the tiny jurisdiction (tests/test_coverage.py).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,13 +14,27 @@ import pytest
 import shapely
 
 from geo import db
-from geo.security import access
-from geo.io import binary_copy
 from geo import pgserver as cluster
 from geo.coverage import report as coverage
 from geo.coverage.households import membership
-from tests.test_coverage import (A, B, C, D, H_A, H_EDGE, H_GAP, H_SLIVER, H_TWO, URBAN, VILLAGE, add_households,
-                                 layout, only)  # noqa: F401  (layout is a fixture)
+from geo.io import binary_copy
+from geo.security import access
+from tests.test_coverage import (
+    H_A,
+    H_EDGE,
+    H_GAP,
+    H_SLIVER,
+    H_TWO,
+    URBAN,
+    VILLAGE,
+    A,
+    B,
+    C,
+    D,
+    add_households,
+    layout,  # noqa: F401  (layout is a fixture)
+    only,
+)
 
 HOUSEHOLDS = [H_A, H_EDGE, H_TWO, H_GAP, H_SLIVER]  # ids 1..5 in the layout fixture
 
@@ -32,8 +47,9 @@ def people(report) -> dict:
 def set_hints(conn, hints: dict[tuple, str | None]) -> None:
     with db.transaction(conn) as cur:
         for (lon, lat), code in hints.items():
-            cur.execute("UPDATE household SET grid_code = %s WHERE geom = ST_SetSRID(ST_MakePoint(%s, %s), 4326)",
-                        (code, lon, lat))
+            cur.execute(
+                "UPDATE household SET grid_code = %s WHERE geom = ST_SetSRID(ST_MakePoint(%s, %s), 4326)", (code, lon, lat)
+            )
 
 
 def assert_layout_households(report):
@@ -53,8 +69,11 @@ def assert_layout_households(report):
 def test_hints_as_locate_points_sets_them_change_nothing(layout):
     assert db.scalar(layout, "SELECT count(grid_code) FROM household") == 0
     plain = coverage.analyse(layout, config=dict(household_standard_urban=1000))
-    db.execute(layout, """UPDATE household h SET grid_code = (  -- locate_points' rule, leaving admin_code alone
-                              SELECT min(g.code) FROM grid_current g WHERE ST_Intersects(g.geom, h.geom))""")
+    db.execute(
+        layout,
+        """UPDATE household h SET grid_code = (  -- locate_points' rule, leaving admin_code alone
+                              SELECT min(g.code) FROM grid_current g WHERE ST_Intersects(g.geom, h.geom))""",
+    )
     layout.commit()
     hints = {r["id"]: r["grid_code"] for r in db.rows(layout, "SELECT id, grid_code FROM household")}
     assert hints == {1: A, 2: A, 3: B, 4: None, 5: None}  # the edge and the overlap go to the smaller code
@@ -63,11 +82,14 @@ def test_hints_as_locate_points_sets_them_change_nothing(layout):
     assert_layout_households(hinted)
 
 
-@pytest.mark.parametrize("hints", [
-    {H_A: C, H_EDGE: B, H_TWO: D, H_GAP: D, H_SLIVER: A},  # every one wrong or stale
-    {H_A: A, H_EDGE: A, H_TWO: B, H_GAP: "620802001002999", H_SLIVER: C},  # unknown code, sliver next to C
-    {H_A: B, H_EDGE: "x", H_TWO: None, H_GAP: None, H_SLIVER: B},
-])
+@pytest.mark.parametrize(
+    "hints",
+    [
+        {H_A: C, H_EDGE: B, H_TWO: D, H_GAP: D, H_SLIVER: A},  # every one wrong or stale
+        {H_A: A, H_EDGE: A, H_TWO: B, H_GAP: "620802001002999", H_SLIVER: C},  # unknown code, sliver next to C
+        {H_A: B, H_EDGE: "x", H_TWO: None, H_GAP: None, H_SLIVER: B},
+    ],
+)
 def test_wrong_hints_are_checked_not_trusted(layout, hints):
     set_hints(layout, hints)  # updated rows move to the end of the table: read back in id order
     report = coverage.analyse(layout, config=dict(household_standard_urban=1000))
@@ -128,11 +150,15 @@ def pairs_of(lon, lat, hint=None, shared=None) -> set:
 @pytest.mark.parametrize("hint", [None, [0, 0, 1, 0, 1, 2], [1, 1, 0, 2, 2, 0], [-1, 0, -1, -1, 0, 1]])
 def test_membership_is_the_same_whatever_the_hint(hint):
     lon, lat = [0.5, 1.0, 1.7, 3.0, 1.2, 0.0], [0.5, 0.5, 0.5, 0.5, 0.5, 0.0]
-    expected = {(0, 0, True),  # inside the first only
-                (1, 0, False), (1, 1, False),  # on the shared edge x = 1
-                (2, 1, True), (2, 2, True),  # inside the overlap
-                (4, 1, True),  # inside the second only
-                (5, 0, True)}  # on the first's corner, touching it alone (counted as in it); 3 is in none
+    expected = {
+        (0, 0, True),  # inside the first only
+        (1, 0, False),
+        (1, 1, False),  # on the shared edge x = 1
+        (2, 1, True),
+        (2, 2, True),  # inside the overlap
+        (4, 1, True),  # inside the second only
+        (5, 0, True),
+    }  # on the first's corner, touching it alone (counted as in it); 3 is in none
     assert pairs_of(lon, lat, None if hint is None else np.array(hint), SHARED) == expected
 
 
@@ -148,13 +174,16 @@ L_WEST = shapely.Polygon([(106.65, 35.53), (106.66, 35.53), (106.66, 35.54), (10
 L_EAST = shapely.Polygon([(106.66, 35.53), (106.67, 35.53), (106.67, 35.55), (106.655, 35.55), (106.655, 35.54), (106.66, 35.54)])
 
 
-@pytest.mark.parametrize("grids, pairs", [
-    ([WEST_GRID, EAST_GRID], 1),  # a sliver overlap
-    ([L_WEST, L_EAST], 0),  # interlocking L shapes: the boxes overlap, the grids only touch
-    ([shapely.box(106.65, 35.53, 106.66, 35.54), shapely.box(106.66, 35.54, 106.67, 35.55)], 0),  # corner to corner
-    ([shapely.box(106.65, 35.53, 106.67, 35.55), shapely.box(106.655, 35.535, 106.66, 35.54)], 1),  # one inside the other
-    ([shapely.box(106.65, 35.53, 106.66, 35.55), shapely.box(106.65, 35.53, 106.66, 35.55)], 1),  # drawn twice
-])
+@pytest.mark.parametrize(
+    "grids, pairs",
+    [
+        ([WEST_GRID, EAST_GRID], 1),  # a sliver overlap
+        ([L_WEST, L_EAST], 0),  # interlocking L shapes: the boxes overlap, the grids only touch
+        ([shapely.box(106.65, 35.53, 106.66, 35.54), shapely.box(106.66, 35.54, 106.67, 35.55)], 0),  # corner to corner
+        ([shapely.box(106.65, 35.53, 106.67, 35.55), shapely.box(106.655, 35.535, 106.66, 35.54)], 1),  # one inside the other
+        ([shapely.box(106.65, 35.53, 106.66, 35.55), shapely.box(106.65, 35.53, 106.66, 35.55)], 1),  # drawn twice
+    ],
+)
 def test_pairs_found_in_shapely_are_the_self_joins(conn, tiny_jurisdiction, add_grids, grids, pairs):
     codes = [URBAN + "001", VILLAGE + "001"]
     add_grids([(code, code, "urban", g) for code, g in zip(codes, grids)])
@@ -165,6 +194,7 @@ def test_pairs_found_in_shapely_are_the_self_joins(conn, tiny_jurisdiction, add_
 
 
 # --------------------------------------------------------------------------- row-level security
+
 
 def test_a_planners_scoped_connection_checks_its_own_community(layout):
     scope = access.Scope(username="pl", role="planner", admin_code=URBAN)
@@ -253,6 +283,8 @@ def test_no_grids_or_no_households(conn, tiny_jurisdiction):
     assert empty.grids == 0 and empty.households["outside_grids"]["count"] == 0 and empty.service_reach["households"] == 0
     add_households(conn, [(106.652, 35.535, 2, URBAN), (106.665, 35.548, 3, VILLAGE)])
     r = coverage.analyse(conn)
-    assert r.households["outside_grids"]["by_community"] == {URBAN: 1, VILLAGE: 1} and r.households["outside_grids"]["persons"] == 5
+    assert (
+        r.households["outside_grids"]["by_community"] == {URBAN: 1, VILLAGE: 1} and r.households["outside_grids"]["persons"] == 5
+    )
     assert r.service_reach["count"] == 2 and all(i["distance_m"] is None for i in r.service_reach["items"])  # no centre at all
     assert sorted(g.admin_code for g in r.of_kind("gap")) == [URBAN, VILLAGE]  # each community one whole gap

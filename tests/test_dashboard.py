@@ -1,4 +1,5 @@
 """The big screen's numbers, each recomputed here in plain SQL from its definition."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -36,40 +37,53 @@ def test_open_and_overdue(demo_conn, k):
 
 
 def test_resolution_rate_of_disputes(demo_conn, k):
-    total, resolved = db.one(demo_conn, """
+    total, resolved = db.one(
+        demo_conn,
+        """
         SELECT count(*) AS total, count(*) FILTER (WHERE status IN ('closed', 'followed_up')) AS resolved
           FROM incident WHERE minor_code LIKE '01%%' AND status <> 'cancelled' AND reported_at >= %s""",
-                             (NOW - timedelta(days=365),)).values()
+        (NOW - timedelta(days=365),),
+    ).values()
     assert k["resolution_rate"] == pytest.approx(resolved / total)
     assert 0.9 < k["resolution_rate"] < 1.0  # Kongtong: 95.4% rising to 99.6%
 
 
 def test_village_share(demo_conn, k):
-    village, resolved = db.one(demo_conn, """
+    village, resolved = db.one(
+        demo_conn,
+        """
         SELECT count(*) FILTER (WHERE level_handled = 'community') AS v, count(*) AS r FROM incident
          WHERE status IN ('closed', 'followed_up') AND level_handled IS NOT NULL AND reported_at >= %s""",
-                               (NOW - timedelta(days=365),)).values()
+        (NOW - timedelta(days=365),),
+    ).values()
     assert k["village_share"] == pytest.approx(village / resolved)
     assert k["village_share"] > 0.95  # Kongtong: 97.2% at village/community level
 
 
 def test_high_risk_grids(demo_conn, k):
     assert k["high_risk_grids"] == db.scalar(
-        demo_conn, "SELECT count(*) FROM grid_risk WHERE tier = 'high' AND grid_code IN (SELECT code FROM grid_current)")
+        demo_conn, "SELECT count(*) FROM grid_risk WHERE tier = 'high' AND grid_code IN (SELECT code FROM grid_current)"
+    )
 
 
 def test_coverage_share(demo_conn, k):
-    covered = db.scalar(demo_conn, """
+    covered = db.scalar(
+        demo_conn,
+        """
         SELECT ST_Area(ST_Intersection(d.geom, ST_Union(g.geom))::geography) / ST_Area(d.geom::geography)
-          FROM admin_unit d, grid_current g WHERE d.code = '620802' GROUP BY d.geom""")
+          FROM admin_unit d, grid_current g WHERE d.code = '620802' GROUP BY d.geom""",
+    )
     assert k["coverage"] == pytest.approx(covered, abs=1e-9)
     assert 0.95 < k["coverage"] < 1.0  # gaps were put in on purpose
 
 
 def test_fulltime_staffing(demo_conn, k):
-    urban, staffed = db.one(demo_conn, """
+    urban, staffed = db.one(
+        demo_conn,
+        """
         SELECT count(*) AS urban, count(*) FILTER (WHERE code IN (SELECT grid_code FROM grid_staff WHERE role = 'fulltime')) AS staffed
-          FROM grid_current WHERE kind = 'urban'""").values()
+          FROM grid_current WHERE kind = 'urban'""",
+    ).values()
     assert k["fulltime_urban"] == pytest.approx(staffed / urban)
     assert k["fulltime_urban"] < 1.0  # some grids have no worker
 
@@ -96,8 +110,11 @@ def test_feed_is_newest_first_and_incremental(demo_conn):
 
 
 def test_grid_card(demo_conn):
-    code = db.scalar(demo_conn, """SELECT grid_code FROM household WHERE grid_code IS NOT NULL
-                                   GROUP BY grid_code ORDER BY count(*) DESC LIMIT 1""")
+    code = db.scalar(
+        demo_conn,
+        """SELECT grid_code FROM household WHERE grid_code IS NOT NULL
+                                   GROUP BY grid_code ORDER BY count(*) DESC LIMIT 1""",
+    )
     card = dashboard.grid_card(demo_conn, code)
     assert card["code"] == code
     assert card["households"] == db.scalar(demo_conn, "SELECT count(*) FROM household WHERE grid_code = %s", (code,))

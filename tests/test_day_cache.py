@@ -3,6 +3,7 @@ every local day a statement touches, and a write to a past day (a status change 
 incident, a deletion, a report time moved to another day) is seen on the next refresh by
 every panel and by the low-zoom heat tiles, while a write of today re-reads today only.
 Every figure is checked against a count over the raw incidents of a tiny world."""
+
 from __future__ import annotations
 
 import re
@@ -35,18 +36,27 @@ def world(tiny_jurisdiction, categories, add_grids, conn):
 def add(conn, rows: list[tuple]) -> list[int]:
     """Insert (grid, minor_code, status, reported_at) rows in one statement; deadline a day later."""
     with db.transaction(conn) as cur:
-        cur.execute("""
+        cur.execute(
+            """
             INSERT INTO incident (title, minor_code, source, reported_at, status, grid_code, admin_code, deadline, geom)
             SELECT 't', r.minor, 'patrol', r.at, r.status, r.grid, left(r.grid, 12), r.at + interval '1 day',
                    ST_SetSRID(ST_MakePoint(CASE WHEN r.grid = %s THEN 106.652 ELSE 106.662 END, 35.532), 4326)
               FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[]) r (grid, minor, status, at)
-            RETURNING id""", [GRID_A] + [list(c) for c in zip(*rows)])
+            RETURNING id""",
+            [GRID_A] + [list(c) for c in zip(*rows)],
+        )
         return [r[0] for r in cur.fetchall()]
 
 
 def versions(conn) -> dict:
-    return {r["day"]: r["version"] for r in db.rows(conn, """
-        SELECT CASE WHEN day = '-infinity' THEN NULL ELSE day END AS day, version FROM incident_day_version""")}
+    return {
+        r["day"]: r["version"]
+        for r in db.rows(
+            conn,
+            """
+        SELECT CASE WHEN day = '-infinity' THEN NULL ELSE day END AS day, version FROM incident_day_version""",
+        )
+    }
 
 
 def local(t: datetime):
@@ -57,10 +67,16 @@ def close(conn, ids: list[int]) -> None:
     """in_progress -> verified -> closed, with the history rows the lifecycle requires."""
     with db.transaction(conn) as cur:
         for frm, to in (("in_progress", "verified"), ("verified", "closed")):
-            cur.execute("UPDATE incident SET status = %s, level_handled = 'community', closed_at = CASE WHEN %s = 'closed' "
-                        "THEN reported_at + interval '1 hour' END WHERE id = ANY(%s)", (to, to, ids))
-            cur.execute("""INSERT INTO incident_history (incident_id, from_status, to_status, actor, admin_code)
-                           SELECT id, %s, %s, 'test', admin_code FROM incident WHERE id = ANY(%s)""", (frm, to, ids))
+            cur.execute(
+                "UPDATE incident SET status = %s, level_handled = 'community', closed_at = CASE WHEN %s = 'closed' "
+                "THEN reported_at + interval '1 hour' END WHERE id = ANY(%s)",
+                (to, to, ids),
+            )
+            cur.execute(
+                """INSERT INTO incident_history (incident_id, from_status, to_status, actor, admin_code)
+                           SELECT id, %s, %s, 'test', admin_code FROM incident WHERE id = ANY(%s)""",
+                (frm, to, ids),
+            )
 
 
 def test_the_log_tags_every_day_a_statement_touches(world):
@@ -68,13 +84,13 @@ def test_the_log_tags_every_day_a_statement_touches(world):
     ids = add(conn, [(GRID_A, "0101", "in_progress", NOW - 20 * DAY), (GRID_B, "0301", "in_progress", NOW - 3 * DAY)])
     v0 = versions(conn)
     assert set(v0) == {local(NOW - 20 * DAY), local(NOW - 3 * DAY)} | ({None} & set(v0))
-    with db.transaction(conn) as cur:   # a column the screen does not read: no day changes
+    with db.transaction(conn) as cur:  # a column the screen does not read: no day changes
         cur.execute("UPDATE incident SET title = 'x'")
     assert versions(conn) == v0
-    close(conn, ids[:1])                # a status change of the old incident: its day only
+    close(conn, ids[:1])  # a status change of the old incident: its day only
     v1 = versions(conn)
     assert v1[local(NOW - 20 * DAY)] > v0[local(NOW - 20 * DAY)] and v1[local(NOW - 3 * DAY)] == v0[local(NOW - 3 * DAY)]
-    with db.transaction(conn) as cur:   # moving the report time: the old and the new day
+    with db.transaction(conn) as cur:  # moving the report time: the old and the new day
         cur.execute("UPDATE incident SET reported_at = reported_at - interval '47 days' WHERE id = %s", (ids[1],))
     v2 = versions(conn)
     assert v2[local(NOW - 3 * DAY)] > v1[local(NOW - 3 * DAY)] and local(NOW - 50 * DAY) in v2
@@ -83,7 +99,7 @@ def test_the_log_tags_every_day_a_statement_touches(world):
         cur.execute("DELETE FROM incident WHERE id = %s", (ids[1],))
     v3 = versions(conn)
     assert v3[local(NOW - 50 * DAY)] > v2[local(NOW - 50 * DAY)]
-    with db.transaction(conn) as cur:   # TRUNCATE: a new generation, above every version given so far
+    with db.transaction(conn) as cur:  # TRUNCATE: a new generation, above every version given so far
         cur.execute("TRUNCATE incident_history, incident CASCADE")
     v4 = versions(conn)
     assert v4[None] > max(v for v in v3.values())
@@ -93,32 +109,58 @@ def test_the_log_tags_every_day_a_statement_touches(world):
 def raw(conn, now: datetime) -> dict:
     """The panels' figures written out from their definitions over raw incidents."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    one = db.one(conn, """
+    one = db.one(
+        conn,
+        """
         SELECT count(*) FILTER (WHERE reported_at >= %(m)s) AS today,
                count(*) FILTER (WHERE reported_at >= %(month)s) AS month,
                count(*) FILTER (WHERE status NOT IN ('closed', 'followed_up', 'cancelled')) AS open,
                count(*) FILTER (WHERE status NOT IN ('closed', 'followed_up', 'cancelled') AND deadline < %(now)s) AS overdue
-          FROM incident""", dict(m=midnight, month=midnight.replace(day=1), now=now))
-    cats = {r["m"]: r["n"] for r in db.rows(conn, """
-        SELECT left(minor_code, 2) AS m, count(*) AS n FROM incident WHERE reported_at >= %s GROUP BY 1""", (now - 30 * DAY,))}
-    trend = {r["d"]: (r["disputes"], r["events"]) for r in db.rows(conn, """
+          FROM incident""",
+        dict(m=midnight, month=midnight.replace(day=1), now=now),
+    )
+    cats = {
+        r["m"]: r["n"]
+        for r in db.rows(
+            conn,
+            """
+        SELECT left(minor_code, 2) AS m, count(*) AS n FROM incident WHERE reported_at >= %s GROUP BY 1""",
+            (now - 30 * DAY,),
+        )
+    }
+    trend = {
+        r["d"]: (r["disputes"], r["events"])
+        for r in db.rows(
+            conn,
+            """
         SELECT (reported_at AT TIME ZONE 'Asia/Shanghai')::date AS d, count(*) FILTER (WHERE minor_code LIKE '01%%') AS disputes,
-               count(*) FILTER (WHERE minor_code NOT LIKE '01%%') AS events FROM incident GROUP BY 1""")}
+               count(*) FILTER (WHERE minor_code NOT LIKE '01%%') AS events FROM incident GROUP BY 1""",
+        )
+    }
     found = db.scalar(conn, "SELECT count(*) FROM incident WHERE reported_at >= %s", (now - 90 * DAY,))
-    resolved, valid = db.one(conn, """
+    resolved, valid = db.one(
+        conn,
+        """
         SELECT count(*) FILTER (WHERE status IN ('closed', 'followed_up')) AS r, count(*) FILTER (WHERE status <> 'cancelled') AS v
-          FROM incident WHERE minor_code LIKE '01%%' AND reported_at >= %s""", (now - 365 * DAY,)).values()
+          FROM incident WHERE minor_code LIKE '01%%' AND reported_at >= %s""",
+        (now - 365 * DAY,),
+    ).values()
     return dict(one, cats=cats, trend=trend, found=found, rate=resolved / valid if resolved else None)
 
 
 def shown(conn, now: datetime) -> dict:
     """The same figures as the screen's functions give them."""
     k = dashboard.kpis(conn, now=now)
-    return dict(today=k["today"], month=k["month"], open=k["open"], overdue=k["overdue"],
-                cats={r["major_code"]: r["n"] for r in dashboard.by_category(conn, now=now)},
-                trend={r["day"]: (r["disputes"], r["events"]) for r in dashboard.trend(conn, now=now)
-                       if r["disputes"] or r["events"]},
-                found=sum(r["found"] for r in dashboard.town_ranking(conn, now=now)), rate=k["resolution_rate"])
+    return dict(
+        today=k["today"],
+        month=k["month"],
+        open=k["open"],
+        overdue=k["overdue"],
+        cats={r["major_code"]: r["n"] for r in dashboard.by_category(conn, now=now)},
+        trend={r["day"]: (r["disputes"], r["events"]) for r in dashboard.trend(conn, now=now) if r["disputes"] or r["events"]},
+        found=sum(r["found"] for r in dashboard.town_ranking(conn, now=now)),
+        rate=k["resolution_rate"],
+    )
 
 
 def expected(conn, now: datetime) -> dict:
@@ -131,37 +173,44 @@ def expected(conn, now: datetime) -> dict:
 def test_writes_to_past_days_are_seen_on_the_next_refresh(world):
     conn = world
     now = NOW
-    ids = add(conn, [(GRID_A, "0101", "in_progress", now - 20 * DAY), (GRID_A, "0102", "in_progress", now - 20 * DAY),
-                     (GRID_B, "0301", "in_progress", now - 10 * DAY), (GRID_B, "0101", "closed", now - 3 * DAY),
-                     (GRID_A, "0101", "received", now - timedelta(minutes=5))])
+    ids = add(
+        conn,
+        [
+            (GRID_A, "0101", "in_progress", now - 20 * DAY),
+            (GRID_A, "0102", "in_progress", now - 20 * DAY),
+            (GRID_B, "0301", "in_progress", now - 10 * DAY),
+            (GRID_B, "0101", "closed", now - 3 * DAY),
+            (GRID_A, "0101", "received", now - timedelta(minutes=5)),
+        ],
+    )
     first = shown(conn, now)
     assert first == expected(conn, now)
     assert (first["open"], first["cats"], first["found"]) == (4, {"01": 4, "03": 1}, 5)
     assert first["rate"] == pytest.approx(1 / 4)
 
-    close(conn, ids[:1])                         # status change of a 20-day-old incident
+    close(conn, ids[:1])  # status change of a 20-day-old incident
     second = shown(conn, now)
     assert second == expected(conn, now)
     assert (second["open"], second["rate"]) == (3, pytest.approx(2 / 4))
 
-    with db.transaction(conn) as cur:            # the 10-day-old one moves 40 days back: out of 30 days
+    with db.transaction(conn) as cur:  # the 10-day-old one moves 40 days back: out of 30 days
         cur.execute("UPDATE incident SET reported_at = reported_at - interval '40 days' WHERE id = %s", (ids[2],))
     third = shown(conn, now)
     assert third == expected(conn, now)
     assert third["cats"] == {"01": 4} and local(now - 10 * DAY) not in third["trend"]
 
-    with db.transaction(conn) as cur:            # deletion of a 20-day-old incident
+    with db.transaction(conn) as cur:  # deletion of a 20-day-old incident
         cur.execute("DELETE FROM incident WHERE id = %s", (ids[1],))
     fourth = shown(conn, now)
     assert fourth == expected(conn, now)
     assert fourth["trend"][local(now - 20 * DAY)] == (1, 0) and fourth["found"] == 4
 
-    with db.transaction(conn) as cur:            # a later deadline of an open incident: overdue changes
+    with db.transaction(conn) as cur:  # a later deadline of an open incident: overdue changes
         cur.execute("UPDATE incident SET deadline = %s WHERE id = %s", (now + DAY, ids[2]))
     fifth = shown(conn, now)
     assert fifth == expected(conn, now) and fifth["overdue"] == fourth["overdue"] - 1
     dashboard.clear_cache()
-    assert shown(conn, now) == fifth             # what the caches gave equals a cold computation
+    assert shown(conn, now) == fifth  # what the caches gave equals a cold computation
 
 
 def test_a_write_of_today_rereads_today_only(world):
@@ -174,13 +223,13 @@ def test_a_write_of_today_rereads_today_only(world):
     assert all(f.reads >= 1 for f in families)
     add(conn, [(GRID_B, "0301", "received", now - timedelta(minutes=1))])
     assert shown(conn, now) == expected(conn, now)
-    assert [f.reads - b for f, b in zip(families, before)] == [1] * len(families)   # today, once per family
+    assert [f.reads - b for f, b in zip(families, before)] == [1] * len(families)  # today, once per family
 
 
 def _features(conn, z, x, y, params, cached: bool, monkeypatch) -> str:
     """The heat tile's features as sorted 'POINT(..) n' text, from the cached path or the SQL path."""
-    from layers import LAYERS
     import layers.incident_heat as heat
+    from layers import LAYERS
 
     layer = LAYERS["incident_heat"]
     got = {}
@@ -188,8 +237,13 @@ def _features(conn, z, x, y, params, cached: bool, monkeypatch) -> str:
 
     def capture(c, sql, args=None):
         if "ST_AsMVT(t.*" in sql:
-            sql = re.sub(r"SELECT ST_AsMVT\(t\.\*.*$", "SELECT string_agg(ST_AsText(mvtgeom) || ' ' || n, ';' "
-                         "ORDER BY ST_AsText(mvtgeom) || ' ' || n) FROM t WHERE mvtgeom IS NOT NULL", sql.strip(), flags=re.S)
+            sql = re.sub(
+                r"SELECT ST_AsMVT\(t\.\*.*$",
+                "SELECT string_agg(ST_AsText(mvtgeom) || ' ' || n, ';' "
+                "ORDER BY ST_AsText(mvtgeom) || ' ' || n) FROM t WHERE mvtgeom IS NOT NULL",
+                sql.strip(),
+                flags=re.S,
+            )
             got["v"] = plain(c, sql, args)
             return b"x"
         return plain(c, sql, args)
@@ -211,8 +265,14 @@ def test_heat_tiles_see_writes_to_past_days(world, monkeypatch):
     now = NOW
     z = 10
     x, y = tiles_of(z)
-    ids = add(conn, [(GRID_A, "0101", "in_progress", now - 20 * DAY), (GRID_A, "0301", "in_progress", now - 20 * DAY),
-                     (GRID_B, "0101", "in_progress", now - 5 * DAY)])
+    ids = add(
+        conn,
+        [
+            (GRID_A, "0101", "in_progress", now - 20 * DAY),
+            (GRID_A, "0301", "in_progress", now - 20 * DAY),
+            (GRID_B, "0101", "in_progress", now - 5 * DAY),
+        ],
+    )
 
     def both(window_days, major=None):
         params = {"start": now - window_days * DAY, "end": now + timedelta(minutes=1), "major": major}
@@ -221,7 +281,7 @@ def test_heat_tiles_see_writes_to_past_days(world, monkeypatch):
         return sorted(int(f.rsplit(" ", 1)[1]) for f in cached.split(";") if f)
 
     assert both(30) == [1, 2] and both(7) == [1] and both(30, "03") == [1]
-    with db.transaction(conn) as cur:   # a past incident moves from grid A's day 20 to day 40
+    with db.transaction(conn) as cur:  # a past incident moves from grid A's day 20 to day 40
         cur.execute("UPDATE incident SET reported_at = reported_at - interval '20 days' WHERE id = %s", (ids[1],))
     assert both(30) == [1, 1] and both(30, "03") == [] and both(90, "03") == [1]
     with db.transaction(conn) as cur:
@@ -229,8 +289,13 @@ def test_heat_tiles_see_writes_to_past_days(world, monkeypatch):
     assert both(30) == [1] and both(90) == [1, 1]
     # the edge days are cut at the window's instants: 7 days back an hour either side of
     # the start, and today's new incident counts as soon as it is written
-    add(conn, [(GRID_A, "0101", "received", now - 7 * DAY - timedelta(hours=1)),
-               (GRID_A, "0101", "received", now - 7 * DAY + timedelta(hours=1))])
+    add(
+        conn,
+        [
+            (GRID_A, "0101", "received", now - 7 * DAY - timedelta(hours=1)),
+            (GRID_A, "0101", "received", now - 7 * DAY + timedelta(hours=1)),
+        ],
+    )
     assert both(7) == [1, 1]
     add(conn, [(GRID_A, "0102", "received", now - timedelta(minutes=2))])
     assert both(7) == [1, 2] and both(7, "01") == [1, 2] and both(1) == [1]
@@ -241,9 +306,11 @@ def tiles_of(z: int) -> tuple[int, int]:
     import math
 
     lon, lat = 106.66, 35.54
-    k = 2 ** z
-    return (int((lon + 180) / 360 * k),
-            int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * k))
+    k = 2**z
+    return (
+        int((lon + 180) / 360 * k),
+        int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * k),
+    )
 
 
 def test_a_warm_up_fills_the_caches_of_its_role_and_unit_only(demo_url):
@@ -266,15 +333,19 @@ def test_a_warm_up_fills_the_caches_of_its_role_and_unit_only(demo_url):
         with db.scoped(scope), db.pooled(demo_url) as c:
             home = home_code(c)
             now = datetime.now(CST)
-            return (dashboard.kpis(c, home, now), dashboard.by_category(c, home, now=now),
-                    dashboard.trend(c, home, now=now), dashboard.town_ranking(c, home, now=now))
+            return (
+                dashboard.kpis(c, home, now),
+                dashboard.by_category(c, home, now=now),
+                dashboard.trend(c, home, now=now),
+                dashboard.town_ranking(c, home, now=now),
+            )
 
     reads = {k: f.reads for k, f in dashboard._families._items.items()}
     warm = panels(admin)
-    assert {k: f.reads for k, f in dashboard._families._items.items() if k in reads} == reads   # all hits
+    assert {k: f.reads for k, f in dashboard._families._items.items() if k in reads} == reads  # all hits
     town = Scope("b", "leader", "620802001")
     mine = panels(town)
-    assert len(dashboard._families) > len(reads)   # the town's own families, read under its scope
+    assert len(dashboard._families) > len(reads)  # the town's own families, read under its scope
     assert mine[0]["month"] < warm[0]["month"]
     dashboard.clear_cache()
-    assert panels(admin) == warm and panels(town) == mine   # equal to cold computations
+    assert panels(admin) == warm and panels(town) == mine  # equal to cold computations

@@ -1,4 +1,5 @@
 """The JSON API of the drill-down page, and the URL that restores a view."""
+
 from __future__ import annotations
 
 from datetime import date

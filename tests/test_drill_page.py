@@ -1,18 +1,18 @@
 """The 研判 drill-down page on the Kongtong demo: every level renders, the URL restores a view,
 and a leader walks from the district to one incident in four clicks in a real browser."""
+
 from __future__ import annotations
 
 import io
 import struct
-import zlib
 import time
+import zlib
 from datetime import date, timedelta
 
 import pytest
 
 from geo import db
-from geo.analysis import drill
-from geo.analysis import drill_geo
+from geo.analysis import drill, drill_geo
 from tests.browser import ROOT, chromium_driver, requested_urls, running_app, severe_console_errors, wait_for
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "drill.png"
@@ -29,6 +29,7 @@ def page_module(demo_url):
     try:
         dash.Dash(__name__, use_pages=True, pages_folder="")
         from geo.web.pages import drill as drill_page
+
         yield drill_page
     finally:
         os.environ.pop("DATABASE_URL", None)
@@ -55,15 +56,16 @@ def texts(component) -> list[str]:
 
 # --------------------------------------------------------------------------- without a browser
 
+
 def decode_png(png: bytes):
     """A strict little PNG reader (signature, chunk CRCs, IHDR, unfiltered RGBA rows), so the
     test needs no imaging library: returns (width, height, colour type, pixel(x, y))."""
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, header = 8, b"", None
     while pos < len(png):
-        (n,) = struct.unpack(">I", png[pos:pos + 4])
-        kind, data = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + n]
-        assert zlib.crc32(kind + data) & 0xFFFFFFFF == struct.unpack(">I", png[pos + 8 + n:pos + 12 + n])[0]
+        (n,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + n]
+        assert zlib.crc32(kind + data) & 0xFFFFFFFF == struct.unpack(">I", png[pos + 8 + n : pos + 12 + n])[0]
         if kind == b"IHDR":
             header = struct.unpack(">IIBB", data[:10])
         elif kind == b"IDAT":
@@ -73,9 +75,9 @@ def decode_png(png: bytes):
     assert depth == 8
     raw = zlib.decompress(idat)
     stride = 1 + 4 * width
-    rows = [raw[i * stride:(i + 1) * stride] for i in range(height)]
+    rows = [raw[i * stride : (i + 1) * stride] for i in range(height)]
     assert all(row[0] == 0 for row in rows)  # filter type 0
-    return width, height, colour, lambda x, y: tuple(rows[y][1 + 4 * x:5 + 4 * x])
+    return width, height, colour, lambda x, y: tuple(rows[y][1 + 4 * x : 5 + 4 * x])
 
 
 def test_png_is_a_valid_image():
@@ -107,7 +109,9 @@ def test_every_level_renders_with_the_numbers_of_geo_drill(page_module, demo_con
         assert page_module.kpi_value(summary, "incidents") in words
         assert summary["name"] in words
     with db.pooled(demo_url) as conn:
-        view = page_module.page_view(dict(code=path[-1], incident=str(incident["id"]), start=start.isoformat(), end=end.isoformat()))
+        view = page_module.page_view(
+            dict(code=path[-1], incident=str(incident["id"]), start=start.isoformat(), end=end.isoformat())
+        )
         c = page_module.contents(conn, view)
     crumbs = texts(c["drill-breadcrumb"])
     assert crumbs[-1].startswith(f"#{incident['id']}") and "事件" in crumbs
@@ -162,6 +166,7 @@ def _links(component):
 
 # --------------------------------------------------------------------------- in the browser
 
+
 @pytest.fixture(scope="module")
 def browser(demo_url):
     with running_app(demo_url) as url:
@@ -178,14 +183,16 @@ def map_state(driver, level: str | None = None, incident: bool = False):
         if not s or (level and s["level"] != level) or not (s["drawn"] or s["points"]):
             return None
         return s
+
     return wait_for(ready, timeout=60, message=f"the map at level {level}")
 
 
 def click_at(driver, what: dict) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
-    pos = wait_for(lambda: driver.execute_script("return window.drillPixelOf(arguments[0])", what), timeout=20,
-                   message=f"{what} on the map")
+    pos = wait_for(
+        lambda: driver.execute_script("return window.drillPixelOf(arguments[0])", what), timeout=20, message=f"{what} on the map"
+    )
     actions = ActionChains(driver)
     actions.w3c_actions.pointer_action.move_to_location(int(pos["x"]), int(pos["y"]))
     actions.w3c_actions.pointer_action.click()

@@ -1,4 +1,5 @@
 """Exports: every layer to every format, round trips, declared coordinate systems, masking."""
+
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,7 @@ import pytest
 import shapely
 
 from geo import cli, crs, db
-from geo.io import exporter
-from geo.io import importer
+from geo.io import exporter, importer
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(truncated|laundered).*")  # shapefile field names
 
@@ -19,12 +19,20 @@ FORMATS = ("geojson", "gpkg", "zip", "shp", "csv", "xlsx")
 WEST, EAST = "620802001001", "620802001002"
 GRIDS = (
     (WEST + "001", "新民社区第1网格", "urban", shapely.box(106.65, 35.53, 106.66, 35.55)),
-    (EAST + "001", "柳湖村第1网格", "rural", shapely.Polygon(
-        [(106.66, 35.53), (106.67, 35.53), (106.67, 35.55), (106.6651234567, 35.5498765432), (106.66, 35.55)])),
+    (
+        EAST + "001",
+        "柳湖村第1网格",
+        "rural",
+        shapely.Polygon([(106.66, 35.53), (106.67, 35.53), (106.67, 35.55), (106.6651234567, 35.5498765432), (106.66, 35.55)]),
+    ),
 )
 HOUSEHOLD = shapely.Point(106.6551234567, 35.5451234567)
 KEYS = {  # how rows of a layer are matched up after a round trip
-    "boundary": "code", "grids": "code", "households": "id", "incidents": "id", "places": "id",
+    "boundary": "code",
+    "grids": "code",
+    "households": "id",
+    "incidents": "id",
+    "places": "id",
 }
 TABLES = {"boundary": "admin_unit", "grids": "grid", "households": "household", "incidents": "incident", "places": "place"}
 
@@ -70,6 +78,7 @@ def read_csv(path) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- round trips
+
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("layer", list(KEYS))
@@ -155,13 +164,18 @@ def test_empty_layer_exports(tiny_jurisdiction, conn, tmp_path):
 
 # --------------------------------------------------------------------------- what is exported
 
+
 def test_personal_columns_are_masked_by_default(seeded, tmp_path):
     exporter.export_layer(seeded, "households", tmp_path / "h.csv")
     assert [(r["head_name"], r["phone"]) for r in read_csv(tmp_path / "h.csv")] == [
-        ("张*", "138****1234"), ("欧***", "093*****2345")]
+        ("张*", "138****1234"),
+        ("欧***", "093*****2345"),
+    ]
     exporter.export_layer(seeded, "places", tmp_path / "p.csv")
     assert [(r["name"], r["id_number"]) for r in read_csv(tmp_path / "p.csv")] == [
-        ("王*", "620802********1234"), ("柳湖村便民服务站", "")]  # a key person's name is personal
+        ("王*", "620802********1234"),
+        ("柳湖村便民服务站", ""),
+    ]  # a key person's name is personal
     exporter.export_layer(seeded, "incidents", tmp_path / "i.csv")
     assert [(r["reporter_name"], r["reporter_phone"]) for r in read_csv(tmp_path / "i.csv")] == [("赵*", "136****1111")]
     exporter.export_layer(seeded, "households", tmp_path / "full.csv", unmasked=True)
@@ -177,13 +191,20 @@ def test_incident_times_are_iso_cst(seeded, tmp_path):
 def test_grid_layers_and_versions(seeded, add_grids, tmp_path):
     add_grids([(WEST + "009", "警务区", "urban", GRIDS[0][3])], layer="police")
     db.execute(seeded, "UPDATE grid SET valid_to = now() WHERE code = %s", (EAST + "001",))
-    db.execute(seeded, """INSERT INTO grid (code, name, kind, admin_code, version, geom)
-                          SELECT code, name, kind, admin_code, 2, geom FROM grid WHERE code = %s""", (EAST + "001",))
+    db.execute(
+        seeded,
+        """INSERT INTO grid (code, name, kind, admin_code, version, geom)
+                          SELECT code, name, kind, admin_code, 2, geom FROM grid WHERE code = %s""",
+        (EAST + "001",),
+    )
     seeded.commit()
     assert exporter.export_layer(seeded, "grids", tmp_path / "g.csv").rows == 2
     assert exporter.export_layer(seeded, "grids", tmp_path / "all.csv", all_versions=True).rows == 3
     assert [(r["code"], r["version"]) for r in read_csv(tmp_path / "all.csv")] == [
-        (WEST + "001", "1"), (EAST + "001", "1"), (EAST + "001", "2")]
+        (WEST + "001", "1"),
+        (EAST + "001", "1"),
+        (EAST + "001", "2"),
+    ]
     assert exporter.export_layer(seeded, "grids", tmp_path / "p.csv", grid_layer="police").rows == 1
 
 
@@ -195,6 +216,7 @@ def test_boundary_level(seeded, tmp_path):
 
 
 # --------------------------------------------------------------------------- command line
+
 
 def test_cli_export_prints_count_crs_and_path(seeded, tmp_path, capsys):
     path = tmp_path / "out" / "households.gpkg"

@@ -8,6 +8,7 @@ the database unchanged. Files are CSV and GeoJSON for households and incidents, 
 GeoJSON polygons for grids, in the tiny jurisdiction of conftest.py. docs/fuzzing.md says
 what was tried and found; HYPOTHESIS_PROFILE=long runs 1,000 examples per test.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from geo import db
-from geo.io import importer
-from geo.io import upload_check
+from geo.io import importer, upload_check
 from tests.fuzz_support import INJECTIONS, hostile, short_nasty
 from tests.test_import import EAST, GRIDS, WEST, counts, gridded  # noqa: F401
 
@@ -39,19 +39,26 @@ _names = itertools.count()
 
 plain_text = st.text(st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=30)
 free_text = st.one_of(plain_text, st.sampled_from([i for i in INJECTIONS if not importer.CONTROL.search(i)])).filter(
-    lambda s: s.strip() == s and s and len(s) <= importer.MAX_TEXT_CHARS)
+    lambda s: s.strip() == s and s and len(s) <= importer.MAX_TEXT_CHARS
+)
 VALID = {  # column -> strategy of cells the importer must accept, with the value it must store
     "households": {
-        "address": free_text, "head_name": st.none() | free_text, "phone": st.none() | st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+        "address": free_text,
+        "head_name": st.none() | free_text,
+        "phone": st.none() | st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
         "persons": st.none() | st.integers(0, 100),
-        "tags": st.none() | st.lists(st.sampled_from(sorted(importer.HOUSEHOLD_TAGS)), min_size=1, max_size=3, unique=True).map(";".join),
+        "tags": st.none()
+        | st.lists(st.sampled_from(sorted(importer.HOUSEHOLD_TAGS)), min_size=1, max_size=3, unique=True).map(";".join),
     },
     "incidents": {
         "category": st.sampled_from(("0103", "0301", "婚姻家庭纠纷")),
-        "reported_at": st.datetimes(importer.MIN_TIME.replace(tzinfo=None), importer.MAX_TIME.replace(tzinfo=None, year=2099))
-                         .map(lambda d: d.replace(microsecond=0).isoformat(sep=" ")),
-        "title": st.none() | free_text, "description": st.none() | free_text,
-        "people_involved": st.none() | st.integers(0, 1_000_000), "status": st.none() | st.sampled_from(("received", "结案", "处置中")),
+        "reported_at": st.datetimes(
+            importer.MIN_TIME.replace(tzinfo=None), importer.MAX_TIME.replace(tzinfo=None, year=2099)
+        ).map(lambda d: d.replace(microsecond=0).isoformat(sep=" ")),
+        "title": st.none() | free_text,
+        "description": st.none() | free_text,
+        "people_involved": st.none() | st.integers(0, 1_000_000),
+        "status": st.none() | st.sampled_from(("received", "结案", "处置中")),
     },
 }
 BAD = {  # per column, cells that must be refused (with the row and the column named)
@@ -89,6 +96,7 @@ def tables(draw, layer: str, hostile_cells: bool):
 
 # --------------------------------------------------------------------------- file writers
 
+
 def csv_bytes(columns, rows, points, encoding: str) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -111,21 +119,29 @@ def geojson_bytes(columns, rows, points) -> bytes:
         except ValueError:
             return v  # a string in a coordinate array: GDAL must refuse it
 
-    features = [{"type": "Feature", "properties": {c: row[c] for c in columns},
-                 "geometry": {"type": "Point", "coordinates": [coordinate(x), coordinate(y)]}}
-                for row, (x, y) in zip(rows, points)]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {c: row[c] for c in columns},
+            "geometry": {"type": "Point", "coordinates": [coordinate(x), coordinate(y)]},
+        }
+        for row, (x, y) in zip(rows, points)
+    ]
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode("utf-8")
 
 
 def mutate(data: bytes, mutation: str, draw) -> bytes:
     if mutation == "truncate":
-        return data[:draw(st.integers(0, max(0, len(data) - 1)))]
+        return data[: draw(st.integers(0, max(0, len(data) - 1)))]
     if mutation == "empty":
         return b""
     if mutation == "garbage":
         return draw(st.binary(min_size=1, max_size=64)) + data
     if mutation == "binary":
-        return draw(st.sampled_from((b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\x89PNG\r\n\x1a\n", b"MZ\x90\x00"))) + data
+        return (
+            draw(st.sampled_from((b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\x89PNG\r\n\x1a\n", b"MZ\x90\x00")))
+            + data
+        )
     if mutation == "huge":  # over a 1 KB limit set for this example
         return data + b"\n" * (2048 - len(data)) if len(data) < 2048 else data
     return data
@@ -181,9 +197,14 @@ def _event(text: str) -> None:
 
 # --------------------------------------------------------------------------- the tests
 
+
 @pytest.mark.parametrize("layer", ["households", "incidents"])
-@given(data=st.data(), fmt=st.sampled_from(("csv", "geojson")), encoding=st.sampled_from(("utf-8", "utf-8-sig", "gbk")),
-       mutation=st.sampled_from(MUTATIONS))
+@given(
+    data=st.data(),
+    fmt=st.sampled_from(("csv", "geojson")),
+    encoding=st.sampled_from(("utf-8", "utf-8-sig", "gbk")),
+    mutation=st.sampled_from(MUTATIONS),
+)
 def test_any_file_imports_or_fails_cleanly(gridded, categories, tmp_path, layer, data, fmt, encoding, mutation):
     columns, rows, points = data.draw(tables(layer, hostile_cells=True))
     raw = csv_bytes(columns, rows, points, encoding) if fmt == "csv" else geojson_bytes(columns, rows, points)
@@ -206,17 +227,29 @@ def test_valid_files_import_exactly(gridded, categories, tmp_path, layer, data, 
     assert isinstance(out, importer.ImportResult), str(out)
     assert out.rows == len(rows)
     text_columns = {"households": ("address", "head_name", "phone"), "incidents": ("description",)}[layer]
-    got = db.rows(gridded, f"""SELECT {', '.join(text_columns)}, ST_X(geom) AS x, ST_Y(geom) AS y FROM {TARGET[layer]}
-                                ORDER BY id DESC LIMIT %s""", (len(rows),))[::-1]
+    got = db.rows(
+        gridded,
+        f"""SELECT {", ".join(text_columns)}, ST_X(geom) AS x, ST_Y(geom) AS y FROM {TARGET[layer]}
+                                ORDER BY id DESC LIMIT %s""",
+        (len(rows),),
+    )[::-1]
     for row, point, stored in zip(rows, points, got):
         for c in text_columns:
             assert stored[c] == (str(row[c]) if row[c] is not None else None)
         assert math.isclose(stored["x"], point[0], abs_tol=1e-9) and math.isclose(stored["y"], point[1], abs_tol=1e-9)
 
 
-@pytest.mark.parametrize("layer, column", [("households", "address"), ("households", "persons"), ("households", "tags"),
-                                           ("incidents", "reported_at"), ("incidents", "category"),
-                                           ("incidents", "people_involved")])
+@pytest.mark.parametrize(
+    "layer, column",
+    [
+        ("households", "address"),
+        ("households", "persons"),
+        ("households", "tags"),
+        ("incidents", "reported_at"),
+        ("incidents", "category"),
+        ("incidents", "people_involved"),
+    ],
+)
 @given(data=st.data(), fmt=st.sampled_from(("csv", "geojson")))
 def test_one_bad_cell_is_named_by_row_and_column(gridded, categories, tmp_path, layer, column, data, fmt):
     columns, rows, points = data.draw(tables(layer, hostile_cells=False))
@@ -243,7 +276,12 @@ def test_random_grid_polygons(gridded, tmp_path, data):
     features = []
     for _ in range(data.draw(st.integers(1, 2))):
         if data.draw(st.booleans()):  # a small box inside the jurisdiction, then perhaps broken below
-            x, y, w, h = data.draw(st.floats(*LON)), data.draw(st.floats(*LAT)), data.draw(st.floats(1e-4, 5e-3)), data.draw(st.floats(1e-4, 5e-3))
+            x, y, w, h = (
+                data.draw(st.floats(*LON)),
+                data.draw(st.floats(*LAT)),
+                data.draw(st.floats(1e-4, 5e-3)),
+                data.draw(st.floats(1e-4, 5e-3)),
+            )
             ring = [[x, y], [x + w, y], [x + w, y + h], [x, y + h], [x, y]]
         else:
             ring = [list(p) for p in data.draw(st.lists(ring_point, min_size=0, max_size=7))]
@@ -253,7 +291,10 @@ def test_random_grid_polygons(gridded, tmp_path, data):
             ring[data.draw(st.integers(0, len(ring) - 1))][data.draw(st.integers(0, 1))] = data.draw(odd_number)
         kind = data.draw(st.sampled_from(("Polygon", "Polygon", "MultiPolygon", "MultiPolygon", "Point", "LineString")))
         coords = {"Polygon": [ring], "MultiPolygon": [[ring]], "Point": ring[0] if ring else [], "LineString": ring}[kind]
-        props = {"name": data.draw(st.none() | free_text | short_nasty), "kind": data.draw(st.sampled_from((None, None, "urban", "农村", "x")))}
+        props = {
+            "name": data.draw(st.none() | free_text | short_nasty),
+            "kind": data.draw(st.sampled_from((None, None, "urban", "农村", "x"))),
+        }
         features.append({"type": "Feature", "properties": props, "geometry": {"type": kind, "coordinates": coords}})
     raw = json.dumps({"type": "FeatureCollection", "features": features}).encode()
     run_import(gridded, "grids", write(tmp_path, "geojson", raw, "none", data.draw))
@@ -261,27 +302,46 @@ def test_random_grid_polygons(gridded, tmp_path, data):
 
 # --------------------------------------------------------------------------- the limits, pinned
 
+
 def test_size_limit_and_content_type_name_the_file(gridded, tmp_path, monkeypatch):
     monkeypatch.setenv(upload_check.ENV, "0.001")  # 1,048 bytes
     big = tmp_path / "big.csv"
     big.write_text("address,lon,lat\n" + "门牌,106.655,35.535\n" * 100, encoding="utf-8")
     out = run_import(gridded, "households", big)
-    assert out.problems == [f"big.csv: {upload_check.human(big.stat().st_size)} is over the upload limit of 1.0 KB "
-                            f"({upload_check.ENV})"]
+    assert out.problems == [
+        f"big.csv: {upload_check.human(big.stat().st_size)} is over the upload limit of 1.0 KB ({upload_check.ENV})"
+    ]
     monkeypatch.setenv(upload_check.ENV, "lots")
     assert "must be a number of megabytes" in run_import(gridded, "households", big).problems[0]
     monkeypatch.delenv(upload_check.ENV)
     cases = {
-        "book.csv": (b"PK\x03\x04" + b"\x00" * 40, "book.csv: the name says csv but the content is a ZIP archive "
-                                                  "(an Excel workbook is .xlsx, a zipped Shapefile .zip)"),
-        "old.xlsx": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 40, "old.xlsx: the name says xlsx but the content is an "
-                                                                        "old Office file (.xls/.doc) (save it as .xlsx or .csv in Excel (WPS) first)"),
-        "points.geojson": ("address,lon,lat\n门牌,106.655,35.535\n".encode(), "points.geojson: the name says geojson but the content is text"),
+        "book.csv": (
+            b"PK\x03\x04" + b"\x00" * 40,
+            "book.csv: the name says csv but the content is a ZIP archive (an Excel workbook is .xlsx, a zipped Shapefile .zip)",
+        ),
+        "old.xlsx": (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 40,
+            "old.xlsx: the name says xlsx but the content is an "
+            "old Office file (.xls/.doc) (save it as .xlsx or .csv in Excel (WPS) first)",
+        ),
+        "points.geojson": (
+            "address,lon,lat\n门牌,106.655,35.535\n".encode(),
+            "points.geojson: the name says geojson but the content is text",
+        ),
         "empty.csv": (b"", "empty.csv: the file is empty (0 bytes)"),
         "photo.gpkg": (b"\xff\xd8\xff\xe0" + b"\x00" * 40, "photo.gpkg: the name says gpkg but the content is an image"),
-        "fake.xlsx": (_zip({"hello.txt": b"hi"}), "fake.xlsx: a ZIP archive but not an Excel .xlsx workbook (no xl/workbook.xml)"),
-        "noshp.zip": (_zip({"a.dbf": b"x"}), "noshp.zip: the ZIP archive holds no .shp file (a zipped Shapefile needs .shp, .shx, .dbf)"),
-        "bomb.zip": (_zip({"a.shp": b"\x00" * (21 * 1024 * 1024)}), "bomb.zip: unpacks to 21.0 MB, over 10 x the upload limit of 2.0 MB"),
+        "fake.xlsx": (
+            _zip({"hello.txt": b"hi"}),
+            "fake.xlsx: a ZIP archive but not an Excel .xlsx workbook (no xl/workbook.xml)",
+        ),
+        "noshp.zip": (
+            _zip({"a.dbf": b"x"}),
+            "noshp.zip: the ZIP archive holds no .shp file (a zipped Shapefile needs .shp, .shx, .dbf)",
+        ),
+        "bomb.zip": (
+            _zip({"a.shp": b"\x00" * (21 * 1024 * 1024)}),
+            "bomb.zip: unpacks to 21.0 MB, over 10 x the upload limit of 2.0 MB",
+        ),
     }
     monkeypatch.setenv(upload_check.ENV, "2")
     for name, (content, expected) in cases.items():
@@ -302,11 +362,15 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 def test_gbk_csv_with_injection_text_round_trips(gridded, tmp_path):
     path = tmp_path / "gbk.csv"
-    path.write_bytes("地址,户主,经度,纬度\n\"新民路1号'; DROP TABLE household; --\",<script>张三</script>,106.655,35.535\n".encode("gbk"))
+    path.write_bytes(
+        '地址,户主,经度,纬度\n"新民路1号\'; DROP TABLE household; --",<script>张三</script>,106.655,35.535\n'.encode("gbk")
+    )
     result = run_import(gridded, "households", path)
     assert result.rows == 1 and "encoding GB18030/GBK" in result.notes
     assert db.one(gridded, "SELECT address, head_name FROM household") == {
-        "address": "新民路1号'; DROP TABLE household; --", "head_name": "<script>张三</script>"}
+        "address": "新民路1号'; DROP TABLE household; --",
+        "head_name": "<script>张三</script>",
+    }
 
 
 @pytest.mark.parametrize("fmt", ["csv", "geojson"])
@@ -315,6 +379,10 @@ def test_text_that_looks_like_null_or_a_time_is_kept(gridded, tmp_path, fmt):
     "00:00" became "00:00:00" (GDAL's date detection)."""
     rows = [{"address": a, "head_name": h} for a, h in (("\\N", "00:00"), ("2024-03-01", "2024-03-01 09:30"), ("NULL", "\\."))]
     points = [(106.655, 35.535)] * 3
-    raw = csv_bytes(["address", "head_name"], rows, points, "utf-8") if fmt == "csv" else geojson_bytes(["address", "head_name"], rows, points)
+    raw = (
+        csv_bytes(["address", "head_name"], rows, points, "utf-8")
+        if fmt == "csv"
+        else geojson_bytes(["address", "head_name"], rows, points)
+    )
     assert run_import(gridded, "households", write(tmp_path, fmt, raw, "none", None)).rows == 3
     assert db.rows(gridded, "SELECT address, head_name FROM household ORDER BY id") == rows

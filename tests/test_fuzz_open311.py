@@ -6,6 +6,7 @@ form body must get either an answer or an Open311 error (a JSON/XML `errors` arr
 request was valid. The app is the blueprint on a bare Flask app pointed at the test
 database, as in tests/test_open311.py. What was tried and found: docs/fuzzing.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ TRACE_MARKERS = ("Traceback", 'File "/', "psycopg", "Werkzeug Debugger")
 
 @pytest.fixture
 def client(loop_world, monkeypatch):
-    monkeypatch.setattr(open311, "POSTS_PER_MINUTE", 10 ** 9)  # the throttle is tested in test_open311
+    monkeypatch.setattr(open311, "POSTS_PER_MINUTE", 10**9)  # the throttle is tested in test_open311
     open311._posts.clear()
     app = flask.Flask("open311-fuzz")
     app.config["QUANYU_DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or db.cluster.database_url(test=True)
@@ -47,8 +48,11 @@ def key(loop_world):
 
 def counts(conn) -> tuple[int, int, int]:
     conn.rollback()
-    return (db.scalar(conn, "SELECT count(*) FROM incident"), db.scalar(conn, "SELECT count(*) FROM incident_history"),
-            db.scalar(conn, "SELECT count(*) FROM api_key"))
+    return (
+        db.scalar(conn, "SELECT count(*) FROM incident"),
+        db.scalar(conn, "SELECT count(*) FROM incident_history"),
+        db.scalar(conn, "SELECT count(*) FROM api_key"),
+    )
 
 
 def check(resp, fmt: str):
@@ -70,24 +74,42 @@ def check(resp, fmt: str):
 
 # --------------------------------------------------------------------------- generators
 
+
 def _iso(d: datetime) -> str:
     return d.isoformat()
 
 
-offsets = st.sampled_from([None, timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=14)),
-                           timezone(timedelta(hours=-12))])
-dates = st.one_of(
-    st.builds(lambda d, tz: d.replace(tzinfo=tz).isoformat(),
-              st.datetimes(datetime(2025, 1, 1), datetime(2027, 1, 1)) | st.datetimes(), offsets),
-    st.dates().map(lambda d: d.isoformat()),
-    st.sampled_from(("yesterday", "2026-13-01", "2026-02-30T25:00", "0001-01-01", "9999-12-31T23:59:59+14:00",
-                     "2026-01-01T00:00:00Z", "2026-01-01 00:00:00+08:00")),
+offsets = st.sampled_from(
+    [None, timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))]
 )
-id_lists = st.lists(st.one_of(st.integers(-5, 10 ** 20).map(str), st.sampled_from(("1;drop", " 1", "", "0"))),
-                    max_size=5).map(",".join)
+dates = st.one_of(
+    st.builds(
+        lambda d, tz: d.replace(tzinfo=tz).isoformat(),
+        st.datetimes(datetime(2025, 1, 1), datetime(2027, 1, 1)) | st.datetimes(),
+        offsets,
+    ),
+    st.dates().map(lambda d: d.isoformat()),
+    st.sampled_from(
+        (
+            "yesterday",
+            "2026-13-01",
+            "2026-02-30T25:00",
+            "0001-01-01",
+            "9999-12-31T23:59:59+14:00",
+            "2026-01-01T00:00:00Z",
+            "2026-01-01 00:00:00+08:00",
+        )
+    ),
+)
+id_lists = st.lists(st.one_of(st.integers(-5, 10**20).map(str), st.sampled_from(("1;drop", " 1", "", "0"))), max_size=5).map(
+    ",".join
+)
 codes = st.sampled_from(("0301", "0103", "0102", "9999", "301", "03010", "0301,0103", "0301,9999", ",,"))
 QUERY_VALUES = {
-    "service_request_id": id_lists, "service_code": codes, "start_date": dates, "end_date": dates,
+    "service_request_id": id_lists,
+    "service_code": codes,
+    "start_date": dates,
+    "end_date": dates,
     "status": st.sampled_from(("open", "closed", "open,closed", "pending", "OPEN", ",")),
     "jurisdiction_id": st.sampled_from(("620802", "110101", "62080200000000000000", "")),
     "extensions": st.sampled_from(("true", "1", "false", "yes")),
@@ -108,12 +130,16 @@ def queries(draw) -> list[tuple[str, str]]:
 
 paths = st.one_of(
     st.sampled_from(("discovery", "services", "requests")),
-    st.builds(lambda kind, seg: f"{kind}/{quote(seg, safe='')}", st.sampled_from(("services", "requests", "tokens")),
-              st.one_of(st.sampled_from(("0301", "1", "0", "99999999999999999999", "²", "١")), short_nasty.filter(bool))),
+    st.builds(
+        lambda kind, seg: f"{kind}/{quote(seg, safe='')}",
+        st.sampled_from(("services", "requests", "tokens")),
+        st.one_of(st.sampled_from(("0301", "1", "0", "99999999999999999999", "²", "١")), short_nasty.filter(bool)),
+    ),
 )
 
 
 # --------------------------------------------------------------------------- GET
+
 
 @given(path=paths, fmt=st.sampled_from(("json", "xml")), query=queries())
 def test_get_never_fails_and_never_writes(client, loop_world, path, fmt, query):
@@ -140,11 +166,17 @@ FORM_VALUES = {
     "lat": st.one_of(st.floats(35.531, 35.549).map(repr), st.just(str(OUTSIDE[1])), numberish),
     "long": st.one_of(st.floats(106.651, 106.669).map(repr), st.just(str(OUTSIDE[0])), numberish),
     "description": st.one_of(nasty_text, st.sampled_from(INJECTIONS)),
-    "address_string": nasty_text, "first_name": nasty_text, "last_name": nasty_text, "phone": hostile,
-    "email": st.one_of(st.just("a@b.cn"), nasty_text), "device_id": nasty_text, "account_id": hostile,
+    "address_string": nasty_text,
+    "first_name": nasty_text,
+    "last_name": nasty_text,
+    "phone": hostile,
+    "email": st.one_of(st.just("a@b.cn"), nasty_text),
+    "device_id": nasty_text,
+    "account_id": hostile,
     "media_url": st.one_of(st.sampled_from(("https://img.example.cn/1.jpg", "javascript:alert(1)", "http://")), nasty_text),
     "jurisdiction_id": st.sampled_from(("620802", "110101", "")) | nasty_text,
-    "attribute[people_involved]": numberish, "attribute[duration_days]": numberish,
+    "attribute[people_involved]": numberish,
+    "attribute[duration_days]": numberish,
     "attribute[conflict_intensity]": st.sampled_from(("0", "1", "3", "9", "-1", "")) | hostile,
     "attribute[behaviour_risk]": st.sampled_from(("0", "2", "4")) | hostile,
 }
@@ -215,16 +247,28 @@ def test_known_findings_are_open311_errors(client, key, loop_world):
     """The inputs the first fuzz runs turned into 500s (docs/fuzzing.md), pinned."""
     before = counts(loop_world)
     for url, status in [
-        ("/services.json?jurisdiction_id=%00", 400), ("/requests.json?service_code=%00", 400),
-        ("/services/%00.json", 404), ("/requests.json?start_date=9999-12-31", 400),
-        ("/requests.json?end_date=0001-01-01", 400), ("/requests.json?service_code=" + ",".join(["0301"] * 300), 400),
-        ("/requests/%C2%B2.json", 404), ("/tokens/%C2%B2.json", 404), ("/requests.json?service_request_id=%C2%B2", 400),
-        ("/requests.json?page_size=0", 400), ("/requests.json?page=" + "9" * 5000, 400), ("/requests.json?x=" + "a" * 9000, 414),
+        ("/services.json?jurisdiction_id=%00", 400),
+        ("/requests.json?service_code=%00", 400),
+        ("/services/%00.json", 404),
+        ("/requests.json?start_date=9999-12-31", 400),
+        ("/requests.json?end_date=0001-01-01", 400),
+        ("/requests.json?service_code=" + ",".join(["0301"] * 300), 400),
+        ("/requests/%C2%B2.json", 404),
+        ("/tokens/%C2%B2.json", 404),
+        ("/requests.json?service_request_id=%C2%B2", 400),
+        ("/requests.json?page_size=0", 400),
+        ("/requests.json?page=" + "9" * 5000, 400),
+        ("/requests.json?x=" + "a" * 9000, 414),
     ]:
         assert check(client.get(PREFIX + url), "json")[0]["code"] == status, url
     base = {"api_key": key, "service_code": "0301", "lat": str(IN_VILLAGE[1]), "long": str(IN_VILLAGE[0])}
-    for form, status in [({"description": "a\x00b"}, 400), ({"address_string": "\x01"}, 400),
-                         ({"service_code": "03\x00"}, 400), ({"lat": "nan"}, 400), ({"long": "inf"}, 400)]:
+    for form, status in [
+        ({"description": "a\x00b"}, 400),
+        ({"address_string": "\x01"}, 400),
+        ({"service_code": "03\x00"}, 400),
+        ({"lat": "nan"}, 400),
+        ({"long": "inf"}, 400),
+    ]:
         assert check(client.post(PREFIX + "/requests.json", data=dict(base, **form)), "json")[0]["code"] == status, form
     assert check(client.post(PREFIX + "/requests.json", json=base), "json")[0]["code"] == 415
     big = client.post(PREFIX + "/requests.json", data=dict(base, description="x" * (open311.MAX_POST_BYTES + 1)))

@@ -1,4 +1,5 @@
 """Gi* against esda (and a hand-worked lattice), FDR, distance bands, Local Moran's I."""
+
 from __future__ import annotations
 
 import time

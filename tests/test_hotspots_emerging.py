@@ -1,4 +1,5 @@
 """Emerging hotspots: the Mann-Kendall trend and the ArcGIS-like patterns."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -32,19 +33,22 @@ def flags(text: str) -> np.ndarray:
     return np.array([c == "x" for c in text])
 
 
-@pytest.mark.parametrize("hot, cold, trend_z, pattern", [
-    ("..........", "..........", 0, "none"),
-    (".........x", "..........", 0, "new_hot"),
-    ("......xxxx", "..........", 0, "consecutive_hot"),
-    ("xxxxxxxxxx", "..........", 3, "intensifying_hot"),
-    ("xxxxxxxxxx", "..........", 0, "persistent_hot"),
-    ("xxxxxxxxxx", "..........", -3, "diminishing_hot"),
-    ("xx..x...xx", "..........", 0, "sporadic_hot"),
-    ("xx......xx", "...xx.....", 0, "oscillating_hot"),
-    ("xxxxxxxxx.", "..........", 0, "historical_hot"),
-    ("..........", ".........x", 0, "new_cold"),
-    ("..........", "xxxxxxxxxx", -3, "intensifying_cold"),
-])
+@pytest.mark.parametrize(
+    "hot, cold, trend_z, pattern",
+    [
+        ("..........", "..........", 0, "none"),
+        (".........x", "..........", 0, "new_hot"),
+        ("......xxxx", "..........", 0, "consecutive_hot"),
+        ("xxxxxxxxxx", "..........", 3, "intensifying_hot"),
+        ("xxxxxxxxxx", "..........", 0, "persistent_hot"),
+        ("xxxxxxxxxx", "..........", -3, "diminishing_hot"),
+        ("xx..x...xx", "..........", 0, "sporadic_hot"),
+        ("xx......xx", "...xx.....", 0, "oscillating_hot"),
+        ("xxxxxxxxx.", "..........", 0, "historical_hot"),
+        ("..........", ".........x", 0, "new_cold"),
+        ("..........", "xxxxxxxxxx", -3, "intensifying_cold"),
+    ],
+)
 def test_patterns(hot, cold, trend_z, pattern):
     p = 0.001 if trend_z else 0.9
     assert emerging.classify(flags(hot), flags(cold), trend_z, p) == pattern
@@ -56,12 +60,18 @@ def test_a_corner_that_heats_up_in_the_last_weeks_is_new_or_consecutive(tiny_jur
     end = date(2026, 7, 31)
     for week in range(8):  # a little everywhere every week, so each week has variance
         day = datetime(2026, 7, 31, 10, tzinfo=CST) - timedelta(weeks=week)
-        add_incidents(conn, [(106.651 + 0.002 * c, 35.532 + 0.004 * r) for r in range(5) for c in range(5) if (r + c + week) % 3 == 0],
-                      reported_at=day)
+        add_incidents(
+            conn,
+            [(106.651 + 0.002 * c, 35.532 + 0.004 * r) for r in range(5) for c in range(5) if (r + c + week) % 3 == 0],
+            reported_at=day,
+        )
     last = datetime(2026, 7, 30, 10, tzinfo=CST)
     add_incidents(conn, [(106.651, 35.532)] * 12 + [(106.653, 35.532)] * 10 + [(106.651, 35.536)] * 10, reported_at=last)
-    add_incidents(conn, [(106.651, 35.532)] * 12 + [(106.653, 35.532)] * 10 + [(106.651, 35.536)] * 10,
-                  reported_at=last - timedelta(weeks=1))
+    add_incidents(
+        conn,
+        [(106.651, 35.532)] * 12 + [(106.653, 35.532)] * 10 + [(106.651, 35.536)] * 10,
+        reported_at=last - timedelta(weeks=1),
+    )
     result = emerging.emerging(conn, end=end, weeks=8).set_index("code")
     assert result.loc[f"{COMMUNITY}001", "pattern"] == "consecutive_hot"
     assert result.loc[f"{COMMUNITY}025", "pattern"] in ("none", "sporadic_cold", "new_cold", "consecutive_cold")

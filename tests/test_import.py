@@ -4,6 +4,7 @@ Files are built in tmp_path from small exact geometries in the tiny jurisdiction
 conftest.py (a ~2 km district near Pingliang with an urban community in the west half and a
 village in the east half), so every expectation (codes, grids, deadlines) is exact.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,6 +39,7 @@ GEOD = pyproj.Geod(ellps="WGS84")
 
 # --------------------------------------------------------------------------- helpers
 
+
 def write_file(path, records: list[dict], geoms: list, **top) -> str:
     """Write records + WGS84 geometries in the format of path's extension; `top` adds
     top-level GeoJSON members. CSV/Excel get lon/lat for points and WKT for polygons."""
@@ -67,7 +69,9 @@ def write_file(path, records: list[dict], geoms: list, **top) -> str:
     if top:
         text = path.read_text(encoding="utf-8")
         extra = ", ".join(f'"{k}": "{v}"' for k, v in top.items())
-        path.write_text(text.replace('"type": "FeatureCollection",', f'"type": "FeatureCollection", {extra},', 1), encoding="utf-8")
+        path.write_text(
+            text.replace('"type": "FeatureCollection",', f'"type": "FeatureCollection", {extra},', 1), encoding="utf-8"
+        )
     return str(path)
 
 
@@ -112,15 +116,20 @@ def fail(conn, layer, path, **kwargs) -> str:
 
 # --------------------------------------------------------------------------- every layer, every format
 
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_boundary_every_format(clean_db, tiny_units, tmp_path, fmt):
     records = [{"code": u["code"], "name": u["name"]} for u in tiny_units]
     path = write_file(tmp_path / f"boundary.{fmt}", records, [u["geom"] for u in tiny_units])
     result = importer.import_file(clean_db, "boundary", path)
     assert result.rows == 4
-    got = db.rows(clean_db, """SELECT code, level, name, kind, urban, parent_code, GeometryType(geom) AS t,
+    got = db.rows(
+        clean_db,
+        """SELECT code, level, name, kind, urban, parent_code, GeometryType(geom) AS t,
                                       ST_Equals(geom, ST_Multi(ST_GeomFromText(%s, 4326))) AS same
-                                 FROM admin_unit ORDER BY code""", (tiny_units[0]["geom"].wkt,))
+                                 FROM admin_unit ORDER BY code""",
+        (tiny_units[0]["geom"].wkt,),
+    )
     assert [(r["code"], r["level"], r["kind"], r["urban"], r["parent_code"]) for r in got] == [
         ("620802", "district", "区", True, None),  # parent 620800 (the city) is not loaded
         ("620802001", "town", "街道", True, "620802"),
@@ -129,7 +138,10 @@ def test_boundary_every_format(clean_db, tiny_units, tmp_path, fmt):
     ]
     assert {r["t"] for r in got} == {"MULTIPOLYGON"} and got[0]["same"]
     assert db.one(clean_db, "SELECT code, name, metric_srid FROM jurisdiction") == {
-        "code": "620802", "name": "崆峒区", "metric_srid": 4545}  # CGCS2000 GK zone CM 108E
+        "code": "620802",
+        "name": "崆峒区",
+        "metric_srid": 4545,
+    }  # CGCS2000 GK zone CM 108E
     log = db.one(clean_db, "SELECT layer, file_name, source_crs, rows, repaired FROM import_log")
     assert log == {"layer": "boundary", "file_name": f"boundary.{fmt}", "source_crs": "wgs84", "rows": 4, "repaired": 0}
 
@@ -140,7 +152,9 @@ def test_boundary_reimport_updates_by_code(tiny_jurisdiction, conn, tmp_path):
     result = importer.import_file(conn, "boundary", path)
     assert "0 new and 1 updated administrative unit(s)" in result.summary()
     assert db.scalar(conn, "SELECT count(*) FROM admin_unit") == 4
-    assert db.scalar(conn, "SELECT ST_Equals(geom, ST_Multi(ST_GeomFromText(%s, 4326))) FROM admin_unit WHERE code = '620802'", (bigger.wkt,))
+    assert db.scalar(
+        conn, "SELECT ST_Equals(geom, ST_Multi(ST_GeomFromText(%s, 4326))) FROM admin_unit WHERE code = '620802'", (bigger.wkt,)
+    )
     assert db.scalar(conn, "SELECT parent_code FROM admin_unit WHERE code = '620802001'") == "620802"
 
 
@@ -166,10 +180,24 @@ def test_households_every_format(gridded, tmp_path, fmt):
     assert result.rows == 2 and "lie in no official grid" not in result.summary()
     got = db.rows(gridded, "SELECT address, head_name, phone, persons, tags, admin_code, grid_code FROM household ORDER BY id")
     assert got == [
-        {"address": "新民路1号", "head_name": "张三", "phone": "13812341234", "persons": 3,
-         "tags": ["left_behind", "hardship"], "admin_code": WEST, "grid_code": GRID_NW},
-        {"address": "柳湖村5组", "head_name": "李四", "phone": "13900001111", "persons": 1,
-         "tags": ["new_arrival"], "admin_code": EAST, "grid_code": GRID_E},
+        {
+            "address": "新民路1号",
+            "head_name": "张三",
+            "phone": "13812341234",
+            "persons": 3,
+            "tags": ["left_behind", "hardship"],
+            "admin_code": WEST,
+            "grid_code": GRID_NW,
+        },
+        {
+            "address": "柳湖村5组",
+            "head_name": "李四",
+            "phone": "13900001111",
+            "persons": 1,
+            "tags": ["new_arrival"],
+            "admin_code": EAST,
+            "grid_code": GRID_E,
+        },
     ]
     assert [p.equals_exact(q, 1e-12) for p, q in zip(stored_points(gridded, "household"), points)] == [True, True]
 
@@ -177,17 +205,36 @@ def test_households_every_format(gridded, tmp_path, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_incidents_every_format(gridded, categories, tmp_path, fmt):
     records = [
-        {"category": "0103", "reported_at": "2024-03-01 09:30", "title": "楼上漏水", "people_involved": 2,
-         "conflict_intensity": "较激烈", "status": "立案", "source": "patrol"},
-        {"category": "婚姻家庭纠纷", "reported_at": "2024-03-01T09:30:00+08:00", "title": None, "people_involved": None,
-         "conflict_intensity": None, "status": None, "source": None},
+        {
+            "category": "0103",
+            "reported_at": "2024-03-01 09:30",
+            "title": "楼上漏水",
+            "people_involved": 2,
+            "conflict_intensity": "较激烈",
+            "status": "立案",
+            "source": "patrol",
+        },
+        {
+            "category": "婚姻家庭纠纷",
+            "reported_at": "2024-03-01T09:30:00+08:00",
+            "title": None,
+            "people_involved": None,
+            "conflict_intensity": None,
+            "status": None,
+            "source": None,
+        },
     ]
     path = write_file(tmp_path / f"incidents.{fmt}", records, [shapely.Point(106.655, 35.545), shapely.Point(106.665, 35.535)])
     assert importer.import_file(gridded, "incidents", path).rows == 2
-    got = db.rows(gridded, """SELECT id, title, minor_code, source, reported_at, people_involved, conflict_intensity,
-                                     status, deadline, admin_code, grid_code FROM incident ORDER BY id""")
+    got = db.rows(
+        gridded,
+        """SELECT id, title, minor_code, source, reported_at, people_involved, conflict_intensity,
+                                     status, deadline, admin_code, grid_code FROM incident ORDER BY id""",
+    )
     reported = datetime(2024, 3, 1, 9, 30, tzinfo=CST)  # a Friday; naive times are CST
-    assert [(r["title"], r["minor_code"], r["source"], r["people_involved"], r["conflict_intensity"], r["status"]) for r in got] == [
+    assert [
+        (r["title"], r["minor_code"], r["source"], r["people_involved"], r["conflict_intensity"], r["status"]) for r in got
+    ] == [
         ("楼上漏水", "0103", "patrol", 2, 2, "registered"),
         ("婚姻家庭纠纷", "0101", "import", 1, 0, "received"),  # defaults: title = category name
     ]
@@ -208,8 +255,11 @@ def test_imported_deadlines_follow_the_office_calendar(gridded, categories, tmp_
     13 March instead of Tuesday 12 March. Two reports on the same day share the deadline."""
     import json
 
-    db.execute(gridded, "INSERT INTO setting (key, value) VALUES ('work_calendar', %s)",
-               (json.dumps({"holidays": ["2024-03-04"], "workdays": []}),))
+    db.execute(
+        gridded,
+        "INSERT INTO setting (key, value) VALUES ('work_calendar', %s)",
+        (json.dumps({"holidays": ["2024-03-04"], "workdays": []}),),
+    )
     gridded.commit()
     records = [{"category": "0103", "reported_at": "2024-03-01 09:30"}, {"category": "0103", "reported_at": "2024-03-01 16:00"}]
     path = write_file(tmp_path / "incidents.csv", records, [shapely.Point(106.655, 35.545)] * 2)
@@ -221,23 +271,54 @@ def test_imported_deadlines_follow_the_office_calendar(gridded, categories, tmp_
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_places_every_format(gridded, tmp_path, fmt):
     records = [
-        {"kind": "重点人员", "category": "社区矫正", "name": "王五", "tier": 1, "danger_grade": None,
-         "id_number": "620802199001011234", "phone": "13700002222", "address": "新民路3号"},
-        {"kind": "service_center", "category": "便民服务站", "name": "柳湖村便民服务站", "tier": None,
-         "danger_grade": None, "id_number": None, "phone": None, "address": None},
+        {
+            "kind": "重点人员",
+            "category": "社区矫正",
+            "name": "王五",
+            "tier": 1,
+            "danger_grade": None,
+            "id_number": "620802199001011234",
+            "phone": "13700002222",
+            "address": "新民路3号",
+        },
+        {
+            "kind": "service_center",
+            "category": "便民服务站",
+            "name": "柳湖村便民服务站",
+            "tier": None,
+            "danger_grade": None,
+            "id_number": None,
+            "phone": None,
+            "address": None,
+        },
     ]
     path = write_file(tmp_path / f"places.{fmt}", records, [shapely.Point(106.652, 35.532), shapely.Point(106.668, 35.548)])
     assert importer.import_file(gridded, "places", path).rows == 2
     got = db.rows(gridded, "SELECT kind, category, name, tier, id_number, admin_code, grid_code FROM place ORDER BY id")
     assert got == [
-        {"kind": "key_person", "category": "社区矫正", "name": "王五", "tier": 1, "id_number": "620802199001011234",
-         "admin_code": WEST, "grid_code": GRID_SW},
-        {"kind": "service_center", "category": "便民服务站", "name": "柳湖村便民服务站", "tier": None, "id_number": None,
-         "admin_code": EAST, "grid_code": GRID_E},
+        {
+            "kind": "key_person",
+            "category": "社区矫正",
+            "name": "王五",
+            "tier": 1,
+            "id_number": "620802199001011234",
+            "admin_code": WEST,
+            "grid_code": GRID_SW,
+        },
+        {
+            "kind": "service_center",
+            "category": "便民服务站",
+            "name": "柳湖村便民服务站",
+            "tier": None,
+            "id_number": None,
+            "admin_code": EAST,
+            "grid_code": GRID_E,
+        },
     ]
 
 
 # --------------------------------------------------------------------------- CRS
+
 
 def test_gcj02_csv_lands_within_half_a_metre(gridded, tmp_path):
     truth = shapely.Point(106.655, 35.545)
@@ -256,11 +337,17 @@ def test_coord_system_property_and_top_level_note_are_honoured(clean_db, tiny_un
     by_property = write_file(tmp_path / "p.geojson", [{"adcode": "620802", "name": "崆峒区", "coord_system": "GCJ-02"}], [gcj])
     result = importer.import_file(clean_db, "boundary", by_property)
     assert "GCJ-02" in result.crs_line and "from the file's coord_system property" in result.crs_line
-    by_note = write_file(tmp_path / "n.geojson", [{"adcode": "620802", "name": "崆峒区"}], [gcj],
-                         crs_note="coordinates are GCJ-02 (AMap) longitude/latitude, not WGS84")
+    by_note = write_file(
+        tmp_path / "n.geojson",
+        [{"adcode": "620802", "name": "崆峒区"}],
+        [gcj],
+        crs_note="coordinates are GCJ-02 (AMap) longitude/latitude, not WGS84",
+    )
     result = importer.import_file(clean_db, "boundary", by_note)
     assert "from the file's top-level crs_note member" in result.crs_line and "GCJ-02" in result.crs_line
-    corner = shapely.from_wkt(db.scalar(clean_db, "SELECT ST_AsText(ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 1)) FROM admin_unit"))
+    corner = shapely.from_wkt(
+        db.scalar(clean_db, "SELECT ST_AsText(ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 1)) FROM admin_unit")
+    )
     expected = shapely.Point(district.exterior.coords[0])
     assert distance_m(corner, expected) < 0.5
 
@@ -300,7 +387,11 @@ def test_gbk_csv_with_chinese_headers(gridded, tmp_path):
     result = importer.import_file(gridded, "households", path)
     assert "encoding GB18030/GBK" in result.summary()
     assert db.one(gridded, "SELECT address, head_name, persons, tags FROM household") == {
-        "address": "新民路1号", "head_name": "张三", "persons": 4, "tags": ["hardship", "unemployed"]}
+        "address": "新民路1号",
+        "head_name": "张三",
+        "persons": 4,
+        "tags": ["hardship", "unemployed"],
+    }
 
 
 def test_utf8_bom_csv_and_excel_dates(gridded, categories, tmp_path):
@@ -317,6 +408,7 @@ def test_utf8_bom_csv_and_excel_dates(gridded, categories, tmp_path):
 
 # --------------------------------------------------------------------------- broken files: nothing written
 
+
 def test_bad_geometry_is_rejected(gridded, tmp_path):
     flat = shapely.Polygon([(106.651, 35.531), (106.655, 35.531), (106.659, 35.531), (106.651, 35.531)])  # no area
     path = write_file(tmp_path / "grids.geojson", [{"name": "好"}, {"name": "坏"}], [GRIDS[0][3], flat])
@@ -325,8 +417,11 @@ def test_bad_geometry_is_rejected(gridded, tmp_path):
 
 
 def test_empty_and_wrong_type_geometry_are_rejected(gridded, tmp_path):
-    path = write_file(tmp_path / "h.geojson", [{"address": "a"}, {"address": "b"}, {"address": "c"}],
-                      [shapely.Point(106.655, 35.545), None, GRIDS[0][3]])
+    path = write_file(
+        tmp_path / "h.geojson",
+        [{"address": "a"}, {"address": "b"}, {"address": "c"}],
+        [shapely.Point(106.655, 35.545), None, GRIDS[0][3]],
+    )
     message = fail(gridded, "households", path)
     assert "feature 2: empty geometry" in message
     assert "feature 3: wrong geometry type Polygon: this layer needs points" in message
@@ -385,14 +480,20 @@ def test_many_problems_are_reported_at_once(gridded, tmp_path):
 
 # --------------------------------------------------------------------------- grids
 
+
 def test_bowtie_is_repaired_and_reported(tiny_jurisdiction, conn, tmp_path):
     bowtie = shapely.Polygon([(106.651, 35.531), (106.659, 35.539), (106.659, 35.531), (106.651, 35.539), (106.651, 35.531)])
     assert not bowtie.is_valid
     result = importer.import_file(conn, "grids", write_file(tmp_path / "g.geojson", [{"name": "蝴蝶"}], [bowtie]))
-    assert result.repairs == ["feature 1: invalid geometry (Self-intersection[106.655 35.535]) repaired with make_valid into 2 polygon(s)"]
+    assert result.repairs == [
+        "feature 1: invalid geometry (Self-intersection[106.655 35.535]) repaired with make_valid into 2 polygon(s)"
+    ]
     assert "修复 repaired 1 invalid geometry" in result.summary()
     assert db.one(conn, "SELECT ST_NumGeometries(geom) AS parts, ST_IsValid(geom) AS valid, admin_code FROM grid") == {
-        "parts": 2, "valid": True, "admin_code": WEST}
+        "parts": 2,
+        "valid": True,
+        "admin_code": WEST,
+    }
     assert db.scalar(conn, "SELECT repaired FROM import_log") == 1
 
 
@@ -406,7 +507,9 @@ def test_grid_codes_and_names_are_generated_by_community(tiny_jurisdiction, conn
     ]
     result = importer.import_file(conn, "grids", write_file(tmp_path / "g.gpkg", [{"note": i} for i in range(4)], quadrants))
     assert "generated codes for 4 grid(s)" in result.summary()
-    got = db.rows(conn, "SELECT code, name, kind, admin_code, ST_AsText(geom) AS wkt FROM grid WHERE edited_by IS NOT NULL ORDER BY code")
+    got = db.rows(
+        conn, "SELECT code, name, kind, admin_code, ST_AsText(geom) AS wkt FROM grid WHERE edited_by IS NOT NULL ORDER BY code"
+    )
     # numbered west->east within rows taken north->south, after the existing 001
     assert [(r["code"], r["name"], r["kind"], r["admin_code"]) for r in got] == [
         (WEST + "002", "新民社区第2网格", "urban", WEST),  # NW
@@ -444,13 +547,18 @@ def test_departmental_layer(tiny_jurisdiction, conn, tmp_path):
 
 
 def test_point_in_two_grids_takes_the_smaller_code(tiny_jurisdiction, conn, add_grids, tmp_path):
-    add_grids([(WEST + "007", "七", "urban", shapely.box(106.65, 35.53, 106.66, 35.55)),
-               (WEST + "003", "三", "urban", shapely.box(106.65, 35.53, 106.66, 35.55))])
+    add_grids(
+        [
+            (WEST + "007", "七", "urban", shapely.box(106.65, 35.53, 106.66, 35.55)),
+            (WEST + "003", "三", "urban", shapely.box(106.65, 35.53, 106.66, 35.55)),
+        ]
+    )
     importer.import_file(conn, "households", write_file(tmp_path / "h.csv", [{"address": "a"}], [shapely.Point(106.655, 35.545)]))
     assert db.scalar(conn, "SELECT grid_code FROM household") == WEST + "003"
 
 
 # --------------------------------------------------------------------------- command line
+
 
 def test_cli_bad_file_exits_1_with_the_message(gridded, tmp_path, capsys):
     path = write_file(tmp_path / "h.csv", [{"address": "a", "persons": "abc"}], [shapely.Point(106.655, 35.545)])

@@ -1,6 +1,7 @@
 """incident_daily (migration 0018): after any insert, update, delete or truncate of incidents
 the aggregate equals a GROUP BY over the incident table exactly, and the grid risk read from
 it equals the risk read row by row."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -60,10 +61,10 @@ def sample_rows():
     day = timedelta(days=1)
     return [
         (GRID_A, "0101", "in_progress", NOW, None, 1, 0),
-        (GRID_A, "0101", "in_progress", NOW - timedelta(minutes=5), None, 1, 0),   # same key: n = 2
-        (GRID_A, "0102", "closed", NOW - 3 * day, "community", 40, 3),            # a high-tier one
+        (GRID_A, "0101", "in_progress", NOW - timedelta(minutes=5), None, 1, 0),  # same key: n = 2
+        (GRID_A, "0102", "closed", NOW - 3 * day, "community", 40, 3),  # a high-tier one
         (GRID_B, "0301", "cancelled", NOW - 40 * day, None, 1, 0),
-        (None, "0101", "received", NOW - 2 * day, None, 6, 1),                      # in no grid
+        (None, "0101", "received", NOW - 2 * day, None, 6, 1),  # in no grid
         (GRID_B, "0103", "followed_up", NOW - 100 * day, "town", 1, 0),
     ]
 
@@ -78,8 +79,11 @@ def test_inserts_updates_deletes_and_truncate_keep_the_aggregate_exact(world):
     with db.transaction(conn) as cur:
         for frm, to in (("in_progress", "verified"), ("verified", "closed")):  # allowed steps, recorded
             cur.execute("UPDATE incident SET status = %s, level_handled = 'community' WHERE id = ANY(%s)", (to, ids[:2]))
-            cur.execute("""INSERT INTO incident_history (incident_id, from_status, to_status, actor, admin_code)
-                           SELECT id, %s, %s, 'test', admin_code FROM incident WHERE id = ANY(%s)""", (frm, to, ids[:2]))
+            cur.execute(
+                """INSERT INTO incident_history (incident_id, from_status, to_status, actor, admin_code)
+                           SELECT id, %s, %s, 'test', admin_code FROM incident WHERE id = ANY(%s)""",
+                (frm, to, ids[:2]),
+            )
         cur.execute("UPDATE incident SET grid_code = %s, admin_code = left(%s, 12) WHERE id = %s", (GRID_B, GRID_B, ids[4]))
         cur.execute("UPDATE incident SET reported_at = reported_at - interval '3 days' WHERE id = %s", (ids[3],))
     assert_exact(conn)
@@ -93,7 +97,7 @@ def test_inserts_updates_deletes_and_truncate_keep_the_aggregate_exact(world):
     with db.transaction(conn) as cur:
         cur.execute("DELETE FROM incident WHERE id = ANY(%s)", (ids[2:5],))  # those without history
     assert_exact(conn)
-    assert db.scalar(conn, "SELECT count(*) FROM incident_daily WHERE n = 0") == 0   # emptied keys are removed
+    assert db.scalar(conn, "SELECT count(*) FROM incident_daily WHERE n = 0") == 0  # emptied keys are removed
 
     with db.transaction(conn) as cur:
         cur.execute("TRUNCATE incident_history, incident CASCADE")
@@ -121,24 +125,33 @@ def test_counts_since_an_instant_are_exact_at_the_partial_first_day(world):
 
 def row_by_row_weight(conn, grid: str) -> float:
     """The decayed incident weight of migration 0004's definition, one incident at a time."""
-    return db.scalar(conn, """
+    return db.scalar(
+        conn,
+        """
         SELECT COALESCE(sum(CASE risk_tier WHEN 'high' THEN 10 WHEN 'medium' THEN 3 WHEN 'low' THEN 0.5 ELSE 0 END
                             * power(0.5, extract(epoch FROM now() - reported_at) / 86400 / 30)), 0)::float
           FROM incident WHERE grid_code = %s AND status <> 'cancelled'
-           AND reported_at > now() - interval '90 days' AND reported_at <= now()""", (grid,))
+           AND reported_at > now() - interval '90 days' AND reported_at <= now()""",
+        (grid,),
+    )
 
 
 def test_grid_risk_from_the_aggregate_equals_the_row_by_row_definition(world):
     conn = world
     day = timedelta(days=1)
-    rows = [(GRID_A, "0101", "in_progress", NOW - k * day - timedelta(hours=k % 24, minutes=7 * k), None, 1 + k % 40, k % 4)
-            for k in range(0, 95)]
+    rows = [
+        (GRID_A, "0101", "in_progress", NOW - k * day - timedelta(hours=k % 24, minutes=7 * k), None, 1 + k % 40, k % 4)
+        for k in range(0, 95)
+    ]
     add(conn, rows)
     risk.recompute_grids(conn)
     got = db.scalar(conn, "SELECT (factors->'incidents'->>'value')::float FROM grid_risk WHERE grid_code = %s", (GRID_A,))
-    assert got == pytest.approx(row_by_row_weight(conn, GRID_A), abs=0.006)   # the value is rounded to 2 decimals
-    counts = db.one(conn, """SELECT count(*) FILTER (WHERE risk_tier = 'high') AS h, count(*) FILTER (WHERE risk_tier = 'medium') AS m,
+    assert got == pytest.approx(row_by_row_weight(conn, GRID_A), abs=0.006)  # the value is rounded to 2 decimals
+    counts = db.one(
+        conn,
+        """SELECT count(*) FILTER (WHERE risk_tier = 'high') AS h, count(*) FILTER (WHERE risk_tier = 'medium') AS m,
                                     count(*) FILTER (WHERE risk_tier = 'low') AS l FROM incident
-                              WHERE reported_at > now() - interval '90 days'""")
+                              WHERE reported_at > now() - interval '90 days'""",
+    )
     text = db.scalar(conn, "SELECT factors->'incidents'->>'text' FROM grid_risk WHERE grid_code = %s", (GRID_A,))
     assert f"高{counts['h']}/中{counts['m']}/低{counts['l']} 起" in text

@@ -1,6 +1,7 @@
 """The intake page (事件受理): its form checks at callback level on the tiny jurisdiction,
 the work queue's filters, photos, batch import, and in the browser the whole closed loop of
 an incident posted through Open311 (issue #7, "done when")."""
+
 from __future__ import annotations
 
 import base64
@@ -15,12 +16,11 @@ import pytest
 import shapely
 
 from geo import crs, db
-from geo.security import apikeys
 from geo import pgserver as cluster
-from geo.incidents import intake
+from geo.incidents import intake, lifecycle
 from geo.incidents import media as intake_media
-from geo.incidents import lifecycle
 from geo.risk import tiers as risk
+from geo.security import apikeys
 from geo.worktime import CST
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,7 @@ def page(conn, categories, tiny_jurisdiction, add_grids, monkeypatch, tmp_path):
     monkeypatch.setattr(intake_media, "ROOT", tmp_path / "uploads")
     import app  # noqa: F401  (pages register themselves once the Dash app exists)
     from geo.web.pages import intake as intake_page
+
     return intake_page
 
 
@@ -60,6 +61,7 @@ def error_text(component) -> str:
 
 
 # --------------------------------------------------------------------------- form checks (callback level)
+
 
 def test_missing_category_is_refused_and_nothing_written(page, conn):
     msg, result, version = save(page, minor=None)
@@ -98,13 +100,17 @@ def test_save_routes_stores_photo_and_records_history(page, conn, tmp_path):
     assert msg == "" and version == 1
     row = db.one(conn, "SELECT * FROM incident")
     assert (row["source"], row["grid_code"], row["admin_code"], row["status"]) == (
-        "operator", "620802001001001", "620802001001", "received")
+        "operator",
+        "620802001001001",
+        "620802001001",
+        "received",
+    )
     assert (row["people_involved"], row["duration_days"], row["conflict_intensity"], row["address"]) == (2, 3, 1, "新民路 1 号")
     assert row["risk_tier"] in ("high", "medium", "low") and row["risk_reasons"]
     assert row["deadline"] is not None
     prefix = f"http://localhost/uploads/{row['id']}/"
     assert row["media_url"].startswith(prefix) and row["media_url"].endswith(".png")
-    stored = tmp_path / "uploads" / str(row["id"]) / row["media_url"][len(prefix):]
+    stored = tmp_path / "uploads" / str(row["id"]) / row["media_url"][len(prefix) :]
     assert stored.read_bytes() == PNG
     assert [(h["to_status"], h["actor"]) for h in lifecycle.history(conn, row["id"])] == [("received", "operator")]
     assert "已受理事件" in str(result) and "社区（村）委会" in str(result)
@@ -141,6 +147,7 @@ def test_uploaded_file_lookup_only_serves_our_names(tmp_path):
 
 
 # --------------------------------------------------------------------------- queue, import, supervision
+
 
 def test_queue_filters_by_status_town_and_due(page, conn):
     for _ in range(3):
@@ -184,8 +191,16 @@ LOOP = ("registered", "dispatched", "in_progress", "verified", "closed", "follow
 
 
 def post_open311(url: str, key: str, code: str, lon: float, lat: float) -> str:
-    body = urllib.parse.urlencode({"api_key": key, "service_code": code, "lat": lat, "long": lon,
-                                   "description": "小区门口垃圾满溢（浏览器测试）", "address_string": "测试地址"}).encode()
+    body = urllib.parse.urlencode(
+        {
+            "api_key": key,
+            "service_code": code,
+            "lat": lat,
+            "long": lon,
+            "description": "小区门口垃圾满溢（浏览器测试）",
+            "address_string": "测试地址",
+        }
+    ).encode()
     with urllib.request.urlopen(urllib.request.Request(url + "/open311/v2/requests.json", data=body), timeout=20) as resp:
         return json.loads(resp.read())[0]["service_request_id"]
 
@@ -198,19 +213,28 @@ def test_open311_incident_walks_the_whole_loop_in_the_ui(demo_url):
 
     conn = db.connect(demo_url)
     key = apikeys.create(conn, "intake-browser-test")
-    spot = db.one(conn, """SELECT g.code, ST_X(p) AS lon, ST_Y(p) AS lat FROM grid_current g,
+    spot = db.one(
+        conn,
+        """SELECT g.code, ST_X(p) AS lon, ST_Y(p) AS lat FROM grid_current g,
                                   LATERAL ST_PointOnSurface(g.geom) p
                             WHERE g.layer = 'official' AND EXISTS (SELECT 1 FROM grid_staff s WHERE s.grid_code = g.code)
-                            ORDER BY g.code LIMIT 1""")
-    code = "0501" if db.scalar(conn, "SELECT 1 FROM category WHERE minor_code = '0501'") else db.scalar(
-        conn, "SELECT min(minor_code) FROM category")
+                            ORDER BY g.code LIMIT 1""",
+    )
+    code = (
+        "0501"
+        if db.scalar(conn, "SELECT 1 FROM category WHERE minor_code = '0501'")
+        else db.scalar(conn, "SELECT min(minor_code) FROM category")
+    )
     conn.commit()
     with running_app(demo_url) as url:
         d = chromium_driver()
         try:
             d.get(url + "/")
-            wait_for(lambda: d.execute_script("return window.quanyuFeatureCounts && window.quanyuFeatureCounts()"),
-                     60, message="the big screen's map")
+            wait_for(
+                lambda: d.execute_script("return window.quanyuFeatureCounts && window.quanyuFeatureCounts()"),
+                60,
+                message="the big screen's map",
+            )
             # the browser's clock stamps the feed item's arrival (WebDriver polling is slow on a busy machine)
             d.execute_script("""window.__feedSeen = {}; new MutationObserver(() => document.querySelectorAll('.feed-item')
                 .forEach((el) => { window.__feedSeen[el.id] = window.__feedSeen[el.id] || performance.now(); }))

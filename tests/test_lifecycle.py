@@ -1,4 +1,5 @@
 """Every allowed and every refused transition, the side effects, and the database guard."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -8,8 +9,8 @@ import psycopg2
 import pytest
 
 from geo import db
-from geo.incidents import lifecycle
 from geo.incidents import dispatch as routing
+from geo.incidents import lifecycle
 from geo.incidents.lifecycle import STATUSES, TRANSITIONS, TransitionRefused
 from geo.worktime import CST
 from tests.test_routing_world import IN_SW, loop_world  # noqa: F401  (fixture)
@@ -52,7 +53,11 @@ def test_every_transition_from(loop_world, from_status):
             assert row["status"] == to_status
             last = lifecycle.history(loop_world, iid)[-1]
             assert (last["from_status"], last["to_status"], last["actor"], last["note"]) == (
-                from_status, to_status, "李四", "测试")
+                from_status,
+                to_status,
+                "李四",
+                "测试",
+            )
         else:
             with pytest.raises(TransitionRefused) as err:
                 lifecycle.transition(loop_world, iid, to_status, "李四", satisfaction=sat)
@@ -72,10 +77,14 @@ def test_refusal_names_the_allowed_moves(loop_world):
 
 
 def test_database_function_has_the_same_edges(loop_world):
-    got = {(r["a"], r["b"]) for r in db.rows(
-        loop_world,
-        "SELECT a, b FROM unnest(%(s)s::text[]) a, unnest(%(s)s::text[]) b WHERE incident_transition_allowed(a, b)",
-        {"s": list(STATUSES)})}
+    got = {
+        (r["a"], r["b"])
+        for r in db.rows(
+            loop_world,
+            "SELECT a, b FROM unnest(%(s)s::text[]) a, unnest(%(s)s::text[]) b WHERE incident_transition_allowed(a, b)",
+            {"s": list(STATUSES)},
+        )
+    }
     assert got == {(a, b) for a, nexts in TRANSITIONS.items() for b in nexts}
 
 
@@ -96,11 +105,20 @@ def test_database_refuses_a_status_change_without_history(loop_world):
 
 def test_whole_loop_sets_level_closing_time_and_rating(loop_world):
     iid = new_incident_at(loop_world, "received")
-    steps = [("registered", None), ("dispatched", None), ("in_progress", None), ("verified", None),
-             ("in_progress", None), ("verified", None), ("closed", None), ("followed_up", 5)]
+    steps = [
+        ("registered", None),
+        ("dispatched", None),
+        ("in_progress", None),
+        ("verified", None),
+        ("in_progress", None),
+        ("verified", None),
+        ("closed", None),
+        ("followed_up", 5),
+    ]
     for k, (s, sat) in enumerate(steps):
-        row = lifecycle.transition(loop_world, iid, s, f"actor{k}", note=f"step {k}",
-                                   satisfaction=sat, at=T0 + timedelta(hours=k + 1))
+        row = lifecycle.transition(
+            loop_world, iid, s, f"actor{k}", note=f"step {k}", satisfaction=sat, at=T0 + timedelta(hours=k + 1)
+        )
     assert (row["status"], row["level_handled"], row["satisfaction"]) == ("followed_up", "community", 5)
     assert row["closed_at"] == T0 + timedelta(hours=7)
     hist = lifecycle.history(loop_world, iid)
@@ -124,18 +142,24 @@ def test_escalation_climbs_one_level_at_a_time(loop_world):
     assert lifecycle.transition(loop_world, iid, "closed", "op")["level_handled"] == "district"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(to_status="followed_up"), "needs the resident's rating"),
-    (dict(to_status="followed_up", satisfaction=6), "needs the resident's rating"),
-    (dict(to_status="in_progress", satisfaction=3), "only on followed_up"),
-    (dict(to_status="nonsense"), "unknown status"),
-    (dict(to_status="escalated", level="village"), "unknown level"),
-    (dict(to_status="registered", actor=""), "actor is required"),
-    (dict(to_status="registered", at=T0 - timedelta(days=1)), "before the report"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(to_status="followed_up"), "needs the resident's rating"),
+        (dict(to_status="followed_up", satisfaction=6), "needs the resident's rating"),
+        (dict(to_status="in_progress", satisfaction=3), "only on followed_up"),
+        (dict(to_status="nonsense"), "unknown status"),
+        (dict(to_status="escalated", level="village"), "unknown level"),
+        (dict(to_status="registered", actor=""), "actor is required"),
+        (dict(to_status="registered", at=T0 - timedelta(days=1)), "before the report"),
+    ],
+)
 def test_refused_arguments(loop_world, kwargs, message):
-    start = "closed" if kwargs["to_status"] == "followed_up" else (
-        "dispatched" if kwargs["to_status"] in ("in_progress", "escalated") else "received")
+    start = (
+        "closed"
+        if kwargs["to_status"] == "followed_up"
+        else ("dispatched" if kwargs["to_status"] in ("in_progress", "escalated") else "received")
+    )
     iid = new_incident_at(loop_world, start)
     kwargs.setdefault("actor", "op")
     with pytest.raises(TransitionRefused, match=message):

@@ -1,4 +1,5 @@
 """The shell side of the loop: apikey and incident commands against the test database."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,20 @@ def test_apikey_create_prints_a_working_key(shell, loop_world):
 
 
 def test_incident_add_move_history_overdue(shell):
-    code, out, err = shell("incident", "add", "--lon", IN_SW[0], "--lat", IN_SW[1], "--category", "0211",
-                           "--description", "打架", "--actor", "值班员")
+    code, out, err = shell(
+        "incident",
+        "add",
+        "--lon",
+        IN_SW[0],
+        "--lat",
+        IN_SW[1],
+        "--category",
+        "0211",
+        "--description",
+        "打架",
+        "--actor",
+        "值班员",
+    )
     assert code == 0, err
     assert GRID_SW in out and "派出所" in out and "138****1234" in out and "deadline" in out
     assert shell("incident", "move", "1", "registered", "--actor", "值班员")[0] == 0

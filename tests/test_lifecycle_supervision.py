@@ -1,4 +1,5 @@
 """督办 lists and reminders, and duplicate suggestions and merging."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -6,10 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from geo import db
-from geo.incidents import duplicates
-from geo.incidents import lifecycle
 from geo.incidents import dispatch as routing
-from geo.incidents import supervision
+from geo.incidents import duplicates, lifecycle, supervision
 from geo.incidents.lifecycle import TransitionRefused
 from geo.worktime import CST
 from tests.test_routing_world import IN_SW, IN_VILLAGE, loop_world  # noqa: F401
@@ -37,7 +36,8 @@ def test_due_lists_and_summaries(loop_world):
     assert [r["id"] for r in supervision.due(loop_world, now=now, department="司法所")] == []
     assert [r["id"] for r in supervision.due(loop_world, now=now, town="620802001")] == [late, soon]
     assert supervision.summary(loop_world, "town", now=now) == [
-        {"name": "东关街道", "overdue": 1, "due_soon": 1, "worst_hours_past": 0.5}]
+        {"name": "东关街道", "overdue": 1, "due_soon": 1, "worst_hours_past": 0.5}
+    ]
     assert supervision.summary(loop_world, "department", now=now)[0]["name"] == "派出所"
     with pytest.raises(ValueError):
         supervision.summary(loop_world, "grid")

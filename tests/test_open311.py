@@ -1,5 +1,6 @@
 """Open311 GeoReport v2, checked field by field against the specification
 (http://wiki.open311.org/GeoReport_v2), on a Flask app made here with the blueprint."""
+
 from __future__ import annotations
 
 import os
@@ -10,16 +11,32 @@ import flask
 import pytest
 
 from geo import db
-from geo.security import apikeys
-from geo.incidents import lifecycle
 from geo.incidents import dispatch as routing
+from geo.incidents import lifecycle
+from geo.security import apikeys
 from geo.web.api import open311
 from geo.worktime import CST
 from tests.test_routing_world import GRID_SW, IN_SW, OUTSIDE, loop_world  # noqa: F401
 
-REQUEST_FIELDS = ["service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-                  "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
-                  "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url"]
+REQUEST_FIELDS = [
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+]
 
 
 @pytest.fixture
@@ -42,9 +59,18 @@ def key(loop_world):
 
 
 def post(client, key, fmt="json", **form):
-    data = {"api_key": key, "service_code": "0301", "lat": str(IN_SW[1]), "long": str(IN_SW[0]),
-            "description": "路灯不亮", "first_name": "三", "last_name": "张", "phone": "13812345678",
-            "email": "zs@example.cn", "address_string": "新民路12号"}
+    data = {
+        "api_key": key,
+        "service_code": "0301",
+        "lat": str(IN_SW[1]),
+        "long": str(IN_SW[0]),
+        "description": "路灯不亮",
+        "first_name": "三",
+        "last_name": "张",
+        "phone": "13812345678",
+        "email": "zs@example.cn",
+        "address_string": "新民路12号",
+    }
     data.update(form)
     return client.post(f"/open311/v2/requests.{fmt}", data={k: v for k, v in data.items() if v is not None})
 
@@ -78,8 +104,15 @@ def test_services(client, categories):
     services = resp.get_json()
     assert len(services) == len(categories) == 177
     s = next(s for s in services if s["service_code"] == "0103")
-    assert s == {"service_code": "0103", "service_name": "邻里纠纷", "description": categories["0103"]["description"],
-                 "metadata": True, "type": "realtime", "keywords": "矛盾纠纷, 邻里纠纷, 社区（村）委会", "group": "矛盾纠纷"}
+    assert s == {
+        "service_code": "0103",
+        "service_name": "邻里纠纷",
+        "description": categories["0103"]["description"],
+        "metadata": True,
+        "type": "realtime",
+        "keywords": "矛盾纠纷, 邻里纠纷, 社区（村）委会",
+        "group": "矛盾纠纷",
+    }
     xml = client.get("/open311/v2/services.xml")
     assert xml.content_type == "text/xml; charset=utf-8"
     assert xml.data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
@@ -110,18 +143,30 @@ def test_service_definition(client):
 
 def test_post_creates_a_routed_incident(client, key, loop_world):
     before = db.scalar(loop_world, "SELECT version FROM data_version WHERE name = 'incident'")
-    resp = post(client, key, **{"attribute[people_involved]": "3", "attribute[conflict_intensity]": "2",
-                                "media_url": "https://img.example.cn/1.jpg"})
+    resp = post(
+        client,
+        key,
+        **{"attribute[people_involved]": "3", "attribute[conflict_intensity]": "2", "media_url": "https://img.example.cn/1.jpg"},
+    )
     assert resp.status_code == 200
     (body,) = resp.get_json()
     assert set(body) == {"service_request_id", "service_notice", "account_id"}
     assert body["account_id"] is None
     row = db.one(loop_world, "SELECT * FROM incident WHERE id = %s", (int(body["service_request_id"]),))
     assert (row["source"], row["status"], row["grid_code"], row["admin_code"], row["minor_code"]) == (
-        "open311", "received", GRID_SW, "620802001001", "0301")
+        "open311",
+        "received",
+        GRID_SW,
+        "620802001001",
+        "0301",
+    )
     assert (row["people_involved"], row["conflict_intensity"], row["behaviour_risk"]) == (3, 2, 0)
     assert (row["reporter_name"], row["reporter_phone"], row["reporter_email"], row["address"]) == (
-        "张 三", "13812345678", "zs@example.cn", "新民路12号")
+        "张 三",
+        "13812345678",
+        "zs@example.cn",
+        "新民路12号",
+    )
     assert row["deadline"] is not None and row["deadline"] > row["reported_at"]
     dept = db.scalar(loop_world, "SELECT department FROM category WHERE minor_code = '0301'")
     assert dept in body["service_notice"] and f"{row['deadline'].astimezone(CST):%Y-%m-%d %H:%M}" in body["service_notice"]
@@ -136,21 +181,24 @@ def test_post_xml(client, key):
     assert root.find("request/account_id").text is None
 
 
-@pytest.mark.parametrize("form, status, message", [
-    (dict(api_key=None), 403, "api_key"),
-    (dict(api_key="qy_wrong"), 403, "api_key"),
-    (dict(service_code=None), 400, "service_code is required"),
-    (dict(service_code="9999"), 400, "not found"),
-    (dict(lat=None, long=None), 400, "does not geocode"),
-    (dict(lat=None, long=None, address_string=None), 400, "lat and long are required"),
-    (dict(lat=str(OUTSIDE[1]), long=str(OUTSIDE[0])), 400, "outside the jurisdiction"),
-    (dict(lat="north"), 400, "must be numbers"),
-    ({"attribute[conflict_intensity]": "9"}, 400, "must be one of 0, 1, 2, 3"),
-    ({"attribute[people_involved]": "-2"}, 400, "between 0 and 100000"),
-    (dict(description="长" * 5000), 400, "description longer than"),
-    (dict(media_url="javascript:alert(1)"), 400, "http"),
-    (dict(jurisdiction_id="110101"), 404, "jurisdiction_id"),
-])
+@pytest.mark.parametrize(
+    "form, status, message",
+    [
+        (dict(api_key=None), 403, "api_key"),
+        (dict(api_key="qy_wrong"), 403, "api_key"),
+        (dict(service_code=None), 400, "service_code is required"),
+        (dict(service_code="9999"), 400, "not found"),
+        (dict(lat=None, long=None), 400, "does not geocode"),
+        (dict(lat=None, long=None, address_string=None), 400, "lat and long are required"),
+        (dict(lat=str(OUTSIDE[1]), long=str(OUTSIDE[0])), 400, "outside the jurisdiction"),
+        (dict(lat="north"), 400, "must be numbers"),
+        ({"attribute[conflict_intensity]": "9"}, 400, "must be one of 0, 1, 2, 3"),
+        ({"attribute[people_involved]": "-2"}, 400, "between 0 and 100000"),
+        (dict(description="长" * 5000), 400, "description longer than"),
+        (dict(media_url="javascript:alert(1)"), 400, "http"),
+        (dict(jurisdiction_id="110101"), 404, "jurisdiction_id"),
+    ],
+)
 def test_post_errors(client, key, loop_world, form, status, message):
     assert message in errors_of(post(client, key, **form), status)
     assert db.scalar(loop_world, "SELECT count(*) FROM incident") == 0
@@ -179,22 +227,35 @@ def test_get_request_field_by_field(client, key, loop_world):
     (r,) = resp.get_json()
     assert list(r) == REQUEST_FIELDS
     assert r == {
-        "service_request_id": rid, "status": "open", "status_notes": "处置中 in_progress",
-        "service_name": "消防通道堵塞", "service_code": "0301", "description": "路灯不亮",
+        "service_request_id": rid,
+        "status": "open",
+        "status_notes": "处置中 in_progress",
+        "service_name": "消防通道堵塞",
+        "service_code": "0301",
+        "description": "路灯不亮",
         "agency_responsible": db.scalar(loop_world, "SELECT department FROM category WHERE minor_code = '0301'"),
         "service_notice": None,
         "requested_datetime": row["reported_at"].astimezone(CST).isoformat(timespec="seconds"),
         "updated_datetime": updated.astimezone(CST).isoformat(timespec="seconds"),
         "expected_datetime": row["deadline"].astimezone(CST).isoformat(timespec="seconds"),
-        "address": "新民路12号", "address_id": None, "zipcode": None,
-        "lat": IN_SW[1], "long": IN_SW[0], "media_url": "https://img.example.cn/1.jpg",
+        "address": "新民路12号",
+        "address_id": None,
+        "zipcode": None,
+        "lat": IN_SW[1],
+        "long": IN_SW[0],
+        "media_url": "https://img.example.cn/1.jpg",
     }
     assert r["requested_datetime"].endswith("+08:00") and datetime.fromisoformat(r["expected_datetime"]).tzinfo
     for secret in ("13812345678", "zs@example.cn", "张"):
         assert secret not in resp.get_data(as_text=True)
     ext = client.get(f"/open311/v2/requests/{rid}.json?extensions=true").get_json()[0]["extended_attributes"]
-    assert ext == {"detailed_status": "in_progress", "grid_code": GRID_SW, "level_handled": "community",
-                   "overdue": False, "merged_into": None}
+    assert ext == {
+        "detailed_status": "in_progress",
+        "grid_code": GRID_SW,
+        "level_handled": "community",
+        "overdue": False,
+        "merged_into": None,
+    }
     root = ET.fromstring(client.get(f"/open311/v2/requests/{rid}.xml").data)
     assert root.tag == "service_requests" and [c.tag for c in root.find("request")] == REQUEST_FIELDS
     assert root.find("request/status").text == "open" and root.find("request/address_id").text is None
@@ -212,8 +273,9 @@ def test_dispute_requests_hide_description_and_exact_place(client, key):
 
 def _incident(conn, reported_at, code="0301", status=None):
     iid = routing.create_incident(conn, lon=IN_SW[0], lat=IN_SW[1], minor_code=code, actor="op", reported_at=reported_at)
-    for s in {"closed": ["registered", "dispatched", "in_progress", "verified", "closed"],
-              "cancelled": ["cancelled"]}.get(status, []):
+    for s in {"closed": ["registered", "dispatched", "in_progress", "verified", "closed"], "cancelled": ["cancelled"]}.get(
+        status, []
+    ):
         lifecycle.transition(conn, iid, s, "op", at=reported_at + timedelta(hours=1))
     return str(iid)
 
@@ -242,7 +304,9 @@ def test_get_requests_filters(client, loop_world):
     assert ids(f"?service_request_id={old},{recent_open}&status=closed") == [recent_open, old]  # ids override
     closed = client.get(f"/open311/v2/requests.json?service_request_id={cancelled}").get_json()[0]
     assert (closed["status"], closed["status_notes"]) == ("closed", "已撤销 cancelled")
-    assert "90 days" in errors_of(client.get("/open311/v2/requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z"), 400)
+    assert "90 days" in errors_of(
+        client.get("/open311/v2/requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z"), 400
+    )
     assert "W3C" in errors_of(client.get("/open311/v2/requests.json?start_date=yesterday"), 400)
     assert "status must be" in errors_of(client.get("/open311/v2/requests.json?status=pending"), 400)
     assert "comma-separated" in errors_of(client.get("/open311/v2/requests.json?service_request_id=1;drop"), 400)

@@ -6,6 +6,7 @@ not post; posting goes through `requests` exactly as the specification describes
 (form-encoded). The other Python clients on PyPI (`open311` 1.1, `three` 0.8) are Python 2
 only and do not import on Python 3.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,8 @@ import requests
 from werkzeug.serving import make_server
 
 from geo import db
-from geo.security import apikeys
 from geo.incidents import lifecycle
+from geo.security import apikeys
 from geo.web.api import open311
 from tests.test_routing_world import GRID_SW, IN_SW, loop_world  # noqa: F401
 
@@ -41,9 +42,18 @@ def server(loop_world):
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_georeport_client_reads_what_was_posted(server, loop_world, fmt):
     key = apikeys.create(loop_world, "georeport test")
-    resp = requests.post(f"{server}/requests.json", timeout=10, data={
-        "api_key": key, "service_code": "0103", "lat": IN_SW[1], "long": IN_SW[0],
-        "description": "楼上漏水", "attribute[people_involved]": "2"})
+    resp = requests.post(
+        f"{server}/requests.json",
+        timeout=10,
+        data={
+            "api_key": key,
+            "service_code": "0103",
+            "lat": IN_SW[1],
+            "long": IN_SW[0],
+            "description": "楼上漏水",
+            "attribute[people_involved]": "2",
+        },
+    )
     assert resp.status_code == 200, resp.text
     rid = resp.json()[0]["service_request_id"]
     lifecycle.transition(loop_world, int(rid), "registered", "值班员")
@@ -52,7 +62,8 @@ def test_georeport_client_reads_what_was_posted(server, loop_world, fmt):
     services = client.get_service_list()
     assert len(services) == 177
     assert {"service_code": "0103", "service_name": "邻里纠纷"}.items() <= dict(
-        next(s for s in services if s["service_code"] == "0103")).items()
+        next(s for s in services if s["service_code"] == "0103")
+    ).items()
     definition = client.get_service_definition("0103")
     assert definition["service_code"] == "0103"
     one = client.get_service_request(rid)

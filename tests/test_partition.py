@@ -1,8 +1,8 @@
 """Auto-partition: exact tiling, balance, compactness, on small exact geometries and the demo."""
+
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import numpy as np
@@ -64,8 +64,12 @@ def test_polsby_popper():
 def community_with_households(conn, tiny_jurisdiction, add_grids):
     pts = points_in(BOX, 1200, seed=7)
     add_households(conn, [(round(float(x), 7), round(float(y), 7), 2, URBAN) for x, y in pts])
-    add_grids([(URBAN + "001", "west", "urban", shapely.box(106.65, 35.53, 106.655, 35.55)),
-               (URBAN + "002", "east", "urban", shapely.box(106.655, 35.53, 106.66, 35.55))])
+    add_grids(
+        [
+            (URBAN + "001", "west", "urban", shapely.box(106.65, 35.53, 106.655, 35.55)),
+            (URBAN + "002", "east", "urban", shapely.box(106.655, 35.53, 106.66, 35.55)),
+        ]
+    )
     return conn
 
 
@@ -118,8 +122,11 @@ def test_api(community_with_households, monkeypatch):
 
 
 def test_largest_urban_community_of_the_demo(demo_conn):
-    code = db.scalar(demo_conn, """SELECT h.admin_code FROM household h JOIN admin_unit a ON a.code = h.admin_code
-                                   WHERE a.urban GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""")
+    code = db.scalar(
+        demo_conn,
+        """SELECT h.admin_code FROM household h JOIN admin_unit a ON a.code = h.admin_code
+                                   WHERE a.urban GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""",
+    )
     t = time.perf_counter()
     p = partition.partition(demo_conn, code, 300)
     assert time.perf_counter() - t < 5

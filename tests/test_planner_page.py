@@ -9,6 +9,7 @@ driven through the real map with mouse events: a vertex dragged near a neighbour
 snaps onto it and undo restores the grid bit for bit; a split along a line drawn with
 clicks; households picked on the map and moved to another grid, then published; a 多网合一
 piece accepted from its list."""
+
 from __future__ import annotations
 
 import time
@@ -51,8 +52,11 @@ def test_fix_a_gap_and_an_overlap_publish_and_see_the_old_version(app_url, demo_
     driver = chromium_driver()
     try:
         driver.get(f"{app_url}/planner?community={code}")
-        state = wait_for(lambda: driver.execute_script("return window.plannerState && window.plannerState()"),
-                         timeout=60, message="the planner map")
+        state = wait_for(
+            lambda: driver.execute_script("return window.plannerState && window.plannerState()"),
+            timeout=60,
+            message="the planner map",
+        )
         assert state["grids"] == len(found["own"]) and state["defects"] == len(found["check"].defects)
         items = driver.find_elements(By.CSS_SELECTOR, "#pl-defects .pl-item")
         assert len(items) >= len(found["check"].defects)  # spatial defects, then loads and staffing
@@ -75,8 +79,9 @@ def test_fix_a_gap_and_an_overlap_publish_and_see_the_old_version(app_url, demo_
         after_gap = click_fix(f"#pl-defects .pl-{found['gap'].kind} .pl-fix")
         # Give the overlap between two of the community's own grids to its first grid.
         a, b = found["overlap"].grid_codes
-        overlap_items = [i for i in driver.find_elements(By.CSS_SELECTOR, "#pl-defects .pl-overlap")
-                         if f"{a[-3:]} / {b[-3:]}" in i.text]
+        overlap_items = [
+            i for i in driver.find_elements(By.CSS_SELECTOR, "#pl-defects .pl-overlap") if f"{a[-3:]} / {b[-3:]}" in i.text
+        ]
         assert overlap_items
         before = score(driver)
         overlap_items[0].find_element(By.CSS_SELECTOR, ".pl-fix").click()
@@ -97,11 +102,23 @@ def test_fix_a_gap_and_an_overlap_publish_and_see_the_old_version(app_url, demo_
         wait_for(lambda: "已发布" in driver.find_element(By.ID, "pl-msg").text, timeout=90, message="publish")
         assert planning.get(conn, plan_id)["status"] == "published"
         driver.find_element(By.CSS_SELECTOR, "#pl-diff").click()
-        option = wait_for(lambda: [o for o in driver.find_elements(By.CSS_SELECTOR, "#pl-diff [role=option], #pl-diff .Select-option, .dash-dropdown-option")
-                                   if f"#{plan_id}" in o.text], timeout=20, message="the plan in the version list")
+        option = wait_for(
+            lambda: [
+                o
+                for o in driver.find_elements(
+                    By.CSS_SELECTOR, "#pl-diff [role=option], #pl-diff .Select-option, .dash-dropdown-option"
+                )
+                if f"#{plan_id}" in o.text
+            ],
+            timeout=20,
+            message="the plan in the version list",
+        )
         option[0].click()
-        state = wait_for(lambda: (s := driver.execute_script("return window.plannerState()"))["diff"] > 0 and s,
-                         timeout=60, message="the difference on the map")
+        state = wait_for(
+            lambda: (s := driver.execute_script("return window.plannerState()"))["diff"] > 0 and s,
+            timeout=60,
+            message="the difference on the map",
+        )
         assert state["diff"] >= len(old)  # the old version's outlines plus the changed pieces
         assert "新增" in driver.find_element(By.ID, "pl-diff-summary").text
         assert severe_console_errors(driver) == []
@@ -166,20 +183,36 @@ def tiny_app(conn, tiny_units):
 
     truncate_data(conn)
     insert_units(conn, tiny_units)
-    official = [(A, A_GEOM, "urban"), (B, shapely.box(106.655, 35.53, 106.66, 35.54), "urban"),
-                (C, shapely.box(106.655, 35.54, 106.66, 35.55), "urban"),
-                (V1, shapely.box(106.66, 35.53, 106.665, 35.55), "rural"), (V2, shapely.box(106.665, 35.53, 106.67, 35.55), "rural")]
+    official = [
+        (A, A_GEOM, "urban"),
+        (B, shapely.box(106.655, 35.53, 106.66, 35.54), "urban"),
+        (C, shapely.box(106.655, 35.54, 106.66, 35.55), "urban"),
+        (V1, shapely.box(106.66, 35.53, 106.665, 35.55), "rural"),
+        (V2, shapely.box(106.665, 35.53, 106.67, 35.55), "rural"),
+    ]
     with db.transaction(conn) as cur:
         for layer, grids in [("official", official)] + [
-                (d, [(VILLAGE + "101", shapely.box(106.66, 35.53, 106.666, 35.55), "rural"),
-                     (VILLAGE + "102", shapely.box(106.666, 35.53, 106.67, 35.55), "rural")]) for d in ("police", "urban_mgmt")]:
+            (
+                d,
+                [
+                    (VILLAGE + "101", shapely.box(106.66, 35.53, 106.666, 35.55), "rural"),
+                    (VILLAGE + "102", shapely.box(106.666, 35.53, 106.67, 35.55), "rural"),
+                ],
+            )
+            for d in ("police", "urban_mgmt")
+        ]:
             for code, geom, kind in grids:
-                cur.execute("""INSERT INTO grid (code, name, kind, layer, admin_code, geom)
+                cur.execute(
+                    """INSERT INTO grid (code, name, kind, layer, admin_code, geom)
                                VALUES (%s, %s, %s, %s, left(%s, 12), ST_Multi(ST_GeomFromText(%s, 4326)))""",
-                            (code, f"{layer}{code[-3:]}", kind, layer, code, geom.wkt))
+                    (code, f"{layer}{code[-3:]}", kind, layer, code, geom.wkt),
+                )
         for name, (lon, lat) in HOUSEHOLDS.items():
-            cur.execute("""INSERT INTO household (address, head_name, persons, admin_code, geom)
-                           VALUES (%s, '欧阳娜娜', 3, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""", (name, URBAN, lon, lat))
+            cur.execute(
+                """INSERT INTO household (address, head_name, persons, admin_code, geom)
+                           VALUES (%s, '欧阳娜娜', 3, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
+                (name, URBAN, lon, lat),
+            )
         cur.execute("SELECT locate_points('household'::regclass)")
     from geo import pgserver as cluster
 
@@ -198,7 +231,9 @@ def fresh_plan(conn, code: str) -> int:
 def open_planner(driver, url: str, code: str) -> None:
     driver.get(f"{url}/planner?community={code}")
     wait_for(lambda: driver.execute_script("return window.plannerState && window.plannerState()"), timeout=60, message="map")
-    wait_for(lambda: driver.execute_script("const m = window.plannerMap(); return m.loaded() && !m.isMoving()"), message="map idle")
+    wait_for(
+        lambda: driver.execute_script("const m = window.plannerMap(); return m.loaded() && !m.isMoving()"), message="map idle"
+    )
 
 
 def point(driver, lon: float, lat: float, dx: float = 0, dy: float = 0):
@@ -207,9 +242,12 @@ def point(driver, lon: float, lat: float, dx: float = 0, dy: float = 0):
     from selenium.webdriver.common.by import By
 
     canvas = driver.find_element(By.CSS_SELECTOR, "#planner-map canvas")
-    x, y = driver.execute_script("const p = window.plannerMap().project([arguments[0], arguments[1]]); return [p.x, p.y];", lon, lat)
+    x, y = driver.execute_script(
+        "const p = window.plannerMap().project([arguments[0], arguments[1]]); return [p.x, p.y];", lon, lat
+    )
     return ActionChains(driver).move_to_element_with_offset(
-        canvas, round(x + dx - canvas.size["width"] / 2), round(y + dy - canvas.size["height"] / 2))
+        canvas, round(x + dx - canvas.size["width"] / 2), round(y + dy - canvas.size["height"] / 2)
+    )
 
 
 def set_mode(driver, mode: str) -> None:
@@ -223,8 +261,11 @@ def message(driver, expected: str) -> str:
     from selenium.webdriver.common.by import By
 
     try:
-        return wait_for(lambda: expected in (m := driver.find_element(By.ID, "pl-msg").text) and m, timeout=60,
-                        message=f"{expected!r} in the message")
+        return wait_for(
+            lambda: expected in (m := driver.find_element(By.ID, "pl-msg").text) and m,
+            timeout=60,
+            message=f"{expected!r} in the message",
+        )
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the message says {driver.find_element(By.ID, 'pl-msg').text!r}") from None
 
@@ -261,8 +302,9 @@ def test_drag_a_vertex_snaps_onto_the_neighbours_edge_and_undo_restores_it_exact
         set_mode(driver, "edit")
         # Drag the notch's vertex to 4 pixels short of C's west edge (x = 106.655), in small steps.
         x0, y0 = driver.execute_script("const p = window.plannerMap().project(arguments[0]); return [p.x, p.y];", APEX)
-        x1, y1 = driver.execute_script("const p = window.plannerMap().project(arguments[0]); return [p.x - 4, p.y];",
-                                       [106.655, APEX[1]])
+        x1, y1 = driver.execute_script(
+            "const p = window.plannerMap().project(arguments[0]); return [p.x - 4, p.y];", [106.655, APEX[1]]
+        )
         drag = point(driver, *APEX).click_and_hold()
         steps = 6
         for _ in range(steps):
@@ -327,7 +369,9 @@ def test_move_households_picked_on_the_map_then_publish(tiny_app, conn):
         set_mode(driver, "move")
         assert driver.execute_script("return window.plannerState().households") == len(HOUSEHOLDS)
         point(driver, *HOUSEHOLDS["near_c"]).click().perform()
-        wait_for(lambda: driver.execute_script("return window.plannerState().chosen") == [ids["near_c"]], message="household picked")
+        wait_for(
+            lambda: driver.execute_script("return window.plannerState().chosen") == [ids["near_c"]], message="household picked"
+        )
         assert "已选 1 户：near_c 欧***" in driver.find_element(By.ID, "pl-hh-info").text  # address and masked name only
         point(driver, 106.6575, 35.545).click().perform()  # the target: C
         wait_for(lambda: driver.execute_script("return window.plannerState().target") == C, message="target C")
@@ -346,7 +390,11 @@ def test_move_households_picked_on_the_map_then_publish(tiny_app, conn):
         message(driver, "已发布")
         assert planning.get(conn, plan_id)["status"] == "published"
         assert {r["id"]: r["grid_code"] for r in db.rows(conn, "SELECT id, grid_code FROM household")} == {
-            ids["in_a"]: A, ids["near_c"]: C, ids["deep_b"]: B, ids["in_c"]: C}
+            ids["in_a"]: A,
+            ids["near_c"]: C,
+            ids["deep_b"]: B,
+            ids["in_c"]: C,
+        }
         assert severe_console_errors(driver) == []
     finally:
         driver.quit()

@@ -5,6 +5,7 @@ The urban community 620802001001 is the box 106.65-106.66 x 35.53-35.55. Its gri
   B 106.6555-106.6600 x 35.530-35.541   (a 0.0005-deg, ~45 m wide gap between A and B)
   C 106.6500-106.6600 x 35.540-35.550   (overlaps A and B on 35.540-35.541)
 """
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,11 @@ def community(tiny_jurisdiction, add_grids, conn):
     add_grids([(code, code[-3:], "urban", shapely.box(*box)) for code, box in BOXES.items()])
     with db.transaction(conn) as cur:
         for i, (lon, lat) in enumerate([(106.652, 35.535), (106.6552, 35.535), (106.658, 35.535), (106.655, 35.545)]):
-            cur.execute("""INSERT INTO household (address, persons, admin_code, geom)
-                           VALUES (%s, 3, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""", (f"h{i}", URBAN, lon, lat))
+            cur.execute(
+                """INSERT INTO household (address, persons, admin_code, geom)
+                           VALUES (%s, 3, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
+                (f"h{i}", URBAN, lon, lat),
+            )
     return conn
 
 
@@ -104,8 +108,11 @@ def test_publish_switches_versions_atomically_and_keeps_history(community):
     planning.fill(community, plan_id, A, gap.geom)
     before = grids_at(community, URBAN)
     # A failure in the middle: locate_points on household raises (a trigger), after grid rows were written.
-    db.execute(community, """CREATE FUNCTION fail_locate() RETURNS trigger LANGUAGE plpgsql AS
-                             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$""")
+    db.execute(
+        community,
+        """CREATE FUNCTION fail_locate() RETURNS trigger LANGUAGE plpgsql AS
+                             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$""",
+    )
     db.execute(community, "CREATE TRIGGER fail_locate BEFORE UPDATE ON household FOR EACH ROW EXECUTE FUNCTION fail_locate()")
     community.commit()
     try:
@@ -119,7 +126,10 @@ def test_publish_switches_versions_atomically_and_keeps_history(community):
     assert db.scalar(community, "SELECT count(*) FROM grid") == 3
     result = publish(community, plan_id, by="planner")
     assert result["closed"] == 1 and result["inserted"] == 1 and result["coverage_score"] is not None
-    assert db.one(community, "SELECT version, edited_by FROM grid_current WHERE code = %s", (A,)) == {"version": 2, "edited_by": "planner"}
+    assert db.one(community, "SELECT version, edited_by FROM grid_current WHERE code = %s", (A,)) == {
+        "version": 2,
+        "edited_by": "planner",
+    }
     assert db.scalar(community, "SELECT grid_code FROM household WHERE address = 'h1'") == A  # was in the gap
     # The old version is still there, and the difference shows the gap filled.
     code, moment = plan_moment(community, plan_id)

@@ -3,6 +3,7 @@ defect listed, a gap and an overlap fixed by edits, the score rising, publish, t
 version still viewable. The community is put back afterwards by publishing its old
 geometry as a further version (history is never deleted), so the demo stays reusable.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,9 +19,15 @@ from geo.planning.publish import diff, grids_at, plan_moment, publish
 def fixable_community(conn) -> tuple[str, int, dict]:
     """A community whose draft check has a gap/sliver bordering its own grid and an overlap
     between two of its own grids (the demo's deliberate defects)."""
-    candidates = [r["admin_code"] for r in db.rows(conn, """
+    candidates = [
+        r["admin_code"]
+        for r in db.rows(
+            conn,
+            """
         SELECT admin_code FROM coverage_defect GROUP BY admin_code
-        HAVING bool_or(kind IN ('gap', 'sliver')) AND bool_or(kind = 'overlap') ORDER BY admin_code""")]
+        HAVING bool_or(kind IN ('gap', 'sliver')) AND bool_or(kind = 'overlap') ORDER BY admin_code""",
+        )
+    ]
     if not candidates:
         coverage.refresh(conn, force=True)
         return fixable_community(conn)
@@ -77,7 +84,9 @@ def restore(conn, code: str, old: dict) -> None:
         return
     plan_id = planning.create(conn, code, name="test: restore the demo", created_by="pytest")
     live = planning.grids(conn, plan_id)
-    changes = {c: dict(live.get(c) or {}, code=c, geom=g) for c, g in old.items() if c not in live or live[c]["geom"].wkb != g.wkb}
+    changes = {
+        c: dict(live.get(c) or {}, code=c, geom=g) for c, g in old.items() if c not in live or live[c]["geom"].wkb != g.wkb
+    }
     changes.update({c: None for c in live if c not in old})
     planning.apply(conn, plan_id, "restore", changes, force=True)
     publish(conn, plan_id, by="pytest")

@@ -3,6 +3,7 @@
 The urban community 620802001001 (106.65-106.66 x 35.53-35.55) holds A (west half) and
 B (east half). h0 lies 20 m west of the shared edge (in A), h1 deep in A, h2 in B.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -20,13 +21,19 @@ POINTS = [(106.6548, 35.540), (106.651, 35.545), (106.658, 35.535)]
 
 @pytest.fixture
 def community(tiny_jurisdiction, add_grids, conn):
-    add_grids([(A, "A", "urban", shapely.box(106.650, 35.53, 106.655, 35.55)),
-               (B, "B", "urban", shapely.box(106.655, 35.53, 106.660, 35.55))])
+    add_grids(
+        [
+            (A, "A", "urban", shapely.box(106.650, 35.53, 106.655, 35.55)),
+            (B, "B", "urban", shapely.box(106.655, 35.53, 106.660, 35.55)),
+        ]
+    )
     with db.transaction(conn) as cur:
         for i, (lon, lat) in enumerate(POINTS):
-            cur.execute("""INSERT INTO household (address, head_name, persons, admin_code, geom)
+            cur.execute(
+                """INSERT INTO household (address, head_name, persons, admin_code, geom)
                            VALUES (%s, %s, 3, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
-                        (f"崆峒路{i}号", "欧阳娜娜", URBAN, lon, lat))
+                (f"崆峒路{i}号", "欧阳娜娜", URBAN, lon, lat),
+            )
     db.execute(conn, "SELECT locate_points('household'::regclass, NULL)")
     conn.commit()
     return conn
@@ -51,7 +58,8 @@ def test_a_move_hands_exactly_the_chosen_household_over_and_publish_relocates_it
     assert result.applied and result.op == "move" and result.codes == [A, B]
     assert moved_counts(result) == [
         dict(code=A, before=2, after=1, standard=300, deviation=round(1 / 300 - 1, 4), off=True),
-        dict(code=B, before=1, after=2, standard=300, deviation=round(2 / 300 - 1, 4), off=True)]
+        dict(code=B, before=1, after=2, standard=300, deviation=round(2 / 300 - 1, 4), off=True),
+    ]
     assert [h["grid"] for h in households(community, plan_id)] == [B, A, B]
     after = planning.grids(community, plan_id)
     assert len(after[A]["geom"].geoms) == 1 and len(after[B]["geom"].geoms) == 1  # both stay in one piece
@@ -67,8 +75,11 @@ def test_a_neighbour_a_few_metres_away_stays(community):
     """The piece is the chosen household's Voronoi cell: its neighbour 20 m further from the
     edge keeps its grid."""
     with db.transaction(community) as cur:
-        cur.execute("""INSERT INTO household (address, persons, admin_code, geom)
-                       VALUES ('next door', 2, %s, ST_SetSRID(ST_MakePoint(106.6546, 35.5401), 4326)) RETURNING id""", (URBAN,))
+        cur.execute(
+            """INSERT INTO household (address, persons, admin_code, geom)
+                       VALUES ('next door', 2, %s, ST_SetSRID(ST_MakePoint(106.6546, 35.5401), 4326)) RETURNING id""",
+            (URBAN,),
+        )
         neighbour = cur.fetchone()[0]
     h0 = ids(community)[0]
     plan_id = planning.create(community, URBAN)

@@ -5,6 +5,7 @@ The urban community 620802001001 is the box 106.65-106.66 x 35.53-35.55. Officia
 Police and urban management both draw their boundary at 106.656: the 0.001-degree strip
 106.655-106.656 (about 90 m x 2.2 km) lies in B but both departments put it with A.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,7 @@ import shapely
 
 from geo import db
 from geo.planning import drafts as planning
-from geo.planning.merge import choose, pieces, accept, reject
+from geo.planning.merge import accept, choose, pieces, reject
 
 URBAN = "620802001001"
 A, B = URBAN + "001", URBAN + "002"
@@ -22,15 +23,27 @@ CIVIL_STRIP = shapely.box(106.656, 35.53, 106.657, 35.55)
 
 @pytest.fixture
 def community(tiny_jurisdiction, add_grids, conn):
-    add_grids([(A, "A", "urban", shapely.box(106.650, 35.53, 106.655, 35.55)),
-               (B, "B", "urban", shapely.box(106.655, 35.53, 106.660, 35.55))])
+    add_grids(
+        [
+            (A, "A", "urban", shapely.box(106.650, 35.53, 106.655, 35.55)),
+            (B, "B", "urban", shapely.box(106.655, 35.53, 106.660, 35.55)),
+        ]
+    )
     for layer in ("police", "urban_mgmt"):
-        add_grids([(URBAN + "101", f"{layer} west", "urban", shapely.box(106.650, 35.53, 106.656, 35.55)),
-                   (URBAN + "102", f"{layer} east", "urban", shapely.box(106.656, 35.53, 106.660, 35.55))], layer=layer)
+        add_grids(
+            [
+                (URBAN + "101", f"{layer} west", "urban", shapely.box(106.650, 35.53, 106.656, 35.55)),
+                (URBAN + "102", f"{layer} east", "urban", shapely.box(106.656, 35.53, 106.660, 35.55)),
+            ],
+            layer=layer,
+        )
     with db.transaction(conn) as cur:  # two households in the strip, one in A, one deep in B
         for i, (lon, lat) in enumerate([(106.6555, 35.535), (106.6555, 35.545), (106.652, 35.54), (106.659, 35.54)]):
-            cur.execute("""INSERT INTO household (address, persons, admin_code, geom)
-                           VALUES (%s, 2, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""", (f"h{i}", URBAN, lon, lat))
+            cur.execute(
+                """INSERT INTO household (address, persons, admin_code, geom)
+                           VALUES (%s, 2, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
+                (f"h{i}", URBAN, lon, lat),
+            )
     return conn
 
 
@@ -60,8 +73,13 @@ def test_two_layers_agreeing_against_the_official_grid_propose_exactly_the_strip
 
 def test_layers_disagreeing_with_each_other_are_shown_and_the_majority_proposed(community, add_grids):
     # Civil affairs puts its boundary at 106.657: the strip 106.656-106.657 has civil for A, police and urban for B.
-    add_grids([(URBAN + "101", "civil west", "urban", shapely.box(106.650, 35.53, 106.657, 35.55)),
-               (URBAN + "102", "civil east", "urban", shapely.box(106.657, 35.53, 106.660, 35.55))], layer="civil")
+    add_grids(
+        [
+            (URBAN + "101", "civil west", "urban", shapely.box(106.650, 35.53, 106.657, 35.55)),
+            (URBAN + "102", "civil east", "urban", shapely.box(106.657, 35.53, 106.660, 35.55)),
+        ],
+        layer="civil",
+    )
     plan_id = planning.create(community, URBAN)
     found = {round(p.geom.bounds[0], 6): p for p in pieces(community, plan_id)}
     assert set(found) == {106.655, 106.656}

@@ -1,4 +1,5 @@
 """季通报 rankings: order, ties ("1224"), last places, departments, the Excel export, the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,10 @@ from geo.worktime import CST
 from tests.test_drill import add_incidents
 
 TOWNS = {  # code -> (name, lon) : three towns side by side, each with one community
-    "620802001": ("东关街道", 106.651), "620802002": ("中街街道", 106.661), "620802003": ("西郊街道", 106.671)}
+    "620802001": ("东关街道", 106.651),
+    "620802002": ("中街街道", 106.661),
+    "620802003": ("西郊街道", 106.671),
+}
 
 
 def test_competition_rank_is_1224():
@@ -48,9 +52,11 @@ def three_towns(clean_db, categories):
         cur.execute("INSERT INTO admin_unit (code, level, name) VALUES ('620802', 'district', '崆峒区')")
         for code, (name, lon) in TOWNS.items():
             cur.execute("INSERT INTO admin_unit (code, level, name, parent_code) VALUES (%s, 'town', %s, '620802')", (code, name))
-            cur.execute("""INSERT INTO admin_unit (code, level, name, parent_code, geom)
+            cur.execute(
+                """INSERT INTO admin_unit (code, level, name, parent_code, geom)
                            VALUES (%s, 'community', %s, %s, ST_Multi(ST_MakeEnvelope(%s, 35.53, %s, 35.55, 4326)))""",
-                        (code + "001", name + "社区", code, lon - 0.001, lon + 0.009))
+                (code + "001", name + "社区", code, lon - 0.001, lon + 0.009),
+            )
     july = datetime(2026, 7, 20, 9, tzinfo=CST)
     # 东关: 4 disputes, 3 resolved (75 %); 中街: 4 disputes, 3 resolved (75 %), 1 other incident; 西郊: 1 dispute, resolved
     add_incidents(conn, [(106.652, 35.54)] * 3, reported_at=july)
@@ -65,11 +71,15 @@ def three_towns(clean_db, categories):
 
 def test_quarterly_ranking_of_towns(three_towns):
     report = rankings.quarterly(three_towns, "2026Q3", last_n=1)
-    rows = [(r["name"], r["found"], r["rank_found"], r["resolution_rate"], r["rank_rate"], r["last_found"], r["last_rate"])
-            for r in report["towns"]]
-    assert rows == [("中街街道", 5, 1, 0.75, 2, False, True),
-                    ("东关街道", 4, 2, 0.75, 2, False, True),
-                    ("西郊街道", 1, 3, 1.0, 1, True, False)]
+    rows = [
+        (r["name"], r["found"], r["rank_found"], r["resolution_rate"], r["rank_rate"], r["last_found"], r["last_rate"])
+        for r in report["towns"]
+    ]
+    assert rows == [
+        ("中街街道", 5, 1, 0.75, 2, False, True),
+        ("东关街道", 4, 2, 0.75, 2, False, True),
+        ("西郊街道", 1, 3, 1.0, 1, True, False),
+    ]
 
 
 def test_departments_ranked_too(three_towns):
@@ -100,4 +110,3 @@ def test_excel_and_cli(three_towns, tmp_path, capsys, monkeypatch):
     assert main(["rankings", "--quarter", "2026Q3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["towns"][0]["name"] == "中街街道" and out["month"] is None
-

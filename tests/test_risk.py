@@ -1,5 +1,6 @@
 """Risk tiers: incident scoring at the thresholds, reasons, configuration changes, grid tiers
 that follow their incidents, and the key list. Real PostGIS, tiny geometries."""
+
 from __future__ import annotations
 
 import copy
@@ -28,8 +29,19 @@ def world(tiny_jurisdiction, categories, add_grids, conn):
     return conn
 
 
-def add_incident(conn, grid_code=GRID_A, *, minor_code="0101", people=1, duration=0, intensity=0, behaviour=0,
-                 status="in_progress", reported_at=None, geom=None) -> int:
+def add_incident(
+    conn,
+    grid_code=GRID_A,
+    *,
+    minor_code="0101",
+    people=1,
+    duration=0,
+    intensity=0,
+    behaviour=0,
+    status="in_progress",
+    reported_at=None,
+    geom=None,
+) -> int:
     geom = geom or (BOX_A if grid_code == GRID_A else BOX_B).centroid
     with db.transaction(conn) as cur:
         cur.execute(
@@ -37,8 +49,19 @@ def add_incident(conn, grid_code=GRID_A, *, minor_code="0101", people=1, duratio
                                      conflict_intensity, behaviour_risk, status, grid_code, admin_code, geom, deadline)
                VALUES ('测试事件', %s, 'patrol', %s, %s, %s, %s, %s, %s, %s, left(%s, 12),
                        ST_GeomFromText(%s, 4326), %s) RETURNING id""",
-            (minor_code, reported_at or NOW, people, duration, intensity, behaviour, status, grid_code, grid_code,
-             geom.wkt, (reported_at or NOW) + timedelta(days=15)),
+            (
+                minor_code,
+                reported_at or NOW,
+                people,
+                duration,
+                intensity,
+                behaviour,
+                status,
+                grid_code,
+                grid_code,
+                geom.wkt,
+                (reported_at or NOW) + timedelta(days=15),
+            ),
         )
         return cur.fetchone()[0]
 
@@ -54,6 +77,7 @@ def with_incident_thresholds(high, medium) -> dict:
 
 
 # --------------------------------------------------------------------------- incidents
+
 
 def test_reasons_name_every_factor_with_its_input_and_points(world):
     # 35 people (band 30: +20), 40 days (band 30: +8), 激烈 (+12), 婚姻家庭纠纷 severity 3 (+7).
@@ -71,11 +95,14 @@ def test_band_minimums_are_inclusive(world):
     assert at["risk_reasons"] == ["涉事 5 人（+10）", "持续 7 天（+4）", "类别严重程度 3 级（+7）"]
 
 
-@pytest.mark.parametrize("high, medium, tier", [
-    (47, 20, "high"),      # exactly at the high threshold
-    (47.5, 47, "medium"),  # just above it, exactly at medium
-    (60, 47.5, "low"),     # below both
-])
+@pytest.mark.parametrize(
+    "high, medium, tier",
+    [
+        (47, 20, "high"),  # exactly at the high threshold
+        (47.5, 47, "medium"),  # just above it, exactly at medium
+        (60, 47.5, "low"),  # below both
+    ],
+)
 def test_tier_boundaries_exactly_at_the_thresholds(world, high, medium, tier):
     i = add_incident(world, people=35, duration=40, intensity=2)  # 47 points
     risk.store_config(world, with_incident_thresholds(high, medium))
@@ -141,6 +168,7 @@ def test_bad_configuration_is_refused_with_the_faulty_key(tmp_path):
 
 # --------------------------------------------------------------------------- grids
 
+
 def grid_row(conn, code):
     return db.one(conn, "SELECT score, tier, factors, reasons, computed_at FROM grid_risk WHERE grid_code = %s", (code,))
 
@@ -184,11 +212,17 @@ def test_incidents_decay_with_their_half_life(world):
 def test_grid_factors_count_key_persons_dangerous_things_and_sensitive_places(world):
     p = BOX_A.centroid.wkt
     with db.transaction(world) as cur:
-        for kind, category, tier in (("key_person", "社区矫正对象", 1), ("key_person", "吸毒人员", 3),
-                                     ("dangerous_thing", "加油站", 2), ("sensitive_place", "学校", 2)):
-            cur.execute("""INSERT INTO place (kind, category, name, tier, grid_code, admin_code, geom)
+        for kind, category, tier in (
+            ("key_person", "社区矫正对象", 1),
+            ("key_person", "吸毒人员", 3),
+            ("dangerous_thing", "加油站", 2),
+            ("sensitive_place", "学校", 2),
+        ):
+            cur.execute(
+                """INSERT INTO place (kind, category, name, tier, grid_code, admin_code, geom)
                            VALUES (%s, %s, '测试', %s, %s, left(%s, 12), ST_GeomFromText(%s, 4326))""",
-                        (kind, category, tier, GRID_A, GRID_A, p))
+                (kind, category, tier, GRID_A, GRID_A, p),
+            )
     risk.recompute_grids(world)
     f = grid_row(world, GRID_A)["factors"]
     assert f["key_persons"] == {"label": "重点人员", "value": 3.3, "points": 6.6, "text": "重点人员 2 人（一级管控 1 人）"}
@@ -222,6 +256,7 @@ def test_summary_counts_grids_and_incidents_by_tier(world):
 
 
 # --------------------------------------------------------------------------- demo
+
 
 def test_demo_tiers_are_plausible(demo_conn):
     risk.load_config(demo_conn)

@@ -1,5 +1,6 @@
 """Weekly risk outputs: ledger, list of risks and notice have the expected columns and rows,
 in Excel, as printable pages and through the CLI."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,13 +23,17 @@ def incidents(world):
     """A high open incident in A, a high one closed last year... and a medium and a low one."""
     ids = {
         "high_open": add_incident(world, GRID_A, people=35, duration=40, intensity=2, reported_at=NOW - timedelta(days=2)),
-        "medium": add_incident(world, GRID_B, people=5, duration=7, intensity=1),                 # 10+4+5+7 = 26
+        "medium": add_incident(world, GRID_B, people=5, duration=7, intensity=1),  # 10+4+5+7 = 26
         "low": add_incident(world, GRID_B, people=1),
-        "high_old": add_incident(world, GRID_B, people=35, duration=40, intensity=2, status="closed",
-                                 reported_at=NOW - timedelta(days=500)),
+        "high_old": add_incident(
+            world, GRID_B, people=35, duration=40, intensity=2, status="closed", reported_at=NOW - timedelta(days=500)
+        ),
     }
-    db.execute(world, "UPDATE incident SET reporter_name = '张三丰', closed_at = reported_at + interval '10 days' "
-                      "WHERE id = %s", (ids["high_old"],))
+    db.execute(
+        world,
+        "UPDATE incident SET reporter_name = '张三丰', closed_at = reported_at + interval '10 days' WHERE id = %s",
+        (ids["high_old"],),
+    )
     world.commit()
     return ids
 
@@ -40,7 +45,7 @@ def sheet_rows(path, sheet=None) -> tuple[list, list[list]]:
     values = [list(r) for r in ws.iter_rows(values_only=True)]
     start = next(k for k, r in enumerate(values) if r[0] == "序号")
     body = []
-    for r in values[start + 1:]:
+    for r in values[start + 1 :]:
         if not isinstance(r[0], int):
             break
         body.append(r)
@@ -56,7 +61,7 @@ def test_ledger_has_the_dispute_record_fields_and_one_row_per_incident(incidents
     assert [r["事件编号"] for r in rec] == [incidents["high_old"], incidents["high_open"]]  # same score: oldest first
     old = rec[0]
     assert (old["规模"], old["涉及人数"], old["是否成功"], old["处理状态"]) == ("较大群体", 35, "是", "已结案")
-    assert old["主要当事人"] == "张**"   # masked
+    assert old["主要当事人"] == "张**"  # masked
     assert old["化解组织"] == "司法所" and old["风险等级"] == "高风险"
     assert old["风险原因"].startswith("涉事 35 人（+20）；持续 40 天（+8）")
     assert (old["经度"], old["纬度"]) == (pytest.approx(BOX_B.centroid.x), pytest.approx(BOX_B.centroid.y))
@@ -76,7 +81,10 @@ def test_risk_list_has_high_and_medium_items_and_grids(incidents, world, tmp_pat
     header, rows = sheet_rows(path, "问题清单")
     assert tuple(header) == risk_reports.RISK_LIST_COLUMNS
     rec = [dict(zip(header, r)) for r in rows]
-    assert [(r["风险等级"], r["重点清单"], r["已持续天数"]) for r in rec] == [("高风险", "是", 2), ("中风险", None, 0)]  # empty cells read as None
+    assert [(r["风险等级"], r["重点清单"], r["已持续天数"]) for r in rec] == [
+        ("高风险", "是", 2),
+        ("中风险", None, 0),
+    ]  # empty cells read as None
     gheader, grows = sheet_rows(path, "风险网格")
     assert tuple(gheader) == risk_reports.GRID_LIST_COLUMNS
     assert [(g[1], g[4]) for g in grows] == [(GRID_A, "中风险")]

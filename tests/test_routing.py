@@ -1,4 +1,5 @@
 """Routing a new incident to its grid, staff, community, town, department and deadline."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -6,11 +7,17 @@ from datetime import datetime, timedelta
 import pytest
 
 from geo import db
-from geo.incidents import lifecycle
 from geo.incidents import dispatch as routing
+from geo.incidents import lifecycle
 from geo.worktime import CST
 from tests.test_routing_world import (  # noqa: F401  (fixture)
-    GRID_SW, GRID_VILLAGE, IN_GAP, IN_SW, IN_VILLAGE, OUTSIDE, loop_world,
+    GRID_SW,
+    GRID_VILLAGE,
+    IN_GAP,
+    IN_SW,
+    IN_VILLAGE,
+    OUTSIDE,
+    loop_world,
 )
 
 FRIDAY_1630 = datetime(2026, 11, 20, 16, 30, tzinfo=CST)
@@ -23,7 +30,10 @@ def test_route_finds_grid_staff_community_town_and_department(loop_world):
     assert (r.town, r.town_name) == ("620802001", "东关街道")
     assert r.department == "社区（村）委会"
     assert [(s["role"], s["name"], s["phone"]) for s in r.staff] == [
-        ("leader", "张三", "138****1234"), ("fulltime", "李四", "137****5678"), ("parttime", "赵六", "139****1111")]
+        ("leader", "张三", "138****1234"),
+        ("fulltime", "李四", "137****5678"),
+        ("parttime", "赵六", "139****1111"),
+    ]
 
 
 def test_route_in_village_grid_has_no_staff(loop_world):
@@ -36,12 +46,15 @@ def test_route_in_a_gap_keeps_the_community(loop_world):
     assert (r.grid_code, r.community, r.town) == (None, "620802001002", "620802001")
 
 
-@pytest.mark.parametrize("lon, lat, code, message", [
-    (*OUTSIDE, "0103", "outside the jurisdiction"),
-    (*IN_SW, "9999", "unknown category"),
-    ("east", 35.5, "0103", "must be numbers"),
-    (35.535, 106.655, "0103", "out of range"),  # lat/lon swapped
-])
+@pytest.mark.parametrize(
+    "lon, lat, code, message",
+    [
+        (*OUTSIDE, "0103", "outside the jurisdiction"),
+        (*IN_SW, "9999", "unknown category"),
+        ("east", 35.5, "0103", "must be numbers"),
+        (35.535, 106.655, "0103", "out of range"),  # lat/lon swapped
+    ],
+)
 def test_route_refuses_bad_input(loop_world, lon, lat, code, message):
     with pytest.raises(routing.RoutingError, match=message):
         routing.route(loop_world, lon, lat, code, FRIDAY_1630)
@@ -55,35 +68,57 @@ def test_deadlines_cross_the_weekend(loop_world):
 
 
 def test_deadline_skips_configured_holidays(loop_world):
-    db.execute(loop_world, "INSERT INTO setting (key, value) VALUES ('work_calendar', %s)",
-               ('{"holidays": ["2026-11-23"], "workdays": []}',))
+    db.execute(
+        loop_world,
+        "INSERT INTO setting (key, value) VALUES ('work_calendar', %s)",
+        ('{"holidays": ["2026-11-23"], "workdays": []}',),
+    )
     loop_world.commit()
     assert routing.route(loop_world, *IN_SW, "0201", FRIDAY_1630).deadline == datetime(2026, 11, 24, 10, 0, tzinfo=CST)
 
 
 def test_create_incident_routes_and_records_first_history_row(loop_world):
-    iid = routing.create_incident(loop_world, lon=IN_SW[0], lat=IN_SW[1], minor_code="0201", actor="值班员王",
-                                  source="operator", description="扬言报复", reported_at=FRIDAY_1630,
-                                  people_involved=2, conflict_intensity=2, reporter_phone="13800000000")
+    iid = routing.create_incident(
+        loop_world,
+        lon=IN_SW[0],
+        lat=IN_SW[1],
+        minor_code="0201",
+        actor="值班员王",
+        source="operator",
+        description="扬言报复",
+        reported_at=FRIDAY_1630,
+        people_involved=2,
+        conflict_intensity=2,
+        reporter_phone="13800000000",
+    )
     row = db.one(loop_world, "SELECT *, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM incident WHERE id = %s", (iid,))
     assert (row["status"], row["grid_code"], row["admin_code"], row["title"], row["source"]) == (
-        "received", GRID_SW, "620802001001", "个人极端倾向线索", "operator")
+        "received",
+        GRID_SW,
+        "620802001001",
+        "个人极端倾向线索",
+        "operator",
+    )
     assert row["deadline"] == datetime(2026, 11, 23, 10, 0, tzinfo=CST)
     assert (row["lon"], row["lat"], row["people_involved"], row["conflict_intensity"]) == (*IN_SW, 2, 2)
     assert row["level_handled"] is None and row["closed_at"] is None
     hist = lifecycle.history(loop_world, iid)
     assert [(h["from_status"], h["to_status"], h["actor"], h["at"]) for h in hist] == [
-        (None, "received", "值班员王", FRIDAY_1630)]
+        (None, "received", "值班员王", FRIDAY_1630)
+    ]
     assert "派出所" in hist[0]["note"]
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("conflict_intensity", 4, "between 0 and 3"),
-    ("people_involved", "many", "must be an integer"),
-    ("source", "twitter", "unknown source"),
-    ("media_url", "file:///etc/passwd", "http"),
-    ("actor", " ", "actor is required"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("conflict_intensity", 4, "between 0 and 3"),
+        ("people_involved", "many", "must be an integer"),
+        ("source", "twitter", "unknown source"),
+        ("media_url", "file:///etc/passwd", "http"),
+        ("actor", " ", "actor is required"),
+    ],
+)
 def test_create_incident_refuses_bad_fields_and_writes_nothing(loop_world, field, value, message):
     fields = dict(lon=IN_SW[0], lat=IN_SW[1], minor_code="0103", actor="op")
     fields[field] = value
@@ -109,8 +144,10 @@ def test_overdue_flag():
 
 
 def test_level_shares(loop_world):
-    ids = [routing.create_incident(loop_world, lon=IN_SW[0], lat=IN_SW[1], minor_code="0103", actor="op",
-                                   reported_at=FRIDAY_1630) for _ in range(4)]
+    ids = [
+        routing.create_incident(loop_world, lon=IN_SW[0], lat=IN_SW[1], minor_code="0103", actor="op", reported_at=FRIDAY_1630)
+        for _ in range(4)
+    ]
     walk = ["registered", "dispatched", "in_progress", "verified", "closed"]
     for k, iid in enumerate(ids):
         steps = walk[:1] + (["escalated"] if k == 3 else []) + walk[1:]
@@ -118,5 +155,8 @@ def test_level_shares(loop_world):
             lifecycle.transition(loop_world, iid, s, "op", at=FRIDAY_1630 + timedelta(hours=1))
     shares = routing.level_shares(loop_world, FRIDAY_1630, FRIDAY_1630 + timedelta(days=1))
     assert [(s["level"], s["resolved"], s["share"]) for s in shares] == [
-        ("community", 3, 0.75), ("town", 1, 0.25), ("district", 0, 0.0)]
+        ("community", 3, 0.75),
+        ("town", 1, 0.25),
+        ("district", 0, 0.0),
+    ]
     assert routing.level_shares(loop_world, FRIDAY_1630 - timedelta(days=2), FRIDAY_1630)[0]["share"] is None

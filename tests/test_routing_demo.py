@@ -1,4 +1,5 @@
 """Plausibility and speed on the Kongtong demo (read-only: nothing is written to it)."""
+
 from __future__ import annotations
 
 import time
@@ -8,16 +9,18 @@ import flask
 import pytest
 
 from geo import db
-from geo.incidents import duplicates
 from geo.incidents import dispatch as routing
-from geo.incidents import supervision
+from geo.incidents import duplicates, supervision
 from geo.web.api import open311
 from geo.worktime import CST
 
 
 def test_routing_every_demo_incident_point_agrees_with_stored_grid(demo_conn):
-    sample = db.rows(demo_conn, """SELECT id, ST_X(geom) AS lon, ST_Y(geom) AS lat, minor_code, reported_at, grid_code, admin_code
-                                     FROM incident WHERE grid_code IS NOT NULL ORDER BY id DESC LIMIT 200""")
+    sample = db.rows(
+        demo_conn,
+        """SELECT id, ST_X(geom) AS lon, ST_Y(geom) AS lat, minor_code, reported_at, grid_code, admin_code
+                                     FROM incident WHERE grid_code IS NOT NULL ORDER BY id DESC LIMIT 200""",
+    )
     t0 = time.perf_counter()
     routed = [routing.route(demo_conn, r["lon"], r["lat"], r["minor_code"], r["reported_at"]) for r in sample]
     per_call = (time.perf_counter() - t0) / len(sample)
@@ -40,8 +43,11 @@ def test_supervision_lists_on_the_demo(demo_conn):
     towns = supervision.summary(demo_conn, "town")
     elapsed = time.perf_counter() - t0
     overdue = [r for r in rows if r["kind"] == "overdue"]
-    expected = db.scalar(demo_conn, """SELECT count(*) FROM incident
-                                        WHERE status NOT IN ('closed', 'followed_up', 'cancelled') AND deadline < now()""")
+    expected = db.scalar(
+        demo_conn,
+        """SELECT count(*) FROM incident
+                                        WHERE status NOT IN ('closed', 'followed_up', 'cancelled') AND deadline < now()""",
+    )
     assert len(overdue) == expected > 0
     assert sum(t["overdue"] for t in towns) == expected and len(towns) > 10
     assert elapsed < 3, f"supervision lists took {elapsed:.2f} s"

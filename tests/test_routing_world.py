@@ -11,6 +11,7 @@ tiny jurisdiction (conftest) gets three official grids and one grid's staff:
           | ...001001|          |
     35.53 +----------+----------+
 """
+
 from __future__ import annotations
 
 import pytest
@@ -30,16 +31,20 @@ OUTSIDE = (106.70, 35.60)
 
 @pytest.fixture
 def loop_world(tiny_jurisdiction, categories, add_grids, conn):
-    add_grids([
-        (GRID_SW, "新民社区第一网格", "urban", shapely.box(106.65, 35.53, 106.66, 35.54)),
-        (GRID_NW, "新民社区第二网格", "urban", shapely.box(106.65, 35.54, 106.66, 35.55)),
-        (GRID_VILLAGE, "柳湖村一组", "rural", shapely.box(106.66, 35.53, 106.67, 35.545)),
-    ])
+    add_grids(
+        [
+            (GRID_SW, "新民社区第一网格", "urban", shapely.box(106.65, 35.53, 106.66, 35.54)),
+            (GRID_NW, "新民社区第二网格", "urban", shapely.box(106.65, 35.54, 106.66, 35.55)),
+            (GRID_VILLAGE, "柳湖村一组", "rural", shapely.box(106.66, 35.53, 106.67, 35.545)),
+        ]
+    )
     with db.transaction(conn) as cur:
         cur.executemany(
             "INSERT INTO grid_staff (grid_code, role, name, phone, admin_code) VALUES (%s, %s, %s, %s, left(%s, 12))",
-            [(GRID_SW, "parttime", "赵六", "13900001111", GRID_SW),
-             (GRID_SW, "leader", "张三", "13812341234", GRID_SW),
-             (GRID_SW, "fulltime", "李四", "13712345678", GRID_SW)],
+            [
+                (GRID_SW, "parttime", "赵六", "13900001111", GRID_SW),
+                (GRID_SW, "leader", "张三", "13812341234", GRID_SW),
+                (GRID_SW, "fulltime", "李四", "13712345678", GRID_SW),
+            ],
         )
     return conn

@@ -1,6 +1,7 @@
 """The big screen's caches (issue #8) never show a stale or different figure: a write is
 counted on the next refresh, a cache hit equals a cold computation, and the heat layer's
 low-zoom tiles built from cached per-grid totals equal the plain SQL path feature for feature."""
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,13 @@ from geo.worktime import CST
 
 
 def panels(conn, now):
-    return dict(kpis=dashboard.kpis(conn, now=now), cats=dashboard.by_category(conn, now=now),
-                trend=dashboard.trend(conn, now=now), levels=dashboard.level_shares(conn, now=now),
-                towns=dashboard.town_ranking(conn, now=now))
+    return dict(
+        kpis=dashboard.kpis(conn, now=now),
+        cats=dashboard.by_category(conn, now=now),
+        trend=dashboard.trend(conn, now=now),
+        levels=dashboard.level_shares(conn, now=now),
+        towns=dashboard.town_ranking(conn, now=now),
+    )
 
 
 def test_a_hit_equals_a_cold_computation(demo_conn):
@@ -26,7 +31,7 @@ def test_a_hit_equals_a_cold_computation(demo_conn):
     dashboard.clear_cache()
     cold = panels(demo_conn, now)
     assert panels(demo_conn, now) == cold
-    later = now + timedelta(hours=3)   # the live edge moves, the cached whole days stay
+    later = now + timedelta(hours=3)  # the live edge moves, the cached whole days stay
     hit = panels(demo_conn, later)
     dashboard.clear_cache()
     assert panels(demo_conn, later) == hit
@@ -36,10 +41,12 @@ def test_a_write_is_counted_on_the_next_refresh(demo_conn):
     now = datetime.now(CST)
     before = panels(demo_conn, now)
     with db.transaction(demo_conn) as cur:
-        cur.execute("""INSERT INTO incident (title, minor_code, source, reported_at, admin_code, status, geom)
+        cur.execute(
+            """INSERT INTO incident (title, minor_code, source, reported_at, admin_code, status, geom)
                        VALUES ('缓存测试', '0102', 'operator', %s, '620802001001', 'received',
                                ST_SetSRID(ST_MakePoint(106.66, 35.54), 4326)) RETURNING id""",
-                    (now - timedelta(minutes=1),))
+            (now - timedelta(minutes=1),),
+        )
         new_id = cur.fetchone()[0]
     try:
         after = panels(demo_conn, now)
@@ -64,8 +71,13 @@ def _features(conn, layer, z, x, y, params, gcj02, monkeypatch):
 
     def capture(c, sql, args=None):
         if "ST_AsMVT(t.*" in sql:
-            sql = re.sub(r"SELECT ST_AsMVT\(t\.\*.*$", "SELECT string_agg(ST_AsText(mvtgeom) || ' ' || n, ';' "
-                         "ORDER BY ST_AsText(mvtgeom) || ' ' || n) FROM t WHERE mvtgeom IS NOT NULL", sql.strip(), flags=re.S)
+            sql = re.sub(
+                r"SELECT ST_AsMVT\(t\.\*.*$",
+                "SELECT string_agg(ST_AsText(mvtgeom) || ' ' || n, ';' "
+                "ORDER BY ST_AsText(mvtgeom) || ' ' || n) FROM t WHERE mvtgeom IS NOT NULL",
+                sql.strip(),
+                flags=re.S,
+            )
             got["v"] = plain(c, sql, args)
             return b"x"
         return plain(c, sql, args)
@@ -78,8 +90,8 @@ def _features(conn, layer, z, x, y, params, gcj02, monkeypatch):
 
 @pytest.mark.parametrize("window", ["1", "7", "30", "90"])
 def test_low_zoom_heat_tiles_equal_the_sql_path(demo_conn, monkeypatch, window):
-    from layers import LAYERS
     import layers.incident_heat as heat
+    from layers import LAYERS
 
     layer = LAYERS["incident_heat"]
     j = dashboard.jurisdiction(demo_conn)

@@ -4,6 +4,7 @@ The scope tests talk to PostgreSQL as the web does (db.scoped + db.pooled: SET R
 account's role, quanyu.scope = its unit), on the tiny jurisdiction: one town, community
 ...001 (west) and ...002 (east), a grid, a household, a key person and an incident in each.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -13,12 +14,9 @@ import pytest
 import shapely
 
 from geo import db
-from geo.security import access
-from geo.security import accounts
 from geo import pgserver as cluster
 from geo.incidents import lifecycle
-from geo.security import masking
-from geo.security import personal
+from geo.security import access, accounts, masking, personal
 
 TOWN, WEST, EAST = "620802001", "620802001001", "620802001002"
 PASSWORD = "Correct-horse-42"
@@ -36,23 +34,36 @@ def url():
 @pytest.fixture
 def world(tiny_jurisdiction, add_grids, categories, conn):
     """One grid, household, key person and incident in each community; ids by community."""
-    add_grids([(WEST + "001", "西一网格", "urban", shapely.box(106.65, 35.53, 106.66, 35.55)),
-               (EAST + "001", "东一网格", "rural", shapely.box(106.66, 35.53, 106.67, 35.55))])
+    add_grids(
+        [
+            (WEST + "001", "西一网格", "urban", shapely.box(106.65, 35.53, 106.66, 35.55)),
+            (EAST + "001", "东一网格", "rural", shapely.box(106.66, 35.53, 106.67, 35.55)),
+        ]
+    )
     ids = {}
     with db.transaction(conn) as cur:
         for code, lon in ((WEST, 106.655), (EAST, 106.665)):
             point = f"SRID=4326;POINT({lon} 35.54)"
-            cur.execute("""INSERT INTO household (address, head_name, phone, persons, grid_code, admin_code, geom)
-                           VALUES ('1号', '张三丰', '13812341234', 3, %s, %s, %s) RETURNING id""", (code + "001", code, point))
+            cur.execute(
+                """INSERT INTO household (address, head_name, phone, persons, grid_code, admin_code, geom)
+                           VALUES ('1号', '张三丰', '13812341234', 3, %s, %s, %s) RETURNING id""",
+                (code + "001", code, point),
+            )
             hh = cur.fetchone()[0]
-            cur.execute("""INSERT INTO place (kind, category, name, id_number, phone, grid_code, admin_code, geom)
+            cur.execute(
+                """INSERT INTO place (kind, category, name, id_number, phone, grid_code, admin_code, geom)
                            VALUES ('key_person', 'mental_disorder', '欧阳娜娜', '620802199001011234', '13900001111', %s, %s, %s)
-                           RETURNING id""", (code + "001", code, point))
+                           RETURNING id""",
+                (code + "001", code, point),
+            )
             place = cur.fetchone()[0]
-            cur.execute("""INSERT INTO incident (title, minor_code, source, reported_at, status, reporter_name, reporter_phone,
+            cur.execute(
+                """INSERT INTO incident (title, minor_code, source, reported_at, status, reporter_name, reporter_phone,
                                                  grid_code, admin_code, geom)
                            VALUES ('邻里纠纷', '0101', 'hotline', now() - interval '1 hour', 'registered', '李四', '13700007777',
-                                   %s, %s, %s) RETURNING id""", (code + "001", code, point))
+                                   %s, %s, %s) RETURNING id""",
+                (code + "001", code, point),
+            )
             ids[code] = {"household": hh, "place": place, "incident": cur.fetchone()[0]}
     return ids
 
@@ -69,6 +80,7 @@ def audit_mark(conn) -> int:
 
 # --------------------------------------------------------------------------- the policy table
 
+
 def test_each_role_may_do_exactly_its_own_work():
     can = {role: sorted(p for p in access.PERMISSIONS[role]) for role in access.ROLES}
     assert can["leader"] == ["report", "view"]
@@ -76,7 +88,7 @@ def test_each_role_may_do_exactly_its_own_work():
     assert can["planner"] == ["plan.edit", "plan.publish", "report", "view"]
     assert can["grid_worker"] == ["incident.create", "incident.handle", "view"]
     assert access.allowed("operator", access.INCIDENT_DISPATCH) and access.allowed("operator", access.UNMASK)
-    assert not access.allowed("operator", access.PLAN_EDIT)       # only planners edit grids
+    assert not access.allowed("operator", access.PLAN_EDIT)  # only planners edit grids
     assert not access.allowed("planner", access.INCIDENT_DISPATCH)  # only operators dispatch
     assert not access.allowed("grid_worker", access.INCIDENT_DISPATCH)
     assert not access.allowed("leader", access.UNMASK) and not access.allowed("auditor", access.UNMASK)
@@ -91,6 +103,7 @@ def test_each_role_may_do_exactly_its_own_work():
 
 
 # --------------------------------------------------------------------------- scope in the database
+
 
 def test_a_community_account_sees_only_its_community_in_every_table(world, url):
     with db.scoped(scope("leader", WEST)), db.pooled(url) as c:
@@ -110,8 +123,12 @@ def test_a_community_account_sees_only_its_community_in_every_table(world, url):
 def test_cross_jurisdiction_writes_are_refused_by_the_database(world, url):
     with db.scoped(scope("operator", WEST)), db.pooled(url) as c:
         with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):
-            db.execute(c, """INSERT INTO incident (title, minor_code, source, reported_at, admin_code, geom)
-                             VALUES ('x', '0101', 'ui', now(), %s, 'SRID=4326;POINT(106.665 35.54)')""", (EAST,))
+            db.execute(
+                c,
+                """INSERT INTO incident (title, minor_code, source, reported_at, admin_code, geom)
+                             VALUES ('x', '0101', 'ui', now(), %s, 'SRID=4326;POINT(106.665 35.54)')""",
+                (EAST,),
+            )
         c.rollback()
         # an UPDATE of the other community's incident finds nothing to update
         assert db.execute(c, "UPDATE incident SET title = 'changed' WHERE id = %s", (world[EAST]["incident"],)) == 0
@@ -125,14 +142,26 @@ def test_only_planners_write_grids_in_the_database(world, url):
     for role in ("operator", "leader", "grid_worker", "auditor"):
         with db.scoped(scope(role, WEST)), db.pooled(url) as c:
             with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                db.execute(c, """INSERT INTO grid (code, name, kind, layer, admin_code, geom)
-                                 VALUES (%s, 'n', 'urban', 'official', %s, %s)""", (WEST + "009", WEST, geom))
+                db.execute(
+                    c,
+                    """INSERT INTO grid (code, name, kind, layer, admin_code, geom)
+                                 VALUES (%s, 'n', 'urban', 'official', %s, %s)""",
+                    (WEST + "009", WEST, geom),
+                )
     with db.scoped(scope("planner", WEST)), db.pooled(url) as c:
-        db.execute(c, """INSERT INTO grid (code, name, kind, layer, admin_code, geom)
-                         VALUES (%s, 'n', 'urban', 'official', %s, %s)""", (WEST + "009", WEST, geom))
+        db.execute(
+            c,
+            """INSERT INTO grid (code, name, kind, layer, admin_code, geom)
+                         VALUES (%s, 'n', 'urban', 'official', %s, %s)""",
+            (WEST + "009", WEST, geom),
+        )
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):  # not in the planner's community
-            db.execute(c, """INSERT INTO grid (code, name, kind, layer, admin_code, geom)
-                             VALUES (%s, 'n', 'urban', 'official', %s, %s)""", (EAST + "009", EAST, geom))
+            db.execute(
+                c,
+                """INSERT INTO grid (code, name, kind, layer, admin_code, geom)
+                             VALUES (%s, 'n', 'urban', 'official', %s, %s)""",
+                (EAST + "009", EAST, geom),
+            )
 
 
 def test_no_scope_means_no_rows(world, url):
@@ -147,21 +176,47 @@ def test_no_scope_means_no_rows(world, url):
 
 def test_every_table_a_web_role_reads_is_scoped_or_reference_data(conn):
     """A new table must either carry a policy or be listed here as the same for everyone."""
-    reference = {"category", "jurisdiction", "setting", "risk_config", "data_version", "spatial_ref_sys",
-                 "coverage_run", "incident_day_version"}
-    readable = {r["table_name"] for r in db.rows(conn, """
+    reference = {
+        "category",
+        "jurisdiction",
+        "setting",
+        "risk_config",
+        "data_version",
+        "spatial_ref_sys",
+        "coverage_run",
+        "incident_day_version",
+    }
+    readable = {
+        r["table_name"]
+        for r in db.rows(
+            conn,
+            """
         SELECT DISTINCT table_name FROM information_schema.role_table_grants
          WHERE grantee = 'quanyu_web' AND privilege_type = 'SELECT' AND table_schema = 'public'
         UNION SELECT DISTINCT table_name FROM information_schema.column_privileges
-         WHERE grantee = 'quanyu_web' AND privilege_type = 'SELECT' AND table_schema = 'public'""")}
-    tables = {r["relname"]: r["relrowsecurity"] for r in db.rows(conn, """
+         WHERE grantee = 'quanyu_web' AND privilege_type = 'SELECT' AND table_schema = 'public'""",
+        )
+    }
+    tables = {
+        r["relname"]: r["relrowsecurity"]
+        for r in db.rows(
+            conn,
+            """
         SELECT c.relname, c.relrowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind = 'r'""")}
+         WHERE n.nspname = 'public' AND c.relkind = 'r'""",
+        )
+    }
     unscoped = {t for t in readable if t in tables and not tables[t]} - reference
     assert unscoped == set()
-    views = {r["relname"]: r["reloptions"] for r in db.rows(conn, """
+    views = {
+        r["relname"]: r["reloptions"]
+        for r in db.rows(
+            conn,
+            """
         SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind = 'v' AND c.relname NOT IN ('geometry_columns', 'geography_columns')""")}
+         WHERE n.nspname = 'public' AND c.relkind = 'v' AND c.relname NOT IN ('geometry_columns', 'geography_columns')""",
+        )
+    }
     assert all("security_invoker=true" in (opts or []) for opts in views.values()), views
     secrets_readable = readable & {"app_user", "app_session", "login_attempt", "api_key", "audit_log"}
     assert secrets_readable == set()
@@ -169,8 +224,10 @@ def test_every_table_a_web_role_reads_is_scoped_or_reference_data(conn):
 
 # --------------------------------------------------------------------------- personal data
 
-@pytest.mark.parametrize("value", ["张三", "欧阳娜娜", "李", " 王五 ", "", None, "13812341234", "0933-8212345", "12345",
-                                   "620802199001011234", "X"])
+
+@pytest.mark.parametrize(
+    "value", ["张三", "欧阳娜娜", "李", " 王五 ", "", None, "13812341234", "0933-8212345", "12345", "620802199001011234", "X"]
+)
 def test_sql_masking_equals_python_masking(conn, value):
     row = db.one(conn, "SELECT mask_name(%(v)s) AS n, mask_phone(%(v)s) AS p, mask_id(%(v)s) AS i", {"v": value})
     assert row == {"n": masking.mask_name(value), "p": masking.mask_phone(value), "i": masking.mask_id(value)}
@@ -182,8 +239,13 @@ def test_web_roles_read_only_masked_personal_columns(world, url):
         assert row == {"head_name_masked": "张**", "phone_masked": "138****1234"}
         kp = db.one(c, "SELECT name_masked, id_number_masked FROM place WHERE id = %s", (world[WEST]["place"],))
         assert kp == {"name_masked": "欧***", "id_number_masked": "620802********1234"}
-        for column, table in (("head_name", "household"), ("phone", "household"), ("id_number", "place"),
-                              ("reporter_name", "incident"), ("reporter_phone", "incident")):
+        for column, table in (
+            ("head_name", "household"),
+            ("phone", "household"),
+            ("id_number", "place"),
+            ("reporter_name", "incident"),
+            ("reporter_phone", "incident"),
+        ):
             with pytest.raises(psycopg2.errors.InsufficientPrivilege):
                 db.scalar(c, f"SELECT {column} FROM {table} LIMIT 1")
             c.rollback()
@@ -201,13 +263,16 @@ def test_unmasking_is_allowed_to_few_roles_and_always_logged(world, url, conn):
         with pytest.raises(personal.UnmaskRefused):  # the other community's record
             personal.reveal(c, "incident", world[EAST]["incident"])
     entries = [(e["username"], e["action"], e["target"], e["ok"]) for e in last_audit(conn, mark)]
-    assert entries == [("op1", "unmask", f"household:{world[WEST]['household']}", True),
-                       ("boss", "unmask.refused", f"place:{world[WEST]['place']}", False),
-                       ("op2", "unmask.refused", f"incident:{world[EAST]['incident']}", False)]
+    assert entries == [
+        ("op1", "unmask", f"household:{world[WEST]['household']}", True),
+        ("boss", "unmask.refused", f"place:{world[WEST]['place']}", False),
+        ("op2", "unmask.refused", f"incident:{world[EAST]['incident']}", False),
+    ]
     assert last_audit(conn, mark)[0]["detail"] == {"fields": ["phone", "head_name"]}
 
 
 # --------------------------------------------------------------------------- accounts and sessions
+
 
 @pytest.fixture
 def user(world, conn):
@@ -220,8 +285,9 @@ def test_passwords_are_argon2_hashes_and_weak_ones_are_refused(user, conn):
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     for weak in ("short", "aaaaaaaaaaaa", "wang-is-me-123"):
         with pytest.raises(accounts.AccountError):
-            accounts.create_user(conn, "li", weak, "leader", TOWN) if weak != "wang-is-me-123" else \
-                accounts.set_password(conn, user, weak)
+            accounts.create_user(conn, "li", weak, "leader", TOWN) if weak != "wang-is-me-123" else accounts.set_password(
+                conn, user, weak
+            )
     with pytest.raises(accounts.AccountError, match="unknown role"):
         accounts.create_user(conn, "li", PASSWORD, "mayor", TOWN)
     with pytest.raises(accounts.AccountError, match="6、9 或 12"):
@@ -272,8 +338,11 @@ def test_one_address_is_throttled_across_accounts(user, conn):
 
 def test_sessions_expire_when_idle_or_old_and_end_with_the_account(user, conn):
     sess = accounts.sign_in(conn, user, PASSWORD)
-    db.execute(conn, "UPDATE app_session SET last_seen = now() - %s WHERE revoked_at IS NULL",
-               (accounts.session_idle() + timedelta(minutes=1),))
+    db.execute(
+        conn,
+        "UPDATE app_session SET last_seen = now() - %s WHERE revoked_at IS NULL",
+        (accounts.session_idle() + timedelta(minutes=1),),
+    )
     conn.commit()
     assert accounts.session(conn, sess.token) is None
     sess = accounts.sign_in(conn, user, PASSWORD)
@@ -293,6 +362,7 @@ def test_sessions_expire_when_idle_or_old_and_end_with_the_account(user, conn):
 
 
 # --------------------------------------------------------------------------- the audit log
+
 
 def test_audit_log_is_append_only_and_auditors_read_their_unit(world, url, conn):
     mark = audit_mark(conn)
@@ -329,12 +399,15 @@ def test_incident_transitions_and_grid_edits_are_audited_in_the_database(world, 
     with db.scoped(scope("planner", WEST, "planner-west")), db.pooled(url) as c:
         db.execute(c, "UPDATE grid SET name = '西一网格（新）' WHERE code = %s", (WEST + "001",))
     entries = [(e["username"], e["action"], e["target"], e["admin_code"]) for e in last_audit(conn, mark)]
-    assert entries == [("op-west", "incident.transition", f"incident:{world[WEST]['incident']}", WEST),
-                       ("planner-west", "grid.update", f"grid:{WEST}001", WEST)]
+    assert entries == [
+        ("op-west", "incident.transition", f"incident:{world[WEST]['incident']}", WEST),
+        ("planner-west", "grid.update", f"grid:{WEST}001", WEST),
+    ]
     assert last_audit(conn, mark)[0]["detail"] == {"from": "registered", "to": "dispatched", "actor": "值班员甲"}
 
 
 # --------------------------------------------------------------------------- exports
+
 
 @pytest.mark.parametrize("suffix", [".geojson", ".xlsx", ".csv"])
 def test_exports_are_logged_and_personal_ones_marked(world, conn, tmp_path, suffix):
@@ -363,8 +436,10 @@ def test_exports_are_logged_and_personal_ones_marked(world, conn, tmp_path, suff
         assert not (tmp_path / "masked.csv.个人信息.txt").exists()
 
 
-@pytest.mark.parametrize("code, prefix", [("620000", "62"), ("620800", "6208"), ("620802", "620802"),
-                                          ("620802001", "620802001"), ("620802001001", "620802001001")])
+@pytest.mark.parametrize(
+    "code, prefix",
+    [("620000", "62"), ("620800", "6208"), ("620802", "620802"), ("620802001", "620802001"), ("620802001001", "620802001001")],
+)
 def test_a_unit_code_scopes_by_its_prefix(conn, code, prefix):
     assert access.code_prefix(code) == prefix == db.scalar(conn, "SELECT code_prefix(%s)", (code,))
 

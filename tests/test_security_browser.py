@@ -1,6 +1,7 @@
 """A town leader in a real browser: signs in through the form, sees the town (and only the
 town) on the big screen and the drill-down, has no planner or intake in the menu, and
 signs out. Anonymous, the browser only ever reaches the sign-in page."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,9 +20,12 @@ def app_url(demo_url):
 
 @pytest.fixture(scope="module")
 def town(demo_conn):
-    row = db.one(demo_conn, """SELECT u.code, u.name FROM admin_unit u WHERE u.level = 'town'
+    row = db.one(
+        demo_conn,
+        """SELECT u.code, u.name FROM admin_unit u WHERE u.level = 'town'
                                 ORDER BY (SELECT count(*) FROM incident i WHERE i.admin_code LIKE u.code || '%%') DESC, u.code
-                                LIMIT 1""")
+                                LIMIT 1""",
+    )
     demo_conn.commit()
     return row
 
@@ -55,11 +59,15 @@ def test_a_town_leader_sees_the_town_and_signs_out(app_url, demo_url, town):
         assert title[0].text.startswith(town["name"])
         rows = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#ranking tbody tr"), 30, message="the ranking")
         assert [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows] == [town["name"]]
-        wait_for(lambda: driver.execute_script("return window.quanyuFeatureCounts && window.quanyuFeatureCounts()"),
-                 60, message="the map")
+        wait_for(
+            lambda: driver.execute_script("return window.quanyuFeatureCounts && window.quanyuFeatureCounts()"),
+            60,
+            message="the map",
+        )
         driver.get(app_url + "/drill")
-        crumbs = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#drill-breadcrumb .crumb.current"), 60,
-                          message="the drill-down")
+        crumbs = wait_for(
+            lambda: driver.find_elements(By.CSS_SELECTOR, "#drill-breadcrumb .crumb.current"), 60, message="the drill-down"
+        )
         assert crumbs[0].text == town["name"]  # opens on the town, not the district
         nav = [a.text for a in driver.find_elements(By.CSS_SELECTOR, ".desk-nav a")]
         assert nav == ["指挥大屏", "研判分析"]

@@ -1,6 +1,7 @@
 """The whole app behind its guard, on the demo: anonymous requests get only the sign-in page,
 each role reaches what it may, a town leader's every page and API holds only the town, and
 caches never hand one account's results to another."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,11 @@ def server(demo_url):
 @pytest.fixture(scope="module")
 def town(demo_conn):
     """The demo town with the most incidents, and its share of the district's incidents."""
-    row = db.one(demo_conn, """SELECT left(admin_code, 9) AS code, count(*) AS n FROM incident
-                                GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1""")
+    row = db.one(
+        demo_conn,
+        """SELECT left(admin_code, 9) AS code, count(*) AS n FROM incident
+                                GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1""",
+    )
     demo_conn.commit()
     return row["code"]
 
@@ -46,6 +50,7 @@ def concrete(rule: str) -> str:
 
 
 # --------------------------------------------------------------------------- anonymous
+
 
 def test_anonymous_requests_get_nothing_but_the_sign_in_page(server):
     anon = server.test_client()
@@ -81,8 +86,9 @@ def test_sign_in_redirects_only_within_the_site(server, demo_url):
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     next_path = re.search(r'name="next" value="([^"]+)"', form).group(1)
     assert next_path == "/"
-    resp = anon.post("/login", data={"username": username, "password": TEST_PASSWORD, "csrf_token": token,
-                                     "next": "https://evil.example/"})
+    resp = anon.post(
+        "/login", data={"username": username, "password": TEST_PASSWORD, "csrf_token": token, "next": "https://evil.example/"}
+    )
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
 
 
@@ -109,14 +115,22 @@ def test_state_changing_requests_need_the_csrf_token(server, demo_url):
 
 # --------------------------------------------------------------------------- roles
 
-@pytest.mark.parametrize("role, allowed, forbidden", [
-    ("leader", ["/", "/drill", "/api/drill/620802", "/api/rankings?quarter=2026Q3"], ["/planner", "/intake", "/audit", "/api/partition?community=1"]),
-    ("planner", ["/", "/planner", "/drill"], ["/intake", "/audit"]),
-    ("operator", ["/", "/intake", "/drill"], ["/planner", "/audit", "/api/partition?community=1"]),
-    ("grid_worker", ["/", "/intake"], ["/planner", "/audit", "/api/rankings?quarter=2026Q3"]),
-    ("auditor", ["/", "/audit"], ["/planner", "/intake", "/api/rankings?quarter=2026Q3"]),
-    ("admin", ["/", "/planner", "/intake", "/audit", "/drill"], []),
-])
+
+@pytest.mark.parametrize(
+    "role, allowed, forbidden",
+    [
+        (
+            "leader",
+            ["/", "/drill", "/api/drill/620802", "/api/rankings?quarter=2026Q3"],
+            ["/planner", "/intake", "/audit", "/api/partition?community=1"],
+        ),
+        ("planner", ["/", "/planner", "/drill"], ["/intake", "/audit"]),
+        ("operator", ["/", "/intake", "/drill"], ["/planner", "/audit", "/api/partition?community=1"]),
+        ("grid_worker", ["/", "/intake"], ["/planner", "/audit", "/api/rankings?quarter=2026Q3"]),
+        ("auditor", ["/", "/audit"], ["/planner", "/intake", "/api/rankings?quarter=2026Q3"]),
+        ("admin", ["/", "/planner", "/intake", "/audit", "/drill"], []),
+    ],
+)
 def test_each_role_reaches_its_pages_and_no_others(server, demo_url, demo_conn, role, allowed, forbidden):
     mark = db.scalar(demo_conn, "SELECT coalesce(max(id), 0) FROM audit_log")
     demo_conn.commit()
@@ -125,8 +139,9 @@ def test_each_role_reaches_its_pages_and_no_others(server, demo_url, demo_conn, 
         assert c.get(url).status_code == 200, (role, url)
     for url in forbidden:
         assert c.get(url).status_code == 403, (role, url)
-    denied = db.rows(demo_conn, "SELECT target FROM audit_log WHERE id > %s AND action = 'access.denied' AND username = %s",
-                     (mark, c.username))
+    denied = db.rows(
+        demo_conn, "SELECT target FROM audit_log WHERE id > %s AND action = 'access.denied' AND username = %s", (mark, c.username)
+    )
     demo_conn.commit()
     assert sorted(d["target"] for d in denied) == sorted(u.split("?")[0] for u in forbidden)
 
@@ -136,12 +151,17 @@ def test_a_dash_callback_of_another_roles_page_is_refused(server, demo_url):
     body = {"output": "pl-grids.children", "outputs": {"id": "pl-grids", "property": "children"}, "inputs": [], "state": []}
     assert c.post("/_dash-update-component", json=body, headers={"X-CSRFToken": c.csrf}).status_code == 403
     # client-side navigation renders a page through Dash's router callback: guarded by the page's permission
-    route = {"output": "_pages_content.children", "outputs": [{"id": "_pages_content", "property": "children"}],
-             "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/planner"}], "state": []}
+    route = {
+        "output": "_pages_content.children",
+        "outputs": [{"id": "_pages_content", "property": "children"}],
+        "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/planner"}],
+        "state": [],
+    }
     assert c.post("/_dash-update-component", json=route, headers={"X-CSRFToken": c.csrf}).status_code == 403
 
 
 # --------------------------------------------------------------------------- a town leader sees only the town
+
 
 def test_a_town_leader_sees_only_the_town_on_every_api(server, demo_url, demo_conn, town):
     c = client(server, demo_url, "leader", town)
@@ -173,8 +193,7 @@ def test_tiles_are_cached_per_account_scope(server, demo_url, town):
 
 
 def test_the_audit_page_lists_who_unmasked_what(server, demo_url, demo_conn, town):
-    from geo.security import access
-    from geo.security import personal
+    from geo.security import access, personal
 
     incident = db.scalar(demo_conn, "SELECT min(id) FROM incident WHERE left(admin_code, 9) = %s", (town,))
     db.execute(demo_conn, "UPDATE incident SET reporter_name = '赵六', reporter_phone = '13955556666' WHERE id = %s", (incident,))
@@ -183,10 +202,16 @@ def test_the_audit_page_lists_who_unmasked_what(server, demo_url, demo_conn, tow
     with db.scoped(access.Scope(username=operator, role="operator", admin_code=town)), db.pooled(demo_url) as conn:
         personal.reveal(conn, "incident", incident)
     auditor = client(server, demo_url, "auditor")
-    body = {"output": "audit-body.children", "outputs": {"id": "audit-body", "property": "children"},
-            "inputs": [{"id": "audit-go", "property": "n_clicks", "value": 1},
-                       {"id": "audit-action", "property": "value", "value": "unmask"}],
-            "state": [{"id": "audit-user", "property": "value", "value": operator}], "changedPropIds": ["audit-go.n_clicks"]}
+    body = {
+        "output": "audit-body.children",
+        "outputs": {"id": "audit-body", "property": "children"},
+        "inputs": [
+            {"id": "audit-go", "property": "n_clicks", "value": 1},
+            {"id": "audit-action", "property": "value", "value": "unmask"},
+        ],
+        "state": [{"id": "audit-user", "property": "value", "value": operator}],
+        "changedPropIds": ["audit-go.n_clicks"],
+    }
     resp = auditor.post("/_dash-update-component", json=body, headers={"X-CSRFToken": auditor.csrf})
     assert resp.status_code == 200, resp.data[:300]
     text = json.dumps(resp.get_json(), ensure_ascii=False)
@@ -209,24 +234,30 @@ def test_an_administrator_manages_accounts_inside_their_unit_only(server, demo_u
     assert client(server, demo_url, "operator").get("/users").status_code == 403
 
     def post(outputs, inputs, state):
-        body = {"output": ".." + "...".join(f"{o}.children" for o in outputs) + "..",
-                "outputs": [{"id": o, "property": "children"} for o in outputs],
-                "inputs": inputs, "state": state, "changedPropIds": [inputs[0]["id"] + ".n_clicks"]}
+        body = {
+            "output": ".." + "...".join(f"{o}.children" for o in outputs) + "..",
+            "outputs": [{"id": o, "property": "children"} for o in outputs],
+            "inputs": inputs,
+            "state": state,
+            "changedPropIds": [inputs[0]["id"] + ".n_clicks"],
+        }
         resp = admin.post("/_dash-update-component", json=body, headers={"X-CSRFToken": admin.csrf})
         assert resp.status_code == 200, resp.data[:300]
         return json.dumps(resp.get_json(), ensure_ascii=False)
 
-    state = lambda unit: [{"id": "users-name", "property": "value", "value": "clerk-" + unit},  # noqa: E731
-                          {"id": "users-role", "property": "value", "value": "grid_worker"},
-                          {"id": "users-unit", "property": "value", "value": unit},
-                          {"id": "users-display", "property": "value", "value": "网格员"}]
-    outside = post(["users-msg", "users-body"], [{"id": "users-create", "property": "n_clicks", "value": 1}],
-                   state("620802999"))
+    def state(unit):
+        return [
+            {"id": "users-name", "property": "value", "value": "clerk-" + unit},
+            {"id": "users-role", "property": "value", "value": "grid_worker"},
+            {"id": "users-unit", "property": "value", "value": unit},
+            {"id": "users-display", "property": "value", "value": "网格员"},
+        ]
+
+    outside = post(["users-msg", "users-body"], [{"id": "users-create", "property": "n_clicks", "value": 1}], state("620802999"))
     assert "只能在本账号辖区内建账号" in outside
     with db.system(demo_url) as conn:
         db.execute(conn, "DELETE FROM app_user WHERE username = %s", ("clerk-" + town + "001",))
-    made = post(["users-msg", "users-body"], [{"id": "users-create", "property": "n_clicks", "value": 1}],
-                state(town + "001"))
+    made = post(["users-msg", "users-body"], [{"id": "users-create", "property": "n_clicks", "value": 1}], state(town + "001"))
     password = re.search(r"初始密码 (\S+)（", made).group(1)
     with db.system(demo_url) as conn:
         assert accounts.sign_in(conn, "clerk-" + town + "001", password).scope.role == "grid_worker"
@@ -277,17 +308,25 @@ def test_an_account_changes_its_own_password_and_other_sessions_end(server, demo
     c = server.test_client()
     form = c.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    assert c.post("/login", data={"username": "self-service", "password": "Handed-over-pw-1", "csrf_token": token}).status_code == 302
+    assert (
+        c.post("/login", data={"username": "self-service", "password": "Handed-over-pw-1", "csrf_token": token}).status_code
+        == 302
+    )
     csrf = c.get_cookie("_csrf_token").value
     assert c.get("/account").status_code == 200
 
     def change(current, new, again):
-        body = {"output": "account-msg.children", "outputs": {"id": "account-msg", "property": "children"},
-                "inputs": [{"id": "account-change", "property": "n_clicks", "value": 1}],
-                "state": [{"id": "account-current", "property": "value", "value": current},
-                          {"id": "account-new", "property": "value", "value": new},
-                          {"id": "account-again", "property": "value", "value": again}],
-                "changedPropIds": ["account-change.n_clicks"]}
+        body = {
+            "output": "account-msg.children",
+            "outputs": {"id": "account-msg", "property": "children"},
+            "inputs": [{"id": "account-change", "property": "n_clicks", "value": 1}],
+            "state": [
+                {"id": "account-current", "property": "value", "value": current},
+                {"id": "account-new", "property": "value", "value": new},
+                {"id": "account-again", "property": "value", "value": again},
+            ],
+            "changedPropIds": ["account-change.n_clicks"],
+        }
         resp = c.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
         assert resp.status_code == 200
         return json.dumps(resp.get_json(), ensure_ascii=False)

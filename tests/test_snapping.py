@@ -1,4 +1,5 @@
 """Snapping an edited boundary onto neighbours: exact coordinates, so no new sliver."""
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,7 @@ def test_lines_snap_too_and_zero_tolerance_is_identity():
 
 def test_pixel_tolerance_in_degrees():
     # At zoom 15, one 512-px tile spans 360/2^15 degrees of longitude.
-    assert tolerance_from_pixels(8, 15, 0) == pytest.approx(8 * 360 / 512 / 2 ** 15)
-    assert tolerance_from_pixels(8, 15, 60) == pytest.approx(8 * 360 / 512 / 2 ** 15 * math.cos(math.radians(60)))
+    assert tolerance_from_pixels(8, 15, 0) == pytest.approx(8 * 360 / 512 / 2**15)
+    assert tolerance_from_pixels(8, 15, 60) == pytest.approx(8 * 360 / 512 / 2**15 * math.cos(math.radians(60)))
     with pytest.raises(ValueError):
         tolerance_from_pixels(-1, 15, 0)

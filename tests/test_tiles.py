@@ -1,4 +1,5 @@
 """Vector tiles over HTTP: valid, filtered, cached under data versions, aligned on GCJ-02."""
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,7 @@ def test_tile_bounds_roundtrip():
 def test_one_gcj02_shift_per_tile_is_sub_pixel(z):
     """The GCJ-02 offset varies so slowly that shifting a tile by its centre's offset errs by
     less than a pixel at every zoom, so overlays line up with a GCJ-02 basemap."""
-    n = 2 ** z
+    n = 2**z
     x = int((106.67 + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(35.54))) / math.pi) / 2 * n)
     dx, dy = tiles.gcj02_shift(z, x, y)
@@ -84,9 +85,11 @@ def test_a_new_incident_is_a_new_heat_tile(client, demo_conn):
     before = client.get(f"/tiles/incident_heat/{Z}/{X}/{Y}.pbf?window=1")
     w, s, e, n = tiles.tile_bounds_lonlat(Z, X, Y)
     with db.transaction(demo_conn) as cur:
-        cur.execute("""INSERT INTO incident (title, minor_code, source, reported_at, admin_code, geom)
+        cur.execute(
+            """INSERT INTO incident (title, minor_code, source, reported_at, admin_code, geom)
                        VALUES ('瓦片测试', '0102', 'operator', now(), '620802001001', ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
-                    ((w + e) / 2, (s + n) / 2))
+            ((w + e) / 2, (s + n) / 2),
+        )
     after = client.get(f"/tiles/incident_heat/{Z}/{X}/{Y}.pbf?window=1")
     assert after.headers["ETag"] != before.headers["ETag"]
     assert after.data != before.data

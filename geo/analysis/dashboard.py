@@ -19,6 +19,7 @@ Definitions (the tests recompute each from these words):
 Everything is scoped by an administrative code prefix (`scope`), so a town's screen shows
 only its town; the default is the whole database.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -26,8 +27,8 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 
 from geo import db
-from geo.incidents.lifecycle import OPEN_STATUSES, RESOLVED_STATUSES
 from geo.cache import LRU, Days, day_versions
+from geo.incidents.lifecycle import OPEN_STATUSES, RESOLVED_STATUSES
 from geo.worktime import CST
 
 OPEN = tuple(sorted(OPEN_STATUSES))
@@ -78,10 +79,13 @@ def _database(conn) -> tuple:
 
 def _state(conn) -> tuple:
     """Everything a cached count depends on besides its own arguments."""
-    row = db.one(conn, """
+    row = db.one(
+        conn,
+        """
         SELECT (SELECT array_agg(name || '=' || version ORDER BY name) FROM data_version) AS v,
                (SELECT md5(string_agg(minor_code || major_code || major_name || is_dispute::text, ',' ORDER BY minor_code))
-                  FROM category) AS c""")
+                  FROM category) AS c""",
+    )
     return (tuple(row["v"] or ()), row["c"], _database(conn), db.scope_key())
 
 
@@ -97,8 +101,11 @@ def _cached_on(conn, key: tuple, names: tuple[str, ...], compute):
 
 
 def _category_fingerprint(conn) -> str:
-    return db.scalar(conn, """SELECT md5(string_agg(minor_code || major_code || major_name || is_dispute::text, ','
-                                                    ORDER BY minor_code)) FROM category""")
+    return db.scalar(
+        conn,
+        """SELECT md5(string_agg(minor_code || major_code || major_name || is_dispute::text, ','
+                                                    ORDER BY minor_code)) FROM category""",
+    )
 
 
 def _family(conn, key: tuple, generation: int, empty, max_days: int | None = 800) -> Days:
@@ -121,7 +128,7 @@ def _today() -> date:
 def _per_day(conn, scope: str, dims: tuple[str, ...], lo: date) -> dict[date, dict[tuple, int]]:
     """Counts by `dims` of every local day from `lo` on: days up to today from the per-day
     cache (re-read only when their version changed), later days live."""
-    versions = day_versions(conn)   # before the counts they tag
+    versions = day_versions(conn)  # before the counts they tag
     cat = any(d in _CATEGORY_DIMS for d in dims)
     key = ("days", scope, dims) + ((_category_fingerprint(conn),) if cat else ())
     fam = _family(conn, key, versions[0], {})
@@ -138,19 +145,31 @@ def _per_day(conn, scope: str, dims: tuple[str, ...], lo: date) -> dict[date, di
         # a run of days (the first read) as a range only: `= ANY` of hundreds of dates
         # makes the planner expect a handful of rows
         contiguous = (max(days) - min(days)).days + 1 == len(days)
-        return group(db.rows(conn, f"""
+        return group(
+            db.rows(
+                conn,
+                f"""
             SELECT d.day{cols}, sum(d.n)::bigint AS n FROM incident_daily d {join}
              WHERE d.day BETWEEN %(lo)s AND %(hi)s {"" if contiguous else "AND d.day = ANY(%(days)s::date[])"}
                AND d.admin_code LIKE %(scope)s
-             GROUP BY d.day{"".join(", " + d for d in dims)}""", dict(days=days, lo=min(days), hi=max(days), scope=scope + "%")))
+             GROUP BY d.day{"".join(", " + d for d in dims)}""",
+                dict(days=days, lo=min(days), hi=max(days), scope=scope + "%"),
+            )
+        )
 
     today = _today()
     days = [lo + timedelta(days=k) for k in range((today - lo).days + 1)]
     out = fam.get(days, versions[1], fetch) if days else {}
-    later = group(db.rows(conn, f"""
+    later = group(
+        db.rows(
+            conn,
+            f"""
         SELECT d.day{cols}, sum(d.n)::bigint AS n FROM incident_daily d {join}
          WHERE d.day > %(today)s AND d.day >= %(lo)s AND d.admin_code LIKE %(scope)s
-         GROUP BY d.day{"".join(", " + d for d in dims)}""", dict(today=today, lo=lo, scope=scope + "%")))
+         GROUP BY d.day{"".join(", " + d for d in dims)}""",
+            dict(today=today, lo=lo, scope=scope + "%"),
+        )
+    )
     out.update(later)
     return out
 
@@ -169,9 +188,17 @@ _OPEN_RECORD = np.dtype([("town", ">i4"), ("deadline", ">i8"), ("reported", ">i8
 
 
 def _towns(conn, scope: str) -> list[dict]:
-    return _cached_on(conn, ("towns", scope), ("admin_unit",), lambda: db.rows(conn, """
+    return _cached_on(
+        conn,
+        ("towns", scope),
+        ("admin_unit",),
+        lambda: db.rows(
+            conn,
+            """
         SELECT code, name FROM admin_unit WHERE level = 'town' AND code LIKE %(scope)s ORDER BY code""",
-                                                                             dict(scope=scope + "%")))
+            dict(scope=scope + "%"),
+        ),
+    )
 
 
 def _us(t: datetime) -> int:
@@ -203,32 +230,50 @@ def _open_rows(conn, scope: str) -> dict:
               FROM incident i LEFT JOIN t ON t.code = left(i.admin_code, 9)
              WHERE i.admin_code LIKE %(scope)s {where} GROUP BY 1"""
         params = dict(open=list(OPEN), scope=scope + "%", none=int(_NO_DEADLINE), days=days, towns=list(towns))
-        if days is None:   # every day: an index-only scan of incident_open_rows_idx (migration 0023)
+        if days is None:  # every day: an index-only scan of incident_open_rows_idx (migration 0023)
             where = "AND i.status = ANY(%(open)s)"
         elif len(days) > 31:
             where = "AND i.status = ANY(%(open)s) AND incident_day(i.reported_at) = ANY(%(days)s::date[])"
-        else:              # a few days: each one's reported_at range (incident_reported_idx; the
+        else:  # a few days: each one's reported_at range (incident_reported_idx; the
             # status test is made on `status || ''`, which keeps the planner from
             # intersecting with all 118,000 entries of the status index)
             params.update((f"d{k}", d) for k, d in enumerate(days))
-            where = "AND (i.status || '') = ANY(%(open)s) AND (" + " OR ".join(
-                f"(i.reported_at >= incident_day_start(%(d{k})s::date) AND i.reported_at < incident_day_start(%(d{k})s::date + 1))"
-                for k in range(len(days))) + ")"
+            where = (
+                "AND (i.status || '') = ANY(%(open)s) AND ("
+                + " OR ".join(
+                    f"(i.reported_at >= incident_day_start(%(d{k})s::date) AND i.reported_at < incident_day_start(%(d{k})s::date + 1))"
+                    for k in range(len(days))
+                )
+                + ")"
+            )
         rows = db.rows(conn, sql.format(where=where), params)
         out = {}
         for r in rows:
             a = np.frombuffer(bytes(r["packed"]), dtype=_OPEN_RECORD)
-            out[r["day"]] = (a["town"].astype(np.int64), a["unclosed"].astype(bool),
-                             a["deadline"].astype(np.int64), a["reported"].astype(np.int64))
+            out[r["day"]] = (
+                a["town"].astype(np.int64),
+                a["unclosed"].astype(bool),
+                a["deadline"].astype(np.int64),
+                a["reported"].astype(np.int64),
+            )
         return out
 
     parts = list(fam.every_day(versions[1], fetch).values())
     if not parts:
-        return dict(towns=list(towns), town_idx=np.zeros(0, np.int64), unclosed=np.zeros(0, bool),
-                    deadline=np.zeros(0, np.int64), reported=np.zeros(0, np.int64))
-    return dict(towns=list(towns), town_idx=np.concatenate([p[0] for p in parts]),
-                unclosed=np.concatenate([p[1] for p in parts]), deadline=np.concatenate([p[2] for p in parts]),
-                reported=np.concatenate([p[3] for p in parts]))
+        return dict(
+            towns=list(towns),
+            town_idx=np.zeros(0, np.int64),
+            unclosed=np.zeros(0, bool),
+            deadline=np.zeros(0, np.int64),
+            reported=np.zeros(0, np.int64),
+        )
+    return dict(
+        towns=list(towns),
+        town_idx=np.concatenate([p[0] for p in parts]),
+        unclosed=np.concatenate([p[1] for p in parts]),
+        deadline=np.concatenate([p[2] for p in parts]),
+        reported=np.concatenate([p[3] for p in parts]),
+    )
 
 
 def counts_since(conn, scope: str, since: datetime, dims: tuple[str, ...]) -> dict[tuple, int]:
@@ -251,14 +296,24 @@ def _edge_day(conn, scope: str, since: datetime, dims: tuple[str, ...]) -> dict[
     cols = ", ".join(f"{_DIMS[d][1]} AS {d}" for d in dims)
 
     def compute():
-        return {tuple(r[d] for d in dims): r["n"] for r in db.rows(conn, f"""
+        return {
+            tuple(r[d] for d in dims): r["n"]
+            for r in db.rows(
+                conn,
+                f"""
             SELECT {cols + "," if cols else ""} count(*) AS n FROM incident i {"JOIN category c USING (minor_code)" if cat else ""}
              WHERE i.reported_at >= %(since)s AND i.reported_at < incident_day_start(incident_day(%(since)s) + 1)
                AND i.admin_code LIKE %(scope)s {"GROUP BY " + ", ".join(dims) if dims else ""}""",
-                                                                               dict(since=since, scope=scope + "%")) if r["n"]}
+                dict(since=since, scope=scope + "%"),
+            )
+            if r["n"]
+        }
+
     key = ("edge", scope, since, dims) + ((_category_fingerprint(conn),) if cat else ())
-    return _edges.get(key + (db.scalar(conn, "SELECT version FROM data_version WHERE name = 'incident'"),
-                             _database(conn), db.scope_key()), compute)
+    return _edges.get(
+        key + (db.scalar(conn, "SELECT version FROM data_version WHERE name = 'incident'"), _database(conn), db.scope_key()),
+        compute,
+    )
 
 
 def versions(conn) -> dict[str, int]:
@@ -266,13 +321,16 @@ def versions(conn) -> dict[str, int]:
 
 
 def jurisdiction(conn) -> dict:
-    row = db.one(conn, """
+    row = db.one(
+        conn,
+        """
         SELECT j.code, j.name, j.metric_srid,
                ST_XMin(b) AS xmin, ST_YMin(b) AS ymin, ST_XMax(b) AS xmax, ST_YMax(b) AS ymax,
                (SELECT value FROM setting WHERE key = 'demo') IS NOT NULL AS synthetic
           FROM jurisdiction j
           LEFT JOIN LATERAL (SELECT ST_Extent(geom)::geometry AS b FROM admin_unit WHERE code = j.code) e ON true
-         LIMIT 1""")
+         LIMIT 1""",
+    )
     return row or {"code": "", "name": "", "xmin": None, "synthetic": False}
 
 
@@ -281,15 +339,18 @@ def kpis(conn, scope: str = "", now: datetime | None = None) -> dict:
     today = now.astimezone(CST).replace(hour=0, minute=0, second=0, microsecond=0)
     month = today.replace(day=1)
     year_ago = now - timedelta(days=365)
-    params = dict(scope=scope + "%", now=now, today=today, month=month, year_ago=year_ago,
-                  open=list(OPEN), resolved=list(RESOLVED))
+    params = dict(
+        scope=scope + "%", now=now, today=today, month=month, year_ago=year_ago, open=list(OPEN), resolved=list(RESOLVED)
+    )
     # Counts come from the daily aggregate incident_daily (migration 0018; today and this
     # month start at local midnight, so whole days suffice), cached per day (_per_day);
     # "open" and "overdue" depend on the clock, not on writes, so they are counted against
     # `now` from the open rows (_open_rows, covering index incident_open_rows_idx of 0023).
     month_days = _per_day(conn, scope, (), month.date())
-    row = dict(today=sum(c.get((), 0) for d, c in month_days.items() if d >= today.date()),
-               month=sum(c.get((), 0) for c in month_days.values()))
+    row = dict(
+        today=sum(c.get((), 0) for d, c in month_days.items() if d >= today.date()),
+        month=sum(c.get((), 0) for c in month_days.values()),
+    )
     # open: not closed, not cancelled (OPEN excludes it), status open; overdue: also past deadline
     o = _open_rows(conn, scope)
     row.update(open=int(o["unclosed"].sum()), overdue=int((o["unclosed"] & (o["deadline"] < _us(now))).sum()))
@@ -298,21 +359,43 @@ def kpis(conn, scope: str = "", now: datetime | None = None) -> dict:
     resolved = [n for (dispute, bucket, _), n in by.items() if dispute and bucket == "resolved"]
     rate = {"rate": (sum(resolved) / sum(valid)) if resolved and sum(valid) else None}
     levels = level_shares(conn, scope, now)
-    grids = _cached_on(conn, ("grids", scope), ("grid", "grid_staff"), lambda: db.one(conn, """
+    grids = _cached_on(
+        conn,
+        ("grids", scope),
+        ("grid", "grid_staff"),
+        lambda: db.one(
+            conn,
+            """
         SELECT count(*) FILTER (WHERE g.kind = 'urban') AS urban,
                count(*) FILTER (WHERE g.kind = 'urban' AND EXISTS (
                    SELECT 1 FROM grid_staff s WHERE s.grid_code = g.code AND s.role = 'fulltime')) AS urban_fulltime,
                count(*) AS total,
                count(*) FILTER (WHERE EXISTS (
                    SELECT 1 FROM grid_staff s WHERE s.grid_code = g.code AND s.role = 'fulltime')) AS fulltime
-          FROM grid_current g WHERE g.admin_code LIKE %(scope)s""", params))
-    high = _cached(conn, ("high", scope), lambda: db.scalar(conn, """
+          FROM grid_current g WHERE g.admin_code LIKE %(scope)s""",
+            params,
+        ),
+    )
+    high = _cached(
+        conn,
+        ("high", scope),
+        lambda: db.scalar(
+            conn,
+            """
         SELECT count(*) FROM grid_risk r JOIN grid_current g ON g.code = r.grid_code
-         WHERE r.tier = 'high' AND g.admin_code LIKE %(scope)s""", params))
+         WHERE r.tier = 'high' AND g.admin_code LIKE %(scope)s""",
+            params,
+        ),
+    )
     return dict(
-        today=row["today"], month=row["month"], open=row["open"], overdue=row["overdue"],
-        resolution_rate=rate["rate"], village_share=levels.get("community"),
-        high_risk_grids=high, coverage=coverage_share(conn, scope),
+        today=row["today"],
+        month=row["month"],
+        open=row["open"],
+        overdue=row["overdue"],
+        resolution_rate=rate["rate"],
+        village_share=levels.get("community"),
+        high_risk_grids=high,
+        coverage=coverage_share(conn, scope),
         fulltime_urban=(grids["urban_fulltime"] / grids["urban"]) if grids["urban"] else None,
         fulltime_all=(grids["fulltime"] / grids["total"]) if grids["total"] else None,
     )
@@ -333,7 +416,9 @@ def coverage_share(conn, scope: str = "") -> float | None:
     """Covered share of the scope's area; the union is costly, so it is kept per grid version."""
     key = (scope, db.scalar(conn, "SELECT version FROM data_version WHERE name = 'grid'"), _database(conn), db.scope_key())
     if key not in _coverage_cache:
-        _coverage_cache[key] = db.scalar(conn, """
+        _coverage_cache[key] = db.scalar(
+            conn,
+            """
             WITH area AS (
                 SELECT ST_Union(geom) AS geom FROM admin_unit
                  WHERE level = (CASE WHEN length(%(scope)s) >= 12 THEN 'community'
@@ -341,7 +426,9 @@ def coverage_share(conn, scope: str = "") -> float | None:
                    AND code LIKE %(prefix)s)
             SELECT ST_Area(ST_Intersection(area.geom, (SELECT ST_Union(geom) FROM grid_current WHERE geom && area.geom))::geography)
                    / nullif(ST_Area(area.geom::geography), 0)
-              FROM area""", dict(scope=scope, prefix=scope + "%"))
+              FROM area""",
+            dict(scope=scope, prefix=scope + "%"),
+        )
     return _coverage_cache[key]
 
 
@@ -374,8 +461,10 @@ def town_ranking(conn, scope: str = "", days: int = 90, now: datetime | None = N
     towns = _towns(conn, scope)
     # overdue depends on the clock: open rows past deadline now, reported in the window
     o = _open_rows(conn, scope)
-    late = np.bincount(o["town_idx"][(o["deadline"] < _us(now)) & (o["reported"] >= _us(since)) & (o["town_idx"] >= 0)],
-                       minlength=len(o["towns"]))
+    late = np.bincount(
+        o["town_idx"][(o["deadline"] < _us(now)) & (o["reported"] >= _us(since)) & (o["town_idx"] >= 0)],
+        minlength=len(o["towns"]),
+    )
     overdue = {town: int(n) for town, n in zip(o["towns"], late) if n}
     by_town: dict[str, dict[str, int]] = {}
     for (town, bucket), n in by.items():
@@ -386,26 +475,31 @@ def town_ranking(conn, scope: str = "", days: int = 90, now: datetime | None = N
         valid = [n for bucket, n in mine.items() if bucket != "cancelled"]
         resolved = mine.get("resolved")
         rate = resolved / sum(valid) if resolved is not None and valid and sum(valid) else None
-        out.append(dict(code=t["code"], name=t["name"], found=sum(mine.values()), rate=rate,
-                        overdue=overdue.get(t["code"], 0)))
+        out.append(dict(code=t["code"], name=t["name"], found=sum(mine.values()), rate=rate, overdue=overdue.get(t["code"], 0)))
     return sorted(out, key=lambda r: (r["rate"] is None, -(r["rate"] or 0.0), -r["found"], r["code"]))
 
 
 def feed(conn, scope: str = "", after_id: int = 0, limit: int = 20) -> list[dict]:
     """Newest incidents (ids above `after_id`), newest first, with where they are."""
-    return db.rows(conn, """
+    return db.rows(
+        conn,
+        """
         SELECT i.id, i.title, i.reported_at, i.status, i.source, i.risk_tier, i.grid_code,
                coalesce(c.name, '') AS community, coalesce(t.name, '') AS town
           FROM incident i
           LEFT JOIN admin_unit c ON c.code = i.admin_code
           LEFT JOIN admin_unit t ON t.code = left(i.admin_code, 9)
          WHERE i.id > %(after)s AND i.admin_code LIKE %(scope)s
-         ORDER BY i.id DESC LIMIT %(limit)s""", dict(after=after_id, scope=scope + "%", limit=limit))
+         ORDER BY i.id DESC LIMIT %(limit)s""",
+        dict(after=after_id, scope=scope + "%", limit=limit),
+    )
 
 
 def grid_card(conn, code: str) -> dict | None:
     """What the operator sees on clicking a grid: who, how many, what is open, and why its tier."""
-    grid = db.one(conn, """
+    grid = db.one(
+        conn,
+        """
         SELECT g.code, g.name, g.kind, g.household_standard, c.name AS community, t.name AS town,
                (SELECT count(*) FROM household h WHERE h.grid_code = g.code) AS households,
                (SELECT coalesce(sum(persons), 0) FROM household h WHERE h.grid_code = g.code) AS persons,
@@ -417,10 +511,16 @@ def grid_card(conn, code: str) -> dict | None:
           LEFT JOIN admin_unit c ON c.code = g.admin_code
           LEFT JOIN admin_unit t ON t.code = c.parent_code
           LEFT JOIN grid_risk r ON r.grid_code = g.code
-         WHERE g.code = %(code)s""", dict(code=code, open=list(OPEN)))
+         WHERE g.code = %(code)s""",
+        dict(code=code, open=list(OPEN)),
+    )
     if grid is None:
         return None
-    grid["staff"] = db.rows(conn, """
+    grid["staff"] = db.rows(
+        conn,
+        """
         SELECT role, name, phone FROM grid_staff WHERE grid_code = %s
-         ORDER BY array_position(ARRAY['leader', 'fulltime', 'parttime', 'mobile'], role), id""", (code,))
+         ORDER BY array_position(ARRAY['leader', 'fulltime', 'parttime', 'mobile'], role), id""",
+        (code,),
+    )
     return grid

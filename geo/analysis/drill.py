@@ -12,6 +12,7 @@ Conventions shared by the analysis modules (hotspots, emerging, density, ranking
   * cancelled reports are not incidents and are left out everywhere;
   * resolved = closed or followed up, open = anything else (as on the big screen).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
@@ -46,6 +47,7 @@ MEASURE_KEYS = ("incidents", "resolved", "open", "overdue", "high_risk")
 
 def time_window(start, end) -> tuple[datetime, datetime]:
     """[start, end) as aware datetimes; a date end includes the whole day (CST)."""
+
     def as_datetime(value, next_day: bool) -> datetime:
         if isinstance(value, str):
             value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
@@ -71,9 +73,14 @@ def filter_params(start, end, major_code: str | None = None, **extra) -> dict:
 
 def has_risk_tier(conn) -> bool:
     """Whether incident.risk_tier exists (added by a later migration; absent on old schemas)."""
-    return bool(db.scalar(conn, """SELECT 1 FROM information_schema.columns
+    return bool(
+        db.scalar(
+            conn,
+            """SELECT 1 FROM information_schema.columns
                                     WHERE table_schema = current_schema() AND table_name = 'incident'
-                                      AND column_name = 'risk_tier'"""))
+                                      AND column_name = 'risk_tier'""",
+        )
+    )
 
 
 def measures_sql(conn) -> str:
@@ -132,27 +139,63 @@ def children(conn, code: str, start, end, major_code: str | None = None) -> list
     where, scope = _scope(code)
     params = filter_params(start, end, major_code, scope=scope, code=code)
     if level == "community":
-        key, units = "i.grid_code", db.rows(conn, """
-            SELECT code, name, 'grid' AS level FROM grid_current WHERE admin_code = %(code)s ORDER BY code""", params)
+        key, units = (
+            "i.grid_code",
+            db.rows(
+                conn,
+                """
+            SELECT code, name, 'grid' AS level FROM grid_current WHERE admin_code = %(code)s ORDER BY code""",
+                params,
+            ),
+        )
     else:
         params["n"] = {"city": 6, "district": 9, "town": 12}[level]
-        key, units = "left(i.admin_code, %(n)s)", db.rows(conn, """
-            SELECT code, name, level FROM admin_unit WHERE parent_code = %(code)s ORDER BY code""", params)
-    counted = {r["key"]: r for r in db.rows(conn, f"""
+        key, units = (
+            "left(i.admin_code, %(n)s)",
+            db.rows(
+                conn,
+                """
+            SELECT code, name, level FROM admin_unit WHERE parent_code = %(code)s ORDER BY code""",
+                params,
+            ),
+        )
+    counted = {
+        r["key"]: r
+        for r in db.rows(
+            conn,
+            f"""
         SELECT {key} AS key, {measures_sql(conn)} FROM incident i
-         WHERE {where} AND {INCIDENT_FILTER} GROUP BY 1""", params)}
-    households = {r["key"]: r["n"] for r in db.rows(conn, f"""
-        SELECT {key.replace('i.', 'h.')} AS key, count(*) AS n FROM household h
-         WHERE {where.replace('i.', 'h.')} GROUP BY 1""", params)}
+         WHERE {where} AND {INCIDENT_FILTER} GROUP BY 1""",
+            params,
+        )
+    }
+    households = {
+        r["key"]: r["n"]
+        for r in db.rows(
+            conn,
+            f"""
+        SELECT {key.replace("i.", "h.")} AS key, count(*) AS n FROM household h
+         WHERE {where.replace("i.", "h.")} GROUP BY 1""",
+            params,
+        )
+    }
     out = []
     for unit in units:
         row = counted.pop(unit["code"], {})
-        out.append(_finish(dict(unit, households=households.pop(unit["code"], 0),
-                                **{k: row.get(k, 0) for k in MEASURE_KEYS})))
+        out.append(_finish(dict(unit, households=households.pop(unit["code"], 0), **{k: row.get(k, 0) for k in MEASURE_KEYS})))
     if any(r["incidents"] for r in counted.values()) or any(households.values()):
         rest = {k: sum(r[k] for r in counted.values()) for k in MEASURE_KEYS}
-        out.append(_finish(dict(code=None, name=REMAINDER_NAME, level=LEVELS[LEVELS.index(level) + 1],
-                                households=sum(households.values()), **rest)))
+        out.append(
+            _finish(
+                dict(
+                    code=None,
+                    name=REMAINDER_NAME,
+                    level=LEVELS[LEVELS.index(level) + 1],
+                    households=sum(households.values()),
+                    **rest,
+                )
+            )
+        )
     return out
 
 
@@ -162,22 +205,36 @@ def trend(conn, code: str, start, end, major_code: str | None = None, bucket: st
         raise ValueError(f"bucket must be one of {BUCKETS}, not {bucket!r}")
     where, scope = _scope(code)
     params = filter_params(start, end, major_code, scope=scope, bucket=bucket)
-    return [_finish(r) for r in db.rows(conn, f"""
+    return [
+        _finish(r)
+        for r in db.rows(
+            conn,
+            f"""
         SELECT date_trunc(%(bucket)s, i.reported_at AT TIME ZONE 'Asia/Shanghai')::date AS period,
                {measures_sql(conn)}
           FROM incident i WHERE {where} AND {INCIDENT_FILTER}
-         GROUP BY 1 ORDER BY 1""", params)]
+         GROUP BY 1 ORDER BY 1""",
+            params,
+        )
+    ]
 
 
 def top_categories(conn, code: str, start, end, n: int = 10) -> list[dict]:
     """The n most frequent minor categories in the unit (ties by code, so stable)."""
     where, scope = _scope(code)
     params = filter_params(start, end, None, scope=scope, n=int(n))
-    return [_finish(r) for r in db.rows(conn, f"""
+    return [
+        _finish(r)
+        for r in db.rows(
+            conn,
+            f"""
         SELECT c.minor_code, c.minor_name, c.major_code, c.major_name, c.department, {measures_sql(conn)}
           FROM incident i JOIN category c ON c.minor_code = i.minor_code
          WHERE {where} AND {INCIDENT_FILTER}
-         GROUP BY c.minor_code ORDER BY incidents DESC, c.minor_code LIMIT %(n)s""", params)]
+         GROUP BY c.minor_code ORDER BY incidents DESC, c.minor_code LIMIT %(n)s""",
+            params,
+        )
+    ]
 
 
 def incidents(conn, code: str, start, end, major_code: str | None = None, limit: int = 200) -> list[dict]:
@@ -189,13 +246,17 @@ def _incident_rows(conn, code, start, end, major_code, limit) -> list[dict]:
     where, scope = _scope(code)
     params = filter_params(start, end, major_code, scope=scope, limit=limit)
     tier = "i.risk_tier" if has_risk_tier(conn) else "NULL::text"
-    return db.rows(conn, f"""
+    return db.rows(
+        conn,
+        f"""
         SELECT i.id::text AS code, i.title AS name, 'incident' AS level, i.id, i.title, i.minor_code,
                c.minor_name, i.status, i.reported_at, i.deadline, i.closed_at, i.grid_code, i.admin_code,
                {tier} AS risk_tier, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, {measures_sql(conn)}
           FROM incident i JOIN category c ON c.minor_code = i.minor_code
          WHERE {where} AND {INCIDENT_FILTER}
-         GROUP BY i.id, c.minor_name ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s""", params)
+         GROUP BY i.id, c.minor_name ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s""",
+        params,
+    )
 
 
 def breadcrumb(conn, code: str) -> list[tuple[str, str, str]]:
@@ -209,13 +270,17 @@ def breadcrumb(conn, code: str) -> list[tuple[str, str, str]]:
             raise LookupError(f"no current grid {code}")
         trail.append((grid["code"], grid["name"], "grid"))
         unit = grid["admin_code"]
-    units = db.rows(conn, """
+    units = db.rows(
+        conn,
+        """
         WITH RECURSIVE up AS (
             SELECT code, name, level, parent_code, 0 AS depth FROM admin_unit WHERE code = %s
             UNION ALL
             SELECT a.code, a.name, a.level, a.parent_code, up.depth + 1
               FROM admin_unit a JOIN up ON a.code = up.parent_code)
-        SELECT code, name, level FROM up ORDER BY depth DESC""", (unit,))
+        SELECT code, name, level FROM up ORDER BY depth DESC""",
+        (unit,),
+    )
     if not units and level != "grid":
         raise LookupError(f"no administrative unit {code}")
     return [(u["code"], u["name"], u["level"]) for u in units] + trail

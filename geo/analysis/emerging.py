@@ -6,13 +6,13 @@ spirit of ArcGIS's Emerging Hot Spot Analysis, each grid gets a weekly series of
 series, and a pattern: new, consecutive, intensifying, persistent, diminishing, sporadic,
 oscillating or historical hot spot (and the same for cold spots).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from geo import db
 from geo.analysis.drill import INCIDENT_FILTER, filter_params, time_window
@@ -72,19 +72,31 @@ def weekly_counts(conn, codes, start: datetime, weeks: int, major_code=None) -> 
     params = filter_params(start, end, major_code, origin=start, weeks=weeks)
     index = {c: k for k, c in enumerate(codes)}
     counts = np.zeros((len(codes), weeks))
-    for r in db.rows(conn, f"""
+    for r in db.rows(
+        conn,
+        f"""
             SELECT i.grid_code, floor(extract(epoch FROM i.reported_at - %(origin)s) / 604800)::int AS week,
                    count(*) AS n
               FROM incident i
              WHERE i.grid_code IS NOT NULL AND {INCIDENT_FILTER}
-             GROUP BY 1, 2""", params):
+             GROUP BY 1, 2""",
+        params,
+    ):
         if r["grid_code"] in index and 0 <= r["week"] < weeks:
             counts[index[r["grid_code"]], r["week"]] = r["n"]
     return counts
 
 
-def emerging(conn, end=None, weeks: int = 26, major_code: str | None = None, weights: str = "queen",
-             distance_m: float | None = None, alpha: float = 0.10, trend_alpha: float = 0.05) -> pd.DataFrame:
+def emerging(
+    conn,
+    end=None,
+    weeks: int = 26,
+    major_code: str | None = None,
+    weights: str = "queen",
+    distance_m: float | None = None,
+    alpha: float = 0.10,
+    trend_alpha: float = 0.05,
+) -> pd.DataFrame:
     """Per grid: code, pattern, label, hot_weeks, cold_weeks, last_z, trend_z, trend_p.
 
     The weeks are the `weeks` whole weeks ending with the day `end` (default today, CST);
@@ -102,10 +114,17 @@ def emerging(conn, end=None, weeks: int = 26, major_code: str | None = None, wei
     hot, cold = significant & (z > 0), significant & (z < 0)
     _, trend_z, trend_p = mann_kendall(z)
     patterns = [classify(hot[k], cold[k], trend_z[k], trend_p[k], trend_alpha) for k in range(len(w.codes))]
-    frame = pd.DataFrame({
-        "code": w.codes, "pattern": patterns, "label": [LABELS[p] for p in patterns],
-        "hot_weeks": hot.sum(axis=1), "cold_weeks": cold.sum(axis=1), "last_z": z[:, -1],
-        "trend_z": trend_z, "trend_p": trend_p,
-    })
+    frame = pd.DataFrame(
+        {
+            "code": w.codes,
+            "pattern": patterns,
+            "label": [LABELS[p] for p in patterns],
+            "hot_weeks": hot.sum(axis=1),
+            "cold_weeks": cold.sum(axis=1),
+            "last_z": z[:, -1],
+            "trend_z": trend_z,
+            "trend_p": trend_p,
+        }
+    )
     frame.attrs.update(start=start.isoformat(), end=stop.isoformat(), weeks=weeks)
     return frame

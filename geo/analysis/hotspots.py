@@ -14,6 +14,7 @@ contiguity is the slow part.
 
 p-values are two-sided (ArcGIS's); esda's `p_norm` is the one-sided tail, half of ours.
 """
+
 from __future__ import annotations
 
 import threading
@@ -30,14 +31,14 @@ from geo import db
 from geo.analysis.drill import INCIDENT_FILTER, filter_params
 
 CONFIDENCE = ((0.01, 3), (0.05, 2), (0.10, 1))  # p below → |bin| (99%, 95%, 90%)
-BIN_LABELS = {3: "热点99%", 2: "热点95%", 1: "热点90%", 0: "不显著",
-              -1: "冷点90%", -2: "冷点95%", -3: "冷点99%"}
+BIN_LABELS = {3: "热点99%", 2: "热点95%", 1: "热点90%", 0: "不显著", -1: "冷点90%", -2: "冷点95%", -3: "冷点99%"}
 MORAN_LABELS = {"HH": "高-高聚集", "LL": "低-低聚集", "HL": "高值孤立", "LH": "低值孤立", "ns": "不显著"}
 
 
 @dataclass
 class Weights:
     """Binary neighbours of the current official grids, in `codes` order (self not included)."""
+
     codes: np.ndarray
     sparse: sp.csr_matrix
     kind: str
@@ -75,8 +76,15 @@ def grid_weights(conn, weights: str = "queen", distance_m: float | None = None) 
         raise ValueError("distance weights need distance_m > 0 (metres)")
     info = conn.get_dsn_parameters()
     version = db.scalar(conn, "SELECT version FROM data_version WHERE name = 'grid'")
-    key = (info.get("host"), info.get("port"), info.get("dbname"), version, weights,
-           float(distance_m) if weights == "distance" else None, db.scope_key())
+    key = (
+        info.get("host"),
+        info.get("port"),
+        info.get("dbname"),
+        version,
+        weights,
+        float(distance_m) if weights == "distance" else None,
+        db.scope_key(),
+    )
     with _cache_lock:
         if key in _cache:
             return _cache[key]
@@ -101,8 +109,9 @@ def _queen(conn) -> tuple[np.ndarray, sp.csr_matrix]:
     if not rows:
         raise LookupError("no current grids")
     codes = np.array([r["code"] for r in rows])
-    gdf = gpd.GeoDataFrame({"code": codes}, geometry=shapely.from_wkb([bytes(r["wkb"]) for r in rows]),
-                           crs=4326, index=pd.Index(codes, name="code"))
+    gdf = gpd.GeoDataFrame(
+        {"code": codes}, geometry=shapely.from_wkb([bytes(r["wkb"]) for r in rows]), crs=4326, index=pd.Index(codes, name="code")
+    )
     graph = Graph.build_contiguity(gdf, rook=False, strict=False)
     return codes, _binary(graph.sparse)
 
@@ -111,12 +120,15 @@ def _distance_band(conn, distance_m: float) -> tuple[np.ndarray, sp.csr_matrix]:
     """Grids whose representative points lie within distance_m metres (jurisdiction's metric CRS)."""
     from scipy.spatial import cKDTree
 
-    rows = db.rows(conn, """
+    rows = db.rows(
+        conn,
+        """
         SELECT g.code, ST_X(p) AS x, ST_Y(p) AS y
           FROM grid_current g,
                LATERAL ST_Transform(ST_PointOnSurface(g.geom),
                                     coalesce((SELECT metric_srid FROM jurisdiction LIMIT 1), 4545)) AS p
-         ORDER BY g.code""")
+         ORDER BY g.code""",
+    )
     if not rows:
         raise LookupError("no current grids")
     codes = np.array([r["code"] for r in rows])
@@ -137,6 +149,7 @@ def _binary(matrix) -> sp.csr_matrix:
 
 # --------------------------------------------------------------------------- the statistics
 
+
 def gi_star_z(star: sp.spmatrix, y: np.ndarray) -> np.ndarray:
     """Gi* z-scores for y (n values, or n x T columns), weights including the diagonal.
 
@@ -150,10 +163,10 @@ def gi_star_z(star: sp.spmatrix, y: np.ndarray) -> np.ndarray:
     card = np.asarray(star.sum(axis=1)).ravel()[:, None]
     total = y2.sum(axis=0)
     mean = total / n
-    variance = (y2 ** 2).sum(axis=0) / n - mean ** 2
+    variance = (y2**2).sum(axis=0) / n - mean**2
     with np.errstate(divide="ignore", invalid="ignore"):
         g = (star @ y2) / total
-        expected_variance = card * (n - card) / (n - 1) / n ** 2 * (variance / mean ** 2)
+        expected_variance = card * (n - card) / (n - 1) / n**2 * (variance / mean**2)
         z = (g - card / n) / np.sqrt(expected_variance)
     z = np.where(np.isfinite(z), z, 0.0)
     return z[:, 0] if column else z
@@ -180,12 +193,20 @@ def confidence_bins(z: np.ndarray, p: np.ndarray, fdr: bool = False) -> np.ndarr
 
 # --------------------------------------------------------------------------- from the database
 
+
 def grid_values(conn, codes, start, end, major_code=None, rate: bool = False) -> np.ndarray:
     """Incidents per grid in `codes` order (or per 1,000 households when rate)."""
     params = filter_params(start, end, major_code)
-    counts = {r["grid_code"]: r["n"] for r in db.rows(conn, f"""
+    counts = {
+        r["grid_code"]: r["n"]
+        for r in db.rows(
+            conn,
+            f"""
         SELECT i.grid_code, count(*) AS n FROM incident i
-         WHERE i.grid_code IS NOT NULL AND {INCIDENT_FILTER} GROUP BY 1""", params)}
+         WHERE i.grid_code IS NOT NULL AND {INCIDENT_FILTER} GROUP BY 1""",
+            params,
+        )
+    }
     values = np.array([counts.get(c, 0) for c in codes], dtype=float)
     if rate:
         values = 1000 * values / np.maximum(_households(conn, codes), 1)
@@ -194,14 +215,28 @@ def grid_values(conn, codes, start, end, major_code=None, rate: bool = False) ->
 
 def _households(conn, codes) -> np.ndarray:
     """Households per grid; a grid with none counted falls back to its household standard."""
-    counted = {r["grid_code"]: r["n"] for r in db.rows(conn, """
-        SELECT grid_code, count(*) AS n FROM household WHERE grid_code IS NOT NULL GROUP BY 1""")}
+    counted = {
+        r["grid_code"]: r["n"]
+        for r in db.rows(
+            conn,
+            """
+        SELECT grid_code, count(*) AS n FROM household WHERE grid_code IS NOT NULL GROUP BY 1""",
+        )
+    }
     standard = {r["code"]: r["household_standard"] for r in db.rows(conn, "SELECT code, household_standard FROM grid_current")}
     return np.array([counted.get(c) or standard.get(c) or 0 for c in codes], dtype=float)
 
 
-def gi_star(conn, start, end, major_code: str | None = None, weights: str = "queen",
-            distance_m: float | None = None, rate: bool = False, fdr: bool = False) -> pd.DataFrame:
+def gi_star(
+    conn,
+    start,
+    end,
+    major_code: str | None = None,
+    weights: str = "queen",
+    distance_m: float | None = None,
+    rate: bool = False,
+    fdr: bool = False,
+) -> pd.DataFrame:
     """Gi* per current grid: DataFrame(code, count, z, p, bin), bin in -3..3."""
     w = grid_weights(conn, weights, distance_m)
     values = grid_values(conn, w.codes, start, end, major_code, rate)
@@ -213,9 +248,18 @@ def gi_star(conn, start, end, major_code: str | None = None, weights: str = "que
     return frame
 
 
-def local_moran(conn, start, end, major_code: str | None = None, weights: str = "queen",
-                distance_m: float | None = None, rate: bool = False, alpha: float = 0.05,
-                permutations: int = 999, seed: int = 12345) -> pd.DataFrame:
+def local_moran(
+    conn,
+    start,
+    end,
+    major_code: str | None = None,
+    weights: str = "queen",
+    distance_m: float | None = None,
+    rate: bool = False,
+    alpha: float = 0.05,
+    permutations: int = 999,
+    seed: int = 12345,
+) -> pd.DataFrame:
     """Local Moran's I per grid: DataFrame(code, count, i, p, quadrant), quadrant HH/LL/HL/LH or ns.
 
     The second view beside Gi*: it also finds outliers (a busy grid among quiet ones, HL),
@@ -230,8 +274,9 @@ def local_moran(conn, start, end, major_code: str | None = None, weights: str = 
         return pd.DataFrame({"code": w.codes, "count": values, "i": 0.0, "p": 1.0, "quadrant": "ns"})
     with warnings.catch_warnings():  # esda announces a future change of its default alternative
         warnings.simplefilter("ignore", DeprecationWarning)
-        lisa = esda.Moran_Local(values, w.to_libpysal(), transformation="r", permutations=permutations,
-                                keep_simulations=False, seed=seed)
+        lisa = esda.Moran_Local(
+            values, w.to_libpysal(), transformation="r", permutations=permutations, keep_simulations=False, seed=seed
+        )
     quadrant = np.array(["", "HH", "LH", "LL", "HL"])[lisa.q]
     quadrant[lisa.p_sim >= alpha] = "ns"
     return pd.DataFrame({"code": w.codes, "count": values, "i": lisa.Is, "p": lisa.p_sim, "quadrant": quadrant})

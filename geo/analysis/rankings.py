@@ -11,6 +11,7 @@ A dispute counts as resolved when it is closed or followed up now, whenever that
 counting only closures inside the period would punish every dispute reported in its last
 fortnight (a 15-working-day limit) and show a 化解率 far below the one the center reports.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,9 +25,16 @@ from geo.analysis.drill import INCIDENT_FILTER, filter_params
 
 LAST_N = 3
 COLUMNS = {  # key -> Chinese header, for the report and the Excel export
-    "rank_found": "排查量名次", "rank_rate": "化解率名次", "code": "代码", "name": "名称", "found": "排查量",
-    "disputes": "矛盾纠纷", "resolved_disputes": "已化解", "resolution_rate": "化解率",
-    "last_found": "排查量末位", "last_rate": "化解率末位",
+    "rank_found": "排查量名次",
+    "rank_rate": "化解率名次",
+    "code": "代码",
+    "name": "名称",
+    "found": "排查量",
+    "disputes": "矛盾纠纷",
+    "resolved_disputes": "已化解",
+    "resolution_rate": "化解率",
+    "last_found": "排查量末位",
+    "last_rate": "化解率末位",
 }
 
 
@@ -66,15 +74,15 @@ def last_places(values, last_n: int = LAST_N, below: float | None = None) -> lis
     """The bottom `last_n` places counted from the bottom with ties (all tied members flagged),
     plus any value under `below`."""
     from_bottom = competition_rank(values, descending=False)
-    return [r is not None and (r <= last_n or (below is not None and values[k] < below))
-            for k, r in enumerate(from_bottom)]
+    return [r is not None and (r <= last_n or (below is not None and values[k] < below)) for k, r in enumerate(from_bottom)]
 
 
 def _rank(rows: list[dict], last_n: int, rate_below: float | None) -> list[dict]:
     found = [r["found"] for r in rows]
     rates = [r["resolution_rate"] for r in rows]
-    for r, rf, rr, lf, lr in zip(rows, competition_rank(found), competition_rank(rates),
-                                 last_places(found, last_n), last_places(rates, last_n, rate_below)):
+    for r, rf, rr, lf, lr in zip(
+        rows, competition_rank(found), competition_rank(rates), last_places(found, last_n), last_places(rates, last_n, rate_below)
+    ):
         r.update(rank_found=rf, rank_rate=rr, last_found=lf, last_rate=lr)
     return sorted(rows, key=lambda r: (r["rank_found"] or 10**9, r["code"] or ""))
 
@@ -82,28 +90,38 @@ def _rank(rows: list[dict], last_n: int, rate_below: float | None) -> list[dict]
 def _volumes(conn, key: str, start, end, scope: str) -> dict:
     """排查量 and disputes per `key` (a fixed SQL expression) in the window."""
     params = filter_params(start, end, None, scope=scope + "%")
-    return {r["key"]: r for r in db.rows(conn, f"""
+    return {
+        r["key"]: r
+        for r in db.rows(
+            conn,
+            f"""
         SELECT {key} AS key, count(*) AS found,
                count(*) FILTER (WHERE c.is_dispute) AS disputes,
                count(*) FILTER (WHERE c.is_dispute AND i.status = ANY(%(resolved)s))
                    AS resolved_disputes
           FROM incident i JOIN category c ON c.minor_code = i.minor_code
          WHERE i.admin_code LIKE %(scope)s AND {INCIDENT_FILTER}
-         GROUP BY 1""", params)}
+         GROUP BY 1""",
+            params,
+        )
+    }
 
 
 def _with_rate(unit: dict, volume: dict | None) -> dict:
     volume = volume or {}
-    row = dict(unit, found=volume.get("found", 0), disputes=volume.get("disputes", 0),
-               resolved_disputes=volume.get("resolved_disputes", 0))
+    row = dict(
+        unit,
+        found=volume.get("found", 0),
+        disputes=volume.get("disputes", 0),
+        resolved_disputes=volume.get("resolved_disputes", 0),
+    )
     row["resolution_rate"] = row["resolved_disputes"] / row["disputes"] if row["disputes"] else None
     return row
 
 
 def towns(conn, start, end, scope: str = "", last_n: int = LAST_N, rate_below: float | None = None) -> list[dict]:
     """Towns/streets (all of them, even without incidents) ranked over [start, end]."""
-    units = db.rows(conn, "SELECT code, name FROM admin_unit WHERE level = 'town' AND code LIKE %s ORDER BY code",
-                    (scope + "%",))
+    units = db.rows(conn, "SELECT code, name FROM admin_unit WHERE level = 'town' AND code LIKE %s ORDER BY code", (scope + "%",))
     volumes = _volumes(conn, "left(i.admin_code, 9)", start, end, scope)
     return _rank([_with_rate(u, volumes.get(u["code"])) for u in units], last_n, rate_below)
 
@@ -118,9 +136,13 @@ def departments(conn, start, end, scope: str = "", last_n: int = LAST_N, rate_be
 def quarterly(conn, quarter: str, scope: str = "", last_n: int = LAST_N, rate_below: float | None = None) -> dict:
     """The 季通报: both rankings for one quarter."""
     start, end = quarter_window(quarter)
-    return dict(quarter=quarter, start=start, end=end,
-                towns=towns(conn, start, end, scope, last_n, rate_below),
-                departments=departments(conn, start, end, scope, last_n, rate_below))
+    return dict(
+        quarter=quarter,
+        start=start,
+        end=end,
+        towns=towns(conn, start, end, scope, last_n, rate_below),
+        departments=departments(conn, start, end, scope, last_n, rate_below),
+    )
 
 
 def monthly(conn, month: str, scope: str = "") -> dict:
@@ -130,26 +152,43 @@ def monthly(conn, month: str, scope: str = "") -> dict:
     params = filter_params(start, end, None, scope=scope + "%")
     this, before = _month_totals(conn, start, end, scope), _month_totals(conn, previous_start, start - timedelta(days=1), scope)
     handled = this["at_community"] + this["at_town"] + this["at_district"]
-    overdue_by_town = db.rows(conn, f"""
+    overdue_by_town = db.rows(
+        conn,
+        f"""
         SELECT t.code, t.name, count(*) AS overdue
           FROM incident i JOIN admin_unit t ON t.code = left(i.admin_code, 9)
          WHERE i.admin_code LIKE %(scope)s AND {INCIDENT_FILTER}
            AND i.status = ANY(%(open)s) AND i.deadline < now()
-         GROUP BY t.code, t.name ORDER BY overdue DESC, t.code""", params)
-    top = db.rows(conn, f"""
+         GROUP BY t.code, t.name ORDER BY overdue DESC, t.code""",
+        params,
+    )
+    top = db.rows(
+        conn,
+        f"""
         SELECT c.minor_name AS name, count(*) AS found
           FROM incident i JOIN category c ON c.minor_code = i.minor_code
          WHERE i.admin_code LIKE %(scope)s AND {INCIDENT_FILTER}
-         GROUP BY c.minor_code, c.minor_name ORDER BY found DESC, c.minor_code LIMIT 5""", params)
-    return dict(month=month, start=start, end=end, **this,
-                previous_found=before["found"], previous_resolution_rate=before["resolution_rate"],
-                change_found=(this["found"] - before["found"]) / before["found"] if before["found"] else None,
-                share_at_community=this["at_community"] / handled if handled else None,
-                overdue_by_town=overdue_by_town, top_categories=top)
+         GROUP BY c.minor_code, c.minor_name ORDER BY found DESC, c.minor_code LIMIT 5""",
+        params,
+    )
+    return dict(
+        month=month,
+        start=start,
+        end=end,
+        **this,
+        previous_found=before["found"],
+        previous_resolution_rate=before["resolution_rate"],
+        change_found=(this["found"] - before["found"]) / before["found"] if before["found"] else None,
+        share_at_community=this["at_community"] / handled if handled else None,
+        overdue_by_town=overdue_by_town,
+        top_categories=top,
+    )
 
 
 def _month_totals(conn, start, end, scope: str) -> dict:
-    row = db.one(conn, f"""
+    row = db.one(
+        conn,
+        f"""
         SELECT count(*) AS found, count(*) FILTER (WHERE c.is_dispute) AS disputes,
                count(*) FILTER (WHERE c.is_dispute AND i.status = ANY(%(resolved)s))
                    AS resolved_disputes,
@@ -160,7 +199,9 @@ def _month_totals(conn, start, end, scope: str) -> dict:
                count(*) FILTER (WHERE i.level_handled = 'town') AS at_town,
                count(*) FILTER (WHERE i.level_handled = 'district') AS at_district
           FROM incident i JOIN category c ON c.minor_code = i.minor_code
-         WHERE i.admin_code LIKE %(scope)s AND {INCIDENT_FILTER}""", filter_params(start, end, None, scope=scope + "%"))
+         WHERE i.admin_code LIKE %(scope)s AND {INCIDENT_FILTER}""",
+        filter_params(start, end, None, scope=scope + "%"),
+    )
     return _with_rate({k: v for k, v in row.items() if k not in ("found", "disputes", "resolved_disputes")}, row)
 
 
@@ -180,6 +221,8 @@ def to_excel(path, report: dict, month_summary: dict | None = None) -> None:
         if month_summary:
             scalars = {k: v for k, v in month_summary.items() if not isinstance(v, list)}
             pd.DataFrame(list(scalars.items()), columns=["指标", "数值"]).to_excel(
-                writer, sheet_name=f"{month_summary['month']}月调度", index=False)
+                writer, sheet_name=f"{month_summary['month']}月调度", index=False
+            )
             pd.DataFrame(month_summary["overdue_by_town"]).to_excel(
-                writer, sheet_name=f"{month_summary['month']}超期", index=False)
+                writer, sheet_name=f"{month_summary['month']}超期", index=False
+            )

@@ -13,12 +13,13 @@ and the number of polygons, not on how ragged the polygons are.
 Grid load is uneven on purpose (log-normal household weights, incidents drawn in
 proportion to households), so hotspots and risk tiers have something to find.
 """
+
 from __future__ import annotations
 
 import io
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -50,8 +51,9 @@ class CityShape:
         return int(np.prod([a * b for a, b in (self.grids, self.communities, self.towns, self.districts)]))
 
 
-CITY = CityShape(grids=(5, 2), communities=(4, 5), towns=(2, 5), districts=(5, 2),
-                 households=2_000_000, incidents=2_000_000)  # 20,000 grids
+CITY = CityShape(
+    grids=(5, 2), communities=(4, 5), towns=(2, 5), districts=(5, 2), households=2_000_000, incidents=2_000_000
+)  # 20,000 grids
 SMOKE = CityShape(grids=(2, 2), communities=(2, 1), towns=(1, 2), districts=(1, 1), households=2_000, incidents=2_000)
 
 
@@ -79,8 +81,12 @@ def _levels(shape: CityShape) -> pd.DataFrame:
 
 def _boxes(col0, row0, col1, row1):
     x0, y0 = ORIGIN
-    boxes = shapely.box(x0 + np.asarray(col0) * CELL_DEG[0], y0 + np.asarray(row0) * CELL_DEG[1],
-                        x0 + np.asarray(col1) * CELL_DEG[0], y0 + np.asarray(row1) * CELL_DEG[1])
+    boxes = shapely.box(
+        x0 + np.asarray(col0) * CELL_DEG[0],
+        y0 + np.asarray(row0) * CELL_DEG[1],
+        x0 + np.asarray(col1) * CELL_DEG[0],
+        y0 + np.asarray(row1) * CELL_DEG[1],
+    )
     return shapely.multipolygons(boxes[:, np.newaxis])  # one single-part MultiPolygon per box
 
 
@@ -90,20 +96,54 @@ def _hex(geoms) -> np.ndarray:
 
 def _units(grids: pd.DataFrame) -> pd.DataFrame:
     """Admin units: each one the bounding block of its grids."""
-    frames = [pd.DataFrame({"code": [CITY_CODE], "level": ["city"], "name": ["合成市"], "kind": ["市"], "urban": [True],
-                            "parent_code": [None], "col0": [grids["col"].min()], "row0": [grids["row"].min()],
-                            "col1": [grids["col"].max() + 1], "row1": [grids["row"].max() + 1]})]
-    for level, parent, kind, name in (("district", None, "区", "合成{}区"), ("town", "district", "街道", "合成{}街道"),
-                                      ("community", "town", "社区", "合成{}社区")):
-        g = grids.groupby(level).agg(col0=("col", "min"), row0=("row", "min"), col1=("col", "max"), row1=("row", "max"),
-                                     parent=(parent or "district", "first")).reset_index().rename(columns={level: "code"})
+    frames = [
+        pd.DataFrame(
+            {
+                "code": [CITY_CODE],
+                "level": ["city"],
+                "name": ["合成市"],
+                "kind": ["市"],
+                "urban": [True],
+                "parent_code": [None],
+                "col0": [grids["col"].min()],
+                "row0": [grids["row"].min()],
+                "col1": [grids["col"].max() + 1],
+                "row1": [grids["row"].max() + 1],
+            }
+        )
+    ]
+    for level, parent, kind, name in (
+        ("district", None, "区", "合成{}区"),
+        ("town", "district", "街道", "合成{}街道"),
+        ("community", "town", "社区", "合成{}社区"),
+    ):
+        g = (
+            grids.groupby(level)
+            .agg(
+                col0=("col", "min"),
+                row0=("row", "min"),
+                col1=("col", "max"),
+                row1=("row", "max"),
+                parent=(parent or "district", "first"),
+            )
+            .reset_index()
+            .rename(columns={level: "code"})
+        )
         g["col1"] += 1
         g["row1"] += 1
-        frames.append(g.assign(level=level, kind=kind, urban=True, name=[name.format(c[-3:]) for c in g["code"]],
-                               parent_code=CITY_CODE if parent is None else g["parent"]).drop(columns="parent"))
+        frames.append(
+            g.assign(
+                level=level,
+                kind=kind,
+                urban=True,
+                name=[name.format(c[-3:]) for c in g["code"]],
+                parent_code=CITY_CODE if parent is None else g["parent"],
+            ).drop(columns="parent")
+        )
     units = pd.concat(frames, ignore_index=True)
-    units["geom"] = _hex(_boxes(units["col0"].to_numpy(), units["row0"].to_numpy(),
-                                units["col1"].to_numpy(), units["row1"].to_numpy()))
+    units["geom"] = _hex(
+        _boxes(units["col0"].to_numpy(), units["row0"].to_numpy(), units["col1"].to_numpy(), units["row1"].to_numpy())
+    )
     return units
 
 
@@ -116,8 +156,9 @@ def _points_in(rng, grids: pd.DataFrame, which: np.ndarray) -> tuple[np.ndarray,
 
 
 def _ewkt_points(lon, lat) -> np.ndarray:
-    return np.char.add(np.char.add(np.char.add("SRID=4326;POINT(", np.char.mod("%.7f", lon)),
-                                   np.char.add(" ", np.char.mod("%.7f", lat))), ")")
+    return np.char.add(
+        np.char.add(np.char.add("SRID=4326;POINT(", np.char.mod("%.7f", lon)), np.char.add(" ", np.char.mod("%.7f", lat))), ")"
+    )
 
 
 def copy_frame(cur, table: str, frame: pd.DataFrame) -> None:
@@ -130,7 +171,7 @@ def copy_frame(cur, table: str, frame: pd.DataFrame) -> None:
 
 def _chunked(cur, table: str, frame: pd.DataFrame, say) -> None:
     for start in range(0, len(frame), CHUNK):
-        copy_frame(cur, table, frame.iloc[start:start + CHUNK])
+        copy_frame(cur, table, frame.iloc[start : start + CHUNK])
         say(f"写入 {table} {min(start + CHUNK, len(frame)):,}/{len(frame):,}")
 
 
@@ -140,19 +181,22 @@ def households(rng, grids: pd.DataFrame, n: int) -> tuple[pd.DataFrame, np.ndarr
     counts = rng.multinomial(n, weight / weight.sum())
     which = np.repeat(np.arange(len(grids)), counts)
     lon, lat = _points_in(rng, grids, which)
-    frame = pd.DataFrame({
-        "address": np.char.add("合成地址", np.arange(n).astype(str)),
-        "persons": rng.integers(1, 7, n),
-        "grid_code": grids["code"].to_numpy()[which],
-        "admin_code": grids["community"].to_numpy()[which],
-        "geom": _ewkt_points(lon, lat),
-        "synthetic": True,
-    })
+    frame = pd.DataFrame(
+        {
+            "address": np.char.add("合成地址", np.arange(n).astype(str)),
+            "persons": rng.integers(1, 7, n),
+            "grid_code": grids["code"].to_numpy()[which],
+            "admin_code": grids["community"].to_numpy()[which],
+            "geom": _ewkt_points(lon, lat),
+            "synthetic": True,
+        }
+    )
     return frame, counts
 
 
-def incidents(rng, grids: pd.DataFrame, hh_counts: np.ndarray, categories: pd.DataFrame, n: int, days: int,
-              as_of: datetime) -> pd.DataFrame:
+def incidents(
+    rng, grids: pd.DataFrame, hh_counts: np.ndarray, categories: pd.DataFrame, n: int, days: int, as_of: datetime
+) -> pd.DataFrame:
     """A year of incidents, more where more people live; deadlines approximate working time
     (hours as hours, working days x 1.4) since the exact calendar adds nothing to a benchmark."""
     p = (hh_counts + 1.0) ** 1.2
@@ -164,40 +208,45 @@ def incidents(rng, grids: pd.DataFrame, hh_counts: np.ndarray, categories: pd.Da
     deadline = reported + pd.to_timedelta(hours, unit="h")
     age_days = (pd.Timestamp(as_of) - reported).total_seconds().to_numpy() / 86400
     done = rng.uniform(0, 1, n) < np.clip(age_days / 20, 0.05, 0.97)
-    status = np.where(done, rng.choice(["closed", "followed_up"], n, p=[0.7, 0.3]),
-                      rng.choice(["received", "registered", "dispatched", "in_progress"], n))
+    status = np.where(
+        done,
+        rng.choice(["closed", "followed_up"], n, p=[0.7, 0.3]),
+        rng.choice(["received", "registered", "dispatched", "in_progress"], n),
+    )
     closed = reported + pd.to_timedelta(rng.uniform(0.05, 1.3, n) * hours, unit="h")
     closed = pd.Series(closed).where(done & (closed <= pd.Timestamp(as_of)))
     status = np.where(done & closed.isna().to_numpy(), "in_progress", status)
     fmt = "%Y-%m-%d %H:%M:%S%z"
-    return pd.DataFrame({
-        "title": cat["minor_name"].to_numpy(),
-        "minor_code": cat["minor_code"].to_numpy(),
-        "source": rng.choice(["patrol", "resident", "hotline", "police"], n, p=[0.45, 0.25, 0.2, 0.1]),
-        "reported_at": reported.strftime(fmt),
-        "people_involved": 1 + rng.poisson(1.0, n),
-        "duration_days": rng.poisson(2.0, n),
-        "conflict_intensity": rng.choice(4, n, p=[0.55, 0.3, 0.1, 0.05]),
-        "behaviour_risk": rng.choice(4, n, p=[0.7, 0.2, 0.07, 0.03]),
-        "status": status,
-        "level_handled": rng.choice(["community", "town", "district"], n, p=[0.7, 0.22, 0.08]),
-        "deadline": deadline.strftime(fmt),
-        "closed_at": closed.dt.strftime(fmt),
-        "satisfaction": np.where(status == "followed_up", rng.integers(3, 6, n), None),
-        "grid_code": grids["code"].to_numpy()[which],
-        "admin_code": grids["community"].to_numpy()[which],
-        "geom": _ewkt_points(lon, lat),
-        "synthetic": True,
-    })
+    return pd.DataFrame(
+        {
+            "title": cat["minor_name"].to_numpy(),
+            "minor_code": cat["minor_code"].to_numpy(),
+            "source": rng.choice(["patrol", "resident", "hotline", "police"], n, p=[0.45, 0.25, 0.2, 0.1]),
+            "reported_at": reported.strftime(fmt),
+            "people_involved": 1 + rng.poisson(1.0, n),
+            "duration_days": rng.poisson(2.0, n),
+            "conflict_intensity": rng.choice(4, n, p=[0.55, 0.3, 0.1, 0.05]),
+            "behaviour_risk": rng.choice(4, n, p=[0.7, 0.2, 0.07, 0.03]),
+            "status": status,
+            "level_handled": rng.choice(["community", "town", "district"], n, p=[0.7, 0.22, 0.08]),
+            "deadline": deadline.strftime(fmt),
+            "closed_at": closed.dt.strftime(fmt),
+            "satisfaction": np.where(status == "followed_up", rng.integers(3, 6, n), None),
+            "grid_code": grids["code"].to_numpy()[which],
+            "admin_code": grids["community"].to_numpy()[which],
+            "geom": _ewkt_points(lon, lat),
+            "synthetic": True,
+        }
+    )
 
 
 def build(conn, shape: CityShape, seed: int = 8, say=print) -> dict:
     """Replace the data tables of `conn` (a bench database only) with the synthetic city.
     Returns the row counts and seconds per step."""
-    from geo.demo.generator import load_categories
-    from geo.coverage import report as coverage
-    from geo.risk import tiers as risk
     from geo.commands.demo import DATA_TABLES
+    from geo.coverage import report as coverage
+    from geo.demo.generator import load_categories
+    from geo.risk import tiers as risk
 
     rng = np.random.default_rng(seed)
     as_of = datetime.now(CST).replace(microsecond=0)
@@ -218,26 +267,64 @@ def build(conn, shape: CityShape, seed: int = 8, say=print) -> dict:
     step("generate")
     with db.transaction(conn) as cur:
         cur.execute("TRUNCATE " + ", ".join(DATA_TABLES) + ", risk_config RESTART IDENTITY CASCADE")
-        cur.execute("INSERT INTO jurisdiction (code, name, metric_srid, source) VALUES (%s, %s, %s, %s)",
-                    (CITY_CODE, "合成市 (bench city)", 4545, "synthetic lattice city: geo.bench.city"))
+        cur.execute(
+            "INSERT INTO jurisdiction (code, name, metric_srid, source) VALUES (%s, %s, %s, %s)",
+            (CITY_CODE, "合成市 (bench city)", 4545, "synthetic lattice city: geo.bench.city"),
+        )
         copy_frame(cur, "category", categories)
-        copy_frame(cur, "admin_unit", units[["code", "level", "name", "kind", "urban", "parent_code", "geom"]]
-                   .assign(synthetic=True, source="geo.bench.city"))
-        gh = _hex(_boxes(grids["col"].to_numpy(), grids["row"].to_numpy(), grids["col"].to_numpy() + 1, grids["row"].to_numpy() + 1))
-        copy_frame(cur, "grid", pd.DataFrame({"code": grids["code"], "name": "合成网格" + grids["code"].str[-6:], "kind": "urban",
-                                              "household_standard": 300, "admin_code": grids["community"], "geom": gh,
-                                              "synthetic": True, "edited_by": "bench"}))
-        staff = pd.DataFrame({"grid_code": np.repeat(grids["code"].to_numpy(), 2),
-                              "role": np.tile(["leader", "fulltime"], len(grids)),
-                              "name": "网格员" + pd.Series(np.arange(2 * len(grids))).astype(str),
-                              "admin_code": np.repeat(grids["community"].to_numpy(), 2), "synthetic": True})
+        copy_frame(
+            cur,
+            "admin_unit",
+            units[["code", "level", "name", "kind", "urban", "parent_code", "geom"]].assign(
+                synthetic=True, source="geo.bench.city"
+            ),
+        )
+        gh = _hex(
+            _boxes(grids["col"].to_numpy(), grids["row"].to_numpy(), grids["col"].to_numpy() + 1, grids["row"].to_numpy() + 1)
+        )
+        copy_frame(
+            cur,
+            "grid",
+            pd.DataFrame(
+                {
+                    "code": grids["code"],
+                    "name": "合成网格" + grids["code"].str[-6:],
+                    "kind": "urban",
+                    "household_standard": 300,
+                    "admin_code": grids["community"],
+                    "geom": gh,
+                    "synthetic": True,
+                    "edited_by": "bench",
+                }
+            ),
+        )
+        staff = pd.DataFrame(
+            {
+                "grid_code": np.repeat(grids["code"].to_numpy(), 2),
+                "role": np.tile(["leader", "fulltime"], len(grids)),
+                "name": "网格员" + pd.Series(np.arange(2 * len(grids))).astype(str),
+                "admin_code": np.repeat(grids["community"].to_numpy(), 2),
+                "synthetic": True,
+            }
+        )
         copy_frame(cur, "grid_staff", staff)
         comm = units[units["level"] == "community"]
         cx = ORIGIN[0] + (comm["col0"] + comm["col1"]).to_numpy() / 2 * CELL_DEG[0] + CELL_DEG[0] * 0.01
         cy = ORIGIN[1] + (comm["row0"] + comm["row1"]).to_numpy() / 2 * CELL_DEG[1] + CELL_DEG[1] * 0.01
-        copy_frame(cur, "place", pd.DataFrame({"kind": "service_center", "category": "党群服务中心",
-                                               "name": comm["name"].to_numpy() + "服务中心", "admin_code": comm["code"].to_numpy(),
-                                               "geom": _ewkt_points(cx, cy), "synthetic": True}))
+        copy_frame(
+            cur,
+            "place",
+            pd.DataFrame(
+                {
+                    "kind": "service_center",
+                    "category": "党群服务中心",
+                    "name": comm["name"].to_numpy() + "服务中心",
+                    "admin_code": comm["code"].to_numpy(),
+                    "geom": _ewkt_points(cx, cy),
+                    "synthetic": True,
+                }
+            ),
+        )
     step("write units, grids, staff, places")
     risk.load_config(conn)  # no incidents yet: cheap; incidents are scored by their row trigger as they arrive
     with db.transaction(conn) as cur:
@@ -258,5 +345,11 @@ def build(conn, shape: CityShape, seed: int = 8, say=print) -> dict:
     db.scalar(conn, "SELECT refresh_household_hex()")
     conn.commit()
     step("coverage and household hexes")
-    return {"grids": len(grids), "households": len(hh), "incidents": len(inc), "communities": int((units["level"] == "community").sum()),
-            "seconds": steps, "build_seconds": round(sum(steps.values()), 1)}
+    return {
+        "grids": len(grids),
+        "households": len(hh),
+        "incidents": len(inc),
+        "communities": int((units["level"] == "community").sum()),
+        "seconds": steps,
+        "build_seconds": round(sum(steps.values()), 1),
+    }

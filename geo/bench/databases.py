@@ -4,6 +4,7 @@ A benchmark truncates and fills whole tables, so it never runs in `quanyu` (some
 or a test database: its database is derived from the main URL with only the name changed,
 and is created when missing.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit

@@ -5,6 +5,7 @@ geo.risk.tiers, geo.analysis.hotspots), never a copy of their SQL, so a figure m
 Timings are wall-clock on a shared 2-core machine: medians over repeats, p95 where there
 are enough repeats to mean something.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,12 @@ def timed(fn: Callable[[], object], repeat: int = 5, budget_s: float = 60.0) -> 
 
 def summary(ms: list[float]) -> dict:
     a = np.asarray(ms, float)
-    return {"median_ms": round(float(np.median(a)), 2), "p95_ms": round(float(np.percentile(a, 95)), 2),
-            "max_ms": round(float(a.max()), 2), "runs": len(a)}
+    return {
+        "median_ms": round(float(np.median(a)), 2),
+        "p95_ms": round(float(np.percentile(a, 95)), 2),
+        "max_ms": round(float(a.max()), 2),
+        "runs": len(a),
+    }
 
 
 def strip(d: dict) -> dict:
@@ -46,12 +51,17 @@ def strip(d: dict) -> dict:
 
 # --------------------------------------------------------------------------- import
 
+
 def sample_points(conn, n: int, seed: int = 8) -> np.ndarray:
     """n household locations (lon, lat), a reproducible sample inside the jurisdiction."""
     db.execute(conn, "SELECT setseed(%s)", (seed / 1000,))
-    rows = db.rows(conn, """SELECT ST_X(geom) AS x, ST_Y(geom) AS y FROM household
+    rows = db.rows(
+        conn,
+        """SELECT ST_X(geom) AS x, ST_Y(geom) AS y FROM household
                              TABLESAMPLE SYSTEM (LEAST(100, 100.0 * %(n)s * 3 / GREATEST(1, (SELECT reltuples FROM pg_class WHERE relname = 'household'))))
-                             LIMIT %(n)s""", {"n": n})
+                             LIMIT %(n)s""",
+        {"n": n},
+    )
     conn.commit()
     pts = np.array([(r["x"], r["y"]) for r in rows], float).reshape(-1, 2)
     if 0 < len(pts) < n:
@@ -70,8 +80,17 @@ def write_csv(path: Path, layer: str, pts: np.ndarray, minor_codes: list[str], s
             cats = rng.choice(minor_codes, len(pts))
             ages = rng.uniform(0, 30 * 86400, len(pts))
             for (x, y), c, a in zip(pts, cats, ages):
-                w.writerow([f"{x:.7f}", f"{y:.7f}", c, (now - timedelta(seconds=float(a))).strftime("%Y-%m-%d %H:%M:%S"),
-                            PROBE_TITLE, 1 + int(a) % 3, "结案"])
+                w.writerow(
+                    [
+                        f"{x:.7f}",
+                        f"{y:.7f}",
+                        c,
+                        (now - timedelta(seconds=float(a))).strftime("%Y-%m-%d %H:%M:%S"),
+                        PROBE_TITLE,
+                        1 + int(a) % 3,
+                        "结案",
+                    ]
+                )
         else:
             w.writerow(["经度", "纬度", "地址", "户主", "人数"])
             for i, (x, y) in enumerate(pts):
@@ -94,15 +113,20 @@ def bare_insert(conn, rows: int) -> dict:
     minus these is the cost of the triggers (daily aggregate, data version, grid risk), the
     foreign keys and the history rows."""
     out = {}
-    columns = db.scalar(conn, """SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+    columns = db.scalar(
+        conn,
+        """SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
                                   WHERE attrelid = 'incident'::regclass AND attnum > 0 AND NOT attisdropped
-                                    AND attgenerated = ''""")
+                                    AND attgenerated = ''""",
+    )
     with db.transaction(conn) as cur:
         for name, like in (("bare", "INCLUDING DEFAULTS INCLUDING CONSTRAINTS"), ("with_indexes", "INCLUDING ALL")):
             cur.execute(f"CREATE TEMP TABLE bench_{name} (LIKE incident {like}) ON COMMIT DROP")
             t = time.perf_counter()
-            cur.execute(f"INSERT INTO bench_{name} ({columns}) SELECT {columns} FROM incident WHERE title = %s LIMIT %s",
-                        (PROBE_TITLE, rows))
+            cur.execute(
+                f"INSERT INTO bench_{name} ({columns}) SELECT {columns} FROM incident WHERE title = %s LIMIT %s",
+                (PROBE_TITLE, rows),
+            )
             n, s = cur.rowcount, time.perf_counter() - t
             out[name] = {"rows": n, "seconds": round(s, 3), "rows_per_s": round(n / s, 1) if s else None}
     return out
@@ -124,8 +148,12 @@ def bulk_import(conn, rows: int) -> dict:
             t = time.perf_counter()
             result = importer.import_file(conn, layer, path, progress=lambda msg: marks.append((time.perf_counter() - t, msg)))
             s = time.perf_counter() - t
-            out[layer] = {"rows": result.rows, "seconds": round(s, 2), "rows_per_s": round(result.rows / s, 1),
-                          "stage_seconds": _stages(marks, s)}
+            out[layer] = {
+                "rows": result.rows,
+                "seconds": round(s, 2),
+                "rows_per_s": round(result.rows / s, 1),
+                "stage_seconds": _stages(marks, s),
+            }
     out["insert_without_schema"] = bare_insert(conn, rows)
     return out
 
@@ -143,7 +171,9 @@ def remove_probes(conn) -> None:
         if merged:
             cur.execute("CREATE INDEX IF NOT EXISTS bench_cleanup_merged_idx ON incident (merged_into)")
         cur.execute("ALTER TABLE incident_history DISABLE TRIGGER incident_history_append_only")
-        cur.execute("DELETE FROM incident_history WHERE incident_id IN (SELECT id FROM incident WHERE title = %s)", (PROBE_TITLE,))
+        cur.execute(
+            "DELETE FROM incident_history WHERE incident_id IN (SELECT id FROM incident WHERE title = %s)", (PROBE_TITLE,)
+        )
         cur.execute("ALTER TABLE incident_history ENABLE TRIGGER incident_history_append_only")
         cur.execute("DELETE FROM incident WHERE title = %s", (PROBE_TITLE,))
         cur.execute("DELETE FROM household WHERE address LIKE %s", (PROBE_TITLE + "-%",))
@@ -153,13 +183,17 @@ def remove_probes(conn) -> None:
 
 # --------------------------------------------------------------------------- analysis
 
+
 def coverage_check(conn, repeat: int) -> dict:
     from geo.coverage import report as coverage
 
     r = timed(lambda: coverage.analyse(conn), repeat, budget_s=60)
     rep = r["result"]
-    return strip(r) | {"grids": rep.grids, "defects": len(rep.defects),
-                       "stage_seconds": {k: round(v, 2) for k, v in rep.seconds.items()}}
+    return strip(r) | {
+        "grids": rep.grids,
+        "defects": len(rep.defects),
+        "stage_seconds": {k: round(v, 2) for k, v in rep.seconds.items()},
+    }
 
 
 def risk_recompute(conn, repeat: int) -> dict:
@@ -173,9 +207,12 @@ def risk_recompute(conn, repeat: int) -> dict:
 
     def insert_one():
         with db.transaction(conn) as cur:
-            cur.execute("""INSERT INTO incident (title, minor_code, source, reported_at, grid_code, admin_code, geom, synthetic)
+            cur.execute(
+                """INSERT INTO incident (title, minor_code, source, reported_at, grid_code, admin_code, geom, synthetic)
                            SELECT %s, %s, 'patrol', now(), g.code, g.admin_code, ST_PointOnSurface(g.geom), true
-                             FROM grid_current g WHERE g.code = %s""", (PROBE_TITLE, cat, code))
+                             FROM grid_current g WHERE g.code = %s""",
+                (PROBE_TITLE, cat, code),
+            )
 
     # One warm-up of each: a server's pooled connections have planned these statements
     # already (the first call on a fresh connection plans the dynamic SQL, ~50 ms at city).
@@ -185,9 +222,11 @@ def risk_recompute(conn, repeat: int) -> dict:
     one = timed(lambda: risk.recompute_grids(conn, [code]), repeat * 2, budget_s=30)
     remove_probes(conn)
     risk.recompute_grids(conn, [code])
-    return {"full": strip(full) | {"grids": full["result"]},
-            "incremental_insert_with_trigger": strip(insert),
-            "incremental_one_grid": strip(one) | {"grid": code}}
+    return {
+        "full": strip(full) | {"grids": full["result"]},
+        "incremental_insert_with_trigger": strip(insert),
+        "incremental_one_grid": strip(one) | {"grid": code},
+    }
 
 
 def hotspots(conn, repeat: int, days: int = 90) -> dict:

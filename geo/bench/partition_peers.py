@@ -9,6 +9,7 @@ geo.planning.partition.measures, the same balance and Polsby-Popper figures as o
 
     .venv/bin/python -m geo.bench.partition_peers COMMUNITY_CODE [TARGET] [N_UNITS]
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,11 @@ def load_community(conn, community_code: str):
     if wkb is None:
         raise ValueError(f"unknown community {community_code!r}")
     with conn.cursor() as cur:
-        cur.execute("""SELECT ST_X(h.geom), ST_Y(h.geom), h.persons FROM admin_unit a JOIN household h ON ST_Intersects(a.geom, h.geom)
-                        WHERE a.code = %s ORDER BY h.id""", (community_code,))
+        cur.execute(
+            """SELECT ST_X(h.geom), ST_Y(h.geom), h.persons FROM admin_unit a JOIN household h ON ST_Intersects(a.geom, h.geom)
+                        WHERE a.code = %s ORDER BY h.id""",
+            (community_code,),
+        )
         hh = np.array(cur.fetchall(), dtype=float).reshape(-1, 3)
     return shapely.from_wkb(bytes(wkb)), hh[:, 0], hh[:, 1], hh[:, 2]
 
@@ -102,8 +106,11 @@ def compare(conn, community_code: str, target: int = 300, n_units: int = 900, pe
         t = time.perf_counter()
         labels = runners[name]()
         seconds = time.perf_counter() - t
-        out[name] = dict(seconds=seconds, units=len(units),
-                         **partition.measures(parts_of(units, labels, frame), frame, lon, lat, persons, target)[1])
+        out[name] = dict(
+            seconds=seconds,
+            units=len(units),
+            **partition.measures(parts_of(units, labels, frame), frame, lon, lat, persons, target)[1],
+        )
     return out
 
 

@@ -10,6 +10,7 @@
 spopt and gerrychain are optional (`pip install quanyu[bench]`): when missing, the report
 says so instead of failing.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,11 @@ def assignment(conn, n_points: int, repeat: int) -> dict:
 
     with db.transaction(conn) as cur:
         cur.execute("DROP TABLE IF EXISTS bench_points")
-        cur.execute("""CREATE UNLOGGED TABLE bench_points AS
-                       SELECT id, geom FROM household ORDER BY id LIMIT %s""", (n_points,))
+        cur.execute(
+            """CREATE UNLOGGED TABLE bench_points AS
+                       SELECT id, geom FROM household ORDER BY id LIMIT %s""",
+            (n_points,),
+        )
         cur.execute("CREATE INDEX ON bench_points USING gist (geom)")
         cur.execute("ANALYZE bench_points")
     sql = timed(lambda: db.scalar(conn, _SQL_JOIN), repeat, budget_s=90)
@@ -53,10 +57,12 @@ def assignment(conn, n_points: int, repeat: int) -> dict:
     t = time.perf_counter()
     pts = db.rows(conn, "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM bench_points ORDER BY id")
     grids = db.rows(conn, "SELECT code, ST_AsBinary(geom) AS wkb FROM grid_current")
-    points = gpd.GeoDataFrame({"id": [p["id"] for p in pts]},
-                              geometry=gpd.points_from_xy([p["x"] for p in pts], [p["y"] for p in pts]), crs=4326)
-    polys = gpd.GeoDataFrame({"code": [g["code"] for g in grids]},
-                             geometry=shapely.from_wkb([bytes(g["wkb"]) for g in grids]), crs=4326)
+    points = gpd.GeoDataFrame(
+        {"id": [p["id"] for p in pts]}, geometry=gpd.points_from_xy([p["x"] for p in pts], [p["y"] for p in pts]), crs=4326
+    )
+    polys = gpd.GeoDataFrame(
+        {"code": [g["code"] for g in grids]}, geometry=shapely.from_wkb([bytes(g["wkb"]) for g in grids]), crs=4326
+    )
     load_s = time.perf_counter() - t
     gp = timed(lambda: gpd.sjoin(points, polys, how="inner", predicate="intersects"), repeat, budget_s=90)
     matched_gp = int(gp["result"]["id"].nunique())
@@ -67,21 +73,32 @@ def assignment(conn, n_points: int, repeat: int) -> dict:
     conn.commit()
     db.execute(conn, "DROP TABLE bench_points")
     conn.commit()
-    return {"points": len(pts), "grids": len(grids),
-            "sql_join": strip(sql) | {"matched": sql["result"]},
-            "geopandas_sjoin": strip(gp) | {"matched": matched_gp, "load_from_db_s": round(load_s, 2)},
-            "in_memory": strip(mem) | {"matched": matched_mem, "threads": min(os.cpu_count() or 1, max(1, len(pts) // assign_mod.MIN_CHUNK)),
-                                        "used_by": "geo.io.importer (bulk import)"},
-            "ratio_sjoin_over_in_memory": round(gp["median_ms"] / mem["median_ms"], 2) if mem["median_ms"] else None,
-            "ratio_sjoin_over_sql": round(gp["median_ms"] / sql["median_ms"], 2) if sql["median_ms"] else None,
-            "locate_points_household_all": strip(locate) | {"rows_changed": locate["result"]}}
+    return {
+        "points": len(pts),
+        "grids": len(grids),
+        "sql_join": strip(sql) | {"matched": sql["result"]},
+        "geopandas_sjoin": strip(gp) | {"matched": matched_gp, "load_from_db_s": round(load_s, 2)},
+        "in_memory": strip(mem)
+        | {
+            "matched": matched_mem,
+            "threads": min(os.cpu_count() or 1, max(1, len(pts) // assign_mod.MIN_CHUNK)),
+            "used_by": "geo.io.importer (bulk import)",
+        },
+        "ratio_sjoin_over_in_memory": round(gp["median_ms"] / mem["median_ms"], 2) if mem["median_ms"] else None,
+        "ratio_sjoin_over_sql": round(gp["median_ms"] / sql["median_ms"], 2) if sql["median_ms"] else None,
+        "locate_points_household_all": strip(locate) | {"rows_changed": locate["result"]},
+    }
 
 
 # --------------------------------------------------------------------------- partition
 
+
 def busiest_community(conn) -> str:
-    return db.scalar(conn, """SELECT admin_code FROM household GROUP BY admin_code
-                               ORDER BY count(*) DESC, admin_code LIMIT 1""")
+    return db.scalar(
+        conn,
+        """SELECT admin_code FROM household GROUP BY admin_code
+                               ORDER BY count(*) DESC, admin_code LIMIT 1""",
+    )
 
 
 def _units(community, frame, lon, lat, n_units: int):
@@ -131,9 +148,19 @@ def partition_peers(conn, target: int = 300, n_units: int = 150, seed: int = 8) 
     ours_s = time.perf_counter() - t
     unit = db.one(conn, "SELECT ST_AsBinary(geom) AS wkb FROM admin_unit WHERE code = %s", (code,))
     community = shapely.from_wkb(bytes(unit["wkb"]))
-    hh = np.array([(r["x"], r["y"], r["persons"]) for r in db.rows(conn, """
+    hh = np.array(
+        [
+            (r["x"], r["y"], r["persons"])
+            for r in db.rows(
+                conn,
+                """
         SELECT ST_X(h.geom) AS x, ST_Y(h.geom) AS y, h.persons FROM admin_unit a JOIN household h ON ST_Intersects(a.geom, h.geom)
-         WHERE a.code = %s ORDER BY h.id""", (code,))], float).reshape(-1, 3)
+         WHERE a.code = %s ORDER BY h.id""",
+                (code,),
+            )
+        ],
+        float,
+    ).reshape(-1, 3)
     lon, lat, persons = hh[:, 0], hh[:, 1], hh[:, 2]
     frame = partition.LocalFrame(community.centroid.x, community.centroid.y)
     k = len(prop.pieces)
@@ -141,8 +168,14 @@ def partition_peers(conn, target: int = 300, n_units: int = 150, seed: int = 8) 
     units = _units(community, frame, lon, lat, n_units)
     results.append(_maxp(units, target, frame, lon, lat, persons, seed))
     results.append(_tree_part(units, k, frame, lon, lat, persons, target, seed))
-    return {"community": code, "households": len(hh), "target": target, "regions_ours": k, "units_for_peers": len(units),
-            "methods": results}
+    return {
+        "community": code,
+        "households": len(hh),
+        "target": target,
+        "regions_ours": k,
+        "units_for_peers": len(units),
+        "methods": results,
+    }
 
 
 def _maxp(units, target, frame, lon, lat, persons, seed) -> dict:
@@ -153,8 +186,9 @@ def _maxp(units, target, frame, lon, lat, persons, seed) -> dict:
 
         np.random.seed(seed)
         w = libpysal.weights.Rook.from_dataframe(units, use_index=False, silence_warnings=True)
-        model = MaxPHeuristic(units, w, ["households"], "households", target, top_n=2,
-                              max_iterations_construction=10, max_iterations_sa=2)  # defaults (99, 10) take minutes
+        model = MaxPHeuristic(
+            units, w, ["households"], "households", target, top_n=2, max_iterations_construction=10, max_iterations_sa=2
+        )  # defaults (99, 10) take minutes
         model.solve()
         geoms = _regions(units, model.labels_, frame)
         return _score("spopt.MaxPHeuristic", time.perf_counter() - t, geoms, frame, lon, lat, persons, target)
@@ -166,11 +200,11 @@ def _tree_part(units, k, frame, lon, lat, persons, target, seed) -> dict:
     t = time.perf_counter()
     try:
         import random
-
-        import libpysal
         from functools import partial
 
+        import libpysal
         from gerrychain import Graph
+
         try:  # GerryChain >= 1.0
             from gerrychain.partition import recursive_tree_part
             from gerrychain.tree import bipartition_tree
@@ -191,7 +225,9 @@ def _tree_part(units, k, frame, lon, lat, persons, target, seed) -> dict:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    assignment = recursive_tree_part(graph, range(k), total / k, "households", epsilon, bipartition_tree_fn=bounded)
+                    assignment = recursive_tree_part(
+                        graph, range(k), total / k, "households", epsilon, bipartition_tree_fn=bounded
+                    )
                 break
             except RuntimeError:
                 continue
@@ -200,7 +236,9 @@ def _tree_part(units, k, frame, lon, lat, persons, target, seed) -> dict:
         labels = [assignment[i] for i in range(len(units))]
         geoms = _regions(units, labels, frame)
         return _score("gerrychain.recursive_tree_part", time.perf_counter() - t, geoms, frame, lon, lat, persons, target) | {
-            "epsilon": epsilon}
+            "epsilon": epsilon
+        }
     except Exception as exc:
-        return _score("gerrychain.recursive_tree_part", time.perf_counter() - t, [], frame, lon, lat, persons, target,
-                      error=repr(exc))
+        return _score(
+            "gerrychain.recursive_tree_part", time.perf_counter() - t, [], frame, lon, lat, persons, target, error=repr(exc)
+        )

@@ -6,6 +6,7 @@ are removed afterwards so a reused database stays the same size.
 Scales: smoke (seconds, for CI), district (the Kongtong demo), city (20,000 grids,
 2,000,000 households, 2,000,000 incidents in a year, see geo.bench.city).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,8 @@ def build(conn, scale: str, say) -> dict:
     """Fill the bench database; returns what was built and how long it took."""
     t = time.perf_counter()
     if scale == "district":
-        from geo.demo import generator as demo_data
         from geo.commands import demo
+        from geo.demo import generator as demo_data
 
         world = demo_data.generate(progress=say)
         demo.load(conn, world, say)
@@ -52,15 +53,19 @@ def build(conn, scale: str, say) -> dict:
     from geo.bench import city as bench_city
 
     return bench_city.build(conn, bench_city.SMOKE if scale == "smoke" else bench_city.CITY, say=say) | {
-        "generator": "geo/bench/city.py"}
+        "generator": "geo/bench/city.py"
+    }
 
 
 def data_counts(conn) -> dict:
-    return db.one(conn, """SELECT (SELECT count(*) FROM grid_current WHERE layer = 'official') AS grids,
+    return db.one(
+        conn,
+        """SELECT (SELECT count(*) FROM grid_current WHERE layer = 'official') AS grids,
                                   (SELECT count(*) FROM household) AS households,
                                   (SELECT count(*) FROM incident) AS incidents,
                                   (SELECT count(*) FROM admin_unit WHERE level = 'community') AS communities,
-                                  pg_database_size(current_database()) AS database_bytes""")
+                                  pg_database_size(current_database()) AS database_bytes""",
+    )
 
 
 def run(scale: str, reuse: bool = False, baseline: dict | None = None, say=print) -> dict:
@@ -73,10 +78,18 @@ def run(scale: str, reuse: bool = False, baseline: dict | None = None, say=print
     url = bench_db.ensure(scale)
     os.environ["DATABASE_URL"] = url  # db.pooled() inside the page functions: the bench database only
     conn = db.connect(url)
-    report = {"scale": scale, "database": bench_db.name_for(scale), "started": datetime.now(CST).isoformat(timespec="seconds"),
-              "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "shared": True,
-                          "postgres": db.scalar(conn, "SHOW server_version"),
-                          "postgis": db.scalar(conn, "SELECT postgis_lib_version()")}}
+    report = {
+        "scale": scale,
+        "database": bench_db.name_for(scale),
+        "started": datetime.now(CST).isoformat(timespec="seconds"),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "shared": True,
+            "postgres": db.scalar(conn, "SHOW server_version"),
+            "postgis": db.scalar(conn, "SELECT postgis_lib_version()"),
+        },
+    }
     if reuse and bench_db.is_loaded(conn):
         say("复用 reusing the bench database")
         report["build"] = {"reused": True}

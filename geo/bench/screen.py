@@ -12,6 +12,7 @@ An "interaction" costs every tile it makes the browser fetch for the initial vie
 rendered one after another: a conservative figure (a browser fetches six at a time, and
 gunicorn workers would render them in parallel).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,7 @@ def initial_view(bounds: tuple[float, float, float, float]) -> tuple[int, list[t
 
     span_x, span_y = max((e - w) / 360, 1e-9), max(merc_y(s) - merc_y(n), 1e-9)
     z = max(0, min(16, int(math.floor(min(math.log2(VIEW_PX[0] / 256 / span_x), math.log2(VIEW_PX[1] / 256 / span_y))))))
-    k = 2 ** z
+    k = 2**z
     xs = range(int((w + 180) / 360 * k), int((e + 180) / 360 * k) + 1)
     ys = range(int(merc_y(n) * k), int(merc_y(s) * k) + 1)
     return z, [(x, y) for x in xs for y in ys]
@@ -130,19 +131,35 @@ def interactions(url: str, repeat: int) -> dict:
         return summary(ms) | {"samples": [str(s) for s in samples]}
 
     by_filter = lambda f: [layer for layer in LAYERS.values() if f in layer.filters]  # noqa: E731
-    out["time_window_change"] = each(["1", "7", "90", "30"] * max(1, repeat // 2), lambda w: [
-        _render_view(conn, layer, z, view, _params(w)) for layer in by_filter("window")])
+    out["time_window_change"] = each(
+        ["1", "7", "90", "30"] * max(1, repeat // 2),
+        lambda w: [_render_view(conn, layer, z, view, _params(w)) for layer in by_filter("window")],
+    )
     majors = [r["major_code"] for r in db.rows(conn, "SELECT DISTINCT major_code FROM category ORDER BY 1")][:6]
-    out["category_filter"] = each(majors, lambda m: [
-        _render_view(conn, layer, z, view, _params(major=m)) for layer in by_filter("category")])
+    out["category_filter"] = each(
+        majors, lambda m: [_render_view(conn, layer, z, view, _params(major=m)) for layer in by_filter("category")]
+    )
     out["layer_toggle"] = each(list(LAYERS), lambda lid: _render_view(conn, LAYERS[lid], z, view, _params()))
-    codes = [r["code"] for r in db.rows(conn, "SELECT code FROM grid_current ORDER BY md5(code) LIMIT %s", (max(10, repeat * 4),))]
+    codes = [
+        r["code"] for r in db.rows(conn, "SELECT code FROM grid_current ORDER BY md5(code) LIMIT %s", (max(10, repeat * 4),))
+    ]
     out["grid_click"] = each(codes, lambda c: dashboard.grid_card(conn, c))
-    out["live_refresh"] = strip(timed(lambda: (dashboard.versions(conn), dashboard.kpis(conn), dashboard.feed(conn)),
-                                      repeat * 2, budget_s=30))
-    out["live_refresh_panels"] = strip(timed(lambda: (dashboard.kpis(conn), dashboard.by_category(conn), dashboard.trend(conn),
-                                                      dashboard.level_shares(conn), dashboard.town_ranking(conn)),
-                                             repeat, budget_s=30))
+    out["live_refresh"] = strip(
+        timed(lambda: (dashboard.versions(conn), dashboard.kpis(conn), dashboard.feed(conn)), repeat * 2, budget_s=30)
+    )
+    out["live_refresh_panels"] = strip(
+        timed(
+            lambda: (
+                dashboard.kpis(conn),
+                dashboard.by_category(conn),
+                dashboard.trend(conn),
+                dashboard.level_shares(conn),
+                dashboard.town_ranking(conn),
+            ),
+            repeat,
+            budget_s=30,
+        )
+    )
     # The first refresh after a write. The screen's caches are kept per local day (migration
     # 0024), so clearing them would measure a new worker, not a write: each sample writes
     # for real (a probe incident reported now and one reported on a past day, as a status
@@ -151,25 +168,41 @@ def interactions(url: str, repeat: int) -> dict:
     import layers.incident_heat as heat
     from geo.bench.measure import PROBE_TITLE
 
-    probe = db.one(conn, """SELECT g.code, g.admin_code, ST_PointOnSurface(g.geom) AS p,
+    probe = db.one(
+        conn,
+        """SELECT g.code, g.admin_code, ST_PointOnSurface(g.geom) AS p,
                                    (SELECT minor_code FROM category ORDER BY minor_code LIMIT 1) AS cat
-                              FROM grid_current g ORDER BY g.code LIMIT 1""")
+                              FROM grid_current g ORDER BY g.code LIMIT 1""",
+    )
     back = iter(range(1, 1000))
 
     ids: list[int] = []
 
     def write():
         with db.transaction(conn) as cur:
-            cur.execute("""INSERT INTO incident (title, minor_code, source, reported_at, grid_code, admin_code, geom, synthetic)
+            cur.execute(
+                """INSERT INTO incident (title, minor_code, source, reported_at, grid_code, admin_code, geom, synthetic)
                            SELECT %(t)s, %(cat)s, 'patrol', at, %(code)s, %(admin)s, %(p)s::geometry, true
                              FROM unnest(ARRAY[now(), now() - make_interval(days => %(back)s)]) at RETURNING id""",
-                        dict(t=PROBE_TITLE, cat=probe["cat"], code=probe["code"], admin=probe["admin_code"], p=probe["p"],
-                             back=next(back) % 20 + 1))
+                dict(
+                    t=PROBE_TITLE,
+                    cat=probe["cat"],
+                    code=probe["code"],
+                    admin=probe["admin_code"],
+                    p=probe["p"],
+                    back=next(back) % 20 + 1,
+                ),
+            )
             ids.extend(r[0] for r in cur.fetchall())
 
     def panels():
-        return (dashboard.kpis(conn), dashboard.by_category(conn), dashboard.trend(conn),
-                dashboard.level_shares(conn), dashboard.town_ranking(conn))
+        return (
+            dashboard.kpis(conn),
+            dashboard.by_category(conn),
+            dashboard.trend(conn),
+            dashboard.level_shares(conn),
+            dashboard.town_ranking(conn),
+        )
 
     ms = []
     try:
@@ -194,8 +227,11 @@ def interactions(url: str, repeat: int) -> dict:
     sizes = {}
     for lid, layer in LAYERS.items():
         blobs = _render_view(conn, layer, z, view, _params())
-        sizes[lid] = {"bytes": sum(map(len, blobs)), "sent_bytes": sum(len(tile_mod.maybe_gzip(b, "gzip")[0]) for b in blobs),
-                      "largest_tile": max(map(len, blobs), default=0)}
+        sizes[lid] = {
+            "bytes": sum(map(len, blobs)),
+            "sent_bytes": sum(len(tile_mod.maybe_gzip(b, "gzip")[0]) for b in blobs),
+            "largest_tile": max(map(len, blobs), default=0),
+        }
     out["bytes_per_layer"] = sizes
     out["layout_json_bytes"] = layout_bytes
     out["largest_response_bytes"] = max([layout_bytes] + [s["largest_tile"] for s in sizes.values()])
@@ -204,6 +240,7 @@ def interactions(url: str, repeat: int) -> dict:
 
 
 # --------------------------------------------------------------------------- the app
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -250,8 +287,9 @@ def _sign_in(base: str, url: str) -> bool:
         finally:
             conn.close()
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
-        data = urllib.parse.urlencode({"username": BENCH_USER, "password": BENCH_PASSWORD,
-                                       "csrf_token": csrf.group(1) if csrf else ""}).encode()
+        data = urllib.parse.urlencode(
+            {"username": BENCH_USER, "password": BENCH_PASSWORD, "csrf_token": csrf.group(1) if csrf else ""}
+        ).encode()
         with _opener.open(base + "/login", data=data, timeout=30) as r:
             r.read()
         return any(c.name for c in jar if "session" in c.name.lower())
@@ -292,6 +330,7 @@ def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> di
     env = dict(os.environ, DATABASE_URL=url, QUANYU_HOST="127.0.0.1", QUANYU_PORT=str(port))
     try:  # served as in production (make serve-prod): gunicorn, WORKERS processes, one database
         import gunicorn  # noqa: F401
+
         cmd = [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--timeout", "300", "app:server"]
         server = f"gunicorn -w {WORKERS}"
     except ImportError:
@@ -314,8 +353,11 @@ def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> di
         signed_in = _sign_in(base, url)
         urls = [base + "/", base + "/_dash-layout"]
         for lid, layer in LAYERS.items():
-            variants = [""] + ([f"?window={w}" for w in ("7", "90")] if "window" in layer.filters else []) \
+            variants = (
+                [""]
+                + ([f"?window={w}" for w in ("7", "90")] if "window" in layer.filters else [])
                 + ([f"?major={m}" for m in majors] if "category" in layer.filters else [])
+            )
             urls += [f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf{v}" for v in variants for x, y in view]
         urls += [base + "/api/versions"] * 10
         urls = urls[:max_requests]
@@ -330,16 +372,25 @@ def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> di
         from concurrent.futures import ThreadPoolExecutor
 
         first = [base + "/", base + "/_dash-layout"] + [
-            f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf?window=1" for lid, layer in LAYERS.items() if layer.visible for x, y in view]
+            f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf?window=1" for lid, layer in LAYERS.items() if layer.visible for x, y in view
+        ]
         t = time.perf_counter()
         with ThreadPoolExecutor(6) as pool:
             list(pool.map(_get, first))
         parallel_ms = (time.perf_counter() - t) * 1000
         pids = [proc.pid] + _children(proc.pid)
         rss = {pid: round(_peak_rss_mb(pid), 1) for pid in pids}
-        return {"server": server, "signed_in": signed_in, "requests": len(urls), "http": summary(ms), "largest_response_bytes": largest,
-                "first_load_parallel_ms": round(parallel_ms, 1), "first_load_parallel_requests": len(first),
-                "peak_rss_mb": max(rss.values()), "peak_rss_mb_total": round(sum(rss.values()), 1)}
+        return {
+            "server": server,
+            "signed_in": signed_in,
+            "requests": len(urls),
+            "http": summary(ms),
+            "largest_response_bytes": largest,
+            "first_load_parallel_ms": round(parallel_ms, 1),
+            "first_load_parallel_requests": len(first),
+            "peak_rss_mb": max(rss.values()),
+            "peak_rss_mb_total": round(sum(rss.values()), 1),
+        }
     finally:
         proc.terminate()
         try:

@@ -1,4 +1,5 @@
 """`python -m geo apikey create --name NAME | list | revoke ID`: keys of Open311 clients."""
+
 from __future__ import annotations
 
 HELP = "管理开放接口密钥 create|list|revoke (Open311 API keys)"
@@ -12,8 +13,8 @@ def add_arguments(p):
 
 def run(args) -> int:
     from geo import db
-    from geo.security import apikeys
     from geo.cli import CommandError
+    from geo.security import apikeys
 
     conn = db.connect()
     try:

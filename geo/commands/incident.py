@@ -1,4 +1,5 @@
 """`python -m geo incident add|move|overdue|history|duplicates|merge`: the incident loop from the shell."""
+
 from __future__ import annotations
 
 HELP = "事件闭环 add|move|overdue|history|duplicates|merge (incident lifecycle)"
@@ -38,8 +39,8 @@ def add_arguments(p):
 def run(args) -> int:
     from geo import db
     from geo.cli import CommandError
-    from geo.incidents.lifecycle import TransitionRefused
     from geo.incidents.dispatch import RoutingError
+    from geo.incidents.lifecycle import TransitionRefused
 
     conn = db.connect()
     try:
@@ -53,9 +54,17 @@ def run(args) -> int:
 def _add(conn, args) -> int:
     from geo.incidents import dispatch as routing
 
-    iid = routing.create_incident(conn, lon=args.lon, lat=args.lat, minor_code=args.category, actor=args.actor,
-                                  source=args.source, description=args.description, address=args.address,
-                                  people_involved=args.people)
+    iid = routing.create_incident(
+        conn,
+        lon=args.lon,
+        lat=args.lat,
+        minor_code=args.category,
+        actor=args.actor,
+        source=args.source,
+        description=args.description,
+        address=args.address,
+        people_involved=args.people,
+    )
     row = _row(conn, iid)
     r = routing.route(conn, args.lon, args.lat, args.category, row["reported_at"])
     print(f"事件 incident #{iid} 已接收 received")
@@ -72,8 +81,9 @@ def _add(conn, args) -> int:
 def _move(conn, args) -> int:
     from geo.incidents import lifecycle
 
-    row = lifecycle.transition(conn, args.id, args.status, args.actor, note=args.note, level=args.level,
-                               satisfaction=args.satisfaction)
+    row = lifecycle.transition(
+        conn, args.id, args.status, args.actor, note=args.note, level=args.level, satisfaction=args.satisfaction
+    )
     print(f"#{args.id}: {lifecycle.status_label(row['status'])}（层级 level {row['level_handled'] or '-'}）")
     return 0
 
@@ -91,8 +101,10 @@ def _overdue(conn, args) -> int:
         return 0
     for r in rows:
         label = "超期 overdue " if r["kind"] == "overdue" else "临期 due soon"
-        print(f"{label} #{r['id']}\t{r['title']}\t{r['town_name'] or '-'}\t{r['department']}\t"
-              f"时限 {_local(r['deadline'])}\t{r['hours_past']:+.1f} h\t催办 {r['reminders']}")
+        print(
+            f"{label} #{r['id']}\t{r['title']}\t{r['town_name'] or '-'}\t{r['department']}\t"
+            f"时限 {_local(r['deadline'])}\t{r['hours_past']:+.1f} h\t催办 {r['reminders']}"
+        )
     print(f"{sum(r['kind'] == 'overdue' for r in rows)} overdue, {sum(r['kind'] == 'due_soon' for r in rows)} due soon")
     return 0
 
@@ -133,5 +145,4 @@ def _local(value) -> str:
     return f"{value.astimezone(CST):%Y-%m-%d %H:%M}" if value else "-"
 
 
-ACTIONS = {"add": _add, "move": _move, "overdue": _overdue, "history": _history, "duplicates": _duplicates,
-           "merge": _merge}
+ACTIONS = {"add": _add, "move": _move, "overdue": _overdue, "history": _history, "duplicates": _duplicates, "merge": _merge}

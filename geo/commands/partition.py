@@ -17,9 +17,9 @@ def run(args) -> int:
     import json
 
     from geo import db
-    from geo.planning import partition
     from geo.cli import CommandError
     from geo.commands.coverage import table
+    from geo.planning import partition
 
     conn = db.connect(test=args.test)
     try:
@@ -32,12 +32,25 @@ def run(args) -> int:
         print(json.dumps(proposal.to_dict(), ensure_ascii=False))
         return 0
     new, now = proposal.metrics["proposal"], proposal.metrics["current"]
-    print(f"{proposal.community_name} {proposal.community_code}: 目标 target {proposal.target} 户/格, "
-          f"{proposal.seconds:.2f} s, 覆盖有效 exact tiling: {'是 yes' if proposal.valid_coverage else '否 NO'}")
-    rows = (("网格数 grids", "grids", "{:d}"), ("户数均值 mean households", "mean", "{:.1f}"),
-            ("最少 min", "min", "{:d}"), ("最多 max", "max", "{:d}"), ("标准差 std", "std", "{:.1f}"),
-            ("偏离目标最大 max |n-target|/target", "max_dev_target", "{:.1%}"),
-            ("紧凑度均值 Polsby-Popper mean", "polsby_popper_mean", "{:.3f}"),
-            ("紧凑度最小 Polsby-Popper min", "polsby_popper_min", "{:.3f}"), ("最多人数 max persons", "max_persons", "{:d}"))
-    print(table([("", "建议 proposal", "现状 current")] + [(label, fmt.format(new[key]), fmt.format(now[key])) for label, key, fmt in rows]))
+    print(
+        f"{proposal.community_name} {proposal.community_code}: 目标 target {proposal.target} 户/格, "
+        f"{proposal.seconds:.2f} s, 覆盖有效 exact tiling: {'是 yes' if proposal.valid_coverage else '否 NO'}"
+    )
+    rows = (
+        ("网格数 grids", "grids", "{:d}"),
+        ("户数均值 mean households", "mean", "{:.1f}"),
+        ("最少 min", "min", "{:d}"),
+        ("最多 max", "max", "{:d}"),
+        ("标准差 std", "std", "{:.1f}"),
+        ("偏离目标最大 max |n-target|/target", "max_dev_target", "{:.1%}"),
+        ("紧凑度均值 Polsby-Popper mean", "polsby_popper_mean", "{:.3f}"),
+        ("紧凑度最小 Polsby-Popper min", "polsby_popper_min", "{:.3f}"),
+        ("最多人数 max persons", "max_persons", "{:d}"),
+    )
+    print(
+        table(
+            [("", "建议 proposal", "现状 current")]
+            + [(label, fmt.format(new[key]), fmt.format(now[key])) for label, key, fmt in rows]
+        )
+    )
     return 0

@@ -50,12 +50,13 @@ def run(args) -> int:
     import json
 
     from geo import db
-    from geo.planning import drafts as planning
     from geo.cli import CommandError
     from geo.commands.coverage import table as text_table
+    from geo.planning import drafts as planning
 
     def table(rows):
         return text_table([tuple("" if v is None else str(v) for v in r) for r in rows])
+
     from geo.io.exporter import ExportFailed
     from geo.planning.export import export_plan
     from geo.planning.publish import diff, publish
@@ -67,9 +68,23 @@ def run(args) -> int:
             if args.json:
                 print(json.dumps(out, ensure_ascii=False, default=str))
             else:
-                print(table([("id", "社区 community", "名称 name", "状态 status", "改动 changed", "编辑 edits", "发布 published")]
-                            + [(p["id"], f"{p['admin_code']} {p['community']}", p["name"], p["status"], p["changed"], p["edits"],
-                                p["published_at"] or "") for p in out]))
+                print(
+                    table(
+                        [("id", "社区 community", "名称 name", "状态 status", "改动 changed", "编辑 edits", "发布 published")]
+                        + [
+                            (
+                                p["id"],
+                                f"{p['admin_code']} {p['community']}",
+                                p["name"],
+                                p["status"],
+                                p["changed"],
+                                p["edits"],
+                                p["published_at"] or "",
+                            )
+                            for p in out
+                        ]
+                    )
+                )
         elif args.action == "show":
             plan = planning.get(conn, args.id)
             check = planning.evaluate(conn, args.id)
@@ -77,23 +92,34 @@ def run(args) -> int:
                 print(json.dumps(dict(plan=plan, check=check.to_dict()), ensure_ascii=False, default=str))
             else:
                 print(f"#{plan['id']} {plan['name']} · {plan['admin_code']} · {plan['status']} · 覆盖率 score {check.score:.4%}")
-                print(table([("编码 code", "名称 name", "改动 action", "户数 households", "人数 persons", "偏离 deviation")]
-                            + [(r["code"], r["name"], r["action"], r["households"], r["persons"], f"{r['deviation']:+.0%}")
-                               for r in check.loads]))
+                print(
+                    table(
+                        [("编码 code", "名称 name", "改动 action", "户数 households", "人数 persons", "偏离 deviation")]
+                        + [
+                            (r["code"], r["name"], r["action"], r["households"], r["persons"], f"{r['deviation']:+.0%}")
+                            for r in check.loads
+                        ]
+                    )
+                )
                 for d in check.defects:
                     print(f"  {d.kind:8s} {d.area_m2:>12,.1f} m²  {'/'.join(d.grid_codes)}  ({d.lon}, {d.lat})")
         elif args.action == "publish":
             result = publish(conn, args.id, by=args.by)
-            print(json.dumps(result, ensure_ascii=False, default=str) if args.json else
-                  f"published plan {args.id} at {result['published_at']}: {result['closed']} closed, {result['inserted']} new "
-                  f"versions, relocated {result['relocated']}, coverage score {result.get('coverage_score')}")
+            print(
+                json.dumps(result, ensure_ascii=False, default=str)
+                if args.json
+                else f"published plan {args.id} at {result['published_at']}: {result['closed']} closed, {result['inserted']} new "
+                f"versions, relocated {result['relocated']}, coverage score {result.get('coverage_score')}"
+            )
         elif args.action == "diff":
             d = diff(conn, args.community, _when(args.at_from), _when(args.at_to))
             if args.json:
                 print(json.dumps(d, ensure_ascii=False))
             else:
-                print(f"{args.community} {args.at_from} → {args.at_to or 'now'}: added {d['counts']['added']}, "
-                      f"removed {d['counts']['removed']}, changed {d['counts']['changed']}; grids {', '.join(d['changed_grids']) or '—'}")
+                print(
+                    f"{args.community} {args.at_from} → {args.at_to or 'now'}: added {d['counts']['added']}, "
+                    f"removed {d['counts']['removed']}, changed {d['counts']['changed']}; grids {', '.join(d['changed_grids']) or '—'}"
+                )
         else:
             print(export_plan(conn, args.id, args.path))
     except (planning.PlanError, ExportFailed, ValueError) as exc:

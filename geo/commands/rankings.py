@@ -1,4 +1,5 @@
 """`python -m geo rankings --quarter 2026Q3 [--month 2026-09] [--excel FILE] [--json]`."""
+
 from __future__ import annotations
 
 HELP = "季通报排名与月调度 (quarterly rankings, monthly dispatch review)"
@@ -38,11 +39,15 @@ def run(args) -> int:
         for r in rows:
             rate = f"{r['resolution_rate']:.1%}" if r["resolution_rate"] is not None else "—"
             flags = " ".join(f for f, on in (("排查量末位", r["last_found"]), ("化解率末位", r["last_rate"])) if on)
-            print(f"  {r['rank_found']:>3} {r['name']:<14} 排查量 {r['found']:>6}  化解率 {rate:>6} "
-                  f"(第{r['rank_rate'] or '—'}名) {flags}")
+            print(
+                f"  {r['rank_found']:>3} {r['name']:<14} 排查量 {r['found']:>6}  化解率 {rate:>6} "
+                f"(第{r['rank_rate'] or '—'}名) {flags}"
+            )
     if month:
-        print(f"{month['month']} 月调度: 排查量 {month['found']} (上月 {month['previous_found']}), "
-              f"超期 {month['overdue']}, 村(社区)化解占比 {month['share_at_community'] or 0:.1%}")
+        print(
+            f"{month['month']} 月调度: 排查量 {month['found']} (上月 {month['previous_found']}), "
+            f"超期 {month['overdue']}, 村(社区)化解占比 {month['share_at_community'] or 0:.1%}"
+        )
     if args.excel:
         print(f"written: {args.excel}")
     return 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-HELP = "风险分级 高/中/低：网格与事件风险、重点清单、台账与提示函 (risk tiers)"
-
 import json
+
+HELP = "风险分级 高/中/低：网格与事件风险、重点清单、台账与提示函 (risk tiers)"
 
 
 def add_arguments(p):
@@ -20,8 +20,10 @@ def add_arguments(p):
     led.add_argument("--town", help="9-digit town/street code (default: all)")
     led.add_argument("--days", type=int, default=365, help="incidents of the last DAYS days plus all unresolved")
     led.add_argument("file")
-    for name, text in (("list", "风险隐患问题清单 of a town (.xlsx, .html or .pdf)"),
-                       ("notice", "风险提示函 to a town (.xlsx, .html or .pdf)")):
+    for name, text in (
+        ("list", "风险隐患问题清单 of a town (.xlsx, .html or .pdf)"),
+        ("notice", "风险提示函 to a town (.xlsx, .html or .pdf)"),
+    ):
         q = sub.add_parser(name, help=text)
         q.add_argument("--town", required=True, help="9-digit town/street code")
         q.add_argument("--week-end", help="last day of the week, YYYY-MM-DD (default today)")
@@ -36,8 +38,8 @@ def add_arguments(p):
 
 def run(args) -> int:
     from geo import db
-    from geo.risk import tiers as risk
     from geo.cli import CommandError
+    from geo.risk import tiers as risk
 
     conn = db.connect()
     try:
@@ -47,8 +49,15 @@ def run(args) -> int:
             if action == "config":
                 return _config(conn, args, as_json)
             risk.ensure_config(conn)
-            handler = {"summary": _summary, "recompute": _recompute, "ledger": _ledger, "list": _weekly,
-                       "notice": _weekly, "keylist": _keylist, "grid": _grid}[action]
+            handler = {
+                "summary": _summary,
+                "recompute": _recompute,
+                "ledger": _ledger,
+                "list": _weekly,
+                "notice": _weekly,
+                "keylist": _keylist,
+                "grid": _grid,
+            }[action]
             return handler(conn, args, as_json)
         except (risk.RiskConfigError, ValueError, RuntimeError) as exc:
             raise CommandError(str(exc)) from None
@@ -65,8 +74,10 @@ def _config(conn, args, as_json) -> int:
 
     if args.load is not None:
         changed = risk.load_config(conn, args.load or risk.DEFAULT_CONFIG)
-        print(f"已加载 loaded {args.load or risk.DEFAULT_CONFIG}: {changed['incidents']} 件事件等级变化, "
-              f"{changed['grids']} 个网格重算")
+        print(
+            f"已加载 loaded {args.load or risk.DEFAULT_CONFIG}: {changed['incidents']} 件事件等级变化, "
+            f"{changed['grids']} 个网格重算"
+        )
         return 0
     _print_json(risk.active_config(conn))
     return 0
@@ -84,13 +95,18 @@ def _summary(conn, args, as_json) -> int:
     print(f"网格风险 grid tiers ({total} 个网格, as of {s['as_of']:%Y-%m-%d %H:%M}):")
     for t in risk.TIERS:
         print(f"  {labels.t('tier.' + t)}  {s['grids'][t]:6d}  ({s['grid_share'][t]:.1%})")
-    print("事件风险 incident tiers: " + "  ".join(f"{labels.t('tier.' + t)} {s['incidents'][t]}" for t in risk.TIERS)
-          + (f"  未评估 {s['incidents']['none']}" if s["incidents"]["none"] else ""))
+    print(
+        "事件风险 incident tiers: "
+        + "  ".join(f"{labels.t('tier.' + t)} {s['incidents'][t]}" for t in risk.TIERS)
+        + (f"  未评估 {s['incidents']['none']}" if s["incidents"]["none"] else "")
+    )
     print(f"重点清单 key list: {s['key_list']} 件未化解高风险事项")
     print("风险最高的网格 top grids:")
     for g in s["top"]:
-        print(f"  {g['grid_code']} {g['grid_name']:<12} {labels.t('tier.' + g['tier'])} {g['score']:5.1f}  "
-              + "；".join(g["reasons"]))
+        print(
+            f"  {g['grid_code']} {g['grid_name']:<12} {labels.t('tier.' + g['tier'])} {g['score']:5.1f}  "
+            + "；".join(g["reasons"])
+        )
     return 0
 
 
@@ -118,14 +134,16 @@ def _weekly(conn, args, as_json) -> int:
     from datetime import date
     from pathlib import Path
 
+    from geo.cli import CommandError
     from geo.risk import excel as risk_excel
     from geo.risk import printable as risk_html
-    from geo.cli import CommandError
 
     week_end = date.fromisoformat(args.week_end) if args.week_end else None
     suffix = Path(args.file).suffix.lower()
-    writers = {"list": (risk_excel.write_risk_list, risk_html.risk_list_page),
-               "notice": (risk_excel.write_notice, risk_html.notice_page)}
+    writers = {
+        "list": (risk_excel.write_risk_list, risk_html.risk_list_page),
+        "notice": (risk_excel.write_notice, risk_html.notice_page),
+    }
     workbook, page = writers[args.action]
     if suffix == ".xlsx":
         counts = workbook(conn, args.town, args.file, week_end)
@@ -154,8 +172,10 @@ def _keylist(conn, args, as_json) -> int:
     for r in rows:
         deadline = f"{r['deadline'].astimezone(CST):%Y-%m-%d}" if r["deadline"] else "未定"
         flag = " 超期" if r["overdue"] else ""
-        print(f"  #{r['id']} {r['category']} {r['town_name'] or ''} 责任 {r['owner']} 已 {r['days_open']} 天"
-              f" 时限 {deadline}{flag}  {'；'.join(r['risk_reasons'] or [])}")
+        print(
+            f"  #{r['id']} {r['category']} {r['town_name'] or ''} 责任 {r['owner']} 已 {r['days_open']} 天"
+            f" 时限 {deadline}{flag}  {'；'.join(r['risk_reasons'] or [])}"
+        )
     return 0
 
 

@@ -5,6 +5,7 @@ database nothing happens, so this feeds it: every few seconds a grid worker repo
 incident at a real household's door, routed like any other (grid, department, deadline,
 risk tier). Every incident it makes is marked synthetic and names the simulator as actor.
 """
+
 from __future__ import annotations
 
 HELP = "模拟实时上报事件 (simulate incidents arriving, for demos)"
@@ -32,16 +33,26 @@ def run(args) -> int:
     made = 0
     try:
         while not args.count or made < args.count:
-            home = db.one(conn, "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, address FROM household OFFSET %s LIMIT 1",
-                          (int(rng.integers(0, households)),))
+            home = db.one(
+                conn,
+                "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, address FROM household OFFSET %s LIMIT 1",
+                (int(rng.integers(0, households)),),
+            )
             cat = cats[int(rng.choice(len(cats), p=weights / weights.sum()))]
             people = int(rng.geometric(0.45) + 1)
             new_id = routing.create_incident(
-                conn, lon=home["lon"] + rng.normal(0, 0.0002), lat=home["lat"] + rng.normal(0, 0.0002),
-                minor_code=cat["minor_code"], actor="simulator", source=str(rng.choice(["patrol", "resident", "hotline"])),
-                description=f"{home['address']}：{cat['minor_name']}（模拟上报）", address=home["address"],
-                people_involved=people, conflict_intensity=int(rng.choice(4, p=[0.5, 0.3, 0.15, 0.05])),
-                behaviour_risk=int(rng.choice(4, p=[0.6, 0.25, 0.11, 0.04])))
+                conn,
+                lon=home["lon"] + rng.normal(0, 0.0002),
+                lat=home["lat"] + rng.normal(0, 0.0002),
+                minor_code=cat["minor_code"],
+                actor="simulator",
+                source=str(rng.choice(["patrol", "resident", "hotline"])),
+                description=f"{home['address']}：{cat['minor_name']}（模拟上报）",
+                address=home["address"],
+                people_involved=people,
+                conflict_intensity=int(rng.choice(4, p=[0.5, 0.3, 0.15, 0.05])),
+                behaviour_risk=int(rng.choice(4, p=[0.6, 0.25, 0.11, 0.04])),
+            )
             db.execute(conn, "UPDATE incident SET synthetic = true WHERE id = %s", (new_id,))
             conn.commit()
             made += 1

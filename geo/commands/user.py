@@ -5,6 +5,7 @@ admin --role admin --unit 620802`. The password is read from the terminal withou
 or from standard input with --password-stdin for scripts, never from the command line
 (which other users of the machine can see in the process list).
 """
+
 from __future__ import annotations
 
 HELP = "管理账号 add|list|passwd|disable|enable|unlock (accounts and roles)"
@@ -16,8 +17,9 @@ def add_arguments(p):
     p.add_argument("action", choices=["add", "list", "passwd", "disable", "enable", "unlock"])
     p.add_argument("username", nargs="?", help="user name (letters, digits, _ . @ -)")
     p.add_argument("--role", choices=ROLES, help="role (add)")
-    p.add_argument("--unit", help="administrative code the account is bound to: 6-digit district, 9-digit town, "
-                                  "12-digit community (add)")
+    p.add_argument(
+        "--unit", help="administrative code the account is bound to: 6-digit district, 9-digit town, 12-digit community (add)"
+    )
     p.add_argument("--name", default="", help="display name, e.g. 张主任 (add)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
@@ -31,14 +33,15 @@ def _password(args, confirm: bool) -> str:
     first = getpass.getpass("密码 password: ")
     if confirm and getpass.getpass("再输一次 again: ") != first:
         from geo.cli import CommandError
+
         raise CommandError("两次输入的密码不一致 (passwords differ)")
     return first
 
 
 def run(args) -> int:
     from geo import db
-    from geo.security import accounts
     from geo.cli import CommandError
+    from geo.security import accounts
 
     if args.action != "list" and not args.username:
         raise CommandError(f"user {args.action} needs a user name")

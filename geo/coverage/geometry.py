@@ -5,6 +5,7 @@ edges apart by rounding and invent gaps); only measurements (area, width) go thr
 jurisdiction's metric CRS. Kept free of the database so the tests can feed it exact
 polygons and compare it with GEOS's own coverage functions.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -151,8 +152,9 @@ def gap_defects(area, union, locator: AdminLocator, grid_tree_codes, meter: Mete
     return out
 
 
-def outside_defects(grid_codes, grid_geoms, grid_admin, jurisdiction, admin_geoms: dict, meter: Meter,
-                    config: PlanningConfig) -> list[Defect]:
+def outside_defects(
+    grid_codes, grid_geoms, grid_admin, jurisdiction, admin_geoms: dict, meter: Meter, config: PlanningConfig
+) -> list[Defect]:
     """Each grid's part outside the jurisdiction ('outside') and, inside it, outside its own
     community ('crossing'): every grid belongs to one community. Only grids not covered by
     the jurisdiction, or by their community, are cut (a covered grid's difference is

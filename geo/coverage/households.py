@@ -17,6 +17,7 @@ prepared grids. Distances to service centres come from a k-d tree (scipy) on met
 coordinates: exact, and in this data a thousand times faster than a per-household KNN
 query over the mixed `place` index.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -104,8 +105,10 @@ def _by_community(hh: Households, rows: np.ndarray) -> dict:
 
 def _listing(hh: Households, mask: np.ndarray, config: PlanningConfig, codes: dict[int, list[str]] | None = None) -> dict:
     rows = np.flatnonzero(mask)
-    items = [dict(id=int(hh.id[i]), admin_code=hh.admin_codes[hh.admin[i]], lon=float(hh.lon[i]), lat=float(hh.lat[i]))
-             for i in rows[: config.max_items]]
+    items = [
+        dict(id=int(hh.id[i]), admin_code=hh.admin_codes[hh.admin[i]], lon=float(hh.lon[i]), lat=float(hh.lat[i]))
+        for i in rows[: config.max_items]
+    ]
     if codes is not None:
         for item, i in zip(items, rows):
             item["grid_codes"] = codes.get(int(i), [])
@@ -130,10 +133,13 @@ def household_checks(hh: Households, grid_codes: list[str], grid_geoms, config: 
         in_two=_listing(hh, within >= 2, config, codes_of),
         on_edge=_listing(hh, (touching >= 2) & (within < 2), config, codes_of),
     )
-    load = pd.DataFrame(dict(
-        households=np.bincount(pairs[1], minlength=len(grid_codes)),
-        persons=np.bincount(pairs[1], weights=hh.persons[pairs[0]], minlength=len(grid_codes)).astype(int),
-    ), index=list(grid_codes))
+    load = pd.DataFrame(
+        dict(
+            households=np.bincount(pairs[1], minlength=len(grid_codes)),
+            persons=np.bincount(pairs[1], weights=hh.persons[pairs[0]], minlength=len(grid_codes)).astype(int),
+        ),
+        index=list(grid_codes),
+    )
     return result, load
 
 
@@ -148,8 +154,14 @@ def grid_load_issues(grids: pd.DataFrame, load: pd.DataFrame, config: PlanningCo
     has_own = pd.notna(grids["household_standard"]).to_numpy()
     out = []
     for code, admin_code, kind, own, has, households, persons in zip(
-            grids["code"].tolist(), grids["admin_code"].tolist(), grids["kind"].tolist(), own_standard, has_own.tolist(),
-            counts["households"].tolist(), counts["persons"].tolist()):
+        grids["code"].tolist(),
+        grids["admin_code"].tolist(),
+        grids["kind"].tolist(),
+        own_standard,
+        has_own.tolist(),
+        counts["households"].tolist(),
+        counts["persons"].tolist(),
+    ):
         standard = own if has else (config.household_standard_urban if kind == "urban" else None)
         issues = []
         if standard:
@@ -161,9 +173,18 @@ def grid_load_issues(grids: pd.DataFrame, load: pd.DataFrame, config: PlanningCo
         if limit and persons > limit:
             issues.append("over_persons_limit")
         if issues:
-            out.append(dict(grid_code=code, admin_code=admin_code, kind=kind, households=households,
-                            persons=persons, standard=int(standard) if standard else None,
-                            persons_limit=limit, issues=issues))
+            out.append(
+                dict(
+                    grid_code=code,
+                    admin_code=admin_code,
+                    kind=kind,
+                    households=households,
+                    persons=persons,
+                    standard=int(standard) if standard else None,
+                    persons_limit=limit,
+                    issues=issues,
+                )
+            )
     return out
 
 
@@ -177,8 +198,7 @@ def staffing_issues(grids: pd.DataFrame, roles: dict[str, set]) -> list[dict]:
         missing = (["leader"] if "leader" not in have else []) + ([sorted(worker)[0]] if not have & worker else [])
         if missing:
             issues = (["no_worker"] if not have & worker else []) + ["incomplete_team"]
-            out.append(dict(grid_code=code, admin_code=admin_code, kind=kind, roles=sorted(have),
-                            missing=missing, issues=issues))
+            out.append(dict(grid_code=code, admin_code=admin_code, kind=kind, roles=sorted(have), missing=missing, issues=issues))
     return out
 
 
@@ -193,15 +213,27 @@ def service_reach(hh_xy: np.ndarray, hh: Households, centre_xy: np.ndarray, conf
     beyond = dist > radius
     far = np.flatnonzero(beyond)
     order = far[np.argsort(-dist[far], kind="stable")][: config.max_items]  # ties in id order
-    items = [dict(id=int(hh.id[i]), admin_code=hh.admin_codes[hh.admin[i]], lon=float(hh.lon[i]), lat=float(hh.lat[i]),
-                  distance_m=None if np.isinf(dist[i]) else round(float(dist[i]), 1), radius_m=float(radius[i]))
-             for i in order]
+    items = [
+        dict(
+            id=int(hh.id[i]),
+            admin_code=hh.admin_codes[hh.admin[i]],
+            lon=float(hh.lon[i]),
+            lat=float(hh.lat[i]),
+            distance_m=None if np.isinf(dist[i]) else round(float(dist[i]), 1),
+            radius_m=float(radius[i]),
+        )
+        for i in order
+    ]
     total = np.bincount(hh.admin, minlength=len(hh.admin_codes))
     counted = np.bincount(hh.admin[far], minlength=len(hh.admin_codes))
     return dict(
-        centres=int(len(centre_xy)), households=int(len(hh)), count=len(far),
+        centres=int(len(centre_xy)),
+        households=int(len(hh)),
+        count=len(far),
         share=round(float(beyond.mean()), 4) if len(hh) else 0.0,
-        by_community={hh.admin_codes[i]: dict(beyond=int(counted[i]), households=int(total[i]))
-                      for i in sorted(np.flatnonzero(counted), key=lambda i: hh.admin_codes[i])},
+        by_community={
+            hh.admin_codes[i]: dict(beyond=int(counted[i]), households=int(total[i]))
+            for i in sorted(np.flatnonzero(counted), key=lambda i: hh.admin_codes[i])
+        },
         items=items,
     )

@@ -7,6 +7,7 @@ standard is stored per grid in grid.household_standard), service centres within 
 town and 3 km in the countryside. Callers override any field by name
 (`PlanningConfig.from_mapping({"sliver_width_m": 20})`), e.g. from a settings page.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields

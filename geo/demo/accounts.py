@@ -5,14 +5,15 @@ var/demo-accounts.txt (readable by the owner only) and printed; later runs print
 file again. A real deployment makes its accounts with `python -m geo user add`; this
 module refuses to run on a jurisdiction that is not the synthetic demo.
 """
+
 from __future__ import annotations
 
 import os
 import secrets
 
 from geo import db
-from geo.security import accounts
 from geo import pgserver as cluster
+from geo.security import accounts
 
 ACCOUNTS_FILE = cluster.REPO_ROOT / "var" / "demo-accounts.txt"
 
@@ -20,11 +21,18 @@ ACCOUNTS_FILE = cluster.REPO_ROOT / "var" / "demo-accounts.txt"
 def _accounts(conn) -> list[tuple[str, str, str, str]]:
     """(username, role, unit, display name); the town leader gets the busiest town."""
     district = db.scalar(conn, "SELECT code FROM jurisdiction LIMIT 1")
-    town = db.one(conn, """SELECT u.code, u.name FROM admin_unit u
+    town = db.one(
+        conn,
+        """SELECT u.code, u.name FROM admin_unit u
                             WHERE u.level = 'town' ORDER BY (SELECT count(*) FROM incident i
-                                                               WHERE i.admin_code LIKE u.code || '%%') DESC, u.code LIMIT 1""")
-    community = db.one(conn, """SELECT code, name FROM admin_unit WHERE level = 'community' AND code LIKE %s
-                                 ORDER BY code LIMIT 1""", (town["code"] + "%",))
+                                                               WHERE i.admin_code LIKE u.code || '%%') DESC, u.code LIMIT 1""",
+    )
+    community = db.one(
+        conn,
+        """SELECT code, name FROM admin_unit WHERE level = 'community' AND code LIKE %s
+                                 ORDER BY code LIMIT 1""",
+        (town["code"] + "%",),
+    )
     return [
         ("admin", "admin", district, "系统管理员"),
         ("operator", "operator", district, "指挥中心值班员"),

@@ -16,12 +16,12 @@ grid layers (police beats, urban-management cells) that disagree with the offici
 The generator is pure (no database): `generate(seed, end)` returns plain tables;
 `geo.commands.demo` loads them. Same seed and same end date give the same data.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,9 @@ COMMUNITY_NAMES = (
     "龙隐 朝阳 光明 和平 幸福 团结 太统 西苑 东苑 南苑 北苑 香莲 明珠 锦华 兴华 文化"
 ).split()
 ROADS = "崆峒大道 西大街 东大街 中山街 新民路 广场路 红旗街 解放路 南大街 北大街 宝塔路 柳湖路 东环路 西环路 北环路 南环路 紫荆路 虹桥路 八里桥路 泾河路".split()
-SURNAMES = list("王李张刘陈杨马赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴莫孔汤马马")
+SURNAMES = list(
+    "王李张刘陈杨马赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴莫孔汤马马"
+)
 GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建军玉兰海燕志强文军红梅国强春梅金凤永红小红俊峰晓东宏伟")
 VILLAGE_SUFFIX = list("庄沟坪湾塬岔河川峁洼台堡寨沟坡梁")
 VILLAGE_PREFIX = list("张李王赵刘杨马何罗柳杏枣柏桃石沙东西南北上下前后大小新老高")
@@ -192,6 +194,7 @@ def reading_order(xy: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- names
 
+
 def person_names(rng, n, hui_share=0.0):
     sur = rng.choice(SURNAMES, n)
     if hui_share:
@@ -220,6 +223,7 @@ def village_names(rng, n):
 
 # --------------------------------------------------------------------------- the world
 
+
 def load_categories() -> pd.DataFrame:
     return pd.read_csv(CATEGORIES_FILE, dtype={"major_code": str, "minor_code": str})
 
@@ -230,8 +234,7 @@ def district_metric():
     return shapely.transform(wgs, lambda c: np.column_stack(to_metric_xy(c[:, 0], c[:, 1]))), feature["properties"]
 
 
-def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress=print,
-             as_of: datetime | None = None) -> World:
+def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress=print, as_of: datetime | None = None) -> World:
     """The demo world. Incidents run until `as_of` (default: now when `end` is today, else the
     end of `end`), so the big screen's "today" never shows incidents from the future."""
     rng = np.random.default_rng(seed)
@@ -251,18 +254,39 @@ def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress
     urban = polygonal(shapely.intersection(shapely.Polygon(outline), district))
     rural = polygonal(shapely.difference(district, urban))
 
-    units = [dict(code=CITY_CODE, level="city", name="平凉市", kind="市", urban=True, parent_code=None, geom=None),
-             dict(code=DISTRICT_CODE, level="district", name=props.get("name", "崆峒区"), kind="区", urban=False,
-                  parent_code=CITY_CODE, geom=district)]
+    units = [
+        dict(code=CITY_CODE, level="city", name="平凉市", kind="市", urban=True, parent_code=None, geom=None),
+        dict(
+            code=DISTRICT_CODE,
+            level="district",
+            name=props.get("name", "崆峒区"),
+            kind="区",
+            urban=False,
+            parent_code=CITY_CODE,
+            geom=district,
+        ),
+    ]
     street_cells = voronoi_split(urban, [gcj_seed_to_metric(s[2]) for s in STREETS])
     town_cells = voronoi_split(rural, [gcj_seed_to_metric(t[3]) for t in TOWNS])
     towns = []
     for (suffix, name, seedll), cell in zip(STREETS, street_cells):
-        towns.append(dict(code=DISTRICT_CODE + suffix, level="town", name=name, kind="街道", urban=True,
-                          parent_code=DISTRICT_CODE, geom=cell))
+        towns.append(
+            dict(
+                code=DISTRICT_CODE + suffix,
+                level="town",
+                name=name,
+                kind="街道",
+                urban=True,
+                parent_code=DISTRICT_CODE,
+                geom=cell,
+            )
+        )
     for (suffix, name, kind, seedll), cell in zip(TOWNS, town_cells):
-        towns.append(dict(code=DISTRICT_CODE + suffix, level="town", name=name, kind=kind, urban=False,
-                          parent_code=DISTRICT_CODE, geom=cell))
+        towns.append(
+            dict(
+                code=DISTRICT_CODE + suffix, level="town", name=name, kind=kind, urban=False, parent_code=DISTRICT_CODE, geom=cell
+            )
+        )
     units += towns
 
     # Urban households: a mixture of dense neighbourhoods across the core.
@@ -281,8 +305,17 @@ def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress
     for town in towns[:3]:
         seeds = random_points_in(rng, town["geom"], 10)
         for i, cell in enumerate(voronoi_split(town["geom"], seeds)):
-            communities.append(dict(code=f"{town['code']}{i + 1:03d}", level="community", name=next(community_names) + "社区",
-                                    kind="社区", urban=True, parent_code=town["code"], geom=cell))
+            communities.append(
+                dict(
+                    code=f"{town['code']}{i + 1:03d}",
+                    level="community",
+                    name=next(community_names) + "社区",
+                    kind="社区",
+                    urban=True,
+                    parent_code=town["code"],
+                    geom=cell,
+                )
+            )
     # Assign urban households to communities and cut grids by recursive bisection.
     for com in communities:
         inside = np.flatnonzero(shapely.contains_xy(com["geom"], hh_urban[:, 0], hh_urban[:, 1]))
@@ -301,11 +334,20 @@ def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress
         for i, cell in enumerate(voronoi_split(town["geom"], seeds)):
             if cell.is_empty:
                 continue
-            villages.append(dict(code=f"{town['code']}{200 + i:03d}", level="community", name=names[i], kind="村",
-                                 urban=False, parent_code=town["code"], geom=cell))
+            villages.append(
+                dict(
+                    code=f"{town['code']}{200 + i:03d}",
+                    level="community",
+                    name=names[i],
+                    kind="村",
+                    urban=False,
+                    parent_code=town["code"],
+                    geom=cell,
+                )
+            )
     communities += villages
     area = np.array([v["geom"].area for v in villages])
-    groups_per_village = np.maximum(2, np.round(area ** 0.5 / (area ** 0.5).sum() * RURAL_GROUPS)).astype(int)
+    groups_per_village = np.maximum(2, np.round(area**0.5 / (area**0.5).sum() * RURAL_GROUPS)).astype(int)
     groups_per_village[np.argmax(groups_per_village)] += RURAL_GROUPS - groups_per_village.sum()
     for v, g in zip(villages, groups_per_village):
         centres_v = random_points_in(rng, v["geom"], g)
@@ -426,8 +468,9 @@ def _households(rng, hh_rows, units) -> pd.DataFrame:
         names = ["new_arrival", "left_behind", "major_change", "hardship", "unemployed"]
         for row in r:
             tags.append([names[k] for k in range(5) if row[k] < p[k]])
-        frames.append(pd.DataFrame(dict(address=addr, persons=persons, tags=tags, admin_code=com,
-                                        x=pts[:, 0], y=pts[:, 1], urban=is_urban)))
+        frames.append(
+            pd.DataFrame(dict(address=addr, persons=persons, tags=tags, admin_code=com, x=pts[:, 0], y=pts[:, 1], urban=is_urban))
+        )
     hh = pd.concat(frames, ignore_index=True)
     hh["head_name"] = person_names(rng, len(hh), hui_share=0.12)
     hh["phone"] = phones(rng, len(hh))
@@ -482,20 +525,48 @@ def _places(rng, households, communities, defects) -> pd.DataFrame:
         else:
             grade = np.full(n, -1)
             tier = rng.choice([1, 2, 3], n, p=[0.15, 0.35, 0.5])
-        ids = [f"620802{rng.integers(1950, 2005)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}{rng.integers(0, 10000):04d}" for _ in range(n)]
-        frames.append(pd.DataFrame(dict(kind="key_person", category=category, name=person_names(rng, n, 0.12),
-                                        tier=tier, danger_grade=grade, id_number=ids, phone=phones(rng, n),
-                                        address=households["address"].to_numpy()[idx], admin_code=households["admin_code"].to_numpy()[idx],
-                                        x=x, y=y)))
+        ids = [
+            f"620802{rng.integers(1950, 2005)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}{rng.integers(0, 10000):04d}"
+            for _ in range(n)
+        ]
+        frames.append(
+            pd.DataFrame(
+                dict(
+                    kind="key_person",
+                    category=category,
+                    name=person_names(rng, n, 0.12),
+                    tier=tier,
+                    danger_grade=grade,
+                    id_number=ids,
+                    phone=phones(rng, n),
+                    address=households["address"].to_numpy()[idx],
+                    admin_code=households["admin_code"].to_numpy()[idx],
+                    x=x,
+                    y=y,
+                )
+            )
+        )
     for kind, table in (("dangerous_thing", DANGEROUS), ("sensitive_place", SENSITIVE)):
         for category, n in table:
             idx, x, y = at_households(n, 80.0, 4.0)
             tier = rng.choice([1, 2, 3], n, p=[0.2, 0.4, 0.4])
-            frames.append(pd.DataFrame(dict(kind=kind, category=category,
-                                            name=[f"{households['address'].to_numpy()[i][:6]}{category}{k + 1}" for k, i in enumerate(idx)],
-                                            tier=tier, danger_grade=-1, id_number=None, phone=None,
-                                            address=households["address"].to_numpy()[idx],
-                                            admin_code=households["admin_code"].to_numpy()[idx], x=x, y=y)))
+            frames.append(
+                pd.DataFrame(
+                    dict(
+                        kind=kind,
+                        category=category,
+                        name=[f"{households['address'].to_numpy()[i][:6]}{category}{k + 1}" for k, i in enumerate(idx)],
+                        tier=tier,
+                        danger_grade=-1,
+                        id_number=None,
+                        phone=None,
+                        address=households["address"].to_numpy()[idx],
+                        admin_code=households["admin_code"].to_numpy()[idx],
+                        x=x,
+                        y=y,
+                    )
+                )
+            )
     # One service centre per community and village, except a few villages (a service-reach defect).
     rows = []
     skip = set(rng.choice([c["code"] for c in communities if c["kind"] == "村"], 12, replace=False))
@@ -505,8 +576,21 @@ def _places(rng, households, communities, defects) -> pd.DataFrame:
             continue
         p = c["geom"].representative_point()
         name = c["name"] + ("党群服务中心" if c["kind"] == "社区" else "便民服务站")
-        rows.append(dict(kind="service_center", category="党群服务中心", name=name, tier=None, danger_grade=-1,
-                         id_number=None, phone=None, address=name, admin_code=c["code"], x=p.x, y=p.y))
+        rows.append(
+            dict(
+                kind="service_center",
+                category="党群服务中心",
+                name=name,
+                tier=None,
+                danger_grade=-1,
+                id_number=None,
+                phone=None,
+                address=name,
+                admin_code=c["code"],
+                x=p.x,
+                y=p.y,
+            )
+        )
     frames.append(pd.DataFrame(rows))
     places = pd.concat(frames, ignore_index=True)
     places["danger_grade"] = places["danger_grade"].astype("Int64").where(places["danger_grade"] >= 0)
@@ -532,7 +616,7 @@ def _incidents(rng, households, grids, categories, end: date, years: int, as_of:
     n_evt = rng.poisson(OTHER_EVENTS_PER_YEAR / 365 * growth * MONTH_FACTOR_EVENT[month])
     # Hot spots: a household's chance scales with a lognormal "trouble" factor of its area.
     hx, hy = households["x"].to_numpy(), households["y"].to_numpy()
-    cell = (np.floor(hx / 1500).astype(np.int64) * 100_003 + np.floor(hy / 1500).astype(np.int64))
+    cell = np.floor(hx / 1500).astype(np.int64) * 100_003 + np.floor(hy / 1500).astype(np.int64)
     _, cell_id = np.unique(cell, return_inverse=True)
     trouble = rng.lognormal(0, 0.9, cell_id.max() + 1)[cell_id]
     p_house = trouble / trouble.sum()
@@ -548,10 +632,19 @@ def _incidents(rng, households, grids, categories, end: date, years: int, as_of:
         at = (pd.to_datetime(days[day]).tz_localize(CST) + pd.to_timedelta(minute, unit="min")).to_numpy()
         h = rng.choice(len(households), total, p=p_house)
         ci = rng.choice(len(cats), total, p=w / w.sum())
-        frames.append(pd.DataFrame(dict(reported_at=pd.to_datetime(at, utc=True), minor_code=cats["minor_code"].to_numpy()[ci],
-                                        x=hx[h] + rng.normal(0, 25, total), y=hy[h] + rng.normal(0, 25, total),
-                                        admin_code=households["admin_code"].to_numpy()[h],
-                                        address=households["address"].to_numpy()[h], household=h)))
+        frames.append(
+            pd.DataFrame(
+                dict(
+                    reported_at=pd.to_datetime(at, utc=True),
+                    minor_code=cats["minor_code"].to_numpy()[ci],
+                    x=hx[h] + rng.normal(0, 25, total),
+                    y=hy[h] + rng.normal(0, 25, total),
+                    admin_code=households["admin_code"].to_numpy()[h],
+                    address=households["address"].to_numpy()[h],
+                    household=h,
+                )
+            )
+        )
     inc = pd.concat(frames, ignore_index=True).sort_values("reported_at", kind="stable").reset_index(drop=True)
     now = as_of
     inc = inc[inc["reported_at"] <= pd.Timestamp(now)].reset_index(drop=True)
@@ -595,8 +688,9 @@ def _incidents(rng, households, grids, categories, end: date, years: int, as_of:
     status[open_idx] = rng.choice(STATUSES_OPEN, len(open_idx), p=[0.1, 0.12, 0.2, 0.38, 0.1, 0.06, 0.04])
     inc["status"] = status
     inc["closed_at"] = closed_at.where(~still_open)
-    inc["level_handled"] = np.where(still_open & (status == "received"), None,
-                                    rng.choice(["community", "town", "district"], n, p=[0.972, 0.023, 0.005]))
+    inc["level_handled"] = np.where(
+        still_open & (status == "received"), None, rng.choice(["community", "town", "district"], n, p=[0.972, 0.023, 0.005])
+    )
     sat = rng.choice([3, 4, 5], n, p=[0.08, 0.3, 0.62])
     inc["satisfaction"] = pd.array(np.where(status == "followed_up", sat, -1)).astype("Int64")
     inc.loc[inc["satisfaction"] < 0, "satisfaction"] = pd.NA
@@ -626,7 +720,9 @@ def _history(rng, inc) -> pd.DataFrame:
         offsets[0] = 0.0
         prev = None
         for st, off in zip(steps, offsets):
-            rows_id.append(ids[k]); rows_from.append(prev); rows_to.append(st)
+            rows_id.append(ids[k])
+            rows_from.append(prev)
+            rows_to.append(st)
             at = reported[k] + np.timedelta64(int(off), "s")
             if st == "followed_up":
                 at = end + np.timedelta64(int(rng.integers(1, 7 * 86400)), "s")
@@ -634,8 +730,16 @@ def _history(rng, inc) -> pd.DataFrame:
             rows_actor.append("demo")
             rows_admin.append(admin[k])
             prev = st
-    return pd.DataFrame(dict(incident_id=rows_id, from_status=rows_from, to_status=rows_to,
-                             at=pd.to_datetime(rows_at, utc=True), actor=rows_actor, admin_code=rows_admin))
+    return pd.DataFrame(
+        dict(
+            incident_id=rows_id,
+            from_status=rows_from,
+            to_status=rows_to,
+            at=pd.to_datetime(rows_at, utc=True),
+            actor=rows_actor,
+            admin_code=rows_admin,
+        )
+    )
 
 
 def _departmental_layers(rng, urban) -> pd.DataFrame:
@@ -654,4 +758,3 @@ def _departmental_layers(rng, urban) -> pd.DataFrame:
                 rows.append(dict(layer="urban_mgmt", name=f"城管责任网格{k}", kind="urban", geom=cell))
     df = pd.DataFrame(rows)
     return df
-

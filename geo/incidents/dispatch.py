@@ -6,6 +6,7 @@ Why one creator: validation, routing, the row and the first history entry must h
 one transaction whatever the channel, or the big screen would show incidents without a
 grid, a deadline or an audit trail.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -65,12 +66,16 @@ def route(conn, lon: float, lat: float, minor_code: str, reported_at: datetime) 
     if place["community"] is None:
         name = db.scalar(conn, "SELECT string_agg(name, '、') FROM jurisdiction") or "本辖区"
         raise RoutingError(f"坐标 ({lon:.6f}, {lat:.6f}) 不在{name}辖区内 (the point is outside the jurisdiction)")
-    staff = db.rows(
-        conn,
-        """SELECT role, name, phone FROM grid_staff WHERE grid_code = %s
+    staff = (
+        db.rows(
+            conn,
+            """SELECT role, name, phone FROM grid_staff WHERE grid_code = %s
             ORDER BY array_position(%s::text[], role), id""",
-        (place["grid_code"], list(ROLE_ORDER)),
-    ) if place["grid_code"] else []
+            (place["grid_code"], list(ROLE_ORDER)),
+        )
+        if place["grid_code"]
+        else []
+    )
     for s in staff:
         s["phone"] = mask_phone(s["phone"])
     deadline = add_working_time(reported_at, cat["time_limit"], cat["time_unit"], **work_calendar(conn))
@@ -84,12 +89,28 @@ def work_calendar(conn) -> dict[str, list[date]]:
     return {k: [date.fromisoformat(d) for d in value.get(k, [])] for k in ("holidays", "workdays")}
 
 
-def create_incident(conn, *, lon: float, lat: float, minor_code: str, actor: str, source: str = "operator",
-                    description: str | None = None, title: str | None = None, reported_at: datetime | None = None,
-                    people_involved: int = 1, duration_days: int = 0, conflict_intensity: int = 0,
-                    behaviour_risk: int = 0, address: str | None = None, reporter_name: str | None = None,
-                    reporter_phone: str | None = None, reporter_email: str | None = None,
-                    media_url: str | None = None, note: str | None = None) -> int:
+def create_incident(
+    conn,
+    *,
+    lon: float,
+    lat: float,
+    minor_code: str,
+    actor: str,
+    source: str = "operator",
+    description: str | None = None,
+    title: str | None = None,
+    reported_at: datetime | None = None,
+    people_involved: int = 1,
+    duration_days: int = 0,
+    conflict_intensity: int = 0,
+    behaviour_risk: int = 0,
+    address: str | None = None,
+    reporter_name: str | None = None,
+    reporter_phone: str | None = None,
+    reporter_email: str | None = None,
+    media_url: str | None = None,
+    note: str | None = None,
+) -> int:
     """Validate, route and insert a new incident with its first history row; returns its id."""
     if not actor or not str(actor).strip():
         raise RoutingError("必须注明录入人 an actor is required")
@@ -121,10 +142,24 @@ def create_incident(conn, *, lon: float, lat: float, minor_code: str, actor: str
                        %(address)s, %(reporter_name)s, %(reporter_phone)s, %(reporter_email)s, %(media_url)s,
                        %(grid_code)s, %(admin_code)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326))
                RETURNING id""",
-            dict(factors, title=(title or name)[:200], description=description, minor_code=str(minor_code),
-                 source=source, reported_at=when, deadline=r.deadline, address=address,
-                 reporter_name=reporter_name, reporter_phone=reporter_phone, reporter_email=reporter_email,
-                 media_url=media_url, grid_code=r.grid_code, admin_code=r.community, lon=float(lon), lat=float(lat)),
+            dict(
+                factors,
+                title=(title or name)[:200],
+                description=description,
+                minor_code=str(minor_code),
+                source=source,
+                reported_at=when,
+                deadline=r.deadline,
+                address=address,
+                reporter_name=reporter_name,
+                reporter_phone=reporter_phone,
+                reporter_email=reporter_email,
+                media_url=media_url,
+                grid_code=r.grid_code,
+                admin_code=r.community,
+                lon=float(lon),
+                lat=float(lat),
+            ),
         )
         incident_id = cur.fetchone()[0]
         cur.execute(
@@ -139,16 +174,26 @@ def level_shares(conn, start: datetime, end: datetime) -> list[dict]:
     """Share of incidents resolved (closed in [start, end)) at each level: 小事不出村、大事不出乡.
 
     Kongtong reports 97.2% at village/community level and 2.3% at town/street level."""
-    counts = {r["level_handled"]: r["n"] for r in db.rows(
-        conn,
-        """SELECT level_handled, count(*) AS n FROM incident
+    counts = {
+        r["level_handled"]: r["n"]
+        for r in db.rows(
+            conn,
+            """SELECT level_handled, count(*) AS n FROM incident
             WHERE closed_at >= %s AND closed_at < %s AND status IN ('closed', 'followed_up')
             GROUP BY 1""",
-        (start, end),
-    )}
+            (start, end),
+        )
+    }
     total = sum(counts.values())
-    return [{"level": lv, "label": lifecycle.LEVEL_LABELS[lv], "resolved": counts.get(lv, 0),
-             "share": counts.get(lv, 0) / total if total else None} for lv in lifecycle.LEVELS]
+    return [
+        {
+            "level": lv,
+            "label": lifecycle.LEVEL_LABELS[lv],
+            "resolved": counts.get(lv, 0),
+            "share": counts.get(lv, 0) / total if total else None,
+        }
+        for lv in lifecycle.LEVELS
+    ]
 
 
 def is_overdue(status: str, deadline: datetime | None, now: datetime) -> bool:

@@ -6,6 +6,7 @@ A candidate is an open incident of the same minor category (or, if asked, the sa
 one) within RADIUS_M metres and WINDOW_HOURS hours, ranked by distance then time; the
 operator decides, and `merge` cancels the duplicate with a link to the case kept.
 """
+
 from __future__ import annotations
 
 from geo import db
@@ -15,20 +16,30 @@ RADIUS_M = 100.0
 WINDOW_HOURS = 72.0
 
 
-def candidates(conn, incident_id: int, radius_m: float = RADIUS_M, window_hours: float = WINDOW_HOURS,
-               same: str = "minor", limit: int = 10) -> list[dict]:
+def candidates(
+    conn, incident_id: int, radius_m: float = RADIUS_M, window_hours: float = WINDOW_HOURS, same: str = "minor", limit: int = 10
+) -> list[dict]:
     """Open incidents that may be the same case as `incident_id`, nearest first."""
-    row = db.one(conn, "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, minor_code, reported_at FROM incident WHERE id = %s",
-                 (incident_id,))
+    row = db.one(
+        conn, "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, minor_code, reported_at FROM incident WHERE id = %s", (incident_id,)
+    )
     if row is None:
         raise ValueError(f"事件不存在 incident #{incident_id} does not exist")
-    return candidates_at(conn, **row, radius_m=radius_m, window_hours=window_hours, same=same, limit=limit,
-                         exclude=incident_id)
+    return candidates_at(conn, **row, radius_m=radius_m, window_hours=window_hours, same=same, limit=limit, exclude=incident_id)
 
 
-def candidates_at(conn, lon: float, lat: float, minor_code: str, reported_at, radius_m: float = RADIUS_M,
-                  window_hours: float = WINDOW_HOURS, same: str = "minor", limit: int = 10,
-                  exclude: int | None = None) -> list[dict]:
+def candidates_at(
+    conn,
+    lon: float,
+    lat: float,
+    minor_code: str,
+    reported_at,
+    radius_m: float = RADIUS_M,
+    window_hours: float = WINDOW_HOURS,
+    same: str = "minor",
+    limit: int = 10,
+    exclude: int | None = None,
+) -> list[dict]:
     """Open incidents that a report not yet saved (the operator's form) may duplicate."""
     if same not in ("minor", "major"):
         raise ValueError("same must be 'minor' or 'major'")
@@ -48,9 +59,18 @@ def candidates_at(conn, lon: float, lat: float, minor_code: str, reported_at, ra
               AND o.id IS DISTINCT FROM %(exclude)s
             ORDER BY distance_m, hours_apart, o.id
             LIMIT %(limit)s""",
-        {"lon": float(lon), "lat": float(lat), "at": reported_at, "code": str(minor_code), "radius": float(radius_m),
-         "window": float(window_hours), "same": same, "open": sorted(lifecycle.OPEN_STATUSES),
-         "limit": int(limit), "exclude": exclude},
+        {
+            "lon": float(lon),
+            "lat": float(lat),
+            "at": reported_at,
+            "code": str(minor_code),
+            "radius": float(radius_m),
+            "window": float(window_hours),
+            "same": same,
+            "open": sorted(lifecycle.OPEN_STATUSES),
+            "limit": int(limit),
+            "exclude": exclude,
+        },
     )
 
 
@@ -64,9 +84,12 @@ def merge(conn, duplicate_id: int, into_id: int, actor: str) -> dict:
         if target is None:
             raise lifecycle.TransitionRefused(f"事件不存在 incident #{into_id} does not exist")
         if target[1] == "cancelled":
-            raise lifecycle.TransitionRefused(f"不能合并到已撤销的事件 #{into_id} (it is cancelled"
-                                              + (f", merged into #{target[2]})" if target[2] else ")"))
-        row = lifecycle.apply_transition(cur, duplicate_id, "cancelled", actor, note=f"合并至 #{into_id} (merged into #{into_id})")
+            raise lifecycle.TransitionRefused(
+                f"不能合并到已撤销的事件 #{into_id} (it is cancelled" + (f", merged into #{target[2]})" if target[2] else ")")
+            )
+        row = lifecycle.apply_transition(
+            cur, duplicate_id, "cancelled", actor, note=f"合并至 #{into_id} (merged into #{into_id})"
+        )
         cur.execute("UPDATE incident SET merged_into = %s WHERE id = %s", (into_id, duplicate_id))
         row["merged_into"] = into_id
     return row

@@ -5,6 +5,7 @@ chosen, a point inside the jurisdiction, a photo that really is an image) must r
 anything is written, the same way in a callback and in a test. Creation itself is
 geo.incidents.dispatch.create_incident, so a form report is routed exactly like an Open311 one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,21 +13,25 @@ from datetime import datetime
 
 from geo import crs as crs_mod
 from geo import db
-from geo.incidents import duplicates
+from geo.incidents import duplicates, lifecycle
 from geo.incidents import media as intake_media
-from geo.incidents import lifecycle
-from geo.security.personal import incident_columns
 from geo.incidents.dispatch import create_incident, route, work_calendar
 from geo.incidents.supervision import SOON_WORKING_HOURS
+from geo.security.personal import incident_columns
 from geo.worktime import add_working_time
 
 COORDINATE_SYSTEMS = ("wgs84", "gcj02")
 QUEUE_LIMIT = 200
 # Sortable queue columns -> SQL (whitelist: a DataTable's sort_by never reaches SQL as text).
 SORTS = {
-    "id": "i.id", "reported_at": "i.reported_at", "deadline": "i.deadline", "status": "i.status",
-    "title": "i.title", "town_name": "t.name", "department": "c.department", "risk_tier":
-    "array_position(ARRAY['high','medium','low'], i.risk_tier)",
+    "id": "i.id",
+    "reported_at": "i.reported_at",
+    "deadline": "i.deadline",
+    "status": "i.status",
+    "title": "i.title",
+    "town_name": "t.name",
+    "department": "c.department",
+    "risk_tier": "array_position(ARRAY['high','medium','low'], i.risk_tier)",
 }
 
 
@@ -35,8 +40,11 @@ class IntakeError(ValueError):
 
 
 def categories(conn) -> list[dict]:
-    return db.rows(conn, """SELECT major_code, major_name, minor_code, minor_name, department, time_limit, time_unit
-                              FROM category ORDER BY minor_code""")
+    return db.rows(
+        conn,
+        """SELECT major_code, major_name, minor_code, minor_name, department, time_limit, time_unit
+                              FROM category ORDER BY minor_code""",
+    )
 
 
 def towns(conn) -> list[dict]:
@@ -72,6 +80,7 @@ def _any_category(conn) -> str:
 @dataclass(frozen=True)
 class Report:
     """What the operator typed; strings as the form holds them."""
+
     lon: float | None
     lat: float | None
     minor_code: str | None
@@ -93,12 +102,21 @@ def submit(conn, report: Report, photo: intake_media.Photo | None = None, base_u
         raise IntakeError("请选择事件类别（大类→小类） (choose a category)")
     if report.lon is None or report.lat is None:
         raise IntakeError("请在地图上点选位置或输入经纬度 (click the map or type the coordinates)")
-    factors = {k: (0 if getattr(report, k) in (None, "") else getattr(report, k))
-               for k in ("people_involved", "duration_days", "conflict_intensity", "behaviour_risk")}
+    factors = {
+        k: (0 if getattr(report, k) in (None, "") else getattr(report, k))
+        for k in ("people_involved", "duration_days", "conflict_intensity", "behaviour_risk")
+    }
     incident_id = create_incident(
-        conn, lon=report.lon, lat=report.lat, minor_code=report.minor_code, actor=report.actor, source="operator",
-        description=(report.description or "").strip() or None, address=(report.address or "").strip() or None,
-        **factors)
+        conn,
+        lon=report.lon,
+        lat=report.lat,
+        minor_code=report.minor_code,
+        actor=report.actor,
+        source="operator",
+        description=(report.description or "").strip() or None,
+        address=(report.address or "").strip() or None,
+        **factors,
+    )
     if photo is not None:
         name = intake_media.store(incident_id, photo)
         attach_media(conn, incident_id, base_url.rstrip("/") + intake_media.url_path(incident_id, name))
@@ -126,15 +144,21 @@ _DETAIL_SQL = """
 
 def incident(conn, incident_id: int) -> dict | None:
     """One incident with its place, category, department and overdue flag (no geometry object)."""
-    row = db.one(conn, _DETAIL_SQL + " WHERE i.id = %(id)s",
-                 {"id": int(incident_id), "open": sorted(lifecycle.OPEN_STATUSES)})
+    row = db.one(conn, _DETAIL_SQL + " WHERE i.id = %(id)s", {"id": int(incident_id), "open": sorted(lifecycle.OPEN_STATUSES)})
     if row:
         row.pop("geom", None)
     return row
 
 
-def queue(conn, statuses: list[str] | None = None, town: str | None = None, due: str | None = None,
-          sort: list[dict] | None = None, limit: int = QUEUE_LIMIT, now: datetime | None = None) -> list[dict]:
+def queue(
+    conn,
+    statuses: list[str] | None = None,
+    town: str | None = None,
+    due: str | None = None,
+    sort: list[dict] | None = None,
+    limit: int = QUEUE_LIMIT,
+    now: datetime | None = None,
+) -> list[dict]:
     """The work queue: incidents filtered by status, town and 督办 state ('overdue' or
     'due_soon': open and due within SOON_WORKING_HOURS working hours), newest first unless
     `sort` (DataTable sort_by: [{'column_id', 'direction'}]) says otherwise."""
@@ -142,9 +166,14 @@ def queue(conn, statuses: list[str] | None = None, town: str | None = None, due:
         raise ValueError("due must be 'overdue' or 'due_soon'")
     now = now or db.scalar(conn, "SELECT now()")
     soon = add_working_time(now, SOON_WORKING_HOURS, "working_hours", **work_calendar(conn))
-    order = [f"{SORTS[s['column_id']]} {'DESC' if s.get('direction') == 'desc' else 'ASC'} NULLS LAST"
-             for s in (sort or []) if s.get("column_id") in SORTS] or ["i.reported_at DESC"]
-    return db.rows(conn, f"""
+    order = [
+        f"{SORTS[s['column_id']]} {'DESC' if s.get('direction') == 'desc' else 'ASC'} NULLS LAST"
+        for s in (sort or [])
+        if s.get("column_id") in SORTS
+    ] or ["i.reported_at DESC"]
+    return db.rows(
+        conn,
+        f"""
         SELECT i.id, i.title, i.status, i.reported_at, i.deadline, i.risk_tier, i.source, c.department,
                t.name AS town_name, cm.name AS community_name,
                (i.status = ANY(%(open)s) AND i.deadline < %(now)s) AS overdue
@@ -158,5 +187,13 @@ def queue(conn, statuses: list[str] | None = None, town: str | None = None, due:
                 THEN i.deadline < %(now)s ELSE i.deadline >= %(now)s AND i.deadline < %(soon)s END))
          ORDER BY {", ".join(order)}, i.id DESC
          LIMIT %(limit)s""",
-        {"statuses": statuses or None, "town": town or None, "due": due or None, "now": now, "soon": soon,
-         "open": sorted(lifecycle.OPEN_STATUSES), "limit": int(limit)})
+        {
+            "statuses": statuses or None,
+            "town": town or None,
+            "due": due or None,
+            "now": now,
+            "soon": soon,
+            "open": sorted(lifecycle.OPEN_STATUSES),
+            "limit": int(limit),
+        },
+    )

@@ -7,6 +7,7 @@ handled, closing time, the resident's rating) and appends the history row in the
 transaction. Migration 0007 repeats the edges in a trigger so that no other path can move
 a status without them (tests keep both lists equal).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -48,17 +49,31 @@ def status_label(status: str) -> str:
     return f"{labels.t('status.' + status)} {status}"
 
 
-def transition(conn, incident_id: int, to_status: str, actor: str, note: str | None = None,
-               level: str | None = None, satisfaction: int | None = None,
-               at: datetime | None = None) -> dict:
+def transition(
+    conn,
+    incident_id: int,
+    to_status: str,
+    actor: str,
+    note: str | None = None,
+    level: str | None = None,
+    satisfaction: int | None = None,
+    at: datetime | None = None,
+) -> dict:
     """Move one incident to `to_status` and record it; returns the updated incident row."""
     with db.transaction(conn) as cur:
         return apply_transition(cur, incident_id, to_status, actor, note, level, satisfaction, at)
 
 
-def apply_transition(cur, incident_id: int, to_status: str, actor: str, note: str | None = None,
-                     level: str | None = None, satisfaction: int | None = None,
-                     at: datetime | None = None) -> dict:
+def apply_transition(
+    cur,
+    incident_id: int,
+    to_status: str,
+    actor: str,
+    note: str | None = None,
+    level: str | None = None,
+    satisfaction: int | None = None,
+    at: datetime | None = None,
+) -> dict:
     """transition() inside a caller's transaction (merging duplicates moves two rows at once)."""
     if not actor or not str(actor).strip():
         raise TransitionRefused("必须注明操作人 an actor is required for every transition")

@@ -5,6 +5,7 @@ file is accepted only if its first bytes are those of a JPEG or PNG, and it is s
 under a random name with the extension its content proves, so an upload can never become
 a page or a script served from our own origin.
 """
+
 from __future__ import annotations
 
 import base64

@@ -6,14 +6,15 @@ but whether the centre chased it; each reminder is recorded (who, when, how) and
 one per incident per day is sent, so a job may run as often as it likes. No SMS gateway is
 wired yet: channel 'sms' records what would be sent.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 
 from geo import db
 from geo.incidents import lifecycle
-from geo.security.masking import mask_name
 from geo.incidents.dispatch import work_calendar
+from geo.security.masking import mask_name
 from geo.worktime import CST, add_working_time
 
 SOON_WORKING_HOURS = 4  # "soon due": within half an office day
@@ -40,15 +41,25 @@ def _params(conn, now: datetime | None, soon_hours: float) -> dict:
     return {"now": now, "soon": soon, "open": sorted(lifecycle.OPEN_STATUSES)}
 
 
-def due(conn, now: datetime | None = None, soon_hours: float = SOON_WORKING_HOURS,
-        town: str | None = None, department: str | None = None) -> list[dict]:
+def due(
+    conn,
+    now: datetime | None = None,
+    soon_hours: float = SOON_WORKING_HOURS,
+    town: str | None = None,
+    department: str | None = None,
+) -> list[dict]:
     """Open incidents overdue or due within `soon_hours` working hours, most overdue first;
     each with kind 'overdue' or 'due_soon', its town and department and reminders so far."""
     params = _params(conn, now, soon_hours) | {"town": town, "dept": department}
-    return db.rows(conn, _OPEN_SQL + """
+    return db.rows(
+        conn,
+        _OPEN_SQL
+        + """
            AND (%(town)s::text IS NULL OR left(i.admin_code, 9) = %(town)s)
            AND (%(dept)s::text IS NULL OR c.department = %(dept)s)
-         ORDER BY i.deadline, i.id""", params)
+         ORDER BY i.deadline, i.id""",
+        params,
+    )
 
 
 def summary(conn, by: str = "town", now: datetime | None = None, soon_hours: float = SOON_WORKING_HOURS) -> list[dict]:
@@ -56,32 +67,40 @@ def summary(conn, by: str = "town", now: datetime | None = None, soon_hours: flo
     column = {"town": "town_name", "department": "department"}.get(by)
     if column is None:
         raise ValueError("by must be 'town' or 'department'")
-    rows = db.rows(conn, f"""
+    rows = db.rows(
+        conn,
+        f"""
         SELECT {column} AS name, count(*) FILTER (WHERE kind = 'overdue') AS overdue,
                count(*) FILTER (WHERE kind = 'due_soon') AS due_soon,
                max(hours_past) FILTER (WHERE kind = 'overdue') AS worst_hours_past
-          FROM ({_OPEN_SQL}) d GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1""", _params(conn, now, soon_hours))
+          FROM ({_OPEN_SQL}) d GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1""",
+        _params(conn, now, soon_hours),
+    )
     return rows
 
 
-def send_reminders(conn, now: datetime | None = None, channel: str = "sms",
-                   soon_hours: float = SOON_WORKING_HOURS) -> int:
+def send_reminders(conn, now: datetime | None = None, channel: str = "sms", soon_hours: float = SOON_WORKING_HOURS) -> int:
     """Record one reminder per overdue or soon-due incident and day (idempotent); returns how many are new.
 
     The reminder goes to the grid's full-time worker (or its leader) and the department."""
     params = _params(conn, now, soon_hours) | {"channel": channel}
     with db.transaction(conn) as cur:
-        cur.execute(f"""
+        cur.execute(
+            f"""
             WITH d AS ({_OPEN_SQL}),
                  worker AS (SELECT DISTINCT ON (grid_code) grid_code, name FROM grid_staff
                              WHERE role IN ('fulltime', 'leader') ORDER BY grid_code, role = 'fulltime' DESC, id)
             SELECT d.id, d.kind, d.department, d.community, d.deadline, w.name
-              FROM d LEFT JOIN worker w USING (grid_code)""", params)
+              FROM d LEFT JOIN worker w USING (grid_code)""",
+            params,
+        )
         records = cur.fetchall()
         inserted = 0
         for incident_id, kind, department, community, deadline, worker in records:
             who = department + (f"；网格员 {mask_name(worker)}" if worker else "；无网格员 (no grid worker)")
-            note = ("已超期，请立即办理" if kind == "overdue" else "即将到期，请按时办结") + f"（时限 {deadline.astimezone(CST):%Y-%m-%d %H:%M}）"
+            note = (
+                "已超期，请立即办理" if kind == "overdue" else "即将到期，请按时办结"
+            ) + f"（时限 {deadline.astimezone(CST):%Y-%m-%d %H:%M}）"
             cur.execute(
                 """INSERT INTO reminder (incident_id, sent_at, channel, kind, to_whom, note, admin_code)
                    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (incident_id, sent_on) DO NOTHING""",

@@ -10,6 +10,7 @@ another length, a NULL), so the usual data (codes of one length) is one run. Tex
 back as codes into a list of distinct values (pandas.Categorical), never as millions of
 Python strings.
 """
+
 from __future__ import annotations
 
 import io
@@ -58,12 +59,12 @@ def parse(raw, columns: list[tuple[str, str]], encoding: str = "utf-8") -> dict:
 
 def _layout_at(raw, pos: int, columns) -> tuple[int, ...]:
     """The byte lengths of the text fields of the row at `pos` (-1: NULL)."""
-    if int.from_bytes(raw[pos:pos + 2], "big", signed=True) != len(columns):
+    if int.from_bytes(raw[pos : pos + 2], "big", signed=True) != len(columns):
         raise ValueError("binary COPY: unexpected number of fields")
     pos += 2
     layout = []
     for name, kind in columns:
-        length = int.from_bytes(raw[pos:pos + 4], "big", signed=True)
+        length = int.from_bytes(raw[pos : pos + 4], "big", signed=True)
         pos += 4
         if kind == "text":
             layout.append(length)
@@ -122,7 +123,7 @@ def _rows_one_by_one(raw, pos: int, end: int, columns):
             (length,) = struct.unpack_from(">i", raw, pos)
             pos += 4
             if kind == "text":
-                out[i].append(None if length < 0 else bytes(raw[pos:pos + length]))
+                out[i].append(None if length < 0 else bytes(raw[pos : pos + length]))
             else:
                 out[i].append(np.frombuffer(raw, FIXED[kind], count=1, offset=pos)[0])
             pos += max(length, 0)
@@ -142,8 +143,9 @@ def _columns(runs, columns, encoding: str) -> dict:
         for r, layout in runs:
             if layout is None:
                 values = [None if v is None else v.decode(encoding) for v in r[i]]
-                codes.append(np.array([-1 if v is None else categories.setdefault(v, len(categories)) for v in values],
-                                      dtype=np.int64))
+                codes.append(
+                    np.array([-1 if v is None else categories.setdefault(v, len(categories)) for v in values], dtype=np.int64)
+                )
                 continue
             position = sum(1 for _, k in columns[:i] if k == "text")
             length = layout[position]
@@ -154,8 +156,9 @@ def _columns(runs, columns, encoding: str) -> dict:
                 codes.append(np.full(len(r), categories.setdefault("", len(categories)), dtype=np.int64))
                 continue
             local, first = factorize_bytes(r[f"f{i}"])
-            to_global = np.array([categories.setdefault(bytes(v).decode(encoding), len(categories))
-                                  for v in r[f"f{i}"][first]], dtype=np.int64)
+            to_global = np.array(
+                [categories.setdefault(bytes(v).decode(encoding), len(categories)) for v in r[f"f{i}"][first]], dtype=np.int64
+            )
             codes.append(to_global[local])
         codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
         result[name] = pd.Categorical.from_codes(codes, categories=list(categories))

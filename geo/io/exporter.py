@@ -5,6 +5,7 @@ GCJ-02. A GCJ-02 file taken for WGS84 is off by hundreds of metres, so every out
 which system it is in (a CRS where the format has one, otherwise a `coord_system` column or
 top-level member), and personal data (姓名、电话、证件号) is masked unless asked for.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,11 @@ _QUERIES = {
                    FROM place ORDER BY id""",
 }
 _MASKS: dict[str, Callable[[Any], Any]] = {
-    "head_name": mask_name, "phone": mask_phone, "id_number": mask_id,
-    "reporter_name": mask_name, "reporter_phone": mask_phone,
+    "head_name": mask_name,
+    "phone": mask_phone,
+    "id_number": mask_id,
+    "reporter_name": mask_name,
+    "reporter_phone": mask_phone,
 }
 
 
@@ -91,8 +95,17 @@ def crs_name(crs: crs_mod.Crs) -> str:
     return {"wgs84": "WGS84", "gcj02": "GCJ-02", "bd09": "BD-09"}.get(crs.key, crs.key)
 
 
-def export_layer(conn, layer: str, path, *, crs: Any = "wgs84", level: str | None = None,
-                 grid_layer: str | None = None, all_versions: bool = False, unmasked: bool = False) -> ExportResult:
+def export_layer(
+    conn,
+    layer: str,
+    path,
+    *,
+    crs: Any = "wgs84",
+    level: str | None = None,
+    grid_layer: str | None = None,
+    all_versions: bool = False,
+    unmasked: bool = False,
+) -> ExportResult:
     """Write `layer` to `path` (format by extension) in `crs` (stored WGS84 converted).
 
     level: boundary only (city/district/town/community); grid_layer / all_versions: grids
@@ -129,8 +142,12 @@ def export_layer(conn, layer: str, path, *, crs: Any = "wgs84", level: str | Non
         warnings.append(mark_personal(path, fmt, len(records)))
     from geo.security import accounts
 
-    accounts.audit(conn, "export.personal" if personal else "export", f"{layer}:{path.name}",
-                   {"rows": len(records), "format": fmt, "crs": target.key, "unmasked": bool(unmasked)})
+    accounts.audit(
+        conn,
+        "export.personal" if personal else "export",
+        f"{layer}:{path.name}",
+        {"rows": len(records), "format": fmt, "crs": target.key, "unmasked": bool(unmasked)},
+    )
     conn.commit()
     if target.key == crs_mod.WGS84.key:
         line = f"坐标系 CRS: {target.label} (as stored)"
@@ -140,8 +157,10 @@ def export_layer(conn, layer: str, path, *, crs: Any = "wgs84", level: str | Non
 
 
 PERSONAL_COLUMNS = ("head_name", "phone", "id_number", "reporter_name", "reporter_phone")
-PERSONAL_NOTICE = ("本文件含未脱敏个人信息，受《中华人民共和国个人信息保护法》保护；仅限授权人员在履职范围内使用，"
-                   "不得转发、复制或公开，用毕销毁。导出行为已记录审计日志。")
+PERSONAL_NOTICE = (
+    "本文件含未脱敏个人信息，受《中华人民共和国个人信息保护法》保护；仅限授权人员在履职范围内使用，"
+    "不得转发、复制或公开，用毕销毁。导出行为已记录审计日志。"
+)
 
 
 def mark_personal(path: Path, fmt: str, rows: int) -> str:
@@ -151,8 +170,13 @@ def mark_personal(path: Path, fmt: str, rows: int) -> str:
     stamp = datetime.now(CST).isoformat(timespec="seconds")
     if fmt == "geojson":
         text = path.read_text(encoding="utf-8")
-        text = text.replace('{"type": "FeatureCollection", ', '{"type": "FeatureCollection", "personal_data": '
-                            + json.dumps(PERSONAL_NOTICE + f" ({stamp})", ensure_ascii=False) + ", ", 1)
+        text = text.replace(
+            '{"type": "FeatureCollection", ',
+            '{"type": "FeatureCollection", "personal_data": '
+            + json.dumps(PERSONAL_NOTICE + f" ({stamp})", ensure_ascii=False)
+            + ", ",
+            1,
+        )
         path.write_text(text, encoding="utf-8")
         return "个人信息 personal data in full: marked in the file's personal_data member"
     if fmt == "xlsx":
@@ -191,6 +215,7 @@ def _plain(v: Any) -> Any:
 
 # --------------------------------------------------------------------------- writers
 
+
 def _write_geojson(path: Path, table: _Table) -> list[str]:
     """RFC 7946 GeoJSON; for any other system a top-level coord_system member says so
     (and the legacy "crs" member for EPSG systems, which GDAL still reads)."""
@@ -201,7 +226,9 @@ def _write_geojson(path: Path, table: _Table) -> list[str]:
         head["crs_note"] = f"coordinates are {table.crs.label}, not WGS84"
         if table.crs.epsg:
             head["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{table.crs.epsg}"}}
-        warnings.append(f"GeoJSON is WGS84 by RFC 7946; this file is {crs_name(table.crs)} and says so in its top-level coord_system member")
+        warnings.append(
+            f"GeoJSON is WGS84 by RFC 7946; this file is {crs_name(table.crs)} and says so in its top-level coord_system member"
+        )
     geometries = shapely.to_geojson(table.geoms) if len(table.rows) else []
     with path.open("w", encoding="utf-8") as fh:
         fh.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n')
@@ -295,6 +322,9 @@ def _write_xlsx(path: Path, table: _Table) -> list[str]:
 
 
 _WRITERS: dict[str, Callable[[Path, _Table], list[str]]] = {
-    "geojson": _write_geojson, "gpkg": _write_vector, "shapefile": _write_vector,
-    "csv": _write_csv, "xlsx": _write_xlsx,
+    "geojson": _write_geojson,
+    "gpkg": _write_vector,
+    "shapefile": _write_vector,
+    "csv": _write_csv,
+    "xlsx": _write_xlsx,
 }

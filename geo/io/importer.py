@@ -7,6 +7,7 @@ success). Rows then go through a TEMP staging table loaded with COPY, and the sp
 (community, grid, jurisdiction) is one set-based SQL statement each, so that 100k rows take
 seconds, not the minutes that row-by-row INSERTs would.
 """
+
 from __future__ import annotations
 
 import io
@@ -21,11 +22,10 @@ from typing import Any, Callable
 import numpy as np
 import shapely
 
-from geo import crs as crs_mod
 from geo import assign, db
-from geo.io import readers
-from geo.io import upload_check
+from geo import crs as crs_mod
 from geo.incidents.dispatch import work_calendar
+from geo.io import readers, upload_check
 from geo.worktime import CST, add_working_time
 
 LAYERS = ("boundary", "grids", "households", "incidents", "places")
@@ -78,6 +78,7 @@ class ImportResult:
 
 # --------------------------------------------------------------------------- value parsers
 # Each takes a non-empty cell and returns the stored value, or raises ValueError saying why.
+
 
 def _text(v: Any) -> str | None:
     if isinstance(v, float) and v.is_integer():
@@ -185,27 +186,48 @@ class Field:
 
 GRID_KINDS = {"urban": ("城市", "城市网格", "城镇", "综合"), "rural": ("农村", "农村网格"), "dedicated": ("专属", "专属网格")}
 DEDICATED_TYPES = {
-    "school": ("学校",), "hospital": ("医院",), "park": ("园区", "公园"), "enterprise": ("企业",),
-    "government": ("机关", "政府"), "market": ("市场",), "other": ("其他",),
+    "school": ("学校",),
+    "hospital": ("医院",),
+    "park": ("园区", "公园"),
+    "enterprise": ("企业",),
+    "government": ("机关", "政府"),
+    "market": ("市场",),
+    "other": ("其他",),
 }
 HOUSEHOLD_TAGS = {
-    "new_arrival": ("新迁入", "新入住"), "left_behind": ("留守",), "major_change": ("重大变故",),
-    "hardship": ("特困", "困难"), "unemployed": ("失业",),
+    "new_arrival": ("新迁入", "新入住"),
+    "left_behind": ("留守",),
+    "major_change": ("重大变故",),
+    "hardship": ("特困", "困难"),
+    "unemployed": ("失业",),
 }
 SOURCES = {
-    "patrol": ("巡查", "网格员巡查"), "resident": ("群众", "居民", "群众上报", "随手拍"), "hotline": ("热线", "12345"),
-    "police": ("公安", "110", "警情"), "open311": (), "operator": ("坐席", "值班员"), "import": ("导入",),
+    "patrol": ("巡查", "网格员巡查"),
+    "resident": ("群众", "居民", "群众上报", "随手拍"),
+    "hotline": ("热线", "12345"),
+    "police": ("公安", "110", "警情"),
+    "open311": (),
+    "operator": ("坐席", "值班员"),
+    "import": ("导入",),
 }
 STATUSES = {
-    "received": ("接收", "待受理"), "registered": ("立案", "受理"), "dispatched": ("派遣", "已派遣"),
-    "in_progress": ("处置中", "办理中"), "verified": ("核查", "已核查"), "closed": ("结案", "办结", "已办结"),
-    "followed_up": ("回访", "已回访"), "returned": ("退回",), "escalated": ("升级", "上报上级"),
+    "received": ("接收", "待受理"),
+    "registered": ("立案", "受理"),
+    "dispatched": ("派遣", "已派遣"),
+    "in_progress": ("处置中", "办理中"),
+    "verified": ("核查", "已核查"),
+    "closed": ("结案", "办结", "已办结"),
+    "followed_up": ("回访", "已回访"),
+    "returned": ("退回",),
+    "escalated": ("升级", "上报上级"),
     "cancelled": ("作废", "撤销", "取消"),
 }
 INTENSITY = {0: ("无",), 1: ("轻微",), 2: ("较激烈",), 3: ("激烈",)}
 PLACE_KINDS = {
-    "key_person": ("重点人员", "重点人"), "dangerous_thing": ("危险物品", "危险物"),
-    "sensitive_place": ("敏感场所", "敏感地"), "service_center": ("服务中心", "服务站"),
+    "key_person": ("重点人员", "重点人"),
+    "dangerous_thing": ("危险物品", "危险物"),
+    "sensitive_place": ("敏感场所", "敏感地"),
+    "service_center": ("服务中心", "服务站"),
 }
 URBAN_KINDS = {"社区", "街道", "区", "市"}
 _KIND_SUFFIXES = ("社区", "街道", "村", "镇", "乡", "区", "县", "市")
@@ -270,6 +292,7 @@ def _incident_fields(categories: dict[str, dict]) -> tuple[Field, ...]:
 
 # --------------------------------------------------------------------------- problems
 
+
 class _Problems:
     """Problems found so far, by row; `fail()` raises them sorted by row."""
 
@@ -305,6 +328,7 @@ class _Context:
 
 
 # --------------------------------------------------------------------------- geometry
+
 
 def _prepare_geometry(source: readers.Source, kind: str, crs: crs_mod.Crs, problems: _Problems):
     """Checked WGS84 geometries (None where a row has a problem) and the repairs made."""
@@ -367,7 +391,9 @@ def _repair_polygons(source: readers.Source, geoms, problems: _Problems) -> list
             geoms[i] = None
             continue
         geoms[i] = fixed
-        repairs.append(f"{source.label(i)}: invalid geometry ({reason}) repaired with make_valid into {len(fixed.geoms)} polygon(s)")
+        repairs.append(
+            f"{source.label(i)}: invalid geometry ({reason}) repaired with make_valid into {len(fixed.geoms)} polygon(s)"
+        )
     return repairs
 
 
@@ -389,6 +415,7 @@ def _multi(parts: list):
 
 # --------------------------------------------------------------------------- attributes
 
+
 def _match_columns(source: readers.Source, fields, problems: _Problems) -> dict[str, str]:
     """Field name -> the file's column. Missing required columns fail at once: no row
     could be read without them."""
@@ -407,7 +434,9 @@ def _match_columns(source: readers.Source, fields, problems: _Problems) -> dict[
     if missing:
         names = [CONTROL.sub("?", str(c))[:40] for c in source.frame.columns]
         found = ", ".join(names[:30]) + (f" … ({len(names)} columns)" if len(names) > 30 else "") or "(none)"
-        problems.add(None, f"missing required column{'s' if len(missing) > 1 else ''}: {'; '.join(missing)}. Columns found: {found}")
+        problems.add(
+            None, f"missing required column{'s' if len(missing) > 1 else ''}: {'; '.join(missing)}. Columns found: {found}"
+        )
         problems.fail()
     return matched
 
@@ -459,7 +488,9 @@ def _complete_boundary(ctx: _Context, records: list[dict], problems: _Problems) 
         code, name = rec.get("code"), rec.get("name") or ""
         if code is None:
             continue
-        rec["level"] = "community" if len(code) == 12 else "town" if len(code) == 9 else "city" if code.endswith("00") else "district"
+        rec["level"] = (
+            "community" if len(code) == 12 else "town" if len(code) == 9 else "city" if code.endswith("00") else "district"
+        )
         rec["parent"] = {12: code[:9], 9: code[:6]}.get(len(code), None if rec["level"] == "city" else code[:4] + "00")
         rec["kind"] = rec.get("kind") or next((s for s in _KIND_SUFFIXES if name.endswith(s)), None)
         rec["urban"] = rec["kind"] in URBAN_KINDS if rec.get("urban") is None else rec["urban"]
@@ -490,6 +521,7 @@ def _complete_incidents(ctx: _Context, records: list[dict], problems: _Problems)
 
 # --------------------------------------------------------------------------- database
 
+
 def _stage(cur, ctx: _Context, spec: "_Layer", records: list[dict], geoms, located=None) -> None:
     """TEMP table import_stage(n, columns..., derived..., geom), the columns filled by one COPY.
 
@@ -501,7 +533,9 @@ def _stage(cur, ctx: _Context, spec: "_Layer", records: list[dict], geoms, locat
     derived = spec.derived + ((("grid_code", "varchar(15)"),) if located is not None else ())
     defs = ", ".join(f"{name} {sqltype}" for name, sqltype in spec.columns + derived)
     geom_type = "Point" if spec.geometry == POINT else "MultiPolygon"
-    cur.execute(f"CREATE TEMP TABLE import_stage (n integer PRIMARY KEY, {defs}, geom geometry({geom_type}, 4326)) ON COMMIT DROP")
+    cur.execute(
+        f"CREATE TEMP TABLE import_stage (n integer PRIMARY KEY, {defs}, geom geometry({geom_type}, 4326)) ON COMMIT DROP"
+    )
     names = ["n"] + [name for name, _ in spec.columns]
     columns = [range(len(records))]
     for name, sqltype in spec.columns:
@@ -539,8 +573,11 @@ def _locate(conn, geoms) -> tuple[np.ndarray, np.ndarray]:
     n = len(geoms)
     grid_code = np.full(n, None, dtype=object)
     admin_code = np.full(n, None, dtype=object)
-    grids = db.rows(conn, """SELECT code, admin_code, ST_AsBinary(geom) AS wkb FROM grid
-                              WHERE valid_to IS NULL AND layer = 'official' ORDER BY code""")
+    grids = db.rows(
+        conn,
+        """SELECT code, admin_code, ST_AsBinary(geom) AS wkb FROM grid
+                              WHERE valid_to IS NULL AND layer = 'official' ORDER BY code""",
+    )
     if grids:
         won = assign.assign(geoms, shapely.from_wkb([bytes(r["wkb"]) for r in grids]))
         hit = won >= 0
@@ -548,8 +585,11 @@ def _locate(conn, geoms) -> tuple[np.ndarray, np.ndarray]:
         admin_code[hit] = np.array([r["admin_code"] for r in grids], dtype=object)[won[hit]]
     rest = np.flatnonzero(grid_code == None)  # noqa: E711 (elementwise)
     if len(rest):  # only these need the units: few polygons, but large (real boundaries)
-        units = db.rows(conn, """SELECT code, ST_AsBinary(geom) AS wkb FROM admin_unit
-                                  WHERE geom IS NOT NULL ORDER BY length(code) DESC, code""")
+        units = db.rows(
+            conn,
+            """SELECT code, ST_AsBinary(geom) AS wkb FROM admin_unit
+                                  WHERE geom IS NOT NULL ORDER BY length(code) DESC, code""",
+        )
         if units:
             won = assign.assign(geoms[rest], shapely.from_wkb([bytes(r["wkb"]) for r in units]))
             hit = won >= 0
@@ -576,7 +616,10 @@ def _assign_admin(cur, ctx: _Context, problems: _Problems) -> None:
     if not outside:
         return
     if not db.scalar(ctx.conn, "SELECT EXISTS (SELECT 1 FROM admin_unit WHERE geom IS NOT NULL)"):
-        problems.add(None, "no administrative boundaries in the database yet: import the boundary first (python -m geo import boundary FILE)")
+        problems.add(
+            None,
+            "no administrative boundaries in the database yet: import the boundary first (python -m geo import boundary FILE)",
+        )
     else:
         name = db.scalar(ctx.conn, "SELECT string_agg(name, '、') FROM jurisdiction") or "the jurisdiction"
         for n, x, y in outside:
@@ -597,8 +640,8 @@ def _write_points(table: str, cur, ctx: _Context, problems: _Problems, columns, 
         cur.execute("SET LOCAL quanyu.risk_defer = 'on'")
         cur.execute(
             f"""WITH ins AS (
-                    INSERT INTO incident ({', '.join(names)}, grid_code, admin_code, geom, risk_score, risk_tier, risk_reasons)
-                    SELECT {', '.join('s.' + c for c in names)}, s.grid_code, s.admin_code, s.geom,
+                    INSERT INTO incident ({", ".join(names)}, grid_code, admin_code, geom, risk_score, risk_tier, risk_reasons)
+                    SELECT {", ".join("s." + c for c in names)}, s.grid_code, s.admin_code, s.geom,
                            (s.a).score, (s.a).tier, (s.a).reasons
                       FROM (SELECT s.*, CASE WHEN r.incident_params IS NOT NULL THEN
                                    risk_assess_incident(r.incident_params, c.severity, s.people_involved, s.duration_days,
@@ -619,8 +662,8 @@ def _write_points(table: str, cur, ctx: _Context, problems: _Problems, columns, 
             cur.execute("SELECT risk_recompute_grids(%s)", (touched,))
     else:
         cur.execute(
-            f"""INSERT INTO {table} ({', '.join(names)}, grid_code, admin_code, geom)
-                SELECT {', '.join('s.' + c for c in names)}, s.grid_code, s.admin_code, s.geom FROM import_stage s ORDER BY s.n"""
+            f"""INSERT INTO {table} ({", ".join(names)}, grid_code, admin_code, geom)
+                SELECT {", ".join("s." + c for c in names)}, s.grid_code, s.admin_code, s.geom FROM import_stage s ORDER BY s.n"""
         )
         cur.execute("SELECT count(*) FROM import_stage WHERE grid_code IS NULL")
         gridless = cur.fetchone()[0]
@@ -670,11 +713,15 @@ def _write_grids(cur, ctx: _Context, problems: _Problems, columns) -> list[str]:
     )
     cur.execute("SELECT n FROM import_stage WHERE admin_code IS NULL ORDER BY n")
     for (n,) in cur.fetchall():
-        problems.add(n, "overlaps no community: every grid belongs to one village/community (import the community boundaries first)")
+        problems.add(
+            n, "overlaps no community: every grid belongs to one village/community (import the community boundaries first)"
+        )
     problems.fail()
     notes = [
         f"{ctx.source.label(n)}: code {code} is under community {code[:12]} but the grid lies mostly in {admin}; admin_code follows the map"
-        for n, code, admin in _fetch(cur, "SELECT n, code, admin_code FROM import_stage WHERE left(code, 12) <> admin_code ORDER BY n")
+        for n, code, admin in _fetch(
+            cur, "SELECT n, code, admin_code FROM import_stage WHERE left(code, 12) <> admin_code ORDER BY n"
+        )
     ]
     # Missing codes: the community code + the next free 3-digit sequence, numbered
     # west -> east within rows taken north -> south (GB/T 30428 practice).
@@ -728,6 +775,7 @@ def _fetch(cur, sql: str) -> list[tuple]:
 
 # --------------------------------------------------------------------------- layers
 
+
 @dataclass(frozen=True)
 class _Layer:
     geometry: str
@@ -740,34 +788,73 @@ class _Layer:
 
 SPECS: dict[str, _Layer] = {
     "boundary": _Layer(
-        POLYGON, lambda ctx: BOUNDARY_FIELDS,
-        (("code", "varchar(12)"), ("level", "text"), ("name", "text"), ("kind", "text"), ("urban", "boolean"),
-         ("parent", "varchar(12)"), ("source", "text")),
-        _write_boundary, _complete_boundary, derived=(),
+        POLYGON,
+        lambda ctx: BOUNDARY_FIELDS,
+        (
+            ("code", "varchar(12)"),
+            ("level", "text"),
+            ("name", "text"),
+            ("kind", "text"),
+            ("urban", "boolean"),
+            ("parent", "varchar(12)"),
+            ("source", "text"),
+        ),
+        _write_boundary,
+        _complete_boundary,
+        derived=(),
     ),
     "grids": _Layer(
-        POLYGON, lambda ctx: GRID_FIELDS,
-        (("code", "varchar(15)"), ("name", "text"), ("kind", "text"), ("dedicated_type", "text"),
-         ("household_standard", "integer")),
-        _write_grids, _duplicate_codes,
+        POLYGON,
+        lambda ctx: GRID_FIELDS,
+        (
+            ("code", "varchar(15)"),
+            ("name", "text"),
+            ("kind", "text"),
+            ("dedicated_type", "text"),
+            ("household_standard", "integer"),
+        ),
+        _write_grids,
+        _duplicate_codes,
     ),
     "households": _Layer(
-        POINT, lambda ctx: HOUSEHOLD_FIELDS,
+        POINT,
+        lambda ctx: HOUSEHOLD_FIELDS,
         (("address", "text"), ("head_name", "text"), ("phone", "text"), ("persons", "smallint"), ("tags", "text[]")),
         partial(_write_points, "household"),
     ),
     "incidents": _Layer(
-        POINT, lambda ctx: _incident_fields(ctx.categories),
-        (("title", "text"), ("description", "text"), ("minor_code", "varchar(4)"), ("source", "text"),
-         ("reported_at", "timestamptz"), ("people_involved", "integer"), ("duration_days", "integer"),
-         ("conflict_intensity", "smallint"), ("behaviour_risk", "smallint"), ("status", "text"),
-         ("deadline", "timestamptz"), ("address", "text")),
-        partial(_write_points, "incident", history=True), _complete_incidents,
+        POINT,
+        lambda ctx: _incident_fields(ctx.categories),
+        (
+            ("title", "text"),
+            ("description", "text"),
+            ("minor_code", "varchar(4)"),
+            ("source", "text"),
+            ("reported_at", "timestamptz"),
+            ("people_involved", "integer"),
+            ("duration_days", "integer"),
+            ("conflict_intensity", "smallint"),
+            ("behaviour_risk", "smallint"),
+            ("status", "text"),
+            ("deadline", "timestamptz"),
+            ("address", "text"),
+        ),
+        partial(_write_points, "incident", history=True),
+        _complete_incidents,
     ),
     "places": _Layer(
-        POINT, lambda ctx: PLACE_FIELDS,
-        (("kind", "text"), ("category", "text"), ("name", "text"), ("tier", "smallint"), ("danger_grade", "smallint"),
-         ("id_number", "text"), ("phone", "text"), ("address", "text")),
+        POINT,
+        lambda ctx: PLACE_FIELDS,
+        (
+            ("kind", "text"),
+            ("category", "text"),
+            ("name", "text"),
+            ("tier", "smallint"),
+            ("danger_grade", "smallint"),
+            ("id_number", "text"),
+            ("phone", "text"),
+            ("address", "text"),
+        ),
         partial(_write_points, "place"),
     ),
 }
@@ -784,8 +871,9 @@ def crs_line(crs: crs_mod.Crs, reason: str) -> str:
     return f"坐标系 CRS: {crs.label} ({reason}) {tail}"
 
 
-def import_file(conn, layer: str, path, *, crs=None, grid_layer: str | None = None,
-                progress: Callable[[str], None] | None = None) -> ImportResult:
+def import_file(
+    conn, layer: str, path, *, crs=None, grid_layer: str | None = None, progress: Callable[[str], None] | None = None
+) -> ImportResult:
     """Validate `path` completely, then load it into `layer` in one transaction.
 
     crs: overrides what the file says (a name or Crs, see geo.crs.parse_crs);
@@ -814,7 +902,9 @@ def import_file(conn, layer: str, path, *, crs=None, grid_layer: str | None = No
     spec, problems = SPECS[layer], _Problems(source, path, line)
     ctx = _Context(conn, path, source, grid_layer or "official", say)
     if layer == "incidents":
-        ctx.categories = {r["minor_code"]: r for r in db.rows(conn, "SELECT minor_code, minor_name, time_limit, time_unit FROM category")}
+        ctx.categories = {
+            r["minor_code"]: r for r in db.rows(conn, "SELECT minor_code, minor_name, time_limit, time_unit FROM category")
+        }
         if not ctx.categories:
             problems.add(None, "the category table is empty: load the incident categories first (data/categories.csv)")
             problems.fail()

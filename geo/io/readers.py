@@ -5,6 +5,7 @@ bureau, GeoJSON picked on AMap, Excel sheets and GBK-encoded CSV from 12345 syst
 module hides the formats, so the importer validates one shape of data, and it labels every
 row the way the user will find it again in *their* file (CSV line, sheet row, feature).
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,28 +24,41 @@ from geo import crs as crs_mod
 from geo.io import upload_check
 
 FORMATS = {
-    ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shapefile",
-    ".shp": "shapefile", ".csv": "csv", ".xlsx": "xlsx",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".gpkg": "gpkg",
+    ".zip": "shapefile",
+    ".shp": "shapefile",
+    ".csv": "csv",
+    ".xlsx": "xlsx",
 }
 TABLE_FORMATS = ("csv", "xlsx")
 
 # Shapefile field names are limited to 10 characters: the exporter writes these short
 # names and the reader turns them back, so a shapefile round-trips without loss.
 SHAPEFILE_FIELD_NAMES = {
-    "household_standard": "hh_std", "dedicated_type": "ded_type", "people_involved": "people",
-    "duration_days": "dur_days", "conflict_intensity": "conflict", "behaviour_risk": "behav_risk",
-    "description": "descr", "reported_at": "reported", "level_handled": "lvl_handle",
-    "satisfaction": "satisfied", "reporter_name": "rep_name", "reporter_phone": "rep_phone",
-    "danger_grade": "danger", "coord_system": "coord_sys", "parent_code": "parent",
+    "household_standard": "hh_std",
+    "dedicated_type": "ded_type",
+    "people_involved": "people",
+    "duration_days": "dur_days",
+    "conflict_intensity": "conflict",
+    "behaviour_risk": "behav_risk",
+    "description": "descr",
+    "reported_at": "reported",
+    "level_handled": "lvl_handle",
+    "satisfaction": "satisfied",
+    "reporter_name": "rep_name",
+    "reporter_phone": "rep_phone",
+    "danger_grade": "danger",
+    "coord_system": "coord_sys",
+    "parent_code": "parent",
 }
 
 LON_COLUMNS = ("lon", "lng", "longitude", "经度", "x")
 LAT_COLUMNS = ("lat", "latitude", "纬度", "y")
 WKT_COLUMNS = ("wkt", "geometry", "geom", "几何", "shape")
 CRS_COLUMNS = ("coord_system", "坐标系")
-GEOMETRY_COLUMNS_HELP = (
-    "lon + lat (also lng/longitude/经度, latitude/纬度) for points, or wkt (WKT geometry)"
-)
+GEOMETRY_COLUMNS_HELP = "lon + lat (also lng/longitude/经度, latitude/纬度) for points, or wkt (WKT geometry)"
 
 
 def file_format(path: str | Path) -> str:
@@ -52,8 +66,7 @@ def file_format(path: str | Path) -> str:
     ext = Path(path).suffix.lower()
     if ext not in FORMATS:
         raise ValueError(
-            f"unsupported file type {ext or '(none)'!r}: use .geojson/.json, .gpkg, .zip or .shp "
-            "(Shapefile), .csv or .xlsx"
+            f"unsupported file type {ext or '(none)'!r}: use .geojson/.json, .gpkg, .zip or .shp (Shapefile), .csv or .xlsx"
         )
     return FORMATS[ext]
 
@@ -114,6 +127,7 @@ def read_source(path: str | Path, prefer_layer: str | None = None) -> Source:
 
 # --------------------------------------------------------------------------- vector files
 
+
 def _read_vector(path: Path, fmt: str, prefer_layer: str | None) -> Source:
     import geopandas
     import pyogrio
@@ -127,9 +141,7 @@ def _read_vector(path: Path, fmt: str, prefer_layer: str | None) -> Source:
     # GeoJSON text that looks like a date or time ("00:00", "2024-03-01 09:30") is kept as
     # written: GDAL would otherwise turn it into a date/time field and reformat it.
     options = {"DATE_AS_STRING": True} if fmt == "geojson" else {}
-    gdf = geopandas.read_file(
-        path, engine="pyogrio", layer=layer, datetime_as_string=True, on_invalid="ignore", **options
-    )
+    gdf = geopandas.read_file(path, engine="pyogrio", layer=layer, datetime_as_string=True, on_invalid="ignore", **options)
     frame = _objects(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
     if fmt == "shapefile":
         back = {short: long for long, short in SHAPEFILE_FIELD_NAMES.items()}
@@ -193,6 +205,7 @@ def _geojson_top_note(path: Path, window: int = 65536) -> tuple[str, str] | None
 
 
 # --------------------------------------------------------------------------- tables
+
 
 def _read_csv(path: Path) -> tuple[list[str], list[list], list[int], str]:
     """UTF-8 (with or without BOM), else GB18030 (a superset of GBK, as Excel writes)."""
@@ -272,7 +285,9 @@ def _table_source(path: Path, fmt: str, header: list, rows: list[list], lines: l
     lat = next((keys[k] for k in LAT_COLUMNS if k in keys), None)
     wkt = next((keys[k] for k in WKT_COLUMNS if k in keys), None)
     source = Source(path, fmt, frame, [None] * len(frame), lines=lines)
-    source.declared_reason = f"{fmt.upper()} files carry no CRS, so WGS84 is assumed; pass --crs gcj02 for AMap/Tencent coordinates"
+    source.declared_reason = (
+        f"{fmt.upper()} files carry no CRS, so WGS84 is assumed; pass --crs gcj02 for AMap/Tencent coordinates"
+    )
     if lon and lat:
         _points_from_columns(source, lon, lat)
     elif wkt:
@@ -351,6 +366,7 @@ def _pop_crs_column(source: Source) -> None:
 
 
 # --------------------------------------------------------------------------- CRS
+
 
 def crs_from_text(text: str) -> crs_mod.Crs | None:
     """The CRS a free-text note names ("coordinates are GCJ-02 (AMap) ..., not WGS84")."""

@@ -7,6 +7,7 @@ read only if it is within the size limit (QUANYU_MAX_UPLOAD_MB, default 200 MB; 
 unpack to ZIP_RATIO times that) and its first bytes are those of the format its extension
 names; otherwise the error names the file and says what its content looks like.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -21,18 +22,44 @@ ZIP_RATIO = 10  # xlsx and shapefiles compress 3-8x; a ZIP bomb is 1000x
 HEAD = 64 * 1024
 
 SIGNATURES = (  # (first bytes, kind)
-    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"SQLite format 3\x00", "sqlite"), (b"\x00\x00\x27\x0a", "shp"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"), (b"%PDF", "pdf"), (b"\x89PNG", "image"), (b"\xff\xd8\xff", "image"),
-    (b"GIF8", "image"), (b"\x1f\x8b", "gzip"), (b"Rar!", "rar"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"MZ", "executable"),
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),
+    (b"SQLite format 3\x00", "sqlite"),
+    (b"\x00\x00\x27\x0a", "shp"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),
+    (b"%PDF", "pdf"),
+    (b"\x89PNG", "image"),
+    (b"\xff\xd8\xff", "image"),
+    (b"GIF8", "image"),
+    (b"\x1f\x8b", "gzip"),
+    (b"Rar!", "rar"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"MZ", "executable"),
     (b"\x7fELF", "executable"),
 )
 KIND_NAMES = {
-    "zip": "a ZIP archive", "sqlite": "a SQLite database", "shp": "a Shapefile .shp", "ole": "an old Office file (.xls/.doc)",
-    "pdf": "a PDF document", "image": "an image", "gzip": "a gzip archive", "rar": "a RAR archive", "7z": "a 7-Zip archive",
-    "executable": "a program", "utf16": "UTF-16 text", "json": "JSON text", "text": "text", "binary": "binary data", "empty": "empty",
+    "zip": "a ZIP archive",
+    "sqlite": "a SQLite database",
+    "shp": "a Shapefile .shp",
+    "ole": "an old Office file (.xls/.doc)",
+    "pdf": "a PDF document",
+    "image": "an image",
+    "gzip": "a gzip archive",
+    "rar": "a RAR archive",
+    "7z": "a 7-Zip archive",
+    "executable": "a program",
+    "utf16": "UTF-16 text",
+    "json": "JSON text",
+    "text": "text",
+    "binary": "binary data",
+    "empty": "empty",
 }
 EXPECTED = {  # reader format -> the content kinds it may have
-    "csv": ("text",), "geojson": ("json",), "xlsx": ("zip",), "shapefile": ("zip", "shp"), "gpkg": ("sqlite",),
+    "csv": ("text",),
+    "geojson": ("json",),
+    "xlsx": ("zip",),
+    "shapefile": ("zip", "shp"),
+    "gpkg": ("sqlite",),
 }
 HINTS = {
     "ole": "save it as .xlsx or .csv in Excel (WPS) first",
@@ -96,8 +123,9 @@ def check(path: str | Path, fmt: str, limit: int | None = None) -> None:
         raise FileRejected(f"{path.name}: the file is empty (0 bytes)")
     if kind not in EXPECTED[fmt]:
         hint = HINTS.get(kind)
-        raise FileRejected(f"{path.name}: the name says {fmt} but the content is {KIND_NAMES[kind]}"
-                           + (f" ({hint})" if hint else ""))
+        raise FileRejected(
+            f"{path.name}: the name says {fmt} but the content is {KIND_NAMES[kind]}" + (f" ({hint})" if hint else "")
+        )
     if kind == "zip":
         _check_zip(path, fmt, limit)
 
@@ -110,8 +138,9 @@ def _check_zip(path: Path, fmt: str, limit: int) -> None:
         raise FileRejected(f"{path.name}: not a readable ZIP archive ({exc})") from None
     unpacked = sum(m.file_size for m in members)
     if unpacked > ZIP_RATIO * limit:
-        raise FileRejected(f"{path.name}: unpacks to {human(unpacked)}, over {ZIP_RATIO} x the upload limit of "
-                           f"{human(limit)} ({ENV})")
+        raise FileRejected(
+            f"{path.name}: unpacks to {human(unpacked)}, over {ZIP_RATIO} x the upload limit of {human(limit)} ({ENV})"
+        )
     names = [m.filename.lower() for m in members]
     if fmt == "xlsx" and "xl/workbook.xml" not in names:
         raise FileRejected(f"{path.name}: a ZIP archive but not an Excel .xlsx workbook (no xl/workbook.xml)")

@@ -7,6 +7,7 @@ the share of the community covered by exactly one grid. Neighbouring communities
 that enter this community take part as they are (a draft cannot change them), so an edit
 that pushes into a neighbour shows up as an overlap at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from geo.coverage.standards import PlanningConfig
 from geo.coverage.geometry import AdminLocator, Defect, Meter, gap_defects, grid_union, make_defect
+from geo.coverage.standards import PlanningConfig
 
 SPATIAL_KINDS = ("gap", "sliver", "overlap", "crossing")
 
@@ -47,14 +48,21 @@ class Check:
     summary: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return dict(score=self.score, area_m2=round(self.area_m2, 1), gap_m2=round(self.gap_m2, 1),
-                    overlap_m2=round(self.overlap_m2, 1), outside_households=self.outside_households,
-                    defects=[dict(d.to_dict(), id=i) for i, d in enumerate(self.defects)], loads=self.loads,
-                    summary=self.summary)
+        return dict(
+            score=self.score,
+            area_m2=round(self.area_m2, 1),
+            gap_m2=round(self.gap_m2, 1),
+            overlap_m2=round(self.overlap_m2, 1),
+            outside_households=self.outside_households,
+            defects=[dict(d.to_dict(), id=i) for i, d in enumerate(self.defects)],
+            loads=self.loads,
+            summary=self.summary,
+        )
 
 
-def _overlap_defects(codes: list[str], geoms, own: set[str], admin_code: str, meter: Meter,
-                     config: PlanningConfig) -> list[Defect]:
+def _overlap_defects(
+    codes: list[str], geoms, own: set[str], admin_code: str, meter: Meter, config: PlanningConfig
+) -> list[Defect]:
     """Pairs sharing area, at least one of them a draft grid (neighbours among themselves
     are their own community's business)."""
     tree = shapely.STRtree(geoms)
@@ -82,9 +90,19 @@ def loads(ctx: Context, grids: dict[str, dict]) -> tuple[list[dict], int]:
         standard = g.get("household_standard") or ctx.config.household_standard_urban
         deviation = n / standard - 1.0
         limit = ctx.config.persons_limit(g.get("kind", "urban"))
-        out.append(dict(code=code, name=g.get("name", code), households=n, persons=persons, standard=standard,
-                        deviation=round(deviation, 4), off=abs(deviation) > ctx.config.household_tolerance,
-                        over_persons=bool(limit and persons > limit), action=g.get("action", "keep")))
+        out.append(
+            dict(
+                code=code,
+                name=g.get("name", code),
+                households=n,
+                persons=persons,
+                standard=standard,
+                deviation=round(deviation, 4),
+                off=abs(deviation) > ctx.config.household_tolerance,
+                over_persons=bool(limit and persons > limit),
+                action=g.get("action", "keep"),
+            )
+        )
     return out, int((~held).sum())
 
 
@@ -92,8 +110,7 @@ def check(ctx: Context, grids: dict[str, dict]) -> Check:
     """The draft `grids` (code -> {geom, kind, household_standard, name, action}) judged in `ctx`."""
     own_codes = sorted(grids)
     codes = own_codes + sorted(c for c in ctx.neighbours if c not in grids)
-    geoms = np.array([grids[c]["geom"] for c in own_codes] + [ctx.neighbours[c] for c in codes[len(own_codes):]],
-                     dtype=object)
+    geoms = np.array([grids[c]["geom"] for c in own_codes] + [ctx.neighbours[c] for c in codes[len(own_codes) :]], dtype=object)
     locator = AdminLocator([ctx.admin_code], [ctx.area], ctx.admin_code)
     tree = shapely.STRtree(geoms) if len(geoms) else shapely.STRtree([shapely.Point()])
     defects = gap_defects(ctx.area, grid_union(geoms), locator, (codes, tree), ctx.meter, ctx.config) if len(geoms) else []
@@ -102,8 +119,9 @@ def check(ctx: Context, grids: dict[str, dict]) -> Check:
         defects = [d] if d else []
     defects += _overlap_defects(codes, geoms, set(own_codes), ctx.admin_code, ctx.meter, ctx.config) if len(geoms) else []
     for code in own_codes:
-        d = make_defect("crossing", [code], ctx.admin_code, shapely.difference(grids[code]["geom"], ctx.area),
-                        ctx.meter, ctx.config)
+        d = make_defect(
+            "crossing", [code], ctx.admin_code, shapely.difference(grids[code]["geom"], ctx.area), ctx.meter, ctx.config
+        )
         if d:
             defects.append(d)
     defects = [d for d in defects if d.kind != "noise"]

@@ -14,6 +14,7 @@ the big screen's counts), so an override would be silently undone by the next
 re-derivation and would make the map lie about who serves whom. `move_households`
 therefore carves the households' surroundings out of one grid into its neighbour.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,8 @@ from psycopg2.extras import Json
 from shapely import ops
 
 from geo import db
-from geo.coverage.standards import as_config
 from geo.coverage.geometry import Meter, polygon_parts
+from geo.coverage.standards import as_config
 from geo.planning.check import Check, Context, check, worsened
 from geo.planning.snapping import Snapper
 
@@ -46,12 +47,20 @@ class EditResult:
     codes: list[str]  # grids the edit wrote
 
     def to_dict(self) -> dict:
-        return dict(applied=self.applied, op=self.op, worse=self.worse, codes=self.codes,
-                    score_before=self.before.score, score_after=self.after.score,
-                    before=self.before.summary, after=self.after.to_dict())
+        return dict(
+            applied=self.applied,
+            op=self.op,
+            worse=self.worse,
+            codes=self.codes,
+            score_before=self.before.score,
+            score_after=self.after.score,
+            before=self.before.summary,
+            after=self.after.to_dict(),
+        )
 
 
 # --------------------------------------------------------------------------- plans
+
 
 def create(conn, admin_code: str, name: str | None = None, created_by: str | None = None) -> int:
     """A new draft plan holding a copy of the community's current official grids."""
@@ -59,13 +68,18 @@ def create(conn, admin_code: str, name: str | None = None, created_by: str | Non
     if not unit or unit["level"] != "community":
         raise PlanError(f"{admin_code!r} is not a community (村/社区, 12 digits) of this database")
     with db.transaction(conn) as cur:
-        cur.execute("""INSERT INTO plan (name, admin_code, created_by, base_grid_version)
+        cur.execute(
+            """INSERT INTO plan (name, admin_code, created_by, base_grid_version)
                        VALUES (%s, %s, %s, (SELECT version FROM data_version WHERE name = 'grid')) RETURNING id""",
-                    (name or f"{unit['name']} 网格调整", admin_code, created_by))
+            (name or f"{unit['name']} 网格调整", admin_code, created_by),
+        )
         plan_id = cur.fetchone()[0]
-        cur.execute("""INSERT INTO plan_grid (plan_id, code, name, kind, household_standard, geom, action)
+        cur.execute(
+            """INSERT INTO plan_grid (plan_id, code, name, kind, household_standard, geom, action)
                        SELECT %s, code, name, kind, household_standard, geom, 'keep' FROM grid_current
-                        WHERE admin_code = %s""", (plan_id, admin_code))
+                        WHERE admin_code = %s""",
+            (plan_id, admin_code),
+        )
     return plan_id
 
 
@@ -77,19 +91,27 @@ def get(conn, plan_id: int) -> dict:
 
 
 def plans(conn, admin_code: str | None = None) -> list[dict]:
-    return db.rows(conn, """
+    return db.rows(
+        conn,
+        """
         SELECT p.id, p.name, p.admin_code, a.name AS community, p.status, p.created_by, p.created_at, p.published_at,
                (SELECT count(*) FROM plan_grid g WHERE g.plan_id = p.id AND g.action <> 'keep') AS changed,
                (SELECT count(*) FROM plan_edit e WHERE e.plan_id = p.id AND NOT e.undone) AS edits
           FROM plan p JOIN admin_unit a ON a.code = p.admin_code
-         WHERE %(c)s::text IS NULL OR p.admin_code = %(c)s ORDER BY p.id DESC""", dict(c=admin_code))
+         WHERE %(c)s::text IS NULL OR p.admin_code = %(c)s ORDER BY p.id DESC""",
+        dict(c=admin_code),
+    )
 
 
 def grids(conn, plan_id: int, include_removed: bool = False) -> dict[str, dict]:
     """The plan's grids: code -> {name, kind, household_standard, action, geom (shapely)}."""
     out = {}
-    for r in db.rows(conn, """SELECT code, name, kind, household_standard, action, ST_AsBinary(geom) AS wkb
-                                FROM plan_grid WHERE plan_id = %s ORDER BY code""", (plan_id,)):
+    for r in db.rows(
+        conn,
+        """SELECT code, name, kind, household_standard, action, ST_AsBinary(geom) AS wkb
+                                FROM plan_grid WHERE plan_id = %s ORDER BY code""",
+        (plan_id,),
+    ):
         wkb = r.pop("wkb")
         r["geom"] = shapely.from_wkb(bytes(wkb)) if wkb is not None else None
         if r["geom"] is not None or include_removed:
@@ -101,21 +123,43 @@ def context(conn, plan_id: int, config=None) -> Context:
     """The community, its neighbours' grids and its households, for checking this plan."""
     plan = get(conn, plan_id)
     code = plan["admin_code"]
-    unit = db.one(conn, """SELECT a.urban, ST_AsBinary(a.geom) AS wkb, j.metric_srid FROM admin_unit a
-                             JOIN jurisdiction j ON a.code LIKE j.code || '%%' WHERE a.code = %s""", (code,))
+    unit = db.one(
+        conn,
+        """SELECT a.urban, ST_AsBinary(a.geom) AS wkb, j.metric_srid FROM admin_unit a
+                             JOIN jurisdiction j ON a.code LIKE j.code || '%%' WHERE a.code = %s""",
+        (code,),
+    )
     if not unit or unit["wkb"] is None:
         raise PlanError(f"community {code} has no boundary")
     area = shapely.from_wkb(bytes(unit["wkb"]))
-    neighbours = {r["code"]: shapely.from_wkb(bytes(r["wkb"])) for r in db.rows(conn, """
+    neighbours = {
+        r["code"]: shapely.from_wkb(bytes(r["wkb"]))
+        for r in db.rows(
+            conn,
+            """
         SELECT code, ST_AsBinary(geom) AS wkb FROM grid_current
-         WHERE admin_code <> %(c)s AND ST_Intersects(geom, ST_GeomFromWKB(%(a)s, 4326))""", dict(c=code, a=area.wkb))}
+         WHERE admin_code <> %(c)s AND ST_Intersects(geom, ST_GeomFromWKB(%(a)s, 4326))""",
+            dict(c=code, a=area.wkb),
+        )
+    }
     with conn.cursor() as cur:
-        cur.execute("""SELECT ST_X(geom), ST_Y(geom), persons FROM household
+        cur.execute(
+            """SELECT ST_X(geom), ST_Y(geom), persons FROM household
                         WHERE admin_code = %(c)s OR ST_Intersects(geom, ST_GeomFromWKB(%(a)s, 4326)) ORDER BY id""",
-                    dict(c=code, a=area.wkb))
+            dict(c=code, a=area.wkb),
+        )
         hh = np.array(cur.fetchall(), dtype=float).reshape(-1, 3)
-    return Context(code, area, neighbours, hh[:, 0], hh[:, 1], hh[:, 2], Meter(int(unit["metric_srid"])),
-                   as_config(config), bool(unit["urban"]))
+    return Context(
+        code,
+        area,
+        neighbours,
+        hh[:, 0],
+        hh[:, 1],
+        hh[:, 2],
+        Meter(int(unit["metric_srid"])),
+        as_config(config),
+        bool(unit["urban"]),
+    )
 
 
 def evaluate(conn, plan_id: int, ctx: Context | None = None) -> Check:
@@ -123,6 +167,7 @@ def evaluate(conn, plan_id: int, ctx: Context | None = None) -> Check:
 
 
 # --------------------------------------------------------------------------- edit stack
+
 
 def _row(g: dict | None) -> dict | None:
     if g is None:
@@ -143,9 +188,12 @@ def _write(cur, plan_id: int, rows: dict[str, dict | None]) -> None:
     for code, row in rows.items():
         cur.execute("DELETE FROM plan_grid WHERE plan_id = %s AND code = %s", (plan_id, code))
         if row is not None:
-            cur.execute("""INSERT INTO plan_grid (plan_id, code, name, kind, household_standard, action, geom)
+            cur.execute(
+                """INSERT INTO plan_grid (plan_id, code, name, kind, household_standard, action, geom)
                            VALUES (%(p)s, %(code)s, %(name)s, %(kind)s, %(household_standard)s, %(action)s,
-                                   ST_GeomFromWKB(decode(%(wkb)s, 'hex'), 4326))""", dict(row, p=plan_id))
+                                   ST_GeomFromWKB(decode(%(wkb)s, 'hex'), 4326))""",
+                dict(row, p=plan_id),
+            )
 
 
 def _draft(conn, plan_id: int) -> dict:
@@ -159,8 +207,15 @@ def _stack_pointer(conn, plan_id: int) -> int:
     return db.scalar(conn, "SELECT COALESCE(max(seq), 0) FROM plan_edit WHERE plan_id = %s AND NOT undone", (plan_id,))
 
 
-def apply(conn, plan_id: int, op: str, changes: dict[str, dict | None], note: str | None = None,
-          force: bool = False, ctx: Context | None = None) -> EditResult:
+def apply(
+    conn,
+    plan_id: int,
+    op: str,
+    changes: dict[str, dict | None],
+    note: str | None = None,
+    force: bool = False,
+    ctx: Context | None = None,
+) -> EditResult:
     """Check the changes (code -> new grid dict, None to remove) against the plan and save
     them as one edit unless they make coverage worse (then only with `force`)."""
     _draft(conn, plan_id)
@@ -191,8 +246,10 @@ def apply(conn, plan_id: int, op: str, changes: dict[str, dict | None], note: st
         seq = _stack_pointer(conn, plan_id) + 1
         cur.execute("DELETE FROM plan_edit WHERE plan_id = %s AND seq >= %s", (plan_id, seq))  # the redo branch dies
         _write(cur, plan_id, new_rows)
-        cur.execute("INSERT INTO plan_edit (plan_id, seq, op, note, before, after) VALUES (%s, %s, %s, %s, %s, %s)",
-                    (plan_id, seq, op, note, _json(old_rows), _json(new_rows)))
+        cur.execute(
+            "INSERT INTO plan_edit (plan_id, seq, op, note, before, after) VALUES (%s, %s, %s, %s, %s, %s)",
+            (plan_id, seq, op, note, _json(old_rows), _json(new_rows)),
+        )
     return result
 
 
@@ -204,8 +261,12 @@ def _step(conn, plan_id: int, undoing: bool) -> dict | None:
     """Move the stack pointer one edit down (undo: write the rows the edit replaced) or up
     (redo: write the rows it wrote); None when there is nothing to move over."""
     _draft(conn, plan_id)
-    edit = db.one(conn, """SELECT seq, op, before, after FROM plan_edit WHERE plan_id = %(p)s AND undone <> %(u)s
-                            ORDER BY CASE WHEN %(u)s THEN -seq ELSE seq END LIMIT 1""", dict(p=plan_id, u=undoing))
+    edit = db.one(
+        conn,
+        """SELECT seq, op, before, after FROM plan_edit WHERE plan_id = %(p)s AND undone <> %(u)s
+                            ORDER BY CASE WHEN %(u)s THEN -seq ELSE seq END LIMIT 1""",
+        dict(p=plan_id, u=undoing),
+    )
     if not edit:
         return None
     with db.transaction(conn) as cur:
@@ -226,8 +287,7 @@ def redo(conn, plan_id: int) -> dict | None:
 
 def history(conn, plan_id: int) -> dict:
     """How deep undo and redo go (for the buttons) and the edits in order."""
-    edits = db.rows(conn, "SELECT seq, op, note, undone, created_at FROM plan_edit WHERE plan_id = %s ORDER BY seq",
-                    (plan_id,))
+    edits = db.rows(conn, "SELECT seq, op, note, undone, created_at FROM plan_edit WHERE plan_id = %s ORDER BY seq", (plan_id,))
     return dict(undo=sum(not e["undone"] for e in edits), redo=sum(e["undone"] for e in edits), edits=edits)
 
 
@@ -238,6 +298,7 @@ def abandon(conn, plan_id: int) -> None:
 
 
 # --------------------------------------------------------------------------- edits
+
 
 def _grid(live: dict, code: str) -> dict:
     if code not in live:
@@ -253,17 +314,24 @@ def _snapper(ctx: Context, live: dict, exclude: set[str]) -> Snapper:
 def next_code(conn, plan_id: int, admin_code: str, taken: set[str] = frozenset()) -> str:
     """The community's next free grid code (12-digit community code + 3-digit number),
     never reusing a code that any version in `grid` or this plan has had."""
-    used = {r["code"] for r in db.rows(conn, """SELECT code FROM grid WHERE admin_code = %(c)s
+    used = {
+        r["code"]
+        for r in db.rows(
+            conn,
+            """SELECT code FROM grid WHERE admin_code = %(c)s
                                                 UNION SELECT code FROM plan_grid WHERE plan_id = %(p)s""",
-                                       dict(c=admin_code, p=plan_id))} | set(taken)
+            dict(c=admin_code, p=plan_id),
+        )
+    } | set(taken)
     n = max((int(c[12:]) for c in used if c.startswith(admin_code)), default=0) + 1
     if n > 999:
         raise PlanError(f"community {admin_code} has used all 999 grid numbers")
     return f"{admin_code}{n:03d}"
 
 
-def draw(conn, plan_id: int, geom, name: str | None = None, kind: str | None = None, tolerance: float = 0.0,
-         force: bool = False) -> EditResult:
+def draw(
+    conn, plan_id: int, geom, name: str | None = None, kind: str | None = None, tolerance: float = 0.0, force: bool = False
+) -> EditResult:
     """A new grid (snapped onto its neighbours within `tolerance` degrees)."""
     plan = _draft(conn, plan_id)
     ctx = context(conn, plan_id)
@@ -271,8 +339,13 @@ def draw(conn, plan_id: int, geom, name: str | None = None, kind: str | None = N
     geom = _snapper(ctx, live, set()).snap(geom, tolerance)
     code = next_code(conn, plan_id, plan["admin_code"])
     kind = kind or ("urban" if ctx.urban else "rural")
-    new = dict(code=code, name=name or f"新网格{code[-3:]}", kind=kind,
-               household_standard=ctx.config.household_standard_urban if kind == "urban" else None, geom=geom)
+    new = dict(
+        code=code,
+        name=name or f"新网格{code[-3:]}",
+        kind=kind,
+        household_standard=ctx.config.household_standard_urban if kind == "urban" else None,
+        geom=geom,
+    )
     return apply(conn, plan_id, "draw", {code: new}, force=force, ctx=ctx)
 
 
@@ -335,8 +408,9 @@ def trim(conn, plan_id: int, code: str, piece, force: bool = False) -> EditResul
     return apply(conn, plan_id, "trim", {code: dict(g, geom=shapely.difference(g["geom"], piece))}, force=force)
 
 
-def move_households(conn, plan_id: int, from_code: str, to_code: str, lon, lat, corridor_deg: float = 0.00005,
-                    force: bool = False) -> EditResult:
+def move_households(
+    conn, plan_id: int, from_code: str, to_code: str, lon, lat, corridor_deg: float = 0.00005, force: bool = False
+) -> EditResult:
     """Households at (lon, lat) handed from one grid to a neighbour by moving the boundary.
 
     The piece that changes grid is the households' own Voronoi cells among all households
@@ -371,8 +445,10 @@ def move_households(conn, plan_id: int, from_code: str, to_code: str, lon, lat, 
             _, there = ops.nearest_points(pt, shared)
             pieces.append(shapely.buffer(shapely.LineString([pt, there]), corridor_deg / 2, cap_style="flat"))
     piece = shapely.intersection(shapely.union_all(pieces), src["geom"])
-    changes = {from_code: dict(src, geom=_without_dust(shapely.difference(src["geom"], piece))),
-               to_code: dict(dst, geom=_without_dust(shapely.union(dst["geom"], piece)))}
+    changes = {
+        from_code: dict(src, geom=_without_dust(shapely.difference(src["geom"], piece))),
+        to_code: dict(dst, geom=_without_dust(shapely.union(dst["geom"], piece))),
+    }
     if any(len(polygon_parts(c["geom"])) != 1 for c in changes.values()):
         raise PlanError("moving these households would leave a grid in two pieces; pick households next to the other grid")
     return apply(conn, plan_id, "move", changes, force=force, ctx=ctx)
@@ -400,19 +476,28 @@ def replace_all(conn, plan_id: int, geoms: list, op: str = "accept_proposal", fo
         else:
             code = next_code(conn, plan_id, plan["admin_code"], taken)
             taken.add(code)
-            changes[code] = dict(code=code, name=f"新网格{code[-3:]}", kind=kind, geom=geom,
-                                 household_standard=ctx.config.household_standard_urban if kind == "urban" else None)
-    changes.update({c: None for c in codes[len(geoms):]})
+            changes[code] = dict(
+                code=code,
+                name=f"新网格{code[-3:]}",
+                kind=kind,
+                geom=geom,
+                household_standard=ctx.config.household_standard_urban if kind == "urban" else None,
+            )
+    changes.update({c: None for c in codes[len(geoms) :]})
     return apply(conn, plan_id, op, changes, force=force, ctx=ctx)
 
 
 # --------------------------------------------------------------------------- for the workbench
 
+
 def communities(conn) -> list[dict]:
     """Every community with its town, for the picker (town · community)."""
-    return db.rows(conn, """SELECT c.code, c.name, t.name AS town FROM admin_unit c
+    return db.rows(
+        conn,
+        """SELECT c.code, c.name, t.name AS town FROM admin_unit c
                               LEFT JOIN admin_unit t ON t.code = c.parent_code
-                             WHERE c.level = 'community' AND c.geom IS NOT NULL ORDER BY c.code""")
+                             WHERE c.level = 'community' AND c.geom IS NOT NULL ORDER BY c.code""",
+    )
 
 
 def open_draft(conn, admin_code: str, created_by: str | None = None) -> int:

@@ -6,6 +6,7 @@ crossings) travel together in one file. GeoJSON carries the report as a top-leve
 GeoPackage as a second layer of defect polygons plus a summary table; Excel as sheets
 with geometry as WKT (WGS84, EPSG:4326, said in every file).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import shapely
 
-from geo.planning import drafts as planning
 from geo.io.exporter import WKT_DECIMALS, ExportFailed
+from geo.planning import drafts as planning
 
 FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".xlsx": "xlsx"}
 GRID_COLUMNS = ("code", "name", "kind", "action", "households", "persons", "standard", "deviation", "off", "over_persons")
@@ -29,18 +30,43 @@ def export_plan(conn, plan_id: int, path) -> Path:
     grids = planning.grids(conn, plan_id)
     check = planning.evaluate(conn, plan_id)
     loads = {r["code"]: r for r in check.loads}
-    rows = [dict({k: loads[c].get(k) for k in GRID_COLUMNS if k in loads[c]}, code=c, name=g["name"], kind=g["kind"],
-                 action=g["action"]) for c, g in sorted(grids.items())]
+    rows = [
+        dict(
+            {k: loads[c].get(k) for k in GRID_COLUMNS if k in loads[c]},
+            code=c,
+            name=g["name"],
+            kind=g["kind"],
+            action=g["action"],
+        )
+        for c, g in sorted(grids.items())
+    ]
     geoms = [grids[r["code"]]["geom"] for r in rows]
     defects = [d.to_dict() for d in check.defects]
-    summary = dict(plan_id=plan_id, plan=plan["name"], admin_code=plan["admin_code"], status=plan["status"],
-                   score=check.score, gap_m2=round(check.gap_m2, 1), overlap_m2=round(check.overlap_m2, 1),
-                   outside_households=check.outside_households, coord_system="WGS84 (EPSG:4326)", **check.summary)
+    summary = dict(
+        plan_id=plan_id,
+        plan=plan["name"],
+        admin_code=plan["admin_code"],
+        status=plan["status"],
+        score=check.score,
+        gap_m2=round(check.gap_m2, 1),
+        overlap_m2=round(check.overlap_m2, 1),
+        outside_households=check.outside_households,
+        coord_system="WGS84 (EPSG:4326)",
+        **check.summary,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "geojson":
         features = [dict(type="Feature", properties=r, geometry=shapely.geometry.mapping(g)) for r, g in zip(rows, geoms)]
-        path.write_text(json.dumps(dict(type="FeatureCollection", name=f"plan_{plan_id}", coverage=dict(summary, defects=defects),
-                                        features=features), ensure_ascii=False, default=str), encoding="utf-8")
+        path.write_text(
+            json.dumps(
+                dict(
+                    type="FeatureCollection", name=f"plan_{plan_id}", coverage=dict(summary, defects=defects), features=features
+                ),
+                ensure_ascii=False,
+                default=str,
+            ),
+            encoding="utf-8",
+        )
     elif fmt == "gpkg":
         _gpkg(path, rows, geoms, check, summary)
     else:
@@ -58,8 +84,9 @@ def _gpkg(path: Path, rows, geoms, check, summary) -> None:
     pyogrio.write_dataframe(grids, path, layer="plan_grids", driver="GPKG", geometry_type="MultiPolygon")
     if check.defects:
         frame = pd.DataFrame([dict(d.to_dict(), grid_codes=",".join(d.grid_codes)) for d in check.defects])
-        defects = geopandas.GeoDataFrame(frame, geometry=[shapely.MultiPolygon(shapely.get_parts(d.geom).tolist())
-                                                          for d in check.defects], crs="EPSG:4326")
+        defects = geopandas.GeoDataFrame(
+            frame, geometry=[shapely.MultiPolygon(shapely.get_parts(d.geom).tolist()) for d in check.defects], crs="EPSG:4326"
+        )
         pyogrio.write_dataframe(defects, path, layer="coverage_defects", driver="GPKG", geometry_type="MultiPolygon")
     pyogrio.write_dataframe(pd.DataFrame([{k: str(v) for k, v in summary.items()}]), path, layer="coverage_report", driver="GPKG")
 

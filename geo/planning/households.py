@@ -13,6 +13,7 @@ the corridor to it may carry others, and the counts say so).
 
 Names are personal data: the page gets the address and a masked head name only.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,17 +29,28 @@ LIST_LIMIT = 20000  # a community holds a few thousand households at most; beyon
 def _name_column(conn) -> str:
     """The masked head name as the database keeps it (head_name_masked, readable by the web
     roles where the full name is not), else the full name, masked here before it leaves."""
-    return "head_name_masked" if db.scalar(conn, """SELECT EXISTS (SELECT 1 FROM information_schema.columns
-        WHERE table_schema = 'public' AND table_name = 'household' AND column_name = 'head_name_masked')""") else "head_name"
+    return (
+        "head_name_masked"
+        if db.scalar(
+            conn,
+            """SELECT EXISTS (SELECT 1 FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = 'household' AND column_name = 'head_name_masked')""",
+        )
+        else "head_name"
+    )
 
 
 def _points(conn, admin_code: str, area, ids=None) -> list[dict]:
     name = _name_column(conn)  # one of two fixed column names, never user input
-    rows = db.rows(conn, f"""
+    rows = db.rows(
+        conn,
+        f"""
         SELECT id, address, {name} AS head_name, persons, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM household
          WHERE (admin_code = %(c)s OR ST_Intersects(geom, ST_GeomFromWKB(%(a)s, 4326)))
            AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))
-         ORDER BY id LIMIT %(n)s""", dict(c=admin_code, a=area.wkb, ids=ids, n=LIST_LIMIT))
+         ORDER BY id LIMIT %(n)s""",
+        dict(c=admin_code, a=area.wkb, ids=ids, n=LIST_LIMIT),
+    )
     if name == "head_name":
         for r in rows:
             r["head_name"] = mask_name(r["head_name"])
@@ -62,9 +74,17 @@ def households(conn, plan_id: int, pctx=None, grids=None) -> list[dict]:
     grids = grids if grids is not None else planning.grids(conn, plan_id)
     rows = _points(conn, plan["admin_code"], pctx.area)
     where = draft_grid_of(grids, [r["lon"] for r in rows], [r["lat"] for r in rows])
-    return [dict(id=r["id"], lon=round(r["lon"], 7), lat=round(r["lat"], 7), persons=r["persons"], grid=g,
-                 label=" ".join(x for x in (r["address"], r["head_name"]) if x))
-            for r, g in zip(rows, where)]
+    return [
+        dict(
+            id=r["id"],
+            lon=round(r["lon"], 7),
+            lat=round(r["lat"], 7),
+            persons=r["persons"],
+            grid=g,
+            label=" ".join(x for x in (r["address"], r["head_name"]) if x),
+        )
+        for r, g in zip(rows, where)
+    ]
 
 
 def move(conn, plan_id: int, ids: list[int], to_code: str, force: bool = False) -> planning.EditResult:
@@ -91,10 +111,10 @@ def move(conn, plan_id: int, ids: list[int], to_code: str, force: bool = False) 
     if None in sources:
         raise planning.PlanError("some of these households lie in no grid: give the gap to a grid instead (并入)")
     if len(sources) != 1:
-        raise planning.PlanError("choose households of one grid at a time (they now lie in "
-                                 + "、".join(sorted(sources)) + ")")
-    return planning.move_households(conn, plan_id, sources.pop(), to_code, [r["lon"] for r, _ in moving],
-                                    [r["lat"] for r, _ in moving], force=force)
+        raise planning.PlanError("choose households of one grid at a time (they now lie in " + "、".join(sorted(sources)) + ")")
+    return planning.move_households(
+        conn, plan_id, sources.pop(), to_code, [r["lon"] for r, _ in moving], [r["lat"] for r, _ in moving], force=force
+    )
 
 
 def moved_counts(result: planning.EditResult) -> list[dict]:
@@ -105,6 +125,14 @@ def moved_counts(result: planning.EditResult) -> list[dict]:
     for r in result.after.loads:
         if r["code"] in result.codes:
             b = before.get(r["code"], {})
-            out.append(dict(code=r["code"], before=b.get("households", 0), after=r["households"], standard=r["standard"],
-                            deviation=r["deviation"], off=r["off"]))
+            out.append(
+                dict(
+                    code=r["code"],
+                    before=b.get("households", 0),
+                    after=r["households"],
+                    standard=r["standard"],
+                    deviation=r["deviation"],
+                    off=r["off"],
+                )
+            )
     return out

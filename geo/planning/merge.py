@@ -27,6 +27,7 @@ the piece's key in the note), so that it stops being proposed and undo brings it
 A piece's key is a hash of its grid, candidates and rounded geometry: stable while the
 draft around it does not change.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,9 @@ import shapely
 
 from geo import db
 from geo.coverage.geometry import polygon_parts
-from geo.planning.drafts import EditResult, PlanError, _draft, apply, context, grids as plan_grids
 from geo.planning.check import loads
+from geo.planning.drafts import EditResult, PlanError, _draft, apply, context
+from geo.planning.drafts import grids as plan_grids
 
 MIN_AREA_M2 = 500.0
 MIN_WIDTH_M = 5.0  # 2·area/perimeter: a 5 m wide strip is a drawing error, not a boundary
@@ -63,18 +65,34 @@ class Piece:
 
     def to_dict(self) -> dict:
         where = shapely.point_on_surface(self.geom)
-        return dict(key=self.key, grid=self.grid, votes=self.votes, proposed=self.proposed, candidates=self.candidates,
-                    area_m2=round(self.area_m2, 1), households=self.households, change=self.change,
-                    lon=round(where.x, 7), lat=round(where.y, 7))
+        return dict(
+            key=self.key,
+            grid=self.grid,
+            votes=self.votes,
+            proposed=self.proposed,
+            candidates=self.candidates,
+            area_m2=round(self.area_m2, 1),
+            households=self.households,
+            change=self.change,
+            lon=round(where.x, 7),
+            lat=round(where.y, 7),
+        )
 
 
 def departmental(conn, admin_code: str) -> list[dict]:
     """Current departmental polygons (layer <> 'official') entering the community."""
-    return [dict(r, geom=shapely.from_wkb(bytes(r.pop("wkb")))) for r in db.rows(conn, """
+    return [
+        dict(r, geom=shapely.from_wkb(bytes(r.pop("wkb"))))
+        for r in db.rows(
+            conn,
+            """
         SELECT g.layer, g.code, g.name, ST_AsBinary(g.geom) AS wkb FROM grid g, admin_unit a
          WHERE a.code = %s AND g.valid_to IS NULL AND g.layer <> 'official' AND ST_Intersects(g.geom, a.geom)
            AND NOT ST_Touches(g.geom, a.geom)
-         ORDER BY g.layer, g.code""", (admin_code,))]
+         ORDER BY g.layer, g.code""",
+            (admin_code,),
+        )
+    ]
 
 
 def _faces(area, geoms) -> list:
@@ -90,8 +108,10 @@ def _bordering(own, codes, g: int, poly, homed: list[int]) -> list[tuple]:
     (None when no such grid borders it: the department names no official grid there)."""
     out = []
     for part in polygon_parts(shapely.intersection(own[g], poly)):
-        shared = [(float(shapely.length(shapely.intersection(shapely.boundary(part), shapely.boundary(own[h])))), codes[h])
-                  for h in homed]
+        shared = [
+            (float(shapely.length(shapely.intersection(shapely.boundary(part), shapely.boundary(own[h])))), codes[h])
+            for h in homed
+        ]
         shared = [s for s in shared if s[0] > 0]
         out.append((part, max(shared)[1] if shared else None))
     return out
@@ -123,8 +143,10 @@ def choose(grid: str, votes: dict, counts: dict, standards: dict, moving: int) -
 
 
 def _rejected(conn, plan_id: int) -> set[str]:
-    return {r["note"] for r in db.rows(conn, "SELECT note FROM plan_edit WHERE plan_id = %s AND op = %s AND NOT undone",
-                                       (plan_id, REJECT_OP))}
+    return {
+        r["note"]
+        for r in db.rows(conn, "SELECT note FROM plan_edit WHERE plan_id = %s AND op = %s AND NOT undone", (plan_id, REJECT_OP))
+    }
 
 
 def pieces(conn, plan_id: int, ctx=None, live: dict | None = None, include_rejected: bool = False) -> list[Piece]:
@@ -164,8 +186,9 @@ def pieces(conn, plan_id: int, ctx=None, live: dict | None = None, include_rejec
                 votes[name] = codes[g]
                 continue
             if (g, name, k) not in bordering:
-                bordering[g, name, k] = _bordering(own, codes, g, polys[k], [h for h in range(len(codes))
-                                                                             if h != g and homes[name][h] == k])
+                bordering[g, name, k] = _bordering(
+                    own, codes, g, polys[k], [h for h in range(len(codes)) if h != g and homes[name][h] == k]
+                )
             votes[name] = next((c for part, c in bordering[g, name, k] if shapely.contains(part, at)), None)
             if votes[name] is None:
                 del votes[name]
@@ -211,8 +234,10 @@ def accept(conn, plan_id: int, key: str, to_code: str | None = None, force: bool
         raise PlanError(f"no layer puts this piece in grid {target}")
     live = plan_grids(conn, plan_id)
     rest = shapely.difference(live[piece.grid]["geom"], piece.geom)
-    changes = {piece.grid: dict(live[piece.grid], geom=rest) if polygon_parts(rest) else None,
-               target: dict(live[target], geom=shapely.union(live[target]["geom"], piece.geom))}
+    changes = {
+        piece.grid: dict(live[piece.grid], geom=rest) if polygon_parts(rest) else None,
+        target: dict(live[target], geom=shapely.union(live[target]["geom"], piece.geom)),
+    }
     return apply(conn, plan_id, ACCEPT_OP, changes, note=key, force=force, ctx=ctx)
 
 

@@ -16,6 +16,7 @@ or overlap and passes GEOS's coverage validation; the community's vertices are k
 untouched. Roads and blocks: the schema holds no road layer yet, so cuts are straight
 lines; when one arrives the candidate lines can be snapped to it.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,10 +56,11 @@ class LocalFrame:
 
 def polsby_popper(geom) -> float:
     """4πA/P²: 1 for a disc, about 0.785 for a square, near 0 for a strip."""
-    return float(4 * math.pi * geom.area / geom.length ** 2) if geom.length else 0.0
+    return float(4 * math.pi * geom.area / geom.length**2) if geom.length else 0.0
 
 
 # --------------------------------------------------------------------------- splitting (metric frame)
+
 
 def _cut(region, xy: np.ndarray, idx: np.ndarray, n1: int, reach: float):
     """The shortest line through `region` leaving n1 of the households idx on one side:
@@ -84,7 +86,9 @@ def _cut(region, xy: np.ndarray, idx: np.ndarray, n1: int, reach: float):
 
 def _halves(region, u, c, reach):
     v = np.array([-u[1], u[0]])
-    left = shapely.Polygon([c * u - reach * v, c * u + reach * v, (c - 2 * reach) * u + reach * v, (c - 2 * reach) * u - reach * v])
+    left = shapely.Polygon(
+        [c * u - reach * v, c * u + reach * v, (c - 2 * reach) * u + reach * v, (c - 2 * reach) * u - reach * v]
+    )
     return shapely.intersection(region, left), shapely.difference(region, left)
 
 
@@ -116,10 +120,15 @@ def tile(community_ll, frame: LocalFrame, cuts: list, leaves: list) -> list:
     """Lon/lat polygons, one per leaf, that tile the community: faces of its boundary noded
     with the cuts, each face given to the leaf holding its interior point."""
     lines = [community_ll.boundary] + [frame.to_lonlat(_extended(c, 0.01)) for c in cuts]
-    faces = [f for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(lines))))
-             if shapely.intersects(community_ll, shapely.point_on_surface(f))]
+    faces = [
+        f
+        for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(lines))))
+        if shapely.intersects(community_ll, shapely.point_on_surface(f))
+    ]
     leaf_tree = shapely.STRtree([g for g, _ in leaves])
-    owner = [int(min(leaf_tree.query(frame.to_m(shapely.point_on_surface(f)), predicate="intersects"), default=-1)) for f in faces]
+    owner = [
+        int(min(leaf_tree.query(frame.to_m(shapely.point_on_surface(f)), predicate="intersects"), default=-1)) for f in faces
+    ]
     owner = contiguous_owners(faces, owner)
     out = []
     for i in range(len(leaves)):
@@ -156,6 +165,7 @@ def contiguous_owners(faces: list, owner: list[int]) -> list[int]:
 
 # --------------------------------------------------------------------------- the proposal
 
+
 @dataclass
 class Proposal:
     community_code: str
@@ -171,14 +181,29 @@ class Proposal:
         return [p["geom"] for p in self.pieces]
 
     def to_dict(self, geojson: bool = True) -> dict:
-        d = dict(community_code=self.community_code, community_name=self.community_name, target=self.target,
-                 persons_limit=self.persons_limit, grids=len(self.pieces), metrics=self.metrics,
-                 valid_coverage=self.valid_coverage, seconds=round(self.seconds, 3))
+        d = dict(
+            community_code=self.community_code,
+            community_name=self.community_name,
+            target=self.target,
+            persons_limit=self.persons_limit,
+            grids=len(self.pieces),
+            metrics=self.metrics,
+            valid_coverage=self.valid_coverage,
+            seconds=round(self.seconds, 3),
+        )
         d["pieces"] = [{k: v for k, v in p.items() if k != "geom"} for p in self.pieces]
         if geojson:
-            d["geojson"] = dict(type="FeatureCollection", features=[
-                dict(type="Feature", properties={k: v for k, v in p.items() if k != "geom"},
-                     geometry=shapely.geometry.mapping(p["geom"])) for p in self.pieces])
+            d["geojson"] = dict(
+                type="FeatureCollection",
+                features=[
+                    dict(
+                        type="Feature",
+                        properties={k: v for k, v in p.items() if k != "geom"},
+                        geometry=shapely.geometry.mapping(p["geom"]),
+                    )
+                    for p in self.pieces
+                ],
+            )
         return d
 
 
@@ -188,18 +213,30 @@ def measures(geoms_ll, frame: LocalFrame, lon, lat, persons, target: int) -> tup
     for g in geoms_ll:
         inside = shapely.contains_xy(g, lon, lat) if len(lon) else np.zeros(0, bool)
         gm = frame.to_m(g)
-        rows.append(dict(households=int(inside.sum()), persons=int(persons[inside].sum()), area_m2=round(gm.area, 1),
-                         polsby_popper=round(polsby_popper(gm), 4), contiguous=len(shapely.get_parts(g)) == 1))
+        rows.append(
+            dict(
+                households=int(inside.sum()),
+                persons=int(persons[inside].sum()),
+                area_m2=round(gm.area, 1),
+                polsby_popper=round(polsby_popper(gm), 4),
+                contiguous=len(shapely.get_parts(g)) == 1,
+            )
+        )
     n = np.array([r["households"] for r in rows], float)
     pp = np.array([r["polsby_popper"] for r in rows], float)
-    summary = dict(grids=len(rows), households=int(n.sum()), mean=round(float(n.mean()), 1) if len(n) else 0,
-                   min=int(n.min()) if len(n) else 0, max=int(n.max()) if len(n) else 0,
-                   std=round(float(n.std()), 1) if len(n) else 0,
-                   max_dev_target=round(float(np.abs(n - target).max() / target), 4) if len(n) else 0,
-                   max_dev_mean=round(float(np.abs(n - n.mean()).max() / n.mean()), 4) if len(n) and n.mean() else 0,
-                   polsby_popper_mean=round(float(pp.mean()), 4) if len(pp) else 0,
-                   polsby_popper_min=round(float(pp.min()), 4) if len(pp) else 0,
-                   max_persons=max((r["persons"] for r in rows), default=0))
+    summary = dict(
+        grids=len(rows),
+        households=int(n.sum()),
+        mean=round(float(n.mean()), 1) if len(n) else 0,
+        min=int(n.min()) if len(n) else 0,
+        max=int(n.max()) if len(n) else 0,
+        std=round(float(n.std()), 1) if len(n) else 0,
+        max_dev_target=round(float(np.abs(n - target).max() / target), 4) if len(n) else 0,
+        max_dev_mean=round(float(np.abs(n - n.mean()).max() / n.mean()), 4) if len(n) and n.mean() else 0,
+        polsby_popper_mean=round(float(pp.mean()), 4) if len(pp) else 0,
+        polsby_popper_min=round(float(pp.min()), 4) if len(pp) else 0,
+        max_persons=max((r["persons"] for r in rows), default=0),
+    )
     return rows, summary
 
 
@@ -222,7 +259,7 @@ def propose(community_ll, lon, lat, persons, target: int, persons_limit: int | N
         if not over:
             break
         g, idx = leaves.pop(over[0])
-        leaves[over[0]:over[0]] = split_region(g, xy, idx, 2, reach, cuts)
+        leaves[over[0] : over[0]] = split_region(g, xy, idx, 2, reach, cuts)
     return tile(community_ll, frame, cuts, leaves), frame
 
 
@@ -233,16 +270,23 @@ def partition(conn, community_code: str, target: int = 300, persons_limit: int |
         raise ValueError(f"target must be a positive number of households, got {target!r}")
     target = int(target)
     config = as_config(config)
-    unit = db.one(conn, """SELECT code, name, urban, ST_AsBinary(geom) AS wkb FROM admin_unit
-                            WHERE code = %s AND level = 'community'""", (community_code,))
+    unit = db.one(
+        conn,
+        """SELECT code, name, urban, ST_AsBinary(geom) AS wkb FROM admin_unit
+                            WHERE code = %s AND level = 'community'""",
+        (community_code,),
+    )
     if not unit or unit["wkb"] is None:
         raise ValueError(f"unknown community {community_code!r}: give a 12-digit 村/社区 code with a boundary")
     if persons_limit is None:
         persons_limit = config.persons_limit("urban" if unit["urban"] else "rural")
     community = shapely.from_wkb(bytes(unit["wkb"]))
     with conn.cursor() as cur:
-        cur.execute("""SELECT ST_X(h.geom), ST_Y(h.geom), h.persons FROM admin_unit a JOIN household h ON ST_Intersects(a.geom, h.geom)
-                        WHERE a.code = %s ORDER BY h.id""", (community_code,))
+        cur.execute(
+            """SELECT ST_X(h.geom), ST_Y(h.geom), h.persons FROM admin_unit a JOIN household h ON ST_Intersects(a.geom, h.geom)
+                        WHERE a.code = %s ORDER BY h.id""",
+            (community_code,),
+        )
         hh = np.array(cur.fetchall(), dtype=float).reshape(-1, 3)
         cur.execute("SELECT ST_AsBinary(geom) FROM grid_current WHERE admin_code = %s ORDER BY code", (community_code,))
         current = [shapely.from_wkb(bytes(r[0])) for r in cur.fetchall()]
@@ -252,6 +296,13 @@ def partition(conn, community_code: str, target: int = 300, persons_limit: int |
     _, now = measures(current, frame, lon, lat, persons, target)
     for seq, (row, geom) in enumerate(zip(rows, pieces), start=1):
         row.update(seq=seq, geom=geom)
-    return Proposal(community_code, unit["name"], target, persons_limit, rows, dict(proposal=summary, current=now),
-                    seconds=time.perf_counter() - t0, valid_coverage=bool(shapely.coverage_is_valid(pieces)))
-
+    return Proposal(
+        community_code,
+        unit["name"],
+        target,
+        persons_limit,
+        rows,
+        dict(proposal=summary, current=now),
+        seconds=time.perf_counter() - t0,
+        valid_coverage=bool(shapely.coverage_is_valid(pieces)),
+    )

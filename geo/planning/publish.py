@@ -21,6 +21,7 @@ The grids of a community at any moment are the rows with valid_from <= t < valid
 the difference between two moments (or a draft and now) is an overlay of two sets of
 polygons: area added to some grid, area no longer in any, and area handed between grids.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,25 +55,34 @@ def publish(conn, plan_id: int, by: str | None = None, refresh_coverage: bool | 
             raise PlanError(f"plan {plan_id} was published or abandoned meanwhile")
         cur.execute("SELECT now()")
         at = cur.fetchone()[0]
-        cur.execute("""UPDATE grid g SET valid_to = now()
+        cur.execute(
+            """UPDATE grid g SET valid_to = now()
                          FROM plan_grid p
                         WHERE p.plan_id = %s AND p.action IN ('changed', 'removed', 'new')
                           AND g.layer = 'official' AND g.code = p.code AND g.valid_to IS NULL
-                    RETURNING g.code""", (plan_id,))
+                    RETURNING g.code""",
+            (plan_id,),
+        )
         closed = len(cur.fetchall())
-        cur.execute("""INSERT INTO grid (code, name, kind, layer, household_standard, admin_code, version, valid_from,
+        cur.execute(
+            """INSERT INTO grid (code, name, kind, layer, household_standard, admin_code, version, valid_from,
                                          edited_by, edit_note, geom)
                        SELECT p.code, p.name, p.kind, 'official', p.household_standard, pl.admin_code,
                               COALESCE((SELECT max(version) FROM grid g WHERE g.layer = 'official' AND g.code = p.code), 0) + 1,
                               now(), %s, %s, p.geom
                          FROM plan_grid p JOIN plan pl ON pl.id = p.plan_id
-                        WHERE p.plan_id = %s AND p.action IN ('changed', 'new')""", (by, note, plan_id))
+                        WHERE p.plan_id = %s AND p.action IN ('changed', 'new')""",
+            (by, note, plan_id),
+        )
         inserted = cur.rowcount
-        cur.execute("""SELECT ST_Union(geom) FROM (
+        cur.execute(
+            """SELECT ST_Union(geom) FROM (
                            SELECT geom FROM admin_unit WHERE code = %(c)s
                            UNION ALL SELECT geom FROM grid WHERE layer = 'official' AND code IN (
                                SELECT code FROM plan_grid WHERE plan_id = %(p)s AND action <> 'keep')
-                             AND (valid_to IS NULL OR valid_to = now())) s""", dict(c=plan["admin_code"], p=plan_id))
+                             AND (valid_to IS NULL OR valid_to = now())) s""",
+            dict(c=plan["admin_code"], p=plan_id),
+        )
         area = cur.fetchone()[0]
         located = {}
         for table in ("household", "incident", "place"):
@@ -127,14 +137,22 @@ def _refresh_loop(url: str | None) -> None:
 
 # --------------------------------------------------------------------------- versions and differences
 
+
 def grids_at(conn, admin_code: str, at: datetime | None = None) -> dict[str, shapely.Geometry]:
     """The community's official grids at a moment (now when None): code -> geometry."""
-    return {r["code"]: shapely.from_wkb(bytes(r["wkb"])) for r in db.rows(conn, """
+    return {
+        r["code"]: shapely.from_wkb(bytes(r["wkb"]))
+        for r in db.rows(
+            conn,
+            """
         SELECT code, ST_AsBinary(geom) AS wkb FROM grid
          WHERE layer = 'official' AND admin_code = %(c)s
            AND CASE WHEN %(t)s::timestamptz IS NULL THEN valid_to IS NULL  -- now(): not the start of a long transaction
                     ELSE valid_from <= %(t)s AND (valid_to IS NULL OR valid_to > %(t)s) END
-         ORDER BY code""", dict(c=admin_code, t=at))}
+         ORDER BY code""",
+            dict(c=admin_code, t=at),
+        )
+    }
 
 
 def plan_moment(conn, plan_id: int) -> tuple[str, datetime | None]:
@@ -157,21 +175,26 @@ def difference(old: dict, new: dict) -> dict:
     moved = []
     for code, geom in new.items():
         before = old.get(code)
-        handed = shapely.intersection(geom, old_union) if before is None else shapely.difference(
-            shapely.intersection(geom, old_union), before)
+        handed = (
+            shapely.intersection(geom, old_union)
+            if before is None
+            else shapely.difference(shapely.intersection(geom, old_union), before)
+        )
         moved.extend(polygon_parts(handed))
     pieces["changed"] = shapely.union_all(moved) if moved else shapely.GeometryCollection()
-    changed_codes = sorted(c for c in set(old) | set(new)
-                           if c not in old or c not in new or not shapely.equals_exact(old[c], new[c], 0))
+    changed_codes = sorted(
+        c for c in set(old) | set(new) if c not in old or c not in new or not shapely.equals_exact(old[c], new[c], 0)
+    )
     features = []
     for kind, geom in pieces.items():
         for part in polygon_parts(geom):
             if part.area > 1e-12:  # rounding dust of the overlay
-                features.append(dict(type="Feature", properties=dict(change=kind),
-                                     geometry=shapely.geometry.mapping(part)))
+                features.append(dict(type="Feature", properties=dict(change=kind), geometry=shapely.geometry.mapping(part)))
     counts = {k: sum(f["properties"]["change"] == k for f in features) for k in pieces}
-    features += [dict(type="Feature", properties=dict(change="old", code=c), geometry=shapely.geometry.mapping(g))
-                 for c, g in sorted(old.items())]  # the old version's outlines, to look at
+    features += [
+        dict(type="Feature", properties=dict(change="old", code=c), geometry=shapely.geometry.mapping(g))
+        for c, g in sorted(old.items())
+    ]  # the old version's outlines, to look at
     return dict(type="FeatureCollection", features=features, changed_grids=changed_codes, counts=counts)
 
 

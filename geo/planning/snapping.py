@@ -12,6 +12,7 @@ vertices and segments: one bounding-box query per edited vertex, so a drag near 
 community of thousands of vertices stays interactive. Coordinates are lon/lat; the
 tolerance is in degrees (`tolerance_from_pixels` turns the map's pixels into degrees).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,7 @@ def tolerance_from_pixels(pixels: float, zoom: float, lat: float) -> float:
     the planner sees)."""
     if pixels < 0:
         raise ValueError(f"pixel tolerance must not be negative, got {pixels}")
-    return pixels * 360.0 / (512.0 * 2.0 ** zoom) * math.cos(math.radians(lat))
+    return pixels * 360.0 / (512.0 * 2.0**zoom) * math.cos(math.radians(lat))
 
 
 def _rings(geom):
@@ -80,8 +81,12 @@ class Snapper:
         inserted in order along that edge (so shared stretches share all their vertices)."""
         out = [coords[0]]
         for a, b in zip(coords[:-1], coords[1:]):
-            box = (min(a[0], b[0]) - tolerance, min(a[1], b[1]) - tolerance,
-                   max(a[0], b[0]) + tolerance, max(a[1], b[1]) + tolerance)
+            box = (
+                min(a[0], b[0]) - tolerance,
+                min(a[1], b[1]) - tolerance,
+                max(a[0], b[0]) + tolerance,
+                max(a[1], b[1]) + tolerance,
+            )
             along = []
             for i in self._vtree.intersection(box):
                 v = self.vertices[i]

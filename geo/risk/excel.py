@@ -3,6 +3,7 @@
 Layout only: the rows come from geo.risk.reports. Every sheet starts with a title row and
 a header row of Chinese column names, so a clerk can sort and filter straight away.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,8 +48,9 @@ def write_ledger(conn, tier: str, path: str | Path, town_code: str | None = None
     """工作台账 of one tier to an .xlsx file; returns the number of records."""
     rows = risk_reports.ledger(conn, tier, town_code, days)
     book = _book()
-    _sheet(book, labels.t("tier." + tier) + "台账", f"矛盾纠纷{labels.t('tier.' + tier)}工作台账",
-           risk_reports.LEDGER_COLUMNS, rows)
+    _sheet(
+        book, labels.t("tier." + tier) + "台账", f"矛盾纠纷{labels.t('tier.' + tier)}工作台账", risk_reports.LEDGER_COLUMNS, rows
+    )
     book.save(path)
     return len(rows)
 

@@ -5,6 +5,7 @@ Why HTML first: a town receives the notice on paper with a seal; a browser print
 faithfully, and headless Chromium turns the same page into a PDF without any internet
 access or extra Python package.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -45,7 +46,9 @@ _TABLE = """{% set short = ('序号', '风险等级', '处理状态', '重点清
 {% else %}<tr><td colspan="{{ columns|length }}">无</td></tr>{% endfor %}
 </tbody></table>{% endmacro %}"""
 
-_PAGE = _ENV.from_string(_TABLE + """<!doctype html>
+_PAGE = _ENV.from_string(
+    _TABLE
+    + """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{{ title }}</title><style>{{ style }}</style></head>
 <body><button class="print" onclick="window.print()">打印</button>
 {% if notice %}
@@ -59,22 +62,36 @@ _PAGE = _ENV.from_string(_TABLE + """<!doctype html>
 <h2>一、风险隐患问题（{{ items|length }} 件）</h2>{{ table(item_columns, items) }}
 <h2>二、高、中风险网格（{{ grids|length }} 个）</h2>{{ table(grid_columns, grids) }}
 {% endif %}
-</body></html>""")
+</body></html>"""
+)
 
 
 def risk_list_page(conn, town_code: str, week_end=None) -> str:
     rl = risk_reports.risk_list(conn, town_code, week_end)
     return _PAGE.render(
-        title=f"{rl['town']['name']}风险隐患问题清单", period=f"{rl['week_start']:%Y年%m月%d日} 至 {rl['week_end']:%Y年%m月%d日}",
-        items=rl["items"], grids=rl["grids"], notice=None, style=_STYLE,
-        item_columns=risk_reports.RISK_LIST_COLUMNS, grid_columns=risk_reports.GRID_LIST_COLUMNS)
+        title=f"{rl['town']['name']}风险隐患问题清单",
+        period=f"{rl['week_start']:%Y年%m月%d日} 至 {rl['week_end']:%Y年%m月%d日}",
+        items=rl["items"],
+        grids=rl["grids"],
+        notice=None,
+        style=_STYLE,
+        item_columns=risk_reports.RISK_LIST_COLUMNS,
+        grid_columns=risk_reports.GRID_LIST_COLUMNS,
+    )
 
 
 def notice_page(conn, town_code: str, week_end=None) -> str:
     nt = risk_reports.notice(conn, town_code, week_end)
     return _PAGE.render(
-        title=f"风险提示函 {nt['town']['name']}", notice=nt, style=_STYLE, period="", items=[], grids=[],
-        item_columns=risk_reports.RISK_LIST_COLUMNS, grid_columns=risk_reports.GRID_LIST_COLUMNS)
+        title=f"风险提示函 {nt['town']['name']}",
+        notice=nt,
+        style=_STYLE,
+        period="",
+        items=[],
+        grids=[],
+        item_columns=risk_reports.RISK_LIST_COLUMNS,
+        grid_columns=risk_reports.GRID_LIST_COLUMNS,
+    )
 
 
 def pdf_tool() -> str | None:
@@ -91,9 +108,21 @@ def to_pdf(html: str, path: str | Path, timeout: int = 60) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "page.html"
         page.write_text(html, encoding="utf-8")
-        subprocess.run([tool, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-                        f"--user-data-dir={tmp}/profile", f"--print-to-pdf={path}", page.as_uri()],
-                       check=True, capture_output=True, timeout=timeout)
+        subprocess.run(
+            [
+                tool,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-pdf-header-footer",
+                f"--user-data-dir={tmp}/profile",
+                f"--print-to-pdf={path}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
     if not path.exists() or path.stat().st_size == 0:
         raise RuntimeError(f"chromium wrote no PDF to {path}")
     return path

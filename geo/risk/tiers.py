@@ -6,6 +6,7 @@ of data/risk.toml into `risk_config`, recomputes tiers after a configuration cha
 time passes (grid scores decay with age), and reads tiers, reasons and the key list for
 the CLI, the screens and the reports.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,12 +22,43 @@ TIERS = ("high", "medium", "low")
 # Grid factors in the order a grid explains itself (grid_risk.factors keys).
 GRID_FACTORS = ("incidents", "key_list", "key_persons", "dangerous", "sensitive", "density")
 
-_INCIDENT_KEYS = {"high", "medium", "people", "duration", "intensity", "intensity_labels", "behaviour",
-                  "behaviour_labels", "severity", "escalated", "returned", "per_return", "max_returns"}
-_GRID_KEYS = {"mode", "high", "medium", "high_share", "medium_share", "window_days", "half_life_days", "tier_weight",
-              "incident_points", "incident_cap", "key_list_points", "key_list_cap", "key_person_weight",
-              "key_person_points", "key_person_cap", "dangerous_points", "dangerous_cap", "sensitive_points",
-              "sensitive_cap", "density"}
+_INCIDENT_KEYS = {
+    "high",
+    "medium",
+    "people",
+    "duration",
+    "intensity",
+    "intensity_labels",
+    "behaviour",
+    "behaviour_labels",
+    "severity",
+    "escalated",
+    "returned",
+    "per_return",
+    "max_returns",
+}
+_GRID_KEYS = {
+    "mode",
+    "high",
+    "medium",
+    "high_share",
+    "medium_share",
+    "window_days",
+    "half_life_days",
+    "tier_weight",
+    "incident_points",
+    "incident_cap",
+    "key_list_points",
+    "key_list_cap",
+    "key_person_weight",
+    "key_person_points",
+    "key_person_cap",
+    "dangerous_points",
+    "dangerous_cap",
+    "sensitive_points",
+    "sensitive_cap",
+    "density",
+}
 
 
 class RiskConfigError(ValueError):
@@ -145,6 +177,7 @@ def recompute_incidents(conn) -> int:
 
 # --------------------------------------------------------------------------- reading
 
+
 def grid_tiers(conn, town_code: str | None = None, tier: str | None = None) -> list[dict]:
     """Tier, score, factors and reasons of every current grid (highest score first)."""
     return db.rows(
@@ -166,10 +199,13 @@ def grid_risk(conn, grid_code: str) -> dict | None:
 
 def summary(conn, top: int = 10) -> dict:
     """Counts of grids and incidents by tier, the top grids and the key-list size."""
-    grids = {r["tier"] or "none": r["n"] for r in db.rows(
-        conn, "SELECT tier, count(*) AS n FROM grid_risk_current GROUP BY tier")}
-    incidents = {r["tier"] or "none": r["n"] for r in db.rows(
-        conn, "SELECT risk_tier AS tier, count(*) AS n FROM incident GROUP BY risk_tier")}
+    grids = {
+        r["tier"] or "none": r["n"] for r in db.rows(conn, "SELECT tier, count(*) AS n FROM grid_risk_current GROUP BY tier")
+    }
+    incidents = {
+        r["tier"] or "none": r["n"]
+        for r in db.rows(conn, "SELECT risk_tier AS tier, count(*) AS n FROM incident GROUP BY risk_tier")
+    }
     total = sum(grids.values()) or 1
     return {
         "grids": {t: grids.get(t, 0) for t in (*TIERS, "none")},
@@ -177,8 +213,10 @@ def summary(conn, top: int = 10) -> dict:
         "incidents": {t: incidents.get(t, 0) for t in (*TIERS, "none")},
         "key_list": db.scalar(conn, "SELECT count(*) FROM key_list"),
         "as_of": db.scalar(conn, "SELECT max(as_of) FROM grid_risk"),
-        "top": [{k: r[k] for k in ("grid_code", "grid_name", "community_name", "score", "tier", "reasons")}
-                for r in grid_tiers(conn)[:top]],
+        "top": [
+            {k: r[k] for k in ("grid_code", "grid_name", "community_name", "score", "tier", "reasons")}
+            for r in grid_tiers(conn)[:top]
+        ],
     }
 
 

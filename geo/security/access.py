@@ -8,6 +8,7 @@ decides what it may *do*. Each application role runs as a database role of the s
 (quanyu_<role>) whose grants repeat the coarse part of this table, so that a callback that
 forgot its check still cannot, say, write a grid as a leader.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,21 +17,34 @@ from dataclasses import dataclass
 ROLES = ("admin", "operator", "planner", "leader", "grid_worker", "auditor")
 
 # Permissions, by what they protect.
-VIEW = "view"                          # the big screen, drill-down, maps, analysis APIs
-REPORT = "report"                      # download reports and rankings (Excel, PDF)
-INCIDENT_CREATE = "incident.create"    # take in an incident (受理)
-INCIDENT_HANDLE = "incident.handle"    # work on a dispatched incident (处置, 退回)
+VIEW = "view"  # the big screen, drill-down, maps, analysis APIs
+REPORT = "report"  # download reports and rankings (Excel, PDF)
+INCIDENT_CREATE = "incident.create"  # take in an incident (受理)
+INCIDENT_HANDLE = "incident.handle"  # work on a dispatched incident (处置, 退回)
 INCIDENT_DISPATCH = "incident.dispatch"  # register, dispatch, escalate, verify, close (指挥调度)
-INCIDENT_IMPORT = "incident.import"    # bulk upload of incidents
-PLAN_EDIT = "plan.edit"                # draw and edit grids in a draft plan
-PLAN_PUBLISH = "plan.publish"          # switch the official grids to a plan
-UNMASK = "unmask"                      # see a name, phone or ID number in full (logged)
-AUDIT_VIEW = "audit.view"              # read the audit log
-USER_MANAGE = "user.manage"            # create and disable accounts
+INCIDENT_IMPORT = "incident.import"  # bulk upload of incidents
+PLAN_EDIT = "plan.edit"  # draw and edit grids in a draft plan
+PLAN_PUBLISH = "plan.publish"  # switch the official grids to a plan
+UNMASK = "unmask"  # see a name, phone or ID number in full (logged)
+AUDIT_VIEW = "audit.view"  # read the audit log
+USER_MANAGE = "user.manage"  # create and disable accounts
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({VIEW, REPORT, INCIDENT_CREATE, INCIDENT_HANDLE, INCIDENT_DISPATCH, INCIDENT_IMPORT,
-                        PLAN_EDIT, PLAN_PUBLISH, UNMASK, AUDIT_VIEW, USER_MANAGE}),
+    "admin": frozenset(
+        {
+            VIEW,
+            REPORT,
+            INCIDENT_CREATE,
+            INCIDENT_HANDLE,
+            INCIDENT_DISPATCH,
+            INCIDENT_IMPORT,
+            PLAN_EDIT,
+            PLAN_PUBLISH,
+            UNMASK,
+            AUDIT_VIEW,
+            USER_MANAGE,
+        }
+    ),
     "operator": frozenset({VIEW, REPORT, INCIDENT_CREATE, INCIDENT_HANDLE, INCIDENT_DISPATCH, INCIDENT_IMPORT, UNMASK}),
     "planner": frozenset({VIEW, REPORT, PLAN_EDIT, PLAN_PUBLISH}),
     "leader": frozenset({VIEW, REPORT}),

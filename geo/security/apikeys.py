@@ -4,6 +4,7 @@ The key is shown once, at creation; the database keeps only its SHA-256. Keys ar
 random tokens, so a fast hash is as strong as a slow one (argon2 protects guessable
 passwords, which these are not) and checking one costs nothing per request.
 """
+
 from __future__ import annotations
 
 import hashlib

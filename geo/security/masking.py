@@ -4,6 +4,7 @@ Why: key persons, household heads and reporters are sensitive personal data; an 
 a file that travels by e-mail and USB stick, so it shows only enough to recognise a record
 (张*, 138****1234) unless the operator explicitly asks for the full values.
 """
+
 from __future__ import annotations
 
 
@@ -33,4 +34,4 @@ def _mask_middle(text: str, keep_start: int, keep_end: int) -> str:
     if len(text) < keep_start + keep_end + 4:  # short values: hide at least half
         keep_start = keep_end = len(text) // 4
     hidden = len(text) - keep_start - keep_end
-    return text[:keep_start] + "*" * hidden + text[len(text) - keep_end:]
+    return text[:keep_start] + "*" * hidden + text[len(text) - keep_end :]

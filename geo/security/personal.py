@@ -5,6 +5,7 @@ read the masked generated copies (`reporter_name_masked`, ...). The full value o
 record comes only from reveal_personal(), which checks the role and writes the audit row in
 the same statement, so an unmasking that is not logged cannot happen.
 """
+
 from __future__ import annotations
 
 import psycopg2
@@ -13,10 +14,33 @@ from geo import db
 
 # Incident columns every web role may read (the grant in 0016 lists the same ones).
 INCIDENT_COLUMNS = (
-    "id", "title", "description", "minor_code", "source", "reported_at", "people_involved", "duration_days",
-    "conflict_intensity", "behaviour_risk", "status", "level_handled", "deadline", "closed_at", "satisfaction",
-    "address", "grid_code", "admin_code", "geom", "synthetic", "risk_score", "risk_tier", "risk_reasons",
-    "merged_into", "media_url", "reporter_name_masked", "reporter_phone_masked",
+    "id",
+    "title",
+    "description",
+    "minor_code",
+    "source",
+    "reported_at",
+    "people_involved",
+    "duration_days",
+    "conflict_intensity",
+    "behaviour_risk",
+    "status",
+    "level_handled",
+    "deadline",
+    "closed_at",
+    "satisfaction",
+    "address",
+    "grid_code",
+    "admin_code",
+    "geom",
+    "synthetic",
+    "risk_score",
+    "risk_tier",
+    "risk_reasons",
+    "merged_into",
+    "media_url",
+    "reporter_name_masked",
+    "reporter_phone_masked",
 )
 KINDS = ("household", "incident", "place")
 

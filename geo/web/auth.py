@@ -11,6 +11,7 @@ over the whole jurisdiction; its POST has its own API keys.
 CSRF: the session's token is also sent as the `_csrf_token` cookie, which Dash's renderer
 already copies into an `X-CSRFToken` header on every callback; forms carry it as a field.
 """
+
 from __future__ import annotations
 
 import html as html_escape
@@ -22,9 +23,8 @@ from urllib.parse import urlparse
 import flask
 
 from geo import db
-from geo.security import access
-from geo.security import accounts
 from geo.labels import t
+from geo.security import access, accounts
 
 bp = flask.Blueprint("auth", __name__)
 
@@ -84,8 +84,7 @@ def guard():
         if _wants_html():
             return flask.redirect(flask.url_for("auth.login", next=_safe_next(req.full_path)))
         return flask.jsonify({"error": "sign-in required", "message": t("auth.required")}), 401
-    scope = access.Scope(username=sess.scope.username, role=sess.scope.role, admin_code=sess.scope.admin_code,
-                         ip=_client_ip())
+    scope = access.Scope(username=sess.scope.username, role=sess.scope.role, admin_code=sess.scope.admin_code, ip=_client_ip())
     flask.g.session = sess
     if req.method not in SAFE_METHODS:
         sent = req.headers.get("X-CSRFToken") or req.form.get("csrf_token")
@@ -142,6 +141,7 @@ def _permissions(req) -> frozenset[str]:
 
 def _dash_pages() -> list[dict]:
     import dash
+
     return list(dash.page_registry.values())
 
 
@@ -162,6 +162,7 @@ def _ids(outputs) -> list[str]:
 
 def _pages_pathname(body: dict) -> str | None:
     """The path a Dash page-routing callback is about to render, if this is one."""
+
     def walk(x):
         if isinstance(x, dict):
             if x.get("id") == "_pages_location" and x.get("property") == "pathname":
@@ -171,6 +172,7 @@ def _pages_pathname(body: dict) -> str | None:
         elif isinstance(x, list):
             for v in x:
                 yield from walk(v)
+
     return next(walk(body.get("inputs")), None)
 
 
@@ -183,6 +185,7 @@ def _safe_next(target: str | None) -> str:
 
 # --------------------------------------------------------------------------- pages
 
+
 def _page(title: str, body: str) -> str:
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{html_escape.escape(title)}</title>
@@ -192,7 +195,9 @@ def _page(title: str, body: str) -> str:
 def _login_form(message: str = "", username: str = "", next_path: str = "/", csrf: str = "") -> str:
     e = html_escape.escape
     error = f'<p class="login-error" role="alert">{e(message)}</p>' if message else ""
-    return _page(t("auth.title"), f"""
+    return _page(
+        t("auth.title"),
+        f"""
 <main class="login-card">
   <h1>{e(t("app.title"))}</h1>
   <h2>{e(t("auth.title"))}</h2>
@@ -205,14 +210,18 @@ def _login_form(message: str = "", username: str = "", next_path: str = "/", csr
     <button type="submit" id="sign-in">{e(t("auth.submit"))}</button>
   </form>
   <p class="login-note">{e(t("auth.note"))}</p>
-</main>""")
+</main>""",
+    )
 
 
 def _denied_page(permission: str) -> str:
     e = html_escape.escape
-    return _page(t("auth.forbidden"), f"""
+    return _page(
+        t("auth.forbidden"),
+        f"""
 <main class="login-card"><h1>{e(t("auth.forbidden"))}</h1>
-<p>{e(t("auth.forbidden.detail"))} <code>{e(permission)}</code></p><p><a href="/">{e(t("nav.bigscreen"))}</a></p></main>""")
+<p>{e(t("auth.forbidden.detail"))} <code>{e(permission)}</code></p><p><a href="/">{e(t("nav.bigscreen"))}</a></p></main>""",
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -231,8 +240,9 @@ def login():
     username = req.form.get("username", "")[:64]
     try:
         with db.system() as conn:
-            sess = accounts.sign_in(conn, username, req.form.get("password", "")[:256], ip=_client_ip(),
-                                    user_agent=req.headers.get("User-Agent"))
+            sess = accounts.sign_in(
+                conn, username, req.form.get("password", "")[:256], ip=_client_ip(), user_agent=req.headers.get("User-Agent")
+            )
     except accounts.SignInRefused as refused:
         status = 429 if refused.reason in ("locked", "throttled.ip") else 401
         return _login_form(refused.message, username=username, next_path=next_path, csrf=expected), status

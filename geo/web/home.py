@@ -5,6 +5,7 @@ Row-level security already hides everything outside the account's unit; this onl
 the pages *start* there (title, map bounds, KPI scope), so that a town leader's big screen
 says the town's name and fits the town instead of showing a district with one town lit.
 """
+
 from __future__ import annotations
 
 from geo import db
@@ -23,7 +24,11 @@ def home_unit(conn, jurisdiction: dict, code: str) -> dict:
     """dashboard.jurisdiction() narrowed to the account's unit: its code, name and bounds."""
     if not code:
         return jurisdiction
-    row = db.one(conn, """SELECT code, name, ST_XMin(e) AS xmin, ST_YMin(e) AS ymin, ST_XMax(e) AS xmax, ST_YMax(e) AS ymax
+    row = db.one(
+        conn,
+        """SELECT code, name, ST_XMin(e) AS xmin, ST_YMin(e) AS ymin, ST_XMax(e) AS xmax, ST_YMax(e) AS ymax
                             FROM (SELECT code, name, ST_Extent(geom)::box2d AS e FROM admin_unit WHERE code = %s
-                                   GROUP BY code, name) u""", (code,))
+                                   GROUP BY code, name) u""",
+        (code,),
+    )
     return dict(jurisdiction, **row) if row else jurisdiction

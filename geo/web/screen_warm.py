@@ -14,6 +14,7 @@ db.scope_key() = (role, unit), so a warmed entry is only ever served to the same
 the same unit. Only serving processes warm (gunicorn workers, `python app.py`), never
 tests or the CLI importing the app; QUANYU_WARM_SCREEN=0 turns it off, =1 forces it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,12 +25,12 @@ import time
 from datetime import datetime
 
 from geo import db
-from geo.security import access
 from geo.analysis import dashboard
+from geo.security import access
 from geo.worktime import CST
 
 log = logging.getLogger(__name__)
-WINDOW_DAYS = "90"   # the longest preset window: its days hold the 30, 7 and 1-day windows'
+WINDOW_DAYS = "90"  # the longest preset window: its days hold the 30, 7 and 1-day windows'
 
 
 def serving() -> bool:
@@ -45,16 +46,23 @@ def scopes(conn) -> list[access.Scope]:
     code = db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
     if not code:
         return []
-    roles = [r["role"] for r in db.rows(conn, """SELECT DISTINCT role FROM app_user
-                                                 WHERE active AND admin_code = %s ORDER BY role""", (code,))]
+    roles = [
+        r["role"]
+        for r in db.rows(
+            conn,
+            """SELECT DISTINCT role FROM app_user
+                                                 WHERE active AND admin_code = %s ORDER BY role""",
+            (code,),
+        )
+    ]
     return [access.Scope("screen-warm-up", role, code) for role in roles if access.allowed(role, access.VIEW)]
 
 
 def warm_scope(scope: access.Scope, now: datetime | None = None, url: str | None = None) -> None:
     """What the big screen's first load reads, computed as `scope` would read it."""
     import layers.incident_heat as heat
-    from geo.web.home import home_code
     from geo.web.api.tiles import window_bounds
+    from geo.web.home import home_code
 
     now = now or datetime.now(CST)
     with db.scoped(scope), db.pooled(url) as conn:
@@ -84,8 +92,12 @@ def warm() -> None:
         for scope in todo:
             warm_scope(scope)
         # printed like the app's start-up line: an operator sees that a worker is ready
-        print(f"大屏缓存预热 screen caches warmed for {', '.join(s.role for s in todo) or 'no account'} "
-              f"in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
+        print(
+            f"大屏缓存预热 screen caches warmed for {', '.join(s.role for s in todo) or 'no account'} "
+            f"in {time.perf_counter() - t:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     except Exception:  # a cold cache is slower, never wrong: the worker serves on
         log.exception("screen cache warm-up failed")
 

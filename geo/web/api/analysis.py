@@ -6,6 +6,7 @@ shows exactly the same page, and the page and this API cannot disagree about def
 Bad input is a 400 naming the parameter, never a 500: dates within MIN_DAY..MAX_DAY, numbers
 finite and within NUMBER_RANGES, no control characters (fuzzed by tests/test_fuzz_api.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,14 @@ MIN_DAY, MAX_DAY = date(1970, 1, 1), date(2100, 1, 1)  # beyond them window arit
 MAX_ARG_CHARS = 200
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NUMBER_RANGES = {  # query parameter -> (lowest, highest) accepted
-    "limit": (1, 5000), "weeks": (2, 520), "distance": (1, 100_000), "cell": (10, 100_000),
-    "bandwidth": (10, 100_000), "zoom": (0, 24), "last": (1, 1000), "rate_below": (0, 1),
+    "limit": (1, 5000),
+    "weeks": (2, 520),
+    "distance": (1, 100_000),
+    "cell": (10, 100_000),
+    "bandwidth": (10, 100_000),
+    "zoom": (0, 24),
+    "last": (1, 1000),
+    "rate_below": (0, 1),
 }
 
 
@@ -47,8 +54,14 @@ def parse_view(args, code: str | None = None) -> dict:
     end = _day(args, "end") or datetime.now(CST).date()
     start = _day(args, "start") or end - timedelta(days=DEFAULT_DAYS - 1)
     drill.time_window(start, end)  # refuses an empty window
-    view = dict(code=code or args.get("code") or None, start=start, end=end, major=args.get("major") or None,
-                measure=args.get("measure") or "incidents", bucket=args.get("bucket") or "day")
+    view = dict(
+        code=code or args.get("code") or None,
+        start=start,
+        end=end,
+        major=args.get("major") or None,
+        measure=args.get("measure") or "incidents",
+        bucket=args.get("bucket") or "day",
+    )
     if view["code"]:
         drill.level_of(view["code"])
     if view["measure"] not in MEASURES:
@@ -61,8 +74,11 @@ def parse_view(args, code: str | None = None) -> dict:
 
 def view_query(view: dict) -> str:
     """The query string that parse_view turns back into `view` (defaults left out)."""
-    keep = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in view.items()
-            if v is not None and not (k == "measure" and v == "incidents") and not (k == "bucket" and v == "day")}
+    keep = {
+        k: (v.isoformat() if isinstance(v, date) else v)
+        for k, v in view.items()
+        if v is not None and not (k == "measure" and v == "incidents") and not (k == "bucket" and v == "day")
+    }
     return urlencode(keep)
 
 
@@ -122,14 +138,18 @@ def drill_view(code: str):
     v = parse_view(flask.request.args, code)
     window = (v["start"], v["end"])
     with db.pooled() as conn:
-        return _json(dict(
-            view=v, query=view_query(v), breadcrumb=[dict(code=c, name=n, level=lv) for c, n, lv in drill.breadcrumb(conn, code)],
-            summary=drill.summary(conn, code, *window, v["major"]),
-            children=drill.children(conn, code, *window, v["major"]),
-            trend=drill.trend(conn, code, *window, v["major"], v["bucket"]),
-            top_categories=drill.top_categories(conn, code, *window),
-            incidents=drill.incidents(conn, code, *window, v["major"], limit=_number("limit", int, 200)),
-        ))
+        return _json(
+            dict(
+                view=v,
+                query=view_query(v),
+                breadcrumb=[dict(code=c, name=n, level=lv) for c, n, lv in drill.breadcrumb(conn, code)],
+                summary=drill.summary(conn, code, *window, v["major"]),
+                children=drill.children(conn, code, *window, v["major"]),
+                trend=drill.trend(conn, code, *window, v["major"], v["bucket"]),
+                top_categories=drill.top_categories(conn, code, *window),
+                incidents=drill.incidents(conn, code, *window, v["major"], limit=_number("limit", int, 200)),
+            )
+        )
 
 
 @bp.get("/api/hotspots")
@@ -164,13 +184,26 @@ def density_view():
     v = parse_view(flask.request.args)
     bbox = flask.request.args.get("bbox")
     bbox = tuple(float(x) for x in bbox.split(",")) if bbox else None
-    if bbox is not None and not (len(bbox) == 4 and all(map(math.isfinite, bbox)) and -180 <= bbox[0] < bbox[2] <= 180
-                                 and -90 <= bbox[1] < bbox[3] <= 90):
+    if bbox is not None and not (
+        len(bbox) == 4 and all(map(math.isfinite, bbox)) and -180 <= bbox[0] < bbox[2] <= 180 and -90 <= bbox[1] < bbox[3] <= 90
+    ):
         raise ValueError("bbox is west,south,east,north in degrees (west < east, south < north)")
     with db.pooled() as conn:
-        return _json(dict(view=v, **density.kde(conn, v["start"], v["end"], v["major"], bbox=bbox,
-                                                 cell_m=_number("cell"), bandwidth_m=_number("bandwidth"),
-                                                 zoom=_number("zoom"))))
+        return _json(
+            dict(
+                view=v,
+                **density.kde(
+                    conn,
+                    v["start"],
+                    v["end"],
+                    v["major"],
+                    bbox=bbox,
+                    cell_m=_number("cell"),
+                    bandwidth_m=_number("bandwidth"),
+                    zoom=_number("zoom"),
+                ),
+            )
+        )
 
 
 @bp.get("/api/rankings")
@@ -179,7 +212,8 @@ def rankings_view():
 
     args = flask.request.args
     with db.pooled() as conn:
-        report = rankings.quarterly(conn, args.get("quarter", ""), last_n=_number("last", int, rankings.LAST_N),
-                                    rate_below=_number("rate_below"))
+        report = rankings.quarterly(
+            conn, args.get("quarter", ""), last_n=_number("last", int, rankings.LAST_N), rate_below=_number("rate_below")
+        )
         month = rankings.monthly(conn, args["month"]) if args.get("month") else None
     return _json(dict(report, month=month))

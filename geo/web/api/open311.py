@@ -18,6 +18,7 @@ MIN_DATE..MAX_DATE, finite WGS84 coordinates, bodies up to MAX_POST_BYTES (413) 
 form encodings the specification names (415). Fuzzed by tests/test_fuzz_open311.py
 (docs/fuzzing.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -34,17 +35,25 @@ import flask
 from werkzeug.exceptions import HTTPException
 
 from geo import db
-from geo.security import apikeys
-from geo.incidents import lifecycle
 from geo.incidents import dispatch as routing
+from geo.incidents import lifecycle
+from geo.security import apikeys
 from geo.worktime import CST
 
 bp = flask.Blueprint("open311", __name__, url_prefix="/open311/v2")
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 MAX_POST_BYTES = 64 * 1024  # 4,000 Chinese characters, percent-encoded, fit
-MAX_FIELD_CHARS = {"description": routing.MAX_DESCRIPTION, "address_string": 300, "first_name": 50,
-                   "last_name": 50, "email": 200, "phone": 30, "media_url": 1000, "device_id": 100}
+MAX_FIELD_CHARS = {
+    "description": routing.MAX_DESCRIPTION,
+    "address_string": 300,
+    "first_name": 50,
+    "last_name": 50,
+    "email": 200,
+    "phone": 30,
+    "media_url": 1000,
+    "device_id": 100,
+}
 MAX_RESULTS = 1000  # also the largest page_size
 MAX_PAGE = 10_000
 MAX_QUERY_BYTES = 8192  # what common front ends (nginx, gunicorn) accept in a request line
@@ -58,16 +67,31 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls except 
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # chars XML 1.0 cannot carry
 MAX_SPAN = timedelta(days=90)
 POSTS_PER_MINUTE = 60
-LIST_ITEMS = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
-              "errors": "error", "endpoints": "endpoint", "formats": "format"}
+LIST_ITEMS = {
+    "services": "service",
+    "service_requests": "request",
+    "attributes": "attribute",
+    "values": "value",
+    "errors": "error",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
 FORMAT = "<any(json, xml):fmt>"
 ATTRIBUTES = [  # the four risk factors of the Lijiang mechanism, as optional attributes
     dict(code="people_involved", datatype="number", description="涉事人数 (number of people involved)", values=None),
     dict(code="duration_days", datatype="number", description="持续天数 (how many days it has lasted)", values=None),
-    dict(code="conflict_intensity", datatype="singlevaluelist", description="冲突程度 (intensity of the conflict)",
-         values=[("0", "无 none"), ("1", "口角 verbal"), ("2", "肢体冲突 physical"), ("3", "激烈对抗 violent")]),
-    dict(code="behaviour_risk", datatype="singlevaluelist", description="当事人思想行为动态 (parties' behaviour)",
-         values=[("0", "平稳 calm"), ("1", "有情绪 upset"), ("2", "扬言过激 threats"), ("3", "极端倾向 extreme")]),
+    dict(
+        code="conflict_intensity",
+        datatype="singlevaluelist",
+        description="冲突程度 (intensity of the conflict)",
+        values=[("0", "无 none"), ("1", "口角 verbal"), ("2", "肢体冲突 physical"), ("3", "激烈对抗 violent")],
+    ),
+    dict(
+        code="behaviour_risk",
+        datatype="singlevaluelist",
+        description="当事人思想行为动态 (parties' behaviour)",
+        values=[("0", "平稳 calm"), ("1", "有情绪 upset"), ("2", "扬言过激 threats"), ("3", "极端倾向 extreme")],
+    ),
 ]
 
 
@@ -78,6 +102,7 @@ class Open311Error(Exception):
 
 
 # --------------------------------------------------------------------------- responses
+
 
 def _respond(fmt: str, root: str, payload: Any, status: int = 200) -> flask.Response:
     if fmt == "xml":
@@ -135,8 +160,10 @@ def _check_request() -> None:
         if (request.content_length or 0) > MAX_POST_BYTES:
             raise Open311Error(413, f"request too large: at most {MAX_POST_BYTES} bytes (send photos as media_url)")
         if request.mimetype not in FORM_TYPES and (request.mimetype or request.content_length):
-            raise Open311Error(415, f"unsupported media type {request.mimetype or '(none)'!r}: "
-                                    "send the form as application/x-www-form-urlencoded")
+            raise Open311Error(
+                415,
+                f"unsupported media type {request.mimetype or '(none)'!r}: send the form as application/x-www-form-urlencoded",
+            )
     for where, values in (("query", request.args), ("form", request.form if request.method == "POST" else None)):
         for name, value in values.items(multi=True) if values else ():
             if CONTROL.search(name) or CONTROL.search(value):
@@ -155,6 +182,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # --------------------------------------------------------------------------- plumbing
+
 
 def _conn():
     return db.pooled(flask.current_app.config.get("QUANYU_DATABASE_URL"))
@@ -192,6 +220,7 @@ def _throttle(key_id: int) -> None:
 
 # --------------------------------------------------------------------------- discovery & services
 
+
 @bp.get(f"/discovery.{FORMAT}")
 def discovery(fmt):
     with _conn() as conn:
@@ -202,16 +231,29 @@ def discovery(fmt):
         "changeset": changeset,
         "contact": "综治中心指挥中心 (the command centre of the comprehensive-governance centre)",
         "key_service": "python -m geo apikey create --name NAME (issued by the centre's administrator)",
-        "endpoints": [{"specification": SPEC_URL, "url": url, "changeset": changeset, "type": "production",
-                       "formats": ["text/xml", "application/json"]}],
+        "endpoints": [
+            {
+                "specification": SPEC_URL,
+                "url": url,
+                "changeset": changeset,
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
     }
     return _respond(fmt, "discovery", payload)
 
 
 def _service(r: dict) -> dict:
-    return {"service_code": r["minor_code"], "service_name": r["minor_name"], "description": r["description"] or "",
-            "metadata": True, "type": "realtime", "keywords": ", ".join([r["major_name"], r["minor_name"], r["department"]]),
-            "group": r["major_name"]}
+    return {
+        "service_code": r["minor_code"],
+        "service_name": r["minor_name"],
+        "description": r["description"] or "",
+        "metadata": True,
+        "type": "realtime",
+        "keywords": ", ".join([r["major_name"], r["minor_name"], r["department"]]),
+        "group": r["major_name"],
+    }
 
 
 @bp.get(f"/services.{FORMAT}")
@@ -226,19 +268,29 @@ def services(fmt):
 def service_definition(code, fmt):
     with _conn() as conn:
         _check_jurisdiction(conn)
-        known = SERVICE_CODE.match(code) and db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,))
+        known = SERVICE_CODE.match(code) and db.scalar(
+            conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,)
+        )
     if not known:
         raise Open311Error(404, f"service_code {code!r} not found")
-    attributes = [{
-        "variable": True, "code": a["code"], "datatype": a["datatype"], "required": False,
-        "datatype_description": "非负整数 a whole number >= 0" if a["datatype"] == "number" else "",
-        "order": k + 1, "description": a["description"],
-        "values": [{"key": key, "name": name} for key, name in a["values"] or []],
-    } for k, a in enumerate(ATTRIBUTES)]
+    attributes = [
+        {
+            "variable": True,
+            "code": a["code"],
+            "datatype": a["datatype"],
+            "required": False,
+            "datatype_description": "非负整数 a whole number >= 0" if a["datatype"] == "number" else "",
+            "order": k + 1,
+            "description": a["description"],
+            "values": [{"key": key, "name": name} for key, name in a["values"] or []],
+        }
+        for k, a in enumerate(ATTRIBUTES)
+    ]
     return _respond(fmt, "service_definition", {"service_code": code, "attributes": attributes})
 
 
 # --------------------------------------------------------------------------- POST requests
+
 
 @bp.post(f"/requests.{FORMAT}")
 def post_request(fmt):
@@ -254,11 +306,15 @@ def post_request(fmt):
             incident_id = routing.create_incident(conn, actor=f"open311:{key['name']}", source="open311", **fields)
         except routing.RoutingError as exc:
             raise Open311Error(400, str(exc)) from None
-        row = db.one(conn, "SELECT deadline, c.department FROM incident i JOIN category c USING (minor_code) WHERE i.id = %s",
-                     (incident_id,))
+        row = db.one(
+            conn,
+            "SELECT deadline, c.department FROM incident i JOIN category c USING (minor_code) WHERE i.id = %s",
+            (incident_id,),
+        )
     notice = f"已受理，责任单位：{row['department']}，办理时限：{row['deadline'].astimezone(CST):%Y-%m-%d %H:%M}"
-    return _respond(fmt, "service_requests", [{"service_request_id": str(incident_id), "service_notice": notice,
-                                               "account_id": None}])
+    return _respond(
+        fmt, "service_requests", [{"service_request_id": str(incident_id), "service_notice": notice, "account_id": None}]
+    )
 
 
 def _incident_fields(conn, form) -> dict:
@@ -269,7 +325,9 @@ def _incident_fields(conn, form) -> dict:
     code = form.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code is required")
-    if not SERVICE_CODE.match(code) or not db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,)):
+    if not SERVICE_CODE.match(code) or not db.scalar(
+        conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,)
+    ):
         raise Open311Error(400, f"service_code {code!r} not found (see services.json)")
     lat, lon = form.get("lat", "").strip(), form.get("long", "").strip()
     if not (lat and lon):
@@ -290,9 +348,14 @@ def _incident_fields(conn, form) -> dict:
     name = " ".join(p for p in (form.get("last_name", "").strip(), form.get("first_name", "").strip()) if p)
     defaults = {"people_involved": 1, "duration_days": 0, "conflict_intensity": 0, "behaviour_risk": 0}
     return dict(
-        lon=lon, lat=lat, minor_code=code, description=form.get("description") or None,
-        address=form.get("address_string") or None, reporter_name=name or None,
-        reporter_phone=form.get("phone") or None, reporter_email=form.get("email") or None,
+        lon=lon,
+        lat=lat,
+        minor_code=code,
+        description=form.get("description") or None,
+        address=form.get("address_string") or None,
+        reporter_name=name or None,
+        reporter_phone=form.get("phone") or None,
+        reporter_email=form.get("email") or None,
         media_url=form.get("media_url") or None,
         **{k: attrs[k] or v for k, v in defaults.items()},
     )
@@ -333,7 +396,9 @@ def _public(r: dict, extensions: bool, now: datetime) -> dict:
     }
     if extensions:
         out["extended_attributes"] = {
-            "detailed_status": r["status"], "grid_code": r["grid_code"], "level_handled": r["level_handled"],
+            "detailed_status": r["status"],
+            "grid_code": r["grid_code"],
+            "level_handled": r["level_handled"],
             "overdue": routing.is_overdue(r["status"], r["deadline"], now),
             "merged_into": str(r["merged_into"]) if r["merged_into"] else None,
         }
@@ -374,7 +439,6 @@ def _extensions() -> bool:
 
 @bp.get(f"/requests.{FORMAT}")
 def get_requests(fmt):
-    args = flask.request.args
     ids = _csv_arg("service_request_id")
     with _conn() as conn:
         _check_jurisdiction(conn)
@@ -404,14 +468,22 @@ def get_requests(fmt):
             closed = list(lifecycle.CLOSED_STATUSES)
             rows = db.rows(
                 conn,
-                PUBLIC_SQL + """ WHERE i.reported_at >= %(start)s AND i.reported_at <= %(end)s
+                PUBLIC_SQL
+                + """ WHERE i.reported_at >= %(start)s AND i.reported_at <= %(end)s
                                    AND (%(codes)s::text[] IS NULL OR i.minor_code = ANY(%(codes)s::text[]))
                                    AND (%(want_open)s OR i.status = ANY(%(closed)s))
                                    AND (%(want_closed)s OR NOT (i.status = ANY(%(closed)s)))
                                  ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s OFFSET %(offset)s""",
-                {"start": start, "end": end, "codes": codes or None, "closed": closed,
-                 "want_open": not statuses or "open" in statuses, "want_closed": not statuses or "closed" in statuses,
-                 "limit": page_size, "offset": offset},
+                {
+                    "start": start,
+                    "end": end,
+                    "codes": codes or None,
+                    "closed": closed,
+                    "want_open": not statuses or "open" in statuses,
+                    "want_closed": not statuses or "closed" in statuses,
+                    "limit": page_size,
+                    "offset": offset,
+                },
             )
     return _respond(fmt, "service_requests", [_public(r, _extensions(), now) for r in rows])
 
@@ -433,8 +505,12 @@ def get_token(token, fmt):
     """Creation is synchronous, so a request's token is its id; the endpoint exists for clients that ask."""
     with _conn() as conn:
         _check_jurisdiction(conn)
-        found = token.isascii() and token.isdigit() and len(token) < 19 and db.scalar(
-            conn, "SELECT EXISTS (SELECT 1 FROM incident WHERE id = %s)", (int(token),))
+        found = (
+            token.isascii()
+            and token.isdigit()
+            and len(token) < 19
+            and db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM incident WHERE id = %s)", (int(token),))
+        )
     if not found:
         raise Open311Error(404, f"token {token!r} not found")
     return _respond(fmt, "service_requests", [{"service_request_id": token, "token": token}])

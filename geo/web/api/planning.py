@@ -6,6 +6,7 @@ GET /api/partition?community=CODE&target=300[&persons_limit=N]   a proposal with
 
 Geometry is lon/lat (EPSG:4326). Bad input is a 400 with a message, never a 500.
 """
+
 from __future__ import annotations
 
 import re

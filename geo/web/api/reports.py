@@ -4,6 +4,7 @@ where Chromium is installed, and as Excel with ?format=xlsx. Optional ?week_end=
 Bad input is a 400 (a week_end outside FIRST_DAY..LAST_DAY, an unknown format) or a 404 (a
 town code that is not 9 digits), never a 500 (tests/test_fuzz_api.py).
 """
+
 from __future__ import annotations
 
 import io
@@ -14,16 +15,18 @@ from pathlib import Path
 import flask
 
 from geo import db
-from geo.security import accounts
 from geo.risk import excel as risk_excel
 from geo.risk import printable as risk_html
+from geo.security import accounts
 
 bp = flask.Blueprint("reports", __name__, url_prefix="/reports")
 FORMATS = ("html", "xlsx", "pdf")
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2100, 1, 1)
 
-_PAGES = {"risk-list": (risk_html.risk_list_page, risk_excel.write_risk_list, "风险隐患问题清单"),
-          "notice": (risk_html.notice_page, risk_excel.write_notice, "风险提示函")}
+_PAGES = {
+    "risk-list": (risk_html.risk_list_page, risk_excel.write_risk_list, "风险隐患问题清单"),
+    "notice": (risk_html.notice_page, risk_excel.write_notice, "风险提示函"),
+}
 
 
 @bp.get("/<kind>/<town_code>")
@@ -48,8 +51,7 @@ def weekly(kind: str, town_code: str):
             if fmt == "xlsx":
                 path = Path(tmp) / f"{town_code}.xlsx"
                 workbook(conn, town_code, path, week_end)
-                return _download(path, name + ".xlsx",
-                                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                return _download(path, name + ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
             html = page(conn, town_code, week_end)
             if fmt == "pdf":
                 if risk_html.pdf_tool() is None:

@@ -5,6 +5,7 @@ made by PostGIS and cached under the data versions it depends on (so a tile is n
 stale, and unchanged tiles are free); `/api/versions` tells the page what changed.
 Query parameters are validated before they reach SQL, and reach it only as bound values.
 """
+
 from __future__ import annotations
 
 import re
@@ -71,7 +72,7 @@ def tile(layer_id: str, z: int, x: int, y: int):
     layer = LAYERS.get(layer_id)
     if layer is None:
         abort(404, f"no layer {layer_id}")
-    if not (0 <= z <= 22 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
         abort(400, "tile out of range")
     params, fkey = filter_params(layer, request.args)
     gcj02 = config.settings().basemap_crs == "gcj02"

@@ -2,14 +2,15 @@
 over is meant to be replaced at once). The current password is asked again, so a screen
 left signed in cannot be taken over; a change ends every other session of the account.
 """
+
 from __future__ import annotations
 
 import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from geo import db
-from geo.security import accounts
 from geo.labels import t
+from geo.security import accounts
 from geo.web.auth import current_session
 from geo.web.frame import frame
 
@@ -34,24 +35,53 @@ def change_password(username: str, current: str, new: str, again: str, keep_toke
 
 def layout(**_query):
     sess = current_session()
-    who = f"{sess.display_name} ({sess.scope.username}) · {t('auth.role.' + sess.scope.role)} · {sess.scope.admin_code}" if sess else ""
-    field = lambda key, ident: html.Label([t(key), dcc.Input(id=ident, type="password", maxLength=256,  # noqa: E731
-                                                              className="audit-user")])
-    return frame(PATH, t("account.title"),
-                 html.P(who, className="in-muted"),
-                 html.Div(className="audit-filters", children=[
-                     field("account.current", "account-current"), field("account.new", "account-new"),
-                     field("account.again", "account-again"),
-                     html.Button(t("account.change"), id="account-change", className="audit-go"),
-                 ]),
-                 html.Div(id="account-msg", className="users-msg"))
+    who = (
+        f"{sess.display_name} ({sess.scope.username}) · {t('auth.role.' + sess.scope.role)} · {sess.scope.admin_code}"
+        if sess
+        else ""
+    )
+
+    def field(key, ident):
+        return html.Label(
+            [
+                t(key),
+                dcc.Input(
+                    id=ident,
+                    type="password",
+                    maxLength=256,
+                    className="audit-user",
+                ),
+            ]
+        )
+
+    return frame(
+        PATH,
+        t("account.title"),
+        html.P(who, className="in-muted"),
+        html.Div(
+            className="audit-filters",
+            children=[
+                field("account.current", "account-current"),
+                field("account.new", "account-new"),
+                field("account.again", "account-again"),
+                html.Button(t("account.change"), id="account-change", className="audit-go"),
+            ],
+        ),
+        html.Div(id="account-msg", className="users-msg"),
+    )
 
 
 dash.register_page(__name__, path=PATH, title=t("account.title"), layout=layout)
 
 
-@callback(Output("account-msg", "children"), Input("account-change", "n_clicks"), State("account-current", "value"),
-          State("account-new", "value"), State("account-again", "value"), prevent_initial_call=True)
+@callback(
+    Output("account-msg", "children"),
+    Input("account-change", "n_clicks"),
+    State("account-current", "value"),
+    State("account-new", "value"),
+    State("account-again", "value"),
+    prevent_initial_call=True,
+)
 def on_change(n_clicks, current, new, again):
     sess = current_session()
     if not n_clicks or sess is None:

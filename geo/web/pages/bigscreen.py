@@ -6,6 +6,7 @@ seconds is the only traffic until something changes, and then only what depends 
 changed tables is re-sent (the feed is patched, not replaced; map tiles are swapped in
 behind the old ones, so nothing flickers).
 """
+
 from __future__ import annotations
 
 import dash
@@ -27,6 +28,7 @@ TIER_CLASS = {"high": "tier-high", "medium": "tier-medium", "low": "tier-low"}
 
 # --------------------------------------------------------------------------- pieces
 
+
 def pct(x) -> str:
     return "—" if x is None else f"{x * 100:.1f}%"
 
@@ -44,19 +46,27 @@ def kpi_cards(k: dict) -> list:
         ("kpi-fulltime", t("kpi.fulltime"), pct(k["fulltime_urban"]), "", t("kpi.fulltime.hint")),
     ]
     return [
-        html.Div(className=f"kpi {extra if extra == 'alert' else ''}", id=cid, children=[
-            html.Div(label, className="kpi-label"),
-            html.Div([html.Span(value, className="kpi-value"), html.Span(unit, className="kpi-unit")]),
-            html.Div(extra if extra != "alert" else "", className="kpi-hint"),
-        ])
+        html.Div(
+            className=f"kpi {extra if extra == 'alert' else ''}",
+            id=cid,
+            children=[
+                html.Div(label, className="kpi-label"),
+                html.Div([html.Span(value, className="kpi-value"), html.Span(unit, className="kpi-unit")]),
+                html.Div(extra if extra != "alert" else "", className="kpi-hint"),
+            ],
+        )
         for cid, label, value, unit, extra in cards
     ]
 
 
 def _layout_fig(fig: go.Figure, height: int | None = None) -> go.Figure:
     fig.update_layout(
-        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", font=dict(family=FONT, color="#cfe3ff", size=13),
-        margin=dict(l=8, r=8, t=6, b=6), showlegend=False, autosize=True,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font=dict(family=FONT, color="#cfe3ff", size=13),
+        margin=dict(l=8, r=8, t=6, b=6),
+        showlegend=False,
+        autosize=True,
     )
     fig.update_xaxes(gridcolor="rgba(120,160,210,0.15)", zeroline=False)
     fig.update_yaxes(gridcolor="rgba(120,160,210,0.15)", zeroline=False)
@@ -65,19 +75,35 @@ def _layout_fig(fig: go.Figure, height: int | None = None) -> go.Figure:
 
 def category_figure(rows: list[dict]) -> go.Figure:
     rows = rows[:8][::-1]
-    fig = go.Figure(go.Bar(x=[r["n"] for r in rows], y=[r["major_name"] for r in rows], orientation="h",
-                           marker_color="#3fa9f5", text=[r["n"] for r in rows], textposition="auto",
-                           hovertemplate="%{y}: %{x}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=[r["n"] for r in rows],
+            y=[r["major_name"] for r in rows],
+            orientation="h",
+            marker_color="#3fa9f5",
+            text=[r["n"] for r in rows],
+            textposition="auto",
+            hovertemplate="%{y}: %{x}<extra></extra>",
+        )
+    )
     return _layout_fig(fig)
 
 
 def trend_figure(rows: list[dict]) -> go.Figure:
     days = [r["day"] for r in rows]
-    fig = go.Figure([
-        go.Bar(x=days, y=[r["events"] for r in rows], name="事件", marker_color="rgba(63,169,245,0.55)"),
-        go.Scatter(x=days, y=[r["disputes"] for r in rows], name="矛盾纠纷", mode="lines+markers",
-                   line=dict(color="#f5b82e", width=2.5), marker=dict(size=4)),
-    ])
+    fig = go.Figure(
+        [
+            go.Bar(x=days, y=[r["events"] for r in rows], name="事件", marker_color="rgba(63,169,245,0.55)"),
+            go.Scatter(
+                x=days,
+                y=[r["disputes"] for r in rows],
+                name="矛盾纠纷",
+                mode="lines+markers",
+                line=dict(color="#f5b82e", width=2.5),
+                marker=dict(size=4),
+            ),
+        ]
+    )
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(tickformat="%m-%d", nticks=6)
     return _layout_fig(fig)
@@ -85,33 +111,73 @@ def trend_figure(rows: list[dict]) -> go.Figure:
 
 def level_figure(shares: dict) -> go.Figure:
     order = ["community", "town", "district"]
-    fig = go.Figure(go.Pie(labels=[t(f"level.{k}") for k in order], values=[shares.get(k, 0) for k in order], hole=0.62,
-                           marker=dict(colors=["#38d39f", "#f5b82e", "#e8412c"]), sort=False,
-                           textinfo="label+percent", textposition="outside", texttemplate="%{label}<br>%{percent:.1%}"))
+    fig = go.Figure(
+        go.Pie(
+            labels=[t(f"level.{k}") for k in order],
+            values=[shares.get(k, 0) for k in order],
+            hole=0.62,
+            marker=dict(colors=["#38d39f", "#f5b82e", "#e8412c"]),
+            sort=False,
+            textinfo="label+percent",
+            textposition="outside",
+            texttemplate="%{label}<br>%{percent:.1%}",
+        )
+    )
     return _layout_fig(fig)
 
 
 def ranking_table(rows: list[dict]) -> html.Table:
-    head = html.Tr([html.Th("#"), html.Th(t("ranking.town")), html.Th(t("ranking.found")),
-                    html.Th(t("ranking.rate")), html.Th(t("ranking.overdue"))])
+    head = html.Tr(
+        [
+            html.Th("#"),
+            html.Th(t("ranking.town")),
+            html.Th(t("ranking.found")),
+            html.Th(t("ranking.rate")),
+            html.Th(t("ranking.overdue")),
+        ]
+    )
     last = len(rows) - 3
-    body = [html.Tr(className="last" if i >= last else "", children=[
-        html.Td(i + 1), html.Td(r["name"]), html.Td(f"{r['found']:,}"), html.Td(pct(r["rate"])),
-        html.Td(r["overdue"], className="alert" if r["overdue"] else "")]) for i, r in enumerate(rows)]
+    body = [
+        html.Tr(
+            className="last" if i >= last else "",
+            children=[
+                html.Td(i + 1),
+                html.Td(r["name"]),
+                html.Td(f"{r['found']:,}"),
+                html.Td(pct(r["rate"])),
+                html.Td(r["overdue"], className="alert" if r["overdue"] else ""),
+            ],
+        )
+        for i, r in enumerate(rows)
+    ]
     return html.Table([html.Thead(head), html.Tbody(body)], className="ranking")
 
 
 def feed_item(r: dict) -> html.Div:
     tier = r.get("risk_tier")
     at = r["reported_at"].astimezone(CST)
-    return html.Div(className="feed-item", id=f"feed-{r['id']}", children=[
-        html.Span(t(f"tier.{tier}")[0] if tier else "·", className=f"badge {TIER_CLASS.get(tier, '')}"),
-        html.Div(className="feed-body", children=[
-            html.Div([html.Span(r["title"], className="feed-title"), html.Span(at.strftime("%m-%d %H:%M"), className="feed-time")]),
-            html.Div(f"{r['town']} · {r['community']} · {t('source.' + r['source'])} · {t('status.' + r['status'])}",
-                     className="feed-meta"),
-        ]),
-    ])
+    return html.Div(
+        className="feed-item",
+        id=f"feed-{r['id']}",
+        children=[
+            html.Span(t(f"tier.{tier}")[0] if tier else "·", className=f"badge {TIER_CLASS.get(tier, '')}"),
+            html.Div(
+                className="feed-body",
+                children=[
+                    html.Div(
+                        [
+                            html.Span(r["title"], className="feed-title"),
+                            html.Span(at.strftime("%m-%d %H:%M"), className="feed-time"),
+                        ]
+                    ),
+                    html.Div(
+                        f"{r['town']} · {r['community']} · {t('source.' + r['source'])} · {t('status.' + r['status'])}",
+                        className="feed-meta",
+                    ),
+                ],
+            ),
+        ],
+    )
 
 
 def grid_card(card: dict | None) -> list:
@@ -120,21 +186,53 @@ def grid_card(card: dict | None) -> list:
     staff = [html.Li(f"{t('role.' + s['role'])} {s['name']} {mask_phone(s['phone'] or '')}") for s in card["staff"]]
     tier = card.get("tier")
     return [
-        html.Div(className="card-head", children=[
-            html.Div(card["name"], className="card-title"),
-            html.Button("×", id="card-close", className="card-close", title=t("card.close")),
-        ]),
-        html.Table(className="card-table", children=[html.Tbody([
-            html.Tr([html.Th(t("card.code")), html.Td(card["code"])]),
-            html.Tr([html.Th(t("card.community")), html.Td(f"{card['town']} {card['community']}")]),
-            html.Tr([html.Th(t("card.kind")), html.Td(t(f"kind.{card['kind']}"))]),
-            html.Tr([html.Th(t("card.households")), html.Td(f"{card['households']:,} {t('unit.households')} · "
-                                                             f"{card['persons']:,} {t('unit.persons')}")]),
-            html.Tr([html.Th(t("card.open")), html.Td(f"{card['open']} {t('unit.items')}"
-                                                       + (f"（{t('kpi.overdue')} {card['overdue']}）" if card["overdue"] else ""))]),
-            html.Tr([html.Th(t("card.risk")), html.Td(html.Span(t(f"tier.{tier}") if tier else t("tier.none"),
-                                                               className=f"badge wide {TIER_CLASS.get(tier, '')}"))]),
-        ])]),
+        html.Div(
+            className="card-head",
+            children=[
+                html.Div(card["name"], className="card-title"),
+                html.Button("×", id="card-close", className="card-close", title=t("card.close")),
+            ],
+        ),
+        html.Table(
+            className="card-table",
+            children=[
+                html.Tbody(
+                    [
+                        html.Tr([html.Th(t("card.code")), html.Td(card["code"])]),
+                        html.Tr([html.Th(t("card.community")), html.Td(f"{card['town']} {card['community']}")]),
+                        html.Tr([html.Th(t("card.kind")), html.Td(t(f"kind.{card['kind']}"))]),
+                        html.Tr(
+                            [
+                                html.Th(t("card.households")),
+                                html.Td(
+                                    f"{card['households']:,} {t('unit.households')} · {card['persons']:,} {t('unit.persons')}"
+                                ),
+                            ]
+                        ),
+                        html.Tr(
+                            [
+                                html.Th(t("card.open")),
+                                html.Td(
+                                    f"{card['open']} {t('unit.items')}"
+                                    + (f"（{t('kpi.overdue')} {card['overdue']}）" if card["overdue"] else "")
+                                ),
+                            ]
+                        ),
+                        html.Tr(
+                            [
+                                html.Th(t("card.risk")),
+                                html.Td(
+                                    html.Span(
+                                        t(f"tier.{tier}") if tier else t("tier.none"),
+                                        className=f"badge wide {TIER_CLASS.get(tier, '')}",
+                                    )
+                                ),
+                            ]
+                        ),
+                    ]
+                )
+            ],
+        ),
         html.Div(t("card.reasons"), className="card-sub"),
         html.Ul([html.Li(r) for r in (card.get("reasons") or [])] or [html.Li(t("empty"))], className="card-reasons"),
         html.Div(t("card.staff"), className="card-sub"),
@@ -152,6 +250,7 @@ GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
 # --------------------------------------------------------------------------- layout
 
+
 def layout(**_query):
     s = config.settings()
     with db.pooled() as conn:
@@ -168,58 +267,122 @@ def layout(**_query):
     mc = map_config(LAYERS, s.basemap_url, s.basemap_attribution)
     if j.get("xmin") is not None:
         mc["bounds"] = [[j["xmin"], j["ymin"]], [j["xmax"], j["ymax"]]]
-    return html.Div(className="screen", children=[
-        html.Div(className="hdr", children=[
-            html.Div(className="hdr-side", children=[html.Span(t("bigscreen.subtitle")),
-                                                     html.Span(t("synthetic"), className="tag") if j.get("synthetic") else None]),
-            html.H1(t("bigscreen.title", name=j.get("name") or "")),
-            html.Div(className="hdr-side right", children=[html.Span(id="clock", className="clock"),
-                                                           html.A("研判", href="/drill", className="nav"), account_box()]),
-        ]),
-        html.Div(id="kpis", className="kpis", children=kpi_cards(k)),
-        html.Div(className="body", children=[
-            html.Div(className="side", children=[
-                panel(t("panel.category"), dcc.Graph(id="fig-category", figure=category_figure(cats), config=GRAPH_CONFIG)),
-                panel(t("panel.trend"), dcc.Graph(id="fig-trend", figure=trend_figure(tr), config=GRAPH_CONFIG)),
-                panel(t("panel.level"), dcc.Graph(id="fig-level", figure=level_figure(levels), config=GRAPH_CONFIG)),
-            ]),
-            html.Div(className="mapwrap", children=[
-                html.Div(id="map", className="map"),
-                html.Div(className="map-controls", children=[
-                    dcc.RadioItems(id="window", value="30", inline=True, className="seg",
-                                   options=[{"label": t(f"window.{w}"), "value": w} for w in ("1", "7", "30", "90", "custom")]),
-                    dcc.DatePickerRange(id="custom-dates", display_format="YYYY-MM-DD", className="dates",
-                                        start_date=None, end_date=None, style={"display": "none"}),
-                    dcc.Dropdown(id="major", placeholder=t("map.category.all"), className="major", clearable=True,
-                                 options=[{"label": m["major_name"], "value": m["major_code"]} for m in majors]),
-                ]),
-                html.Div(className="map-layers", children=[
-                    html.Div(t("map.layers"), className="panel-title"),
-                    dcc.Checklist(id="visible-layers", className="layer-list",
-                                  options=[{"label": layer["label"], "value": layer["id"]} for layer in mc["layers"]],
-                                  value=[layer["id"] for layer in mc["layers"] if layer["visible"]]),
-                    html.Div(id="legend", className="legend"),
-                ]),
-                html.Div(id="grid-card", className="grid-card", style={"display": "none"}),
-            ]),
-            html.Div(className="side", children=[
-                panel(t("panel.ranking"), html.Div(id="ranking", children=ranking_table(ranking)), "ranking-panel"),
-                panel(t("panel.feed"), html.Div(id="feed", className="feed", children=[feed_item(r) for r in items]), "feed-panel"),
-            ]),
-        ]),
-        dcc.Interval(id="tick", interval=int(s.live_seconds * 1000)),
-        dcc.Store(id="versions", data=versions),
-        dcc.Store(id="map-config", data=mc),
-        dcc.Store(id="feed-last", data=max((r["id"] for r in items), default=0)),
-        dcc.Store(id="grid-click"),
-        dcc.Store(id="map-state"),
-    ])
+    return html.Div(
+        className="screen",
+        children=[
+            html.Div(
+                className="hdr",
+                children=[
+                    html.Div(
+                        className="hdr-side",
+                        children=[
+                            html.Span(t("bigscreen.subtitle")),
+                            html.Span(t("synthetic"), className="tag") if j.get("synthetic") else None,
+                        ],
+                    ),
+                    html.H1(t("bigscreen.title", name=j.get("name") or "")),
+                    html.Div(
+                        className="hdr-side right",
+                        children=[
+                            html.Span(id="clock", className="clock"),
+                            html.A("研判", href="/drill", className="nav"),
+                            account_box(),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(id="kpis", className="kpis", children=kpi_cards(k)),
+            html.Div(
+                className="body",
+                children=[
+                    html.Div(
+                        className="side",
+                        children=[
+                            panel(
+                                t("panel.category"),
+                                dcc.Graph(id="fig-category", figure=category_figure(cats), config=GRAPH_CONFIG),
+                            ),
+                            panel(t("panel.trend"), dcc.Graph(id="fig-trend", figure=trend_figure(tr), config=GRAPH_CONFIG)),
+                            panel(t("panel.level"), dcc.Graph(id="fig-level", figure=level_figure(levels), config=GRAPH_CONFIG)),
+                        ],
+                    ),
+                    html.Div(
+                        className="mapwrap",
+                        children=[
+                            html.Div(id="map", className="map"),
+                            html.Div(
+                                className="map-controls",
+                                children=[
+                                    dcc.RadioItems(
+                                        id="window",
+                                        value="30",
+                                        inline=True,
+                                        className="seg",
+                                        options=[
+                                            {"label": t(f"window.{w}"), "value": w} for w in ("1", "7", "30", "90", "custom")
+                                        ],
+                                    ),
+                                    dcc.DatePickerRange(
+                                        id="custom-dates",
+                                        display_format="YYYY-MM-DD",
+                                        className="dates",
+                                        start_date=None,
+                                        end_date=None,
+                                        style={"display": "none"},
+                                    ),
+                                    dcc.Dropdown(
+                                        id="major",
+                                        placeholder=t("map.category.all"),
+                                        className="major",
+                                        clearable=True,
+                                        options=[{"label": m["major_name"], "value": m["major_code"]} for m in majors],
+                                    ),
+                                ],
+                            ),
+                            html.Div(
+                                className="map-layers",
+                                children=[
+                                    html.Div(t("map.layers"), className="panel-title"),
+                                    dcc.Checklist(
+                                        id="visible-layers",
+                                        className="layer-list",
+                                        options=[{"label": layer["label"], "value": layer["id"]} for layer in mc["layers"]],
+                                        value=[layer["id"] for layer in mc["layers"] if layer["visible"]],
+                                    ),
+                                    html.Div(id="legend", className="legend"),
+                                ],
+                            ),
+                            html.Div(id="grid-card", className="grid-card", style={"display": "none"}),
+                        ],
+                    ),
+                    html.Div(
+                        className="side",
+                        children=[
+                            panel(t("panel.ranking"), html.Div(id="ranking", children=ranking_table(ranking)), "ranking-panel"),
+                            panel(
+                                t("panel.feed"),
+                                html.Div(id="feed", className="feed", children=[feed_item(r) for r in items]),
+                                "feed-panel",
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            dcc.Interval(id="tick", interval=int(s.live_seconds * 1000)),
+            dcc.Store(id="versions", data=versions),
+            dcc.Store(id="map-config", data=mc),
+            dcc.Store(id="feed-last", data=max((r["id"] for r in items), default=0)),
+            dcc.Store(id="grid-click"),
+            dcc.Store(id="map-state"),
+        ],
+    )
 
 
 dash.register_page(__name__, path="/", title=t("app.title"), layout=layout)
 
 
 # --------------------------------------------------------------------------- callbacks
+
 
 @callback(Output("versions", "data"), Input("tick", "n_intervals"), State("versions", "data"), prevent_initial_call=True)
 def poll(_n, known):
@@ -229,20 +392,33 @@ def poll(_n, known):
 
 
 @callback(
-    Output("kpis", "children"), Output("fig-category", "figure"), Output("fig-trend", "figure"),
-    Output("fig-level", "figure"), Output("ranking", "children"),
-    Input("versions", "data"), prevent_initial_call=True,
+    Output("kpis", "children"),
+    Output("fig-category", "figure"),
+    Output("fig-trend", "figure"),
+    Output("fig-level", "figure"),
+    Output("ranking", "children"),
+    Input("versions", "data"),
+    prevent_initial_call=True,
 )
 def refresh_panels(_versions):
     with db.pooled() as conn:
         home = home_code(conn)
-        return (kpi_cards(dashboard.kpis(conn, home)), category_figure(dashboard.by_category(conn, home)),
-                trend_figure(dashboard.trend(conn, home)), level_figure(dashboard.level_shares(conn, home)),
-                ranking_table(dashboard.town_ranking(conn, home)))
+        return (
+            kpi_cards(dashboard.kpis(conn, home)),
+            category_figure(dashboard.by_category(conn, home)),
+            trend_figure(dashboard.trend(conn, home)),
+            level_figure(dashboard.level_shares(conn, home)),
+            ranking_table(dashboard.town_ranking(conn, home)),
+        )
 
 
-@callback(Output("feed", "children"), Output("feed-last", "data"),
-          Input("versions", "data"), State("feed-last", "data"), prevent_initial_call=True)
+@callback(
+    Output("feed", "children"),
+    Output("feed-last", "data"),
+    Input("versions", "data"),
+    State("feed-last", "data"),
+    prevent_initial_call=True,
+)
 def refresh_feed(_versions, last_id):
     with db.pooled() as conn:
         new = dashboard.feed(conn, home_code(conn), after_id=last_id or 0)
@@ -256,8 +432,7 @@ def refresh_feed(_versions, last_id):
     return patch, new[0]["id"]
 
 
-@callback(Output("grid-card", "children"), Output("grid-card", "style"),
-          Input("grid-click", "data"), prevent_initial_call=True)
+@callback(Output("grid-card", "children"), Output("grid-card", "style"), Input("grid-click", "data"), prevent_initial_call=True)
 def show_grid(click):
     if not click or not click.get("code"):
         return no_update, {"display": "none"}
@@ -280,7 +455,11 @@ def toggle_dates(window):
 clientside_callback(
     ClientsideFunction(namespace="quanyu", function_name="render"),
     Output("map-state", "data"),
-    Input("map-config", "data"), Input("window", "value"), Input("custom-dates", "start_date"),
-    Input("custom-dates", "end_date"), Input("major", "value"), Input("visible-layers", "value"),
+    Input("map-config", "data"),
+    Input("window", "value"),
+    Input("custom-dates", "start_date"),
+    Input("custom-dates", "end_date"),
+    Input("major", "value"),
+    Input("visible-layers", "value"),
     Input("versions", "data"),
 )

@@ -11,6 +11,7 @@ page's own dcc.Location (refresh=False) writes the URL without waking Dash's pag
 a click re-sends the panels, not the whole page, and the map stays alive; the browser's
 back button goes through the router and re-renders the view from the URL.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,58 +26,118 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from geo import db, labels
-from geo.security import accounts
-from geo.analysis import dashboard
-from geo.analysis import drill
-from geo.analysis import drill_geo
-from geo.analysis import rankings
+from geo.analysis import dashboard, drill, drill_geo, rankings
 from geo.labels import t
+from geo.security import accounts
 from geo.web.api.analysis import MEASURES, parse_view, view_query
-from geo.web.pages.bigscreen import FONT, pct
 from geo.web.frame import frame
 from geo.web.home import home_code
+from geo.web.pages.bigscreen import FONT, pct
 from geo.worktime import CST
 
 LABELS = {
     "drill.title": "研判分析 · 逐级下钻",
-    "drill.level.city": "市", "drill.level.district": "区县", "drill.level.town": "乡镇(街道)",
-    "drill.level.community": "村(社区)", "drill.level.grid": "网格", "drill.level.incident": "事件",
-    "drill.window": "时间", "drill.category.all": "全部类别",
-    "drill.measure.incidents": "事件数", "drill.measure.per_1000_households": "每千户事件",
-    "drill.measure.resolution_rate": "化解率", "drill.measure.overdue": "超期", "drill.measure.high_risk": "高风险事件",
-    "drill.bucket.day": "日", "drill.bucket.week": "周", "drill.bucket.month": "月",
-    "drill.mode.measure": "分级设色", "drill.mode.gi": "Gi*热点", "drill.mode.moran": "局部莫兰",
+    "drill.level.city": "市",
+    "drill.level.district": "区县",
+    "drill.level.town": "乡镇(街道)",
+    "drill.level.community": "村(社区)",
+    "drill.level.grid": "网格",
+    "drill.level.incident": "事件",
+    "drill.window": "时间",
+    "drill.category.all": "全部类别",
+    "drill.measure.incidents": "事件数",
+    "drill.measure.per_1000_households": "每千户事件",
+    "drill.measure.resolution_rate": "化解率",
+    "drill.measure.overdue": "超期",
+    "drill.measure.high_risk": "高风险事件",
+    "drill.bucket.day": "日",
+    "drill.bucket.week": "周",
+    "drill.bucket.month": "月",
+    "drill.mode.measure": "分级设色",
+    "drill.mode.gi": "Gi*热点",
+    "drill.mode.moran": "局部莫兰",
     "drill.mode.emerging": "时空热点",
-    "drill.option.fdr": "FDR校正", "drill.option.kde": "核密度",
-    "drill.kpi.incidents": "事件", "drill.kpi.per_1000_households": "每千户事件", "drill.kpi.resolution_rate": "化解率",
-    "drill.kpi.open": "在办", "drill.kpi.overdue": "超期", "drill.kpi.high_risk": "高风险事件",
+    "drill.option.fdr": "FDR校正",
+    "drill.option.kde": "核密度",
+    "drill.kpi.incidents": "事件",
+    "drill.kpi.per_1000_households": "每千户事件",
+    "drill.kpi.resolution_rate": "化解率",
+    "drill.kpi.open": "在办",
+    "drill.kpi.overdue": "超期",
+    "drill.kpi.high_risk": "高风险事件",
     "drill.kpi.households": "户数",
-    "drill.panel.children": "下级单元", "drill.panel.trend": "趋势", "drill.panel.categories": "事件类别 Top10",
-    "drill.panel.incidents": "事件清单", "drill.panel.emerging": "时空热点（近26周）",
-    "drill.panel.why": "为何是热点", "drill.panel.rankings": "季通报", "drill.panel.monthly": "月调度",
-    "drill.col.name": "名称", "drill.col.incidents": "事件", "drill.col.per_1000": "每千户", "drill.col.rate": "化解率",
-    "drill.col.overdue": "超期", "drill.col.high": "高风险", "drill.col.time": "时间", "drill.col.title": "事件",
-    "drill.col.category": "类别", "drill.col.status": "状态", "drill.col.count": "数量", "drill.col.department": "责任部门",
-    "drill.col.grid": "网格", "drill.col.pattern": "模式", "drill.col.z": "z值",
-    "drill.col.rank": "名次", "drill.col.found": "排查量", "drill.col.rate_rank": "化解率名次",
-    "drill.col.towns": "乡镇(街道)", "drill.col.departments": "责任部门",
-    "drill.legend.none": "无数据", "drill.legend.points": "事件风险等级",
-    "drill.gi.z": "Gi* z值", "drill.gi.p": "p值（双侧）", "drill.gi.bin": "置信度", "drill.moran.quadrant": "局部莫兰",
-    "drill.emerging.pattern": "时空模式", "drill.emerging.weeks": "显著热点周数", "drill.emerging.trend": "趋势(Mann-Kendall)",
-    "drill.risk.tier": "网格风险", "drill.risk.reasons": "风险依据",
-    "drill.trend.up": "上升", "drill.trend.down": "下降", "drill.trend.flat": "无显著趋势",
-    "drill.detail.title": "事件详情", "drill.detail.history": "处置过程", "drill.detail.close": "关闭",
-    "drill.detail.reported": "上报时间", "drill.detail.category": "类别", "drill.detail.department": "责任部门",
-    "drill.detail.source": "来源", "drill.detail.people": "涉事人数", "drill.detail.status": "状态",
-    "drill.detail.deadline": "办理时限", "drill.detail.closed": "办结时间", "drill.detail.level": "化解层级",
-    "drill.detail.address": "地点", "drill.detail.grid": "网格", "drill.detail.risk": "风险",
-    "drill.detail.satisfaction": "满意度", "drill.detail.actor": "经办",
-    "drill.export": "导出Excel", "drill.rankings.quarter": "{quarter} 季通报（末位标红）",
+    "drill.panel.children": "下级单元",
+    "drill.panel.trend": "趋势",
+    "drill.panel.categories": "事件类别 Top10",
+    "drill.panel.incidents": "事件清单",
+    "drill.panel.emerging": "时空热点（近26周）",
+    "drill.panel.why": "为何是热点",
+    "drill.panel.rankings": "季通报",
+    "drill.panel.monthly": "月调度",
+    "drill.col.name": "名称",
+    "drill.col.incidents": "事件",
+    "drill.col.per_1000": "每千户",
+    "drill.col.rate": "化解率",
+    "drill.col.overdue": "超期",
+    "drill.col.high": "高风险",
+    "drill.col.time": "时间",
+    "drill.col.title": "事件",
+    "drill.col.category": "类别",
+    "drill.col.status": "状态",
+    "drill.col.count": "数量",
+    "drill.col.department": "责任部门",
+    "drill.col.grid": "网格",
+    "drill.col.pattern": "模式",
+    "drill.col.z": "z值",
+    "drill.col.rank": "名次",
+    "drill.col.found": "排查量",
+    "drill.col.rate_rank": "化解率名次",
+    "drill.col.towns": "乡镇(街道)",
+    "drill.col.departments": "责任部门",
+    "drill.legend.none": "无数据",
+    "drill.legend.points": "事件风险等级",
+    "drill.gi.z": "Gi* z值",
+    "drill.gi.p": "p值（双侧）",
+    "drill.gi.bin": "置信度",
+    "drill.moran.quadrant": "局部莫兰",
+    "drill.emerging.pattern": "时空模式",
+    "drill.emerging.weeks": "显著热点周数",
+    "drill.emerging.trend": "趋势(Mann-Kendall)",
+    "drill.risk.tier": "网格风险",
+    "drill.risk.reasons": "风险依据",
+    "drill.trend.up": "上升",
+    "drill.trend.down": "下降",
+    "drill.trend.flat": "无显著趋势",
+    "drill.detail.title": "事件详情",
+    "drill.detail.history": "处置过程",
+    "drill.detail.close": "关闭",
+    "drill.detail.reported": "上报时间",
+    "drill.detail.category": "类别",
+    "drill.detail.department": "责任部门",
+    "drill.detail.source": "来源",
+    "drill.detail.people": "涉事人数",
+    "drill.detail.status": "状态",
+    "drill.detail.deadline": "办理时限",
+    "drill.detail.closed": "办结时间",
+    "drill.detail.level": "化解层级",
+    "drill.detail.address": "地点",
+    "drill.detail.grid": "网格",
+    "drill.detail.risk": "风险",
+    "drill.detail.satisfaction": "满意度",
+    "drill.detail.actor": "经办",
+    "drill.export": "导出Excel",
+    "drill.rankings.quarter": "{quarter} 季通报（末位标红）",
     "drill.monthly.title": "{month} 月调度",
-    "drill.monthly.found": "排查量", "drill.monthly.change": "环比", "drill.monthly.rate": "化解率",
-    "drill.monthly.open": "在办", "drill.monthly.overdue": "超期", "drill.monthly.escalated": "上报",
+    "drill.monthly.found": "排查量",
+    "drill.monthly.change": "环比",
+    "drill.monthly.rate": "化解率",
+    "drill.monthly.open": "在办",
+    "drill.monthly.overdue": "超期",
+    "drill.monthly.escalated": "上报",
     "drill.monthly.community_share": "村(社区)级化解",
-    "drill.last": "末位", "drill.empty": "无", "drill.more": "仅显示最新{n}条",
+    "drill.last": "末位",
+    "drill.empty": "无",
+    "drill.more": "仅显示最新{n}条",
     "drill.error": "无法显示：{error}",
 }
 labels.ZH_CN.update(LABELS)
@@ -92,20 +153,40 @@ NO_DATA = "#4a5a6a"
 GI_COLORS = {3: "#d62f27", 2: "#ed7551", 1: "#fab984", -1: "#c0ccbe", -2: "#849eba", -3: "#4575b5"}
 GI_LABELS = {3: "热点 99%", 2: "热点 95%", 1: "热点 90%", -1: "冷点 90%", -2: "冷点 95%", -3: "冷点 99%"}
 MORAN_COLORS = {"HH": "#d7191c", "HL": "#fdae61", "LH": "#abd9e9", "LL": "#2c7bb6"}
-EMERGING_COLORS = {"new_hot": "#ff4fd8", "intensifying_hot": "#b2182b", "persistent_hot": "#e8412c",
-                   "diminishing_hot": "#f4a582", "sporadic_hot": "#ffd27f", "consecutive_hot": "#ff7f50",
-                   "oscillating_hot": "#c994ff", "historical_hot": "#9e9e9e",
-                   "new_cold": "#7fd3ff", "intensifying_cold": "#08519c", "persistent_cold": "#3182bd",
-                   "diminishing_cold": "#9ecae1", "sporadic_cold": "#c6dbef", "consecutive_cold": "#6baed6",
-                   "oscillating_cold": "#b3b3ff", "historical_cold": "#bdbdbd"}
-LISTED_PATTERNS = ("new_hot", "intensifying_hot", "persistent_hot", "diminishing_hot", "sporadic_hot",
-                   "consecutive_hot", "oscillating_hot")
+EMERGING_COLORS = {
+    "new_hot": "#ff4fd8",
+    "intensifying_hot": "#b2182b",
+    "persistent_hot": "#e8412c",
+    "diminishing_hot": "#f4a582",
+    "sporadic_hot": "#ffd27f",
+    "consecutive_hot": "#ff7f50",
+    "oscillating_hot": "#c994ff",
+    "historical_hot": "#9e9e9e",
+    "new_cold": "#7fd3ff",
+    "intensifying_cold": "#08519c",
+    "persistent_cold": "#3182bd",
+    "diminishing_cold": "#9ecae1",
+    "sporadic_cold": "#c6dbef",
+    "consecutive_cold": "#6baed6",
+    "oscillating_cold": "#b3b3ff",
+    "historical_cold": "#bdbdbd",
+}
+LISTED_PATTERNS = (
+    "new_hot",
+    "intensifying_hot",
+    "persistent_hot",
+    "diminishing_hot",
+    "sporadic_hot",
+    "consecutive_hot",
+    "oscillating_hot",
+)
 POINT_COLORS = {"high": "#e8412c", "medium": "#f5b82e", "low": "#5fa8e8", "none": "#9fb3c8"}  # as assets/drill.js
 TIER_CLASS = {"high": "tier-high", "medium": "tier-medium", "low": "tier-low"}
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
 # --------------------------------------------------------------------------- the view in the URL
+
 
 def page_view(args: dict) -> dict:
     """The view of a query string: parse_view's keys plus the page's own (incident, map, fdr, kde)."""
@@ -116,9 +197,13 @@ def page_view(args: dict) -> dict:
     mode = args.get("map") or "measure"
     if mode not in MODES:
         raise ValueError(f"map must be one of {MODES}")
-    return dict(view, incident=int(incident) if incident else None, map=None if mode == "measure" else mode,
-                fdr="1" if str(args.get("fdr", "")) in ("1", "true") else None,
-                kde="1" if str(args.get("kde", "")) in ("1", "true") else None)
+    return dict(
+        view,
+        incident=int(incident) if incident else None,
+        map=None if mode == "measure" else mode,
+        fdr="1" if str(args.get("fdr", "")) in ("1", "true") else None,
+        kde="1" if str(args.get("kde", "")) in ("1", "true") else None,
+    )
 
 
 def search_of(view: dict) -> str:
@@ -130,6 +215,7 @@ def view_of_search(search: str | None) -> dict:
 
 
 # --------------------------------------------------------------------------- classes and colours
+
 
 def stepped_scale(values: list, measure: str) -> tuple[list[str], list[dict]]:
     """Colours of `values` on a quantile scale of up to five steps, and the legend.
@@ -162,6 +248,7 @@ def fmt_measure(value, measure: str) -> str:
 
 # --------------------------------------------------------------------------- data of one view
 
+
 def view_data(conn, view: dict) -> dict:
     """Everything the page shows for `view` (one consistent snapshot)."""
     code = view["code"]
@@ -170,12 +257,19 @@ def view_data(conn, view: dict) -> dict:
     if detail is not None and code != detail["grid_code"] and detail["grid_code"]:
         code = view["code"] = detail["grid_code"]
     level = drill.level_of(code)
-    data = dict(view=view, level=level, breadcrumb=drill.breadcrumb(conn, code), summary=drill.summary(conn, code, *window),
-                trend=drill.trend(conn, code, *window, view["bucket"]),
-                top=drill.top_categories(conn, code, view["start"], view["end"]),
-                incidents=drill.incidents(conn, code, *window, limit=INCIDENT_LIMIT), detail=detail,
-                children=[] if level == "grid" else drill.children(conn, code, *window),
-                shapes=drill_geo.child_shapes(conn, code), bounds=drill_geo.bounds(conn, code))
+    data = dict(
+        view=view,
+        level=level,
+        breadcrumb=drill.breadcrumb(conn, code),
+        summary=drill.summary(conn, code, *window),
+        trend=drill.trend(conn, code, *window, view["bucket"]),
+        top=drill.top_categories(conn, code, view["start"], view["end"]),
+        incidents=drill.incidents(conn, code, *window, limit=INCIDENT_LIMIT),
+        detail=detail,
+        children=[] if level == "grid" else drill.children(conn, code, *window),
+        shapes=drill_geo.child_shapes(conn, code),
+        bounds=drill_geo.bounds(conn, code),
+    )
     data.update(hotspot_data(conn, view, code, level))
     return data
 
@@ -193,8 +287,17 @@ def jurisdiction_wide(conn, fn, *args, **kwargs):
     """
     versions = dashboard.versions(conn)
     info = conn.get_dsn_parameters()
-    key = (info.get("port"), info.get("dbname"), versions.get("incident"), versions.get("grid"), fn.__module__,
-           fn.__name__, args, tuple(sorted(kwargs.items())), db.scope_key())
+    key = (
+        info.get("port"),
+        info.get("dbname"),
+        versions.get("incident"),
+        versions.get("grid"),
+        fn.__module__,
+        fn.__name__,
+        args,
+        tuple(sorted(kwargs.items())),
+        db.scope_key(),
+    )
     with _results_lock:
         if key in _results:
             _results.move_to_end(key)
@@ -209,8 +312,7 @@ def jurisdiction_wide(conn, fn, *args, **kwargs):
 
 def hotspot_data(conn, view: dict, code: str, level: str) -> dict:
     """Gi*, Local Moran and emerging patterns of the grids; the listed ones inside the unit."""
-    from geo.analysis import emerging
-    from geo.analysis import hotspots
+    from geo.analysis import emerging, hotspots
     from geo.risk import tiers as risk
 
     window = (view["start"], view["end"], view["major"])
@@ -220,10 +322,13 @@ def hotspot_data(conn, view: dict, code: str, level: str) -> dict:
     prefix = drill_geo.grid_prefix(code)
     names = drill_geo.grid_names(conn, prefix)
     mine = trend[trend["code"].str.startswith(prefix) & trend["pattern"].isin(LISTED_PATTERNS)].merge(
-        gi[["code", "z"]], on="code")  # z over the window; last_z is the latest week's
+        gi[["code", "z"]], on="code"
+    )  # z over the window; last_z is the latest week's
     mine["order"] = mine["pattern"].map({p: k for k, p in enumerate(LISTED_PATTERNS)})
-    listed = [dict(r, name=names.get(r["code"], r["code"]))
-              for r in mine.sort_values(["order", "last_z"], ascending=[True, False]).to_dict(orient="records")]
+    listed = [
+        dict(r, name=names.get(r["code"], r["code"]))
+        for r in mine.sort_values(["order", "last_z"], ascending=[True, False]).to_dict(orient="records")
+    ]
     why = None
     if level == "grid":
         row = gi[gi["code"] == code].to_dict(orient="records")
@@ -252,14 +357,16 @@ def density_overlay(conn, view: dict, bounds) -> dict | None:
         return None
     (west, south), (east, north) = bounds
     pad = max(east - west, north - south) * 0.05
-    surface = density.kde(conn, view["start"], view["end"], view["major"],
-                          bbox=(west - pad, south - pad, east + pad, north + pad))
+    surface = density.kde(
+        conn, view["start"], view["end"], view["major"], bbox=(west - pad, south - pad, east + pad, north + pad)
+    )
     w, s, e, n = surface["bounds_lonlat"]
     url = "data:image/png;base64," + base64.b64encode(drill_geo.density_png(surface["density"])).decode()
     return dict(url=url, coordinates=[[w, n], [e, n], [e, s], [w, s]], bandwidth_m=surface["bandwidth_m"])
 
 
 # --------------------------------------------------------------------------- map data
+
 
 def map_data(data: dict, density: dict | None) -> dict:
     """What assets/drill.js draws: children coloured by the measure, points, hotspot colours."""
@@ -272,46 +379,79 @@ def map_data(data: dict, density: dict | None) -> dict:
     for f, value, color in zip(data["shapes"]["features"], values, colors):
         props = dict(f["properties"], value=fmt_measure(value, measure), color=color if level != "grid" else NO_DATA)
         features.append(dict(f, properties=props))
-    points = [dict(type="Feature", geometry=dict(type="Point", coordinates=[r["lon"], r["lat"]]),
-                   properties=dict(id=r["id"], name=r["title"], tier=r["risk_tier"] or "none", status=r["status"],
-                                   selected=bool(view["incident"] == r["id"])))
-              for r in data["incidents"]] if level == "grid" else []
+    points = (
+        [
+            dict(
+                type="Feature",
+                geometry=dict(type="Point", coordinates=[r["lon"], r["lat"]]),
+                properties=dict(
+                    id=r["id"],
+                    name=r["title"],
+                    tier=r["risk_tier"] or "none",
+                    status=r["status"],
+                    selected=bool(view["incident"] == r["id"]),
+                ),
+            )
+            for r in data["incidents"]
+        ]
+        if level == "grid"
+        else []
+    )
     mode = view["map"] or "measure"
     hot, hot_legend = hot_colors(data, mode)
     if level == "grid":
         legend = [dict(color=c, label=t(f"tier.{k}")) for k, c in POINT_COLORS.items()]
-    return dict(level=level, bounds=data["bounds"], mode=mode, drillable=level != "grid",
-                children=dict(type="FeatureCollection", features=features),
-                points=dict(type="FeatureCollection", features=points),
-                hot=hot, density=density, selected=view["code"] if level == "grid" else None,
-                legend=hot_legend if mode != "measure" else legend,
-                legend_title=(t(f"drill.mode.{mode}") if mode != "measure" else
-                              t("drill.legend.points") if level == "grid" else t(f"drill.measure.{measure}")))
+    return dict(
+        level=level,
+        bounds=data["bounds"],
+        mode=mode,
+        drillable=level != "grid",
+        children=dict(type="FeatureCollection", features=features),
+        points=dict(type="FeatureCollection", features=points),
+        hot=hot,
+        density=density,
+        selected=view["code"] if level == "grid" else None,
+        legend=hot_legend if mode != "measure" else legend,
+        legend_title=(
+            t(f"drill.mode.{mode}")
+            if mode != "measure"
+            else t("drill.legend.points")
+            if level == "grid"
+            else t(f"drill.measure.{measure}")
+        ),
+    )
 
 
 def hot_colors(data: dict, mode: str) -> tuple[dict, list]:
     """{grid code: colour} of the significant grids for the hotspot modes, and the legend."""
     if mode == "gi":
         gi = data["gi"][data["gi"]["bin"] != 0]
-        return ({c: GI_COLORS[b] for c, b in zip(gi["code"], gi["bin"])},
-                [dict(color=GI_COLORS[b], label=GI_LABELS[b]) for b in (3, 2, 1, -1, -2, -3)])
+        return (
+            {c: GI_COLORS[b] for c, b in zip(gi["code"], gi["bin"])},
+            [dict(color=GI_COLORS[b], label=GI_LABELS[b]) for b in (3, 2, 1, -1, -2, -3)],
+        )
     if mode == "moran" and data["moran"] is not None:
         from geo.analysis.hotspots import MORAN_LABELS
 
         m = data["moran"][data["moran"]["quadrant"] != "ns"]
-        return ({c: MORAN_COLORS[q] for c, q in zip(m["code"], m["quadrant"])},
-                [dict(color=MORAN_COLORS[q], label=MORAN_LABELS[q]) for q in MORAN_COLORS])
+        return (
+            {c: MORAN_COLORS[q] for c, q in zip(m["code"], m["quadrant"])},
+            [dict(color=MORAN_COLORS[q], label=MORAN_LABELS[q]) for q in MORAN_COLORS],
+        )
     if mode == "emerging":
         from geo.analysis.emerging import LABELS as PATTERN_LABELS
 
         e = data["emerging"][data["emerging"]["pattern"] != "none"]
         shown = [p for p in EMERGING_COLORS if p in set(e["pattern"])]
-        return ({c: EMERGING_COLORS[p] for c, p in zip(e["code"], e["pattern"])},
-                [dict(color=EMERGING_COLORS[p], label=PATTERN_LABELS[p]) for p in shown])
+        return (
+            {c: EMERGING_COLORS[p] for c, p in zip(e["code"], e["pattern"])},
+            [dict(color=EMERGING_COLORS[p], label=PATTERN_LABELS[p]) for p in shown],
+        )
     return {}, []
 
 
 # --------------------------------------------------------------------------- pieces
+
 
 def go_link(view: dict, label, cls: str = "drill-go", code: str | None = None, incident: int | None = None) -> html.A:
     """A real link to the view one click away (opens in a new tab too); assets/drill.js turns a
@@ -334,8 +474,10 @@ def breadcrumb(data: dict) -> list:
         items.append(go_link(data["view"], name, "crumb current" if current else "crumb", code=code))
         items.append(html.Span("›", className="crumb-sep"))
     if data["detail"]:
-        items += [html.Span(t("drill.level.incident"), className="crumb-level"),
-                  html.Span(f"#{data['detail']['id']} {data['detail']['title']}", className="crumb current", id="crumb-incident")]
+        items += [
+            html.Span(t("drill.level.incident"), className="crumb-level"),
+            html.Span(f"#{data['detail']['id']} {data['detail']['title']}", className="crumb current", id="crumb-incident"),
+        ]
     else:
         items.pop()
     return items
@@ -349,15 +491,27 @@ def kpi_value(summary: dict, key: str) -> str:
 
 
 def kpis(summary: dict) -> list:
-    return [html.Div(className="drill-kpi" + (" alert" if key in ("overdue", "high_risk") and summary[key] else ""),
-                     children=[html.Div(t(f"drill.kpi.{key}"), className="kpi-label"),
-                               html.Div(kpi_value(summary, key), className="kpi-value", id=f"drill-kpi-{key}")])
-            for key in KPI_KEYS]
+    return [
+        html.Div(
+            className="drill-kpi" + (" alert" if key in ("overdue", "high_risk") and summary[key] else ""),
+            children=[
+                html.Div(t(f"drill.kpi.{key}"), className="kpi-label"),
+                html.Div(kpi_value(summary, key), className="kpi-value", id=f"drill-kpi-{key}"),
+            ],
+        )
+        for key in KPI_KEYS
+    ]
 
 
 def _fig(fig: go.Figure) -> go.Figure:
-    fig.update_layout(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", font=dict(family=FONT, color="#cfe3ff", size=12),
-                      margin=dict(l=6, r=6, t=6, b=6), autosize=True, showlegend=False)
+    fig.update_layout(
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font=dict(family=FONT, color="#cfe3ff", size=12),
+        margin=dict(l=6, r=6, t=6, b=6),
+        autosize=True,
+        showlegend=False,
+    )
     fig.update_xaxes(gridcolor="rgba(120,160,210,0.15)", zeroline=False)
     fig.update_yaxes(gridcolor="rgba(120,160,210,0.15)", zeroline=False)
     return fig
@@ -365,20 +519,45 @@ def _fig(fig: go.Figure) -> go.Figure:
 
 def trend_figure(rows: list[dict]) -> go.Figure:
     periods = [r["period"] for r in rows]
-    return _fig(go.Figure([
-        go.Bar(x=periods, y=[r["incidents"] for r in rows], name=t("drill.kpi.incidents"), marker_color="rgba(63,169,245,0.6)"),
-        go.Scatter(x=periods, y=[r["open"] for r in rows], name=t("drill.kpi.open"), mode="lines",
-                   line=dict(color="#f5b82e", width=2)),
-    ]))
+    return _fig(
+        go.Figure(
+            [
+                go.Bar(
+                    x=periods,
+                    y=[r["incidents"] for r in rows],
+                    name=t("drill.kpi.incidents"),
+                    marker_color="rgba(63,169,245,0.6)",
+                ),
+                go.Scatter(
+                    x=periods,
+                    y=[r["open"] for r in rows],
+                    name=t("drill.kpi.open"),
+                    mode="lines",
+                    line=dict(color="#f5b82e", width=2),
+                ),
+            ]
+        )
+    )
 
 
 def category_figure(rows: list[dict]) -> go.Figure:
     rows = rows[::-1]
-    fig = _fig(go.Figure(go.Bar(x=[r["incidents"] for r in rows], y=[r["minor_name"] for r in rows], orientation="h",
-                                 marker_color="#3fa9f5", text=[r["incidents"] for r in rows], textposition="outside",
-                                 cliponaxis=False, textfont=dict(size=11, color="#cfe3ff"),
-                                 customdata=[r["department"] for r in rows],
-                                 hovertemplate="%{y}: %{x}（%{customdata}）<extra></extra>")))
+    fig = _fig(
+        go.Figure(
+            go.Bar(
+                x=[r["incidents"] for r in rows],
+                y=[r["minor_name"] for r in rows],
+                orientation="h",
+                marker_color="#3fa9f5",
+                text=[r["incidents"] for r in rows],
+                textposition="outside",
+                cliponaxis=False,
+                textfont=dict(size=11, color="#cfe3ff"),
+                customdata=[r["department"] for r in rows],
+                hovertemplate="%{y}: %{x}（%{customdata}）<extra></extra>",
+            )
+        )
+    )
     fig.update_yaxes(tickfont=dict(size=11), automargin=True, dtick=1)
     fig.update_xaxes(range=[0, 1.15 * max([r["incidents"] for r in rows], default=1)])
     return fig
@@ -389,21 +568,40 @@ def children_table(data: dict) -> html.Table:
     body = []
     for c in data["children"]:
         name = go_link(data["view"], c["name"], code=c["code"]) if c["code"] else html.Span(c["name"], className="muted")
-        body.append(html.Tr([html.Td(name), html.Td(f"{c['incidents']:,}"), html.Td(fmt_measure(c["per_1000_households"], "per_1000_households")),
-                             html.Td(pct(c["resolution_rate"])), html.Td(c["overdue"], className="alert" if c["overdue"] else ""),
-                             html.Td(c["high_risk"])]))
+        body.append(
+            html.Tr(
+                [
+                    html.Td(name),
+                    html.Td(f"{c['incidents']:,}"),
+                    html.Td(fmt_measure(c["per_1000_households"], "per_1000_households")),
+                    html.Td(pct(c["resolution_rate"])),
+                    html.Td(c["overdue"], className="alert" if c["overdue"] else ""),
+                    html.Td(c["high_risk"]),
+                ]
+            )
+        )
     return html.Table([html.Thead(head), html.Tbody(body)], className="drill-table", id="drill-children-table")
 
 
 def incident_table(data: dict) -> html.Div:
     head = html.Tr([html.Th(t(f"drill.col.{k}")) for k in ("time", "title", "category", "status")])
-    body = [html.Tr(className="selected" if data["view"]["incident"] == r["id"] else "", children=[
-        html.Td(r["reported_at"].astimezone(CST).strftime("%m-%d %H:%M")),
-        html.Td(go_link(data["view"], r["title"], incident=r["id"])),
-        html.Td(r["minor_name"]),
-        html.Td(html.Span(t(f"status.{r['status']}"), className=f"status {'st-' + r['risk_tier'] if r['risk_tier'] else ''}")),
-    ]) for r in data["incidents"]]
-    note = html.Div(t("drill.more", n=INCIDENT_LIMIT), className="muted small") if len(data["incidents"]) >= INCIDENT_LIMIT else None
+    body = [
+        html.Tr(
+            className="selected" if data["view"]["incident"] == r["id"] else "",
+            children=[
+                html.Td(r["reported_at"].astimezone(CST).strftime("%m-%d %H:%M")),
+                html.Td(go_link(data["view"], r["title"], incident=r["id"])),
+                html.Td(r["minor_name"]),
+                html.Td(
+                    html.Span(t(f"status.{r['status']}"), className=f"status {'st-' + r['risk_tier'] if r['risk_tier'] else ''}")
+                ),
+            ],
+        )
+        for r in data["incidents"]
+    ]
+    note = (
+        html.Div(t("drill.more", n=INCIDENT_LIMIT), className="muted small") if len(data["incidents"]) >= INCIDENT_LIMIT else None
+    )
     return html.Div([html.Table([html.Thead(head), html.Tbody(body)], className="drill-table", id="drill-incident-table"), note])
 
 
@@ -411,19 +609,31 @@ def incident_detail(d: dict | None) -> list:
     if d is None:
         return []
     when = lambda v: v.astimezone(CST).strftime("%Y-%m-%d %H:%M") if v else "—"  # noqa: E731
-    rows = [("reported", when(d["reported_at"])), ("category", f"{d['major_name']} / {d['minor_name']}"),
-            ("department", d["department"]), ("source", t(f"source.{d['source']}")), ("people", d["people_involved"]),
-            ("status", t(f"status.{d['status']}")), ("deadline", when(d["deadline"])), ("closed", when(d["closed_at"])),
-            ("level", t(f"level.{d['level_handled']}") if d["level_handled"] else "—"), ("address", d["address"] or "—"),
-            ("grid", f"{d['grid_name'] or '—'} {d['grid_code'] or ''}"),
-            ("risk", t(f"tier.{d['risk_tier']}") if d["risk_tier"] else t("tier.none")),
-            ("satisfaction", d["satisfaction"] if d["satisfaction"] is not None else "—")]
-    history = [html.Tr([html.Td(when(h["at"])), html.Td(t(f"status.{h['to_status']}")), html.Td(h["actor"]), html.Td(h["note"] or "")])
-               for h in d["history"]]
+    rows = [
+        ("reported", when(d["reported_at"])),
+        ("category", f"{d['major_name']} / {d['minor_name']}"),
+        ("department", d["department"]),
+        ("source", t(f"source.{d['source']}")),
+        ("people", d["people_involved"]),
+        ("status", t(f"status.{d['status']}")),
+        ("deadline", when(d["deadline"])),
+        ("closed", when(d["closed_at"])),
+        ("level", t(f"level.{d['level_handled']}") if d["level_handled"] else "—"),
+        ("address", d["address"] or "—"),
+        ("grid", f"{d['grid_name'] or '—'} {d['grid_code'] or ''}"),
+        ("risk", t(f"tier.{d['risk_tier']}") if d["risk_tier"] else t("tier.none")),
+        ("satisfaction", d["satisfaction"] if d["satisfaction"] is not None else "—"),
+    ]
+    history = [
+        html.Tr([html.Td(when(h["at"])), html.Td(t(f"status.{h['to_status']}")), html.Td(h["actor"]), html.Td(h["note"] or "")])
+        for h in d["history"]
+    ]
     return [
         html.Div(f"{t('drill.detail.title')} #{d['id']}", className="card-title"),
         html.Div(d["title"], className="detail-title"),
-        html.Table(html.Tbody([html.Tr([html.Th(t(f"drill.detail.{k}")), html.Td(v)]) for k, v in rows]), className="detail-table"),
+        html.Table(
+            html.Tbody([html.Tr([html.Th(t(f"drill.detail.{k}")), html.Td(v)]) for k, v in rows]), className="detail-table"
+        ),
         html.Div(", ".join(d["risk_reasons"] or []), className="muted small") if d["risk_reasons"] else None,
         html.Div(t("drill.detail.history"), className="card-sub"),
         html.Table(html.Tbody(history), className="detail-table history", id="drill-history"),
@@ -440,11 +650,24 @@ def emerging_list(data: dict) -> list:
         items = [r for r in data["listed"] if r["pattern"] == pattern]
         if not items:
             continue
-        out.append(html.Div([html.Span(className="swatch", style={"background": EMERGING_COLORS[pattern]}),
-                             f"{PATTERN_LABELS[pattern]}（{len(items)}）"], className="pattern-head"))
-        out += [go_link(data["view"], [html.Span(r["name"]), html.Span(f"z {r['last_z']:.2f}", className="muted")],
-                        "drill-go hot-item", code=r["code"])
-                for r in items[:8]]
+        out.append(
+            html.Div(
+                [
+                    html.Span(className="swatch", style={"background": EMERGING_COLORS[pattern]}),
+                    f"{PATTERN_LABELS[pattern]}（{len(items)}）",
+                ],
+                className="pattern-head",
+            )
+        )
+        out += [
+            go_link(
+                data["view"],
+                [html.Span(r["name"]), html.Span(f"z {r['last_z']:.2f}", className="muted")],
+                "drill-go hot-item",
+                code=r["code"],
+            )
+            for r in items[:8]
+        ]
     return out
 
 
@@ -456,58 +679,131 @@ def why_hot(why: dict | None) -> list:
     from geo.analysis.hotspots import BIN_LABELS
 
     gi, em, rk = why["gi"] or {}, why["emerging"] or {}, why["risk"] or {}
-    trend_word = ("drill.trend.up" if em.get("trend_p", 1) < 0.05 and em.get("trend_z", 0) > 0
-                  else "drill.trend.down" if em.get("trend_p", 1) < 0.05 else "drill.trend.flat")
-    rows = [("gi.z", f"{gi['z']:.2f}" if gi else "—"), ("gi.p", f"{gi['p']:.4f}" if gi else "—"),
-            ("gi.bin", BIN_LABELS.get(gi.get("bin"), "—")),
-            ("emerging.pattern", PATTERN_LABELS.get(em.get("pattern"), "—")),
-            ("emerging.weeks", em.get("hot_weeks", "—")),
-            ("emerging.trend", f"{t(trend_word)}（z {em['trend_z']:.2f}, p {em['trend_p']:.3f}）" if em else "—"),
-            ("risk.tier", html.Span(t(f"tier.{rk['tier']}") if rk.get("tier") else t("tier.none"),
-                                    className=f"badge {TIER_CLASS.get(rk.get('tier'), '')}"))]
-    return [html.Table(html.Tbody([html.Tr([html.Th(t(f"drill.{k}")), html.Td(v, id=f"drill-why-{k.replace('.', '-')}")])
-                                   for k, v in rows]), className="detail-table"),
-            html.Div(t("drill.risk.reasons"), className="card-sub"),
-            html.Ul([html.Li(r) for r in (rk.get("reasons") or [])] or [html.Li(t("drill.empty"))], className="why-reasons")]
+    trend_word = (
+        "drill.trend.up"
+        if em.get("trend_p", 1) < 0.05 and em.get("trend_z", 0) > 0
+        else "drill.trend.down"
+        if em.get("trend_p", 1) < 0.05
+        else "drill.trend.flat"
+    )
+    rows = [
+        ("gi.z", f"{gi['z']:.2f}" if gi else "—"),
+        ("gi.p", f"{gi['p']:.4f}" if gi else "—"),
+        ("gi.bin", BIN_LABELS.get(gi.get("bin"), "—")),
+        ("emerging.pattern", PATTERN_LABELS.get(em.get("pattern"), "—")),
+        ("emerging.weeks", em.get("hot_weeks", "—")),
+        ("emerging.trend", f"{t(trend_word)}（z {em['trend_z']:.2f}, p {em['trend_p']:.3f}）" if em else "—"),
+        (
+            "risk.tier",
+            html.Span(
+                t(f"tier.{rk['tier']}") if rk.get("tier") else t("tier.none"),
+                className=f"badge {TIER_CLASS.get(rk.get('tier'), '')}",
+            ),
+        ),
+    ]
+    return [
+        html.Table(
+            html.Tbody([html.Tr([html.Th(t(f"drill.{k}")), html.Td(v, id=f"drill-why-{k.replace('.', '-')}")]) for k, v in rows]),
+            className="detail-table",
+        ),
+        html.Div(t("drill.risk.reasons"), className="card-sub"),
+        html.Ul([html.Li(r) for r in (rk.get("reasons") or [])] or [html.Li(t("drill.empty"))], className="why-reasons"),
+    ]
 
 
 def ranking_panel(r: dict) -> list:
     report, month = r["report"], r["month"]
 
     def table(rows, key):
-        head = html.Tr([html.Th(t("drill.col.rank")), html.Th(t(f"drill.col.{key}")), html.Th(t("drill.col.found")),
-                        html.Th(t("drill.col.rate")), html.Th(t("drill.col.rate_rank"))])
-        body = [html.Tr(className="last" if x["last_found"] or x["last_rate"] else "", children=[
-            html.Td(x["rank_found"]), html.Td(x["name"]),
-            html.Td([f"{x['found']:,}", html.Span(t("drill.last"), className="flag") if x["last_found"] else None]),
-            html.Td([pct(x["resolution_rate"]), html.Span(t("drill.last"), className="flag") if x["last_rate"] else None]),
-            html.Td(x["rank_rate"] or "—")]) for x in rows]
-        return html.Div(html.Table([html.Thead(head), html.Tbody(body)], className="drill-table ranking", id=f"drill-rank-{key}"),
-                        className="rank-scroll")
+        head = html.Tr(
+            [
+                html.Th(t("drill.col.rank")),
+                html.Th(t(f"drill.col.{key}")),
+                html.Th(t("drill.col.found")),
+                html.Th(t("drill.col.rate")),
+                html.Th(t("drill.col.rate_rank")),
+            ]
+        )
+        body = [
+            html.Tr(
+                className="last" if x["last_found"] or x["last_rate"] else "",
+                children=[
+                    html.Td(x["rank_found"]),
+                    html.Td(x["name"]),
+                    html.Td([f"{x['found']:,}", html.Span(t("drill.last"), className="flag") if x["last_found"] else None]),
+                    html.Td(
+                        [pct(x["resolution_rate"]), html.Span(t("drill.last"), className="flag") if x["last_rate"] else None]
+                    ),
+                    html.Td(x["rank_rate"] or "—"),
+                ],
+            )
+            for x in rows
+        ]
+        return html.Div(
+            html.Table([html.Thead(head), html.Tbody(body)], className="drill-table ranking", id=f"drill-rank-{key}"),
+            className="rank-scroll",
+        )
 
     change = month["change_found"]
-    figures = [("found", f"{month['found']:,}"), ("change", "—" if change is None else f"{change * 100:+.1f}%"),
-               ("rate", pct(month["resolution_rate"])), ("open", f"{month['open']:,}"), ("overdue", f"{month['overdue']:,}"),
-               ("escalated", f"{month['escalated']:,}"), ("community_share", pct(month["share_at_community"]))]
+    figures = [
+        ("found", f"{month['found']:,}"),
+        ("change", "—" if change is None else f"{change * 100:+.1f}%"),
+        ("rate", pct(month["resolution_rate"])),
+        ("open", f"{month['open']:,}"),
+        ("overdue", f"{month['overdue']:,}"),
+        ("escalated", f"{month['escalated']:,}"),
+        ("community_share", pct(month["share_at_community"])),
+    ]
     return [
-        html.Div(className="rank-head", children=[
-            html.Div(t("drill.rankings.quarter", quarter=report["quarter"]), className="panel-title"),
-            html.Button(t("drill.export"), id="drill-export", n_clicks=0, className="btn")]),
-        html.Div(className="rank-tables", children=[table(report["towns"], "towns"), table(report["departments"], "departments"),
-            html.Div(className="monthly", id="drill-monthly", children=[
-                html.Div(t("drill.monthly.title", month=month["month"]), className="panel-title"),
-                html.Div([html.Div([html.Div(t(f"drill.monthly.{k}"), className="kpi-label"), html.Div(v, className="kpi-value")],
-                                   className="drill-kpi") for k, v in figures], className="monthly-figures"),
-                html.Ul([html.Li(f"{x['name']}：{t('drill.monthly.overdue')} {x['overdue']}") for x in month["overdue_by_town"][:5]],
-                        className="why-reasons"),
-            ])]),
+        html.Div(
+            className="rank-head",
+            children=[
+                html.Div(t("drill.rankings.quarter", quarter=report["quarter"]), className="panel-title"),
+                html.Button(t("drill.export"), id="drill-export", n_clicks=0, className="btn"),
+            ],
+        ),
+        html.Div(
+            className="rank-tables",
+            children=[
+                table(report["towns"], "towns"),
+                table(report["departments"], "departments"),
+                html.Div(
+                    className="monthly",
+                    id="drill-monthly",
+                    children=[
+                        html.Div(t("drill.monthly.title", month=month["month"]), className="panel-title"),
+                        html.Div(
+                            [
+                                html.Div(
+                                    [
+                                        html.Div(t(f"drill.monthly.{k}"), className="kpi-label"),
+                                        html.Div(v, className="kpi-value"),
+                                    ],
+                                    className="drill-kpi",
+                                )
+                                for k, v in figures
+                            ],
+                            className="monthly-figures",
+                        ),
+                        html.Ul(
+                            [
+                                html.Li(f"{x['name']}：{t('drill.monthly.overdue')} {x['overdue']}")
+                                for x in month["overdue_by_town"][:5]
+                            ],
+                            className="why-reasons",
+                        ),
+                    ],
+                ),
+            ],
+        ),
     ]
 
 
 def legend(md: dict) -> list:
     return [html.Div(md["legend_title"], className="legend-title")] + [
         html.Div([html.Span(className="swatch", style={"background": i["color"]}), html.Span(i["label"])], className="legend-row")
-        for i in md["legend"]]
+        for i in md["legend"]
+    ]
 
 
 def panel(title: str, body, cls: str = "", pid: str | None = None) -> html.Div:
@@ -516,6 +812,7 @@ def panel(title: str, body, cls: str = "", pid: str | None = None) -> html.Div:
 
 
 # --------------------------------------------------------------------------- layout
+
 
 def contents(conn, view: dict, shown_rankings: str | None = None) -> dict:
     """The children of every view-dependent component, by id (the layout and the callback share it).
@@ -528,13 +825,19 @@ def contents(conn, view: dict, shown_rankings: str | None = None) -> dict:
     density = density_overlay(conn, view, data["bounds"]) if view["kde"] else None
     md = map_data(data, density)
     return {
-        "drill-breadcrumb": breadcrumb(data), "drill-kpis": kpis(data["summary"]),
-        "drill-trend": trend_figure(data["trend"]), "drill-categories": category_figure(data["top"]),
+        "drill-breadcrumb": breadcrumb(data),
+        "drill-kpis": kpis(data["summary"]),
+        "drill-trend": trend_figure(data["trend"]),
+        "drill-categories": category_figure(data["top"]),
         "drill-children": children_table(data) if data["level"] != "grid" else why_hot(data["why"]),
-        "drill-incidents": incident_table(data), "drill-detail-body": incident_detail(data["detail"]),
-        "drill-emerging": emerging_list(data), "drill-rankings": no_update if same else ranking_panel(ranking_data(conn, data["view"])),
+        "drill-incidents": incident_table(data),
+        "drill-detail-body": incident_detail(data["detail"]),
+        "drill-emerging": emerging_list(data),
+        "drill-rankings": no_update if same else ranking_panel(ranking_data(conn, data["view"])),
         "drill-rank-key": ranking_key(data["view"]),
-        "drill-legend": legend(md), "drill-map-data": md, "drill-search": search_of(data["view"]),
+        "drill-legend": legend(md),
+        "drill-map-data": md,
+        "drill-search": search_of(data["view"]),
         "drill-children-title": t("drill.panel.why") if data["level"] == "grid" else t("drill.panel.children"),
     }
 
@@ -549,51 +852,127 @@ def layout(**query):
             majors = drill_geo.major_categories(conn)
     except (ValueError, LookupError) as exc:
         return frame(PATH, t("drill.title"), html.Div(t("drill.error", error=exc), className="drill-error", id="drill-error"))
-    filters = html.Div(className="drill-filters", children=[
-        dcc.DatePickerRange(id="drill-dates", display_format="YYYY-MM-DD", start_date=view["start"], end_date=view["end"],
-                            className="dates", max_date_allowed=date(2100, 1, 1)),
-        dcc.Dropdown(id="drill-major", value=view["major"], placeholder=t("drill.category.all"), clearable=True,
-                     className="drill-major", options=[{"label": m["major_name"], "value": m["major_code"]} for m in majors]),
-        dcc.RadioItems(id="drill-measure", value=view["measure"], inline=True, className="seg",
-                       options=[{"label": t(f"drill.measure.{m}"), "value": m} for m in MEASURES]),
-        dcc.RadioItems(id="drill-bucket", value=view["bucket"], inline=True, className="seg",
-                       options=[{"label": t(f"drill.bucket.{b}"), "value": b} for b in drill.BUCKETS]),
-    ])
-    map_controls = html.Div(className="drill-map-controls", children=[
-        dcc.RadioItems(id="drill-mode", value=view["map"] or "measure", inline=True, className="seg",
-                       options=[{"label": t(f"drill.mode.{m}"), "value": m} for m in MODES]),
-        dcc.Checklist(id="drill-options", inline=True, className="seg",
-                      value=[k for k in ("fdr", "kde") if view[k]],
-                      options=[{"label": t(f"drill.option.{k}"), "value": k} for k in ("fdr", "kde")]),
-    ])
-    return frame(PATH, t("drill.title"),
+    filters = html.Div(
+        className="drill-filters",
+        children=[
+            dcc.DatePickerRange(
+                id="drill-dates",
+                display_format="YYYY-MM-DD",
+                start_date=view["start"],
+                end_date=view["end"],
+                className="dates",
+                max_date_allowed=date(2100, 1, 1),
+            ),
+            dcc.Dropdown(
+                id="drill-major",
+                value=view["major"],
+                placeholder=t("drill.category.all"),
+                clearable=True,
+                className="drill-major",
+                options=[{"label": m["major_name"], "value": m["major_code"]} for m in majors],
+            ),
+            dcc.RadioItems(
+                id="drill-measure",
+                value=view["measure"],
+                inline=True,
+                className="seg",
+                options=[{"label": t(f"drill.measure.{m}"), "value": m} for m in MEASURES],
+            ),
+            dcc.RadioItems(
+                id="drill-bucket",
+                value=view["bucket"],
+                inline=True,
+                className="seg",
+                options=[{"label": t(f"drill.bucket.{b}"), "value": b} for b in drill.BUCKETS],
+            ),
+        ],
+    )
+    map_controls = html.Div(
+        className="drill-map-controls",
+        children=[
+            dcc.RadioItems(
+                id="drill-mode",
+                value=view["map"] or "measure",
+                inline=True,
+                className="seg",
+                options=[{"label": t(f"drill.mode.{m}"), "value": m} for m in MODES],
+            ),
+            dcc.Checklist(
+                id="drill-options",
+                inline=True,
+                className="seg",
+                value=[k for k in ("fdr", "kde") if view[k]],
+                options=[{"label": t(f"drill.option.{k}"), "value": k} for k in ("fdr", "kde")],
+            ),
+        ],
+    )
+    return frame(
+        PATH,
+        t("drill.title"),
         dcc.Location(id="drill-url", refresh=False, pathname=PATH, search=c["drill-search"]),
-        html.Div(className="drill-bar", children=[html.Div(c["drill-breadcrumb"], id="drill-breadcrumb", className="drill-crumbs"), filters]),
+        html.Div(
+            className="drill-bar",
+            children=[html.Div(c["drill-breadcrumb"], id="drill-breadcrumb", className="drill-crumbs"), filters],
+        ),
         html.Div(c["drill-kpis"], id="drill-kpis", className="drill-kpis"),
-        html.Div(className="drill-main", children=[
-            html.Div(className="drill-col", children=[
-                html.Div(className="drill-panel grow", children=[
-                    html.Div(c["drill-children-title"], className="panel-title", id="drill-children-title"),
-                    html.Div(c["drill-children"], id="drill-children", className="panel-body scroll")]),
-                panel(t("drill.panel.emerging"), c["drill-emerging"], "grow", "drill-emerging"),
-            ]),
-            html.Div(className="drill-mapwrap", children=[
-                html.Div(id="drill-map", className="drill-map"),
-                map_controls,
-                html.Div(c["drill-legend"], id="drill-legend", className="drill-legend"),
-                html.Div(id="drill-tip", className="drill-tip"),
-                html.Div(id="drill-detail", className="drill-detail", style={"display": "block" if c["drill-detail-body"] else "none"},
-                         children=[html.Button("×", id="drill-detail-close", className="card-close", title=t("drill.detail.close"),
-                                               n_clicks=0),
-                                   html.Div(c["drill-detail-body"], id="drill-detail-body")]),
-            ]),
-            html.Div(className="drill-col", children=[
-                panel(t("drill.panel.trend"), dcc.Graph(id="drill-trend", figure=c["drill-trend"], config=GRAPH_CONFIG), "chart"),
-                panel(t("drill.panel.categories"),
-                      dcc.Graph(id="drill-categories", figure=c["drill-categories"], config=GRAPH_CONFIG), "chart tall"),
-                panel(t("drill.panel.incidents"), c["drill-incidents"], "grow scroll-body", "drill-incidents"),
-            ]),
-        ]),
+        html.Div(
+            className="drill-main",
+            children=[
+                html.Div(
+                    className="drill-col",
+                    children=[
+                        html.Div(
+                            className="drill-panel grow",
+                            children=[
+                                html.Div(c["drill-children-title"], className="panel-title", id="drill-children-title"),
+                                html.Div(c["drill-children"], id="drill-children", className="panel-body scroll"),
+                            ],
+                        ),
+                        panel(t("drill.panel.emerging"), c["drill-emerging"], "grow", "drill-emerging"),
+                    ],
+                ),
+                html.Div(
+                    className="drill-mapwrap",
+                    children=[
+                        html.Div(id="drill-map", className="drill-map"),
+                        map_controls,
+                        html.Div(c["drill-legend"], id="drill-legend", className="drill-legend"),
+                        html.Div(id="drill-tip", className="drill-tip"),
+                        html.Div(
+                            id="drill-detail",
+                            className="drill-detail",
+                            style={"display": "block" if c["drill-detail-body"] else "none"},
+                            children=[
+                                html.Button(
+                                    "×",
+                                    id="drill-detail-close",
+                                    className="card-close",
+                                    title=t("drill.detail.close"),
+                                    n_clicks=0,
+                                ),
+                                html.Div(c["drill-detail-body"], id="drill-detail-body"),
+                            ],
+                        ),
+                    ],
+                ),
+                html.Div(
+                    className="drill-col",
+                    children=[
+                        panel(
+                            t("drill.panel.trend"),
+                            dcc.Graph(id="drill-trend", figure=c["drill-trend"], config=GRAPH_CONFIG),
+                            "chart",
+                        ),
+                        panel(
+                            t("drill.panel.categories"),
+                            dcc.Graph(id="drill-categories", figure=c["drill-categories"], config=GRAPH_CONFIG),
+                            "chart tall",
+                        ),
+                        panel(t("drill.panel.incidents"), c["drill-incidents"], "grow scroll-body", "drill-incidents"),
+                    ],
+                ),
+            ],
+        ),
         html.Div(c["drill-rankings"], id="drill-rankings", className="drill-panel drill-rankings"),
         dcc.Download(id="drill-download"),
         dcc.Store(id="drill-map-data", data=c["drill-map-data"]),
@@ -608,11 +987,18 @@ dash.register_page(__name__, path=PATH, title=t("drill.title"), layout=layout)
 
 # --------------------------------------------------------------------------- callbacks
 
+
 @callback(
     Output("drill-url", "search"),
-    Input("drill-click", "data"), Input("drill-detail-close", "n_clicks"),
-    Input("drill-dates", "start_date"), Input("drill-dates", "end_date"), Input("drill-major", "value"),
-    Input("drill-measure", "value"), Input("drill-bucket", "value"), Input("drill-mode", "value"), Input("drill-options", "value"),
+    Input("drill-click", "data"),
+    Input("drill-detail-close", "n_clicks"),
+    Input("drill-dates", "start_date"),
+    Input("drill-dates", "end_date"),
+    Input("drill-major", "value"),
+    Input("drill-measure", "value"),
+    Input("drill-bucket", "value"),
+    Input("drill-mode", "value"),
+    Input("drill-options", "value"),
     State("drill-url", "search"),
     prevent_initial_call=True,
 )
@@ -637,33 +1023,60 @@ def navigate(click, closed, start, end, major, measure, bucket, mode, options, s
         view.update(incident=None)
     elif trigger is not None:
         options = options or []
-        view.update(start=date.fromisoformat(start[:10]) if start else view["start"],
-                    end=date.fromisoformat(end[:10]) if end else view["end"], major=major or None,
-                    measure=measure, bucket=bucket, map=None if mode == "measure" else mode,
-                    fdr="1" if "fdr" in options else None, kde="1" if "kde" in options else None)
+        view.update(
+            start=date.fromisoformat(start[:10]) if start else view["start"],
+            end=date.fromisoformat(end[:10]) if end else view["end"],
+            major=major or None,
+            measure=measure,
+            bucket=bucket,
+            map=None if mode == "measure" else mode,
+            fdr="1" if "fdr" in options else None,
+            kde="1" if "kde" in options else None,
+        )
     new = search_of(view)
     return no_update if new == search else new
 
 
-RENDERED = ("drill-breadcrumb", "drill-kpis", "drill-children-title", "drill-children", "drill-emerging", "drill-incidents",
-            "drill-detail-body", "drill-rankings", "drill-legend")
+RENDERED = (
+    "drill-breadcrumb",
+    "drill-kpis",
+    "drill-children-title",
+    "drill-children",
+    "drill-emerging",
+    "drill-incidents",
+    "drill-detail-body",
+    "drill-rankings",
+    "drill-legend",
+)
 
 
 @callback(
     *[Output(i, "children") for i in RENDERED],
-    Output("drill-detail", "style"), Output("drill-trend", "figure"), Output("drill-categories", "figure"),
-    Output("drill-map-data", "data"), Output("drill-rank-key", "data"),
-    Input("drill-url", "search"), State("drill-rank-key", "data"), prevent_initial_call=True,
+    Output("drill-detail", "style"),
+    Output("drill-trend", "figure"),
+    Output("drill-categories", "figure"),
+    Output("drill-map-data", "data"),
+    Output("drill-rank-key", "data"),
+    Input("drill-url", "search"),
+    State("drill-rank-key", "data"),
+    prevent_initial_call=True,
 )
 def render(search, shown_rankings=None):
     with db.pooled() as conn:
         c = contents(conn, view_of_search(search), shown_rankings)
-    return (*[c[i] for i in RENDERED], {"display": "block" if c["drill-detail-body"] else "none"},
-            c["drill-trend"], c["drill-categories"], c["drill-map-data"], c["drill-rank-key"])
+    return (
+        *[c[i] for i in RENDERED],
+        {"display": "block" if c["drill-detail-body"] else "none"},
+        c["drill-trend"],
+        c["drill-categories"],
+        c["drill-map-data"],
+        c["drill-rank-key"],
+    )
 
 
-@callback(Output("drill-download", "data"), Input("drill-export", "n_clicks"), State("drill-url", "search"),
-          prevent_initial_call=True)
+@callback(
+    Output("drill-download", "data"), Input("drill-export", "n_clicks"), State("drill-url", "search"), prevent_initial_call=True
+)
 def export(n, search):
     if not n:
         return no_update
@@ -671,11 +1084,13 @@ def export(n, search):
     with db.pooled() as conn:
         r = ranking_data(conn, view)
         accounts.audit(conn, "export", f"rankings:{r['report']['quarter']}", {"format": "xlsx"})
-    return dcc.send_bytes(lambda buffer: rankings.to_excel(buffer, r["report"], r["month"]),
-                          f"季通报_{r['report']['quarter']}.xlsx")
+    return dcc.send_bytes(
+        lambda buffer: rankings.to_excel(buffer, r["report"], r["month"]), f"季通报_{r['report']['quarter']}.xlsx"
+    )
 
 
 clientside_callback(
     ClientsideFunction(namespace="drill", function_name="render"),
-    Output("drill-map-state", "data"), Input("drill-map-data", "data"),
+    Output("drill-map-state", "data"),
+    Input("drill-map-data", "data"),
 )

@@ -8,6 +8,7 @@ SQL and no workflow rule of its own; the buttons shown are exactly the edges of
 lifecycle.TRANSITIONS for the incident's status, and a refused move shows the refusal.
 `/intake?incident=<id>` opens the queue with that incident.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,146 +18,158 @@ from pathlib import Path
 
 import dash
 import flask
-from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dash_table, dcc, html, no_update
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dash_table,
+    dcc,
+    html,
+    no_update,
+)
 
 from geo import db, labels
-from geo.security import access
 from geo.analysis import dashboard
-from geo.incidents import intake
-from geo.incidents import media as intake_media
-from geo.incidents import lifecycle
-from geo.security import personal
-from geo.incidents import supervision
 from geo.config import settings
+from geo.incidents import intake, lifecycle, supervision
+from geo.incidents import media as intake_media
+from geo.incidents.dispatch import RoutingError
 from geo.io.importer import ImportFailed, import_file
 from geo.labels import t
-from geo.incidents.dispatch import RoutingError
+from geo.security import access, personal
 from geo.web.auth import actor_name, jurisdiction_wide, permitted
 from geo.web.frame import frame
 from geo.worktime import CST
 from layers import LAYERS, map_config
 
-labels.ZH_CN.update({
-    "intake.title": "事件受理与闭环处置",
-    "intake.tab.form": "受理登记",
-    "intake.tab.import": "批量导入",
-    "intake.tab.queue": "工作台",
-    "intake.tab.supervision": "督办",
-    "intake.map.hint": "在地图上点击事件位置（网格按风险着色）",
-    "intake.location": "事件位置",
-    "intake.crs": "坐标系",
-    "intake.crs.wgs84": "WGS84（GPS）",
-    "intake.crs.gcj02": "GCJ-02（高德/腾讯）",
-    "intake.lon": "经度",
-    "intake.lat": "纬度",
-    "intake.address": "地址",
-    "intake.major": "事件大类",
-    "intake.minor": "事件小类",
-    "intake.description": "事件描述",
-    "intake.factors": "风险要素",
-    "intake.people": "涉事人数",
-    "intake.duration": "持续天数",
-    "intake.intensity": "冲突程度",
-    "intake.behaviour": "当事人行为",
-    "intake.intensity.0": "无",
-    "intake.intensity.1": "轻微",
-    "intake.intensity.2": "较激烈",
-    "intake.intensity.3": "激烈",
-    "intake.behaviour.0": "平稳",
-    "intake.behaviour.1": "情绪波动",
-    "intake.behaviour.2": "扬言过激",
-    "intake.behaviour.3": "有过激行为",
-    "intake.photo": "现场照片（JPEG/PNG，不超过 5 MB）",
-    "intake.photo.drop": "拖放或点击选择照片",
-    "intake.photo.ok": "已选照片",
-    "intake.save": "保存受理",
-    "intake.saved": "已受理事件",
-    "intake.preview": "分派预览",
-    "intake.preview.empty": "点选位置后显示所属网格、社区、街道、网格力量、责任单位与办结时限",
-    "intake.grid": "网格",
-    "intake.community": "社区(村)",
-    "intake.town": "街道(乡镇)",
-    "intake.staff": "网格力量",
-    "intake.no_grid": "不在任何网格内（覆盖缺口），由社区(村)受理",
-    "intake.department": "责任单位",
-    "intake.time_limit": "办结时限",
-    "intake.deadline": "截止时间",
-    "intake.unit.working_days": "个工作日",
-    "intake.unit.working_hours": "个工作小时",
-    "intake.dups": "疑似重复（同类、100 米、72 小时内的在办事件）",
-    "intake.dups.none": "未发现疑似重复",
-    "intake.dups.new": "作为新事件受理",
-    "intake.dups.merge": "合并至 #{id}",
-    "intake.import.title": "批量导入事件（CSV / Excel）",
-    "intake.import.drop": "拖放或点击选择 CSV / Excel 文件",
-    "intake.import.hint": "必填列：类别（小类编码或名称）、上报时间、经度、纬度；可选：标题、描述、来源、涉事人数、持续天数、冲突程度、行为风险、状态、地址。任一行有误则整批不导入。",
-    "intake.queue.status": "状态",
-    "intake.queue.town": "街道(乡镇)",
-    "intake.queue.due": "督办",
-    "intake.queue.due.all": "全部",
-    "intake.queue.due.overdue": "已超期",
-    "intake.queue.due.due_soon": "即将到期",
-    "intake.queue.open": "打开",
-    "intake.queue.id": "事件编号",
-    "intake.queue.count": "显示 {n} 件（最多 {limit} 件，可点列头排序）",
-    "intake.col.id": "编号",
-    "intake.col.title": "事件",
-    "intake.col.status": "状态",
-    "intake.col.town": "街道(乡镇)",
-    "intake.col.department": "责任单位",
-    "intake.col.reported_at": "上报时间",
-    "intake.col.deadline": "时限",
-    "intake.col.risk": "风险",
-    "intake.col.overdue": "督办",
-    "intake.overdue": "超期",
-    "intake.detail.empty": "在左侧列表中选择一件事件",
-    "intake.detail.category": "类别",
-    "intake.detail.source": "来源",
-    "intake.detail.reported_at": "上报时间",
-    "intake.detail.level": "处置层级",
-    "intake.detail.factors": "风险要素",
-    "intake.detail.position": "位置",
-    "intake.detail.satisfaction": "满意度",
-    "intake.detail.photo": "照片",
-    "intake.detail.merged": "已合并至",
-    "intake.risk": "风险等级",
-    "intake.reasons": "研判依据",
-    "intake.history": "办理记录",
-    "intake.history.at": "时间",
-    "intake.history.from": "原状态",
-    "intake.history.to": "新状态",
-    "intake.history.actor": "操作人",
-    "intake.history.note": "说明",
-    "intake.reminders": "督办提醒",
-    "intake.reminders.none": "无督办提醒",
-    "intake.actions": "办理",
-    "intake.actions.final": "已办结，无后续操作",
-    "intake.actor": "操作人",
-    "intake.note": "办理说明",
-    "intake.level": "上报层级（默认上一级）",
-    "intake.satisfaction": "群众满意度（回访）",
-    "intake.moved": "事件 #{id} 已转为「{status}」",
-    "intake.refused": "操作被拒绝",
-    "action.registered": "立案",
-    "action.dispatched": "派遣",
-    "action.in_progress": "开始处置",
-    "action.verified": "核查通过",
-    "action.closed": "结案",
-    "action.followed_up": "回访",
-    "action.returned": "退回",
-    "action.escalated": "上报",
-    "action.cancelled": "撤销",
-    "action.rework": "核查不通过，返工",
-    "sup.by_town": "超期与即将到期（按街道/乡镇）",
-    "sup.by_department": "超期与即将到期（按责任单位）",
-    "sup.name": "名称",
-    "sup.overdue": "超期",
-    "sup.due_soon": "即将到期",
-    "sup.worst": "最长超期(小时)",
-    "sup.send": "发送督办提醒",
-    "sup.sent": "新记录督办提醒 {n} 条（每件每天至多一条）",
-    "sup.hint": "即将到期：{h} 个工作小时内到期",
-})
+labels.ZH_CN.update(
+    {
+        "intake.title": "事件受理与闭环处置",
+        "intake.tab.form": "受理登记",
+        "intake.tab.import": "批量导入",
+        "intake.tab.queue": "工作台",
+        "intake.tab.supervision": "督办",
+        "intake.map.hint": "在地图上点击事件位置（网格按风险着色）",
+        "intake.location": "事件位置",
+        "intake.crs": "坐标系",
+        "intake.crs.wgs84": "WGS84（GPS）",
+        "intake.crs.gcj02": "GCJ-02（高德/腾讯）",
+        "intake.lon": "经度",
+        "intake.lat": "纬度",
+        "intake.address": "地址",
+        "intake.major": "事件大类",
+        "intake.minor": "事件小类",
+        "intake.description": "事件描述",
+        "intake.factors": "风险要素",
+        "intake.people": "涉事人数",
+        "intake.duration": "持续天数",
+        "intake.intensity": "冲突程度",
+        "intake.behaviour": "当事人行为",
+        "intake.intensity.0": "无",
+        "intake.intensity.1": "轻微",
+        "intake.intensity.2": "较激烈",
+        "intake.intensity.3": "激烈",
+        "intake.behaviour.0": "平稳",
+        "intake.behaviour.1": "情绪波动",
+        "intake.behaviour.2": "扬言过激",
+        "intake.behaviour.3": "有过激行为",
+        "intake.photo": "现场照片（JPEG/PNG，不超过 5 MB）",
+        "intake.photo.drop": "拖放或点击选择照片",
+        "intake.photo.ok": "已选照片",
+        "intake.save": "保存受理",
+        "intake.saved": "已受理事件",
+        "intake.preview": "分派预览",
+        "intake.preview.empty": "点选位置后显示所属网格、社区、街道、网格力量、责任单位与办结时限",
+        "intake.grid": "网格",
+        "intake.community": "社区(村)",
+        "intake.town": "街道(乡镇)",
+        "intake.staff": "网格力量",
+        "intake.no_grid": "不在任何网格内（覆盖缺口），由社区(村)受理",
+        "intake.department": "责任单位",
+        "intake.time_limit": "办结时限",
+        "intake.deadline": "截止时间",
+        "intake.unit.working_days": "个工作日",
+        "intake.unit.working_hours": "个工作小时",
+        "intake.dups": "疑似重复（同类、100 米、72 小时内的在办事件）",
+        "intake.dups.none": "未发现疑似重复",
+        "intake.dups.new": "作为新事件受理",
+        "intake.dups.merge": "合并至 #{id}",
+        "intake.import.title": "批量导入事件（CSV / Excel）",
+        "intake.import.drop": "拖放或点击选择 CSV / Excel 文件",
+        "intake.import.hint": "必填列：类别（小类编码或名称）、上报时间、经度、纬度；可选：标题、描述、来源、涉事人数、持续天数、冲突程度、行为风险、状态、地址。任一行有误则整批不导入。",
+        "intake.queue.status": "状态",
+        "intake.queue.town": "街道(乡镇)",
+        "intake.queue.due": "督办",
+        "intake.queue.due.all": "全部",
+        "intake.queue.due.overdue": "已超期",
+        "intake.queue.due.due_soon": "即将到期",
+        "intake.queue.open": "打开",
+        "intake.queue.id": "事件编号",
+        "intake.queue.count": "显示 {n} 件（最多 {limit} 件，可点列头排序）",
+        "intake.col.id": "编号",
+        "intake.col.title": "事件",
+        "intake.col.status": "状态",
+        "intake.col.town": "街道(乡镇)",
+        "intake.col.department": "责任单位",
+        "intake.col.reported_at": "上报时间",
+        "intake.col.deadline": "时限",
+        "intake.col.risk": "风险",
+        "intake.col.overdue": "督办",
+        "intake.overdue": "超期",
+        "intake.detail.empty": "在左侧列表中选择一件事件",
+        "intake.detail.category": "类别",
+        "intake.detail.source": "来源",
+        "intake.detail.reported_at": "上报时间",
+        "intake.detail.level": "处置层级",
+        "intake.detail.factors": "风险要素",
+        "intake.detail.position": "位置",
+        "intake.detail.satisfaction": "满意度",
+        "intake.detail.photo": "照片",
+        "intake.detail.merged": "已合并至",
+        "intake.risk": "风险等级",
+        "intake.reasons": "研判依据",
+        "intake.history": "办理记录",
+        "intake.history.at": "时间",
+        "intake.history.from": "原状态",
+        "intake.history.to": "新状态",
+        "intake.history.actor": "操作人",
+        "intake.history.note": "说明",
+        "intake.reminders": "督办提醒",
+        "intake.reminders.none": "无督办提醒",
+        "intake.actions": "办理",
+        "intake.actions.final": "已办结，无后续操作",
+        "intake.actor": "操作人",
+        "intake.note": "办理说明",
+        "intake.level": "上报层级（默认上一级）",
+        "intake.satisfaction": "群众满意度（回访）",
+        "intake.moved": "事件 #{id} 已转为「{status}」",
+        "intake.refused": "操作被拒绝",
+        "action.registered": "立案",
+        "action.dispatched": "派遣",
+        "action.in_progress": "开始处置",
+        "action.verified": "核查通过",
+        "action.closed": "结案",
+        "action.followed_up": "回访",
+        "action.returned": "退回",
+        "action.escalated": "上报",
+        "action.cancelled": "撤销",
+        "action.rework": "核查不通过，返工",
+        "sup.by_town": "超期与即将到期（按街道/乡镇）",
+        "sup.by_department": "超期与即将到期（按责任单位）",
+        "sup.name": "名称",
+        "sup.overdue": "超期",
+        "sup.due_soon": "即将到期",
+        "sup.worst": "最长超期(小时)",
+        "sup.send": "发送督办提醒",
+        "sup.sent": "新记录督办提醒 {n} 条（每件每天至多一条）",
+        "sup.hint": "即将到期：{h} 个工作小时内到期",
+    }
+)
 
 TABS = ("form", "import", "queue", "supervision")
 TIER_CLASS = {"high": "tier-high", "medium": "tier-medium", "low": "tier-low"}
@@ -172,11 +185,13 @@ def _field(label: str, *control, cls: str = "") -> html.Label:
 
 
 def _tier(tier: str | None, wide: bool = True) -> html.Span:
-    return html.Span(t(f"tier.{tier}") if tier else t("tier.none"),
-                     className=f"badge {'wide ' if wide else ''}{TIER_CLASS.get(tier, '')}")
+    return html.Span(
+        t(f"tier.{tier}") if tier else t("tier.none"), className=f"badge {'wide ' if wide else ''}{TIER_CLASS.get(tier, '')}"
+    )
 
 
 # --------------------------------------------------------------------------- intake form
+
 
 def routing_view(r, with_category: bool) -> list:
     staff = [html.Li(f"{t('role.' + s['role'])} {s['name']} {s['phone'] or ''}") for s in r.staff]
@@ -187,141 +202,305 @@ def routing_view(r, with_category: bool) -> list:
         (t("intake.staff"), html.Ul(staff, className="in-staff") if staff else html.Span(t("card.no_staff"), className="alert")),
     ]
     if with_category:
-        rows += [(t("intake.department"), r.department),
-                 (t("intake.time_limit"), f"{r.time_limit} {t('intake.unit.' + r.time_unit)}"),
-                 (t("intake.deadline"), _when(r.deadline))]
+        rows += [
+            (t("intake.department"), r.department),
+            (t("intake.time_limit"), f"{r.time_limit} {t('intake.unit.' + r.time_unit)}"),
+            (t("intake.deadline"), _when(r.deadline)),
+        ]
     return [html.Table(className="in-kv", children=[html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in rows])])]
 
 
 def duplicate_options(dups: list[dict]) -> list[dict]:
     options = [{"label": t("intake.dups.new"), "value": 0}]
     for d in dups:
-        options.append({"label": f"{t('intake.dups.merge', id=d['id'])} {d['title']} · {t('status.' + d['status'])} · "
-                                 f"{d['distance_m']:.0f} 米 · {d['hours_apart']:.1f} 小时", "value": d["id"]})
+        options.append(
+            {
+                "label": f"{t('intake.dups.merge', id=d['id'])} {d['title']} · {t('status.' + d['status'])} · "
+                f"{d['distance_m']:.0f} 米 · {d['hours_apart']:.1f} 小时",
+                "value": d["id"],
+            }
+        )
     return options
 
 
 def saved_view(row: dict) -> html.Div:
-    return html.Div(className="in-saved", children=[
-        html.Div([html.Span(f"{t('intake.saved')} #{row['id']} ", className="in-saved-title"), _tier(row["risk_tier"]),
-                  dcc.Link(t("intake.queue.open") + " →", href=f"/intake?incident={row['id']}", className="in-open-link")]),
-        html.Div(f"{row['minor_name']} · {row['department']} · {t('intake.deadline')} {_when(row['deadline'])} · "
-                 f"{row['grid_name'] or t('intake.no_grid')} · {row['community_name']} · {row['town_name']}"),
-        html.Ul([html.Li(r) for r in (row["risk_reasons"] or [])], className="in-reasons"),
-    ])
+    return html.Div(
+        className="in-saved",
+        children=[
+            html.Div(
+                [
+                    html.Span(f"{t('intake.saved')} #{row['id']} ", className="in-saved-title"),
+                    _tier(row["risk_tier"]),
+                    dcc.Link(t("intake.queue.open") + " →", href=f"/intake?incident={row['id']}", className="in-open-link"),
+                ]
+            ),
+            html.Div(
+                f"{row['minor_name']} · {row['department']} · {t('intake.deadline')} {_when(row['deadline'])} · "
+                f"{row['grid_name'] or t('intake.no_grid')} · {row['community_name']} · {row['town_name']}"
+            ),
+            html.Ul([html.Li(r) for r in (row["risk_reasons"] or [])], className="in-reasons"),
+        ],
+    )
 
 
 def form_pane(cats: list[dict]) -> html.Div:
     majors = sorted({(c["major_code"], c["major_name"]) for c in cats})
     factor = {"type": "number", "min": 0, "step": 1, "className": "in-num", "debounce": True}
-    return html.Div(className="in-form-pane", children=[
-        html.Div(className="in-mapwrap", children=[
-            html.Div(id="in-map", className="in-map"),
-            html.Div(t("intake.map.hint"), className="in-map-hint"),
-        ]),
-        html.Div(className="in-form", children=[
-            html.Div(t("intake.location"), className="in-sub"),
-            _field(t("intake.crs"), dcc.RadioItems(id="in-crs", value="wgs84", inline=True, className="in-radio",
-                                                   options=[{"label": t(f"intake.crs.{c}"), "value": c}
-                                                            for c in intake.COORDINATE_SYSTEMS])),
-            html.Div(className="in-row", children=[
-                _field(t("intake.lon"), dcc.Input(id="in-lon", type="text", inputMode="decimal", debounce=True, className="in-coord")),
-                _field(t("intake.lat"), dcc.Input(id="in-lat", type="text", inputMode="decimal", debounce=True, className="in-coord")),
-            ]),
-            _field(t("intake.address"), dcc.Input(id="in-address", type="text", maxLength=200, className="in-wide")),
-            html.Div(className="in-row", children=[
-                _field(t("intake.major"), dcc.Dropdown(id="in-major", options=[{"label": n, "value": c} for c, n in majors],
-                                                       className="in-dd", clearable=False)),
-                _field(t("intake.minor"), dcc.Dropdown(id="in-minor", options=[], className="in-dd in-dd-wide")),
-            ]),
-            _field(t("intake.description"), dcc.Textarea(id="in-description", maxLength=4000, className="in-wide in-text")),
-            html.Div(t("intake.factors"), className="in-sub"),
-            html.Div(className="in-row", children=[
-                _field(t("intake.people"), dcc.Input(id="in-people", value=1, max=100000, **factor)),
-                _field(t("intake.duration"), dcc.Input(id="in-duration", value=0, max=36500, **factor)),
-                _field(t("intake.intensity"), dcc.Dropdown(id="in-intensity", value=0, clearable=False, className="in-dd-s",
-                                                           options=[{"label": f"{i} {t(f'intake.intensity.{i}')}", "value": i}
-                                                                    for i in range(4)])),
-                _field(t("intake.behaviour"), dcc.Dropdown(id="in-behaviour", value=0, clearable=False, className="in-dd-s",
-                                                           options=[{"label": f"{i} {t(f'intake.behaviour.{i}')}", "value": i}
-                                                                    for i in range(4)])),
-            ]),
-            _field(t("intake.photo"), dcc.Upload(id="in-photo", accept="image/jpeg,image/png", max_size=intake_media.MAX_BYTES,
-                                                 className="in-upload", children=html.Div(t("intake.photo.drop"))),
-                   html.Div(id="in-photo-msg", className="in-photo-msg")),
-            html.Div(t("intake.preview"), className="in-sub"),
-            html.Div(id="in-preview", className="in-preview", children=t("intake.preview.empty")),
-            html.Div(t("intake.dups"), className="in-sub"),
-            dcc.RadioItems(id="in-merge", value=0, options=duplicate_options([]), className="in-dups"),
-            html.Div(className="in-row", children=[html.Button(t("intake.save"), id="in-save", className="in-primary")]),
-            html.Div(id="in-msg", className="in-msg"),
-            html.Div(id="in-result"),
-        ]),
-    ])
+    return html.Div(
+        className="in-form-pane",
+        children=[
+            html.Div(
+                className="in-mapwrap",
+                children=[
+                    html.Div(id="in-map", className="in-map"),
+                    html.Div(t("intake.map.hint"), className="in-map-hint"),
+                ],
+            ),
+            html.Div(
+                className="in-form",
+                children=[
+                    html.Div(t("intake.location"), className="in-sub"),
+                    _field(
+                        t("intake.crs"),
+                        dcc.RadioItems(
+                            id="in-crs",
+                            value="wgs84",
+                            inline=True,
+                            className="in-radio",
+                            options=[{"label": t(f"intake.crs.{c}"), "value": c} for c in intake.COORDINATE_SYSTEMS],
+                        ),
+                    ),
+                    html.Div(
+                        className="in-row",
+                        children=[
+                            _field(
+                                t("intake.lon"),
+                                dcc.Input(id="in-lon", type="text", inputMode="decimal", debounce=True, className="in-coord"),
+                            ),
+                            _field(
+                                t("intake.lat"),
+                                dcc.Input(id="in-lat", type="text", inputMode="decimal", debounce=True, className="in-coord"),
+                            ),
+                        ],
+                    ),
+                    _field(t("intake.address"), dcc.Input(id="in-address", type="text", maxLength=200, className="in-wide")),
+                    html.Div(
+                        className="in-row",
+                        children=[
+                            _field(
+                                t("intake.major"),
+                                dcc.Dropdown(
+                                    id="in-major",
+                                    options=[{"label": n, "value": c} for c, n in majors],
+                                    className="in-dd",
+                                    clearable=False,
+                                ),
+                            ),
+                            _field(t("intake.minor"), dcc.Dropdown(id="in-minor", options=[], className="in-dd in-dd-wide")),
+                        ],
+                    ),
+                    _field(
+                        t("intake.description"), dcc.Textarea(id="in-description", maxLength=4000, className="in-wide in-text")
+                    ),
+                    html.Div(t("intake.factors"), className="in-sub"),
+                    html.Div(
+                        className="in-row",
+                        children=[
+                            _field(t("intake.people"), dcc.Input(id="in-people", value=1, max=100000, **factor)),
+                            _field(t("intake.duration"), dcc.Input(id="in-duration", value=0, max=36500, **factor)),
+                            _field(
+                                t("intake.intensity"),
+                                dcc.Dropdown(
+                                    id="in-intensity",
+                                    value=0,
+                                    clearable=False,
+                                    className="in-dd-s",
+                                    options=[{"label": f"{i} {t(f'intake.intensity.{i}')}", "value": i} for i in range(4)],
+                                ),
+                            ),
+                            _field(
+                                t("intake.behaviour"),
+                                dcc.Dropdown(
+                                    id="in-behaviour",
+                                    value=0,
+                                    clearable=False,
+                                    className="in-dd-s",
+                                    options=[{"label": f"{i} {t(f'intake.behaviour.{i}')}", "value": i} for i in range(4)],
+                                ),
+                            ),
+                        ],
+                    ),
+                    _field(
+                        t("intake.photo"),
+                        dcc.Upload(
+                            id="in-photo",
+                            accept="image/jpeg,image/png",
+                            max_size=intake_media.MAX_BYTES,
+                            className="in-upload",
+                            children=html.Div(t("intake.photo.drop")),
+                        ),
+                        html.Div(id="in-photo-msg", className="in-photo-msg"),
+                    ),
+                    html.Div(t("intake.preview"), className="in-sub"),
+                    html.Div(id="in-preview", className="in-preview", children=t("intake.preview.empty")),
+                    html.Div(t("intake.dups"), className="in-sub"),
+                    dcc.RadioItems(id="in-merge", value=0, options=duplicate_options([]), className="in-dups"),
+                    html.Div(className="in-row", children=[html.Button(t("intake.save"), id="in-save", className="in-primary")]),
+                    html.Div(id="in-msg", className="in-msg"),
+                    html.Div(id="in-result"),
+                ],
+            ),
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- import
 
+
 def import_pane() -> html.Div:
-    return html.Div(className="in-import", children=[
-        html.Div(t("intake.import.title"), className="in-sub"),
-        html.P(t("intake.import.hint"), className="in-muted"),
-        dcc.Upload(id="in-import", className="in-upload in-upload-big", accept=".csv,.xlsx", max_size=IMPORT_MAX_BYTES,
-                   children=html.Div(t("intake.import.drop"))),
-        html.Pre(id="in-import-result", className="in-pre"),
-    ])
+    return html.Div(
+        className="in-import",
+        children=[
+            html.Div(t("intake.import.title"), className="in-sub"),
+            html.P(t("intake.import.hint"), className="in-muted"),
+            dcc.Upload(
+                id="in-import",
+                className="in-upload in-upload-big",
+                accept=".csv,.xlsx",
+                max_size=IMPORT_MAX_BYTES,
+                children=html.Div(t("intake.import.drop")),
+            ),
+            html.Pre(id="in-import-result", className="in-pre"),
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- work queue and detail
 
-QUEUE_COLUMNS = (("id", "intake.col.id"), ("title", "intake.col.title"), ("status", "intake.col.status"),
-                 ("town_name", "intake.col.town"), ("department", "intake.col.department"),
-                 ("reported_at", "intake.col.reported_at"), ("deadline", "intake.col.deadline"),
-                 ("risk_tier", "intake.col.risk"), ("overdue", "intake.col.overdue"))
+QUEUE_COLUMNS = (
+    ("id", "intake.col.id"),
+    ("title", "intake.col.title"),
+    ("status", "intake.col.status"),
+    ("town_name", "intake.col.town"),
+    ("department", "intake.col.department"),
+    ("reported_at", "intake.col.reported_at"),
+    ("deadline", "intake.col.deadline"),
+    ("risk_tier", "intake.col.risk"),
+    ("overdue", "intake.col.overdue"),
+)
 
 
 def queue_records(rows: list[dict]) -> list[dict]:
-    return [dict(r, status=t(f"status.{r['status']}"), reported_at=_when(r["reported_at"]), deadline=_when(r["deadline"]),
-                 risk_tier=t(f"tier.{r['risk_tier']}") if r["risk_tier"] else "", overdue=t("intake.overdue") if r["overdue"] else "",
-                 source=None) for r in rows]
+    return [
+        dict(
+            r,
+            status=t(f"status.{r['status']}"),
+            reported_at=_when(r["reported_at"]),
+            deadline=_when(r["deadline"]),
+            risk_tier=t(f"tier.{r['risk_tier']}") if r["risk_tier"] else "",
+            overdue=t("intake.overdue") if r["overdue"] else "",
+            source=None,
+        )
+        for r in rows
+    ]
 
 
 def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, detail) -> html.Div:
-    return html.Div(className="in-queue-pane", children=[
-        html.Div(className="in-queue", children=[
-            html.Div(className="in-row in-filters", children=[
-                _field(t("intake.queue.status"), dcc.Dropdown(id="in-q-status", multi=True, className="in-dd-status",
-                                                              options=[{"label": t(f"status.{s}"), "value": s} for s in lifecycle.STATUSES])),
-                _field(t("intake.queue.town"), dcc.Dropdown(id="in-q-town", className="in-dd",
-                                                            options=[{"label": r["name"], "value": r["code"]} for r in town_rows])),
-                _field(t("intake.queue.due"), dcc.RadioItems(id="in-q-due", value="", inline=True, className="in-radio",
-                                                             options=[{"label": t(f"intake.queue.due.{k or 'all'}"), "value": k}
-                                                                      for k in ("", "overdue", "due_soon")])),
-                _field(t("intake.queue.id"), dcc.Input(id="in-q-id", type="text", inputMode="numeric", className="in-coord"),
-                       html.Button(t("intake.queue.open"), id="in-q-open")),
-            ]),
-            html.Div(t("intake.queue.count", n=len(rows), limit=intake.QUEUE_LIMIT), id="in-q-count", className="in-muted"),
-            dash_table.DataTable(
-                id="in-queue", data=queue_records(rows), page_size=20, sort_action="custom", sort_mode="single", sort_by=[],
-                columns=[{"id": c, "name": t(label)} for c, label in QUEUE_COLUMNS], cell_selectable=True,
-                style_as_list_view=True, style_table={"overflowX": "auto"},
-                style_header={"backgroundColor": "#0b2340", "color": "#8aa4c4", "fontWeight": "600", "border": "none"},
-                style_cell={"backgroundColor": "transparent", "color": "#d7e8ff", "border": "none",
-                            "borderBottom": "1px solid rgba(95,211,255,0.12)", "fontFamily": "inherit", "fontSize": "0.9rem",
-                            "padding": "0.3rem 0.5rem", "textAlign": "left", "maxWidth": "16rem", "overflow": "hidden",
-                            "textOverflow": "ellipsis"},
-                style_data_conditional=[
-                    {"if": {"filter_query": "{overdue} != ''", "column_id": "overdue"}, "color": "#e8412c", "fontWeight": "700"},
-                    {"if": {"filter_query": f"{{id}} = {selected or -1}"}, "backgroundColor": "rgba(95,211,255,0.16)"},
-                    {"if": {"state": "active"}, "backgroundColor": "rgba(95,211,255,0.16)", "border": "none"},
+    return html.Div(
+        className="in-queue-pane",
+        children=[
+            html.Div(
+                className="in-queue",
+                children=[
+                    html.Div(
+                        className="in-row in-filters",
+                        children=[
+                            _field(
+                                t("intake.queue.status"),
+                                dcc.Dropdown(
+                                    id="in-q-status",
+                                    multi=True,
+                                    className="in-dd-status",
+                                    options=[{"label": t(f"status.{s}"), "value": s} for s in lifecycle.STATUSES],
+                                ),
+                            ),
+                            _field(
+                                t("intake.queue.town"),
+                                dcc.Dropdown(
+                                    id="in-q-town",
+                                    className="in-dd",
+                                    options=[{"label": r["name"], "value": r["code"]} for r in town_rows],
+                                ),
+                            ),
+                            _field(
+                                t("intake.queue.due"),
+                                dcc.RadioItems(
+                                    id="in-q-due",
+                                    value="",
+                                    inline=True,
+                                    className="in-radio",
+                                    options=[
+                                        {"label": t(f"intake.queue.due.{k or 'all'}"), "value": k}
+                                        for k in ("", "overdue", "due_soon")
+                                    ],
+                                ),
+                            ),
+                            _field(
+                                t("intake.queue.id"),
+                                dcc.Input(id="in-q-id", type="text", inputMode="numeric", className="in-coord"),
+                                html.Button(t("intake.queue.open"), id="in-q-open"),
+                            ),
+                        ],
+                    ),
+                    html.Div(
+                        t("intake.queue.count", n=len(rows), limit=intake.QUEUE_LIMIT), id="in-q-count", className="in-muted"
+                    ),
+                    dash_table.DataTable(
+                        id="in-queue",
+                        data=queue_records(rows),
+                        page_size=20,
+                        sort_action="custom",
+                        sort_mode="single",
+                        sort_by=[],
+                        columns=[{"id": c, "name": t(label)} for c, label in QUEUE_COLUMNS],
+                        cell_selectable=True,
+                        style_as_list_view=True,
+                        style_table={"overflowX": "auto"},
+                        style_header={"backgroundColor": "#0b2340", "color": "#8aa4c4", "fontWeight": "600", "border": "none"},
+                        style_cell={
+                            "backgroundColor": "transparent",
+                            "color": "#d7e8ff",
+                            "border": "none",
+                            "borderBottom": "1px solid rgba(95,211,255,0.12)",
+                            "fontFamily": "inherit",
+                            "fontSize": "0.9rem",
+                            "padding": "0.3rem 0.5rem",
+                            "textAlign": "left",
+                            "maxWidth": "16rem",
+                            "overflow": "hidden",
+                            "textOverflow": "ellipsis",
+                        },
+                        style_data_conditional=[
+                            {
+                                "if": {"filter_query": "{overdue} != ''", "column_id": "overdue"},
+                                "color": "#e8412c",
+                                "fontWeight": "700",
+                            },
+                            {"if": {"filter_query": f"{{id}} = {selected or -1}"}, "backgroundColor": "rgba(95,211,255,0.16)"},
+                            {"if": {"state": "active"}, "backgroundColor": "rgba(95,211,255,0.16)", "border": "none"},
+                        ],
+                    ),
                 ],
             ),
-        ]),
-        html.Div(className="in-detail", children=[
-            html.Div(html.Div(id="in-detail-map", className="in-detail-map"), className="in-detail-mapbox"),
-            html.Div(id="in-detail", children=detail),
-        ]),
-    ])
+            html.Div(
+                className="in-detail",
+                children=[
+                    html.Div(html.Div(id="in-detail-map", className="in-detail-map"), className="in-detail-mapbox"),
+                    html.Div(id="in-detail", children=detail),
+                ],
+            ),
+        ],
+    )
 
 
 def detail_view(row: dict | None, history: list[dict], reminders: list[dict], message=None) -> list:
@@ -332,39 +511,73 @@ def detail_view(row: dict | None, history: list[dict], reminders: list[dict], me
         (t("intake.department"), row["department"]),
         (t("intake.detail.source"), t(f"source.{row['source']}")),
         (t("intake.detail.reported_at"), _when(row["reported_at"])),
-        (t("intake.deadline"), html.Span([_when(row["deadline"]), " ",
-                                          html.Span(t("intake.overdue"), className="alert") if row["overdue"] else None])),
+        (
+            t("intake.deadline"),
+            html.Span(
+                [_when(row["deadline"]), " ", html.Span(t("intake.overdue"), className="alert") if row["overdue"] else None]
+            ),
+        ),
         (t("intake.detail.level"), lifecycle.LEVEL_LABELS.get(row["level_handled"], "—")),
         (t("intake.grid"), f"{row['grid_name'] or t('intake.no_grid')} {row['grid_code'] or ''}"),
         (t("intake.community"), f"{row['community_name']} · {row['town_name']}"),
         (t("intake.detail.position"), f"{row['lon']:.6f}, {row['lat']:.6f} (WGS84) {row['address'] or ''}"),
-        (t("intake.detail.factors"), f"{t('intake.people')} {row['people_involved']} · {t('intake.duration')} {row['duration_days']} · "
-                                     f"{t('intake.intensity')} {t('intake.intensity.' + str(row['conflict_intensity']))} · "
-                                     f"{t('intake.behaviour')} {t('intake.behaviour.' + str(row['behaviour_risk']))}"),
+        (
+            t("intake.detail.factors"),
+            f"{t('intake.people')} {row['people_involved']} · {t('intake.duration')} {row['duration_days']} · "
+            f"{t('intake.intensity')} {t('intake.intensity.' + str(row['conflict_intensity']))} · "
+            f"{t('intake.behaviour')} {t('intake.behaviour.' + str(row['behaviour_risk']))}",
+        ),
         (t("intake.description"), row["description"] or "—"),
-        (t("intake.detail.reporter"), html.Span([
-            html.Span(" ".join(x for x in (row["reporter_name_masked"], row["reporter_phone_masked"]) if x) or "—",
-                      id="in-reporter"),
-            html.Button(t("unmask.button"), id="in-unmask", className="in-unmask",
-                        style=None if (row["reporter_name_masked"] or row["reporter_phone_masked"]) and permitted(access.UNMASK)
-                        else {"display": "none"}),
-        ])),
+        (
+            t("intake.detail.reporter"),
+            html.Span(
+                [
+                    html.Span(
+                        " ".join(x for x in (row["reporter_name_masked"], row["reporter_phone_masked"]) if x) or "—",
+                        id="in-reporter",
+                    ),
+                    html.Button(
+                        t("unmask.button"),
+                        id="in-unmask",
+                        className="in-unmask",
+                        style=None
+                        if (row["reporter_name_masked"] or row["reporter_phone_masked"]) and permitted(access.UNMASK)
+                        else {"display": "none"},
+                    ),
+                ]
+            ),
+        ),
     ]
-    facts.append((t("intake.reasons"), html.Ul([html.Li(r) for r in (row["risk_reasons"] or [])] or [html.Li(t("empty"))],
-                                              className="in-reasons")))
+    facts.append(
+        (
+            t("intake.reasons"),
+            html.Ul([html.Li(r) for r in (row["risk_reasons"] or [])] or [html.Li(t("empty"))], className="in-reasons"),
+        )
+    )
     if row["satisfaction"]:
         facts.append((t("intake.detail.satisfaction"), f"{row['satisfaction']} / 5"))
     if row["media_url"]:
-        facts.append((t("intake.detail.photo"), html.A(html.Img(src=row["media_url"], className="in-photo"), href=row["media_url"],
-                                                       target="_blank")))
+        facts.append(
+            (
+                t("intake.detail.photo"),
+                html.A(html.Img(src=row["media_url"], className="in-photo"), href=row["media_url"], target="_blank"),
+            )
+        )
     if row["merged_into"]:
-        facts.append((t("intake.detail.merged"), dcc.Link(f"#{row['merged_into']}", href=f"/intake?incident={row['merged_into']}")))
+        facts.append(
+            (t("intake.detail.merged"), dcc.Link(f"#{row['merged_into']}", href=f"/intake?incident={row['merged_into']}"))
+        )
     return [
-        html.Div(className="in-detail-head", children=[
-            html.Span(f"#{row['id']} {row['title']}", className="in-detail-title"),
-            html.Span(t(f"status.{row['status']}"), id="in-detail-status", className="in-status", **{"data-status": row["status"]}),
-            _tier(row["risk_tier"]),
-        ]),
+        html.Div(
+            className="in-detail-head",
+            children=[
+                html.Span(f"#{row['id']} {row['title']}", className="in-detail-title"),
+                html.Span(
+                    t(f"status.{row['status']}"), id="in-detail-status", className="in-status", **{"data-status": row["status"]}
+                ),
+                _tier(row["risk_tier"]),
+            ],
+        ),
         html.Table(className="in-kv in-facts", children=[html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])]),
         html.Div(t("intake.actions"), className="in-sub"),
         actions_view(row["status"]),
@@ -372,8 +585,11 @@ def detail_view(row: dict | None, history: list[dict], reminders: list[dict], me
         html.Div(t("intake.history"), className="in-sub"),
         history_table(history),
         html.Div(t("intake.reminders"), className="in-sub"),
-        html.Ul([html.Li(f"{_when(r['sent_at'])} · {r['channel']} · {r['to_whom']} · {r['note'] or ''}") for r in reminders]
-                or [html.Li(t("intake.reminders.none"), className="in-muted")], className="in-reminders"),
+        html.Ul(
+            [html.Li(f"{_when(r['sent_at'])} · {r['channel']} · {r['to_whom']} · {r['note'] or ''}") for r in reminders]
+            or [html.Li(t("intake.reminders.none"), className="in-muted")],
+            className="in-reminders",
+        ),
     ]
 
 
@@ -382,30 +598,76 @@ def actions_view(status: str | None) -> html.Div:
     the transition callback always finds its States."""
     targets = lifecycle.allowed(status) if status else []
     hidden = {"display": "none"}
-    buttons = [html.Button(t("action.rework" if (status, to) == ("verified", "in_progress") else f"action.{to}"),
-                           id={"type": "in-tr", "to": to}, className=f"in-tr in-tr-{to}") for to in targets]
-    return html.Div(className="in-actions", style=None if status else hidden, children=[
-        html.Div(t("intake.actions.final"), className="in-muted", style=None if not targets else hidden),
-        html.Div(className="in-row", style=None if targets else hidden, children=[
-            _field(t("intake.actor"), dcc.Input(id="in-tr-actor", value=actor_name("operator"), type="text", maxLength=80,
-                                                className="in-coord", readOnly=bool(actor_name()))),
-            _field(t("intake.note"), dcc.Input(id="in-tr-note", type="text", maxLength=500, className="in-note")),
-            _field(t("intake.level"), dcc.Dropdown(id="in-tr-level", className="in-dd-s",
-                                                   options=[{"label": lifecycle.LEVEL_LABELS[lv], "value": lv} for lv in lifecycle.LEVELS]),
-                   cls="" if "escalated" in targets else "in-hidden"),
-            _field(t("intake.satisfaction"), dcc.Dropdown(id="in-tr-satisfaction", className="in-dd-s", value=5, clearable=False,
-                                                          options=[{"label": str(i), "value": i} for i in range(5, 0, -1)]),
-                   cls="" if "followed_up" in targets else "in-hidden"),
-        ]),
-        html.Div(buttons, className="in-row in-buttons"),
-    ])
+    buttons = [
+        html.Button(
+            t("action.rework" if (status, to) == ("verified", "in_progress") else f"action.{to}"),
+            id={"type": "in-tr", "to": to},
+            className=f"in-tr in-tr-{to}",
+        )
+        for to in targets
+    ]
+    return html.Div(
+        className="in-actions",
+        style=None if status else hidden,
+        children=[
+            html.Div(t("intake.actions.final"), className="in-muted", style=None if not targets else hidden),
+            html.Div(
+                className="in-row",
+                style=None if targets else hidden,
+                children=[
+                    _field(
+                        t("intake.actor"),
+                        dcc.Input(
+                            id="in-tr-actor",
+                            value=actor_name("operator"),
+                            type="text",
+                            maxLength=80,
+                            className="in-coord",
+                            readOnly=bool(actor_name()),
+                        ),
+                    ),
+                    _field(t("intake.note"), dcc.Input(id="in-tr-note", type="text", maxLength=500, className="in-note")),
+                    _field(
+                        t("intake.level"),
+                        dcc.Dropdown(
+                            id="in-tr-level",
+                            className="in-dd-s",
+                            options=[{"label": lifecycle.LEVEL_LABELS[lv], "value": lv} for lv in lifecycle.LEVELS],
+                        ),
+                        cls="" if "escalated" in targets else "in-hidden",
+                    ),
+                    _field(
+                        t("intake.satisfaction"),
+                        dcc.Dropdown(
+                            id="in-tr-satisfaction",
+                            className="in-dd-s",
+                            value=5,
+                            clearable=False,
+                            options=[{"label": str(i), "value": i} for i in range(5, 0, -1)],
+                        ),
+                        cls="" if "followed_up" in targets else "in-hidden",
+                    ),
+                ],
+            ),
+            html.Div(buttons, className="in-row in-buttons"),
+        ],
+    )
 
 
 def history_table(history: list[dict]) -> html.Table:
     head = html.Tr([html.Th(t(f"intake.history.{k}")) for k in ("at", "from", "to", "actor", "note")])
-    body = [html.Tr([html.Td(_when(h["at"])), html.Td(t(f"status.{h['from_status']}") if h["from_status"] else "—"),
-                     html.Td(t(f"status.{h['to_status']}")), html.Td(h["actor"], className="in-h-actor"),
-                     html.Td(h["note"] or "", className="in-h-note")]) for h in history]
+    body = [
+        html.Tr(
+            [
+                html.Td(_when(h["at"])),
+                html.Td(t(f"status.{h['from_status']}") if h["from_status"] else "—"),
+                html.Td(t(f"status.{h['to_status']}")),
+                html.Td(h["actor"], className="in-h-actor"),
+                html.Td(h["note"] or "", className="in-h-note"),
+            ]
+        )
+        for h in history
+    ]
     return html.Table(id="in-history", className="in-history", children=[html.Thead(head), html.Tbody(body)])
 
 
@@ -420,33 +682,61 @@ def load_detail(conn, incident_id: int | None, message=None) -> tuple[list, dict
 
 # --------------------------------------------------------------------------- supervision
 
+
 def summary_table(rows: list[dict], tid: str) -> html.Table:
     head = html.Tr([html.Th(t(k)) for k in ("sup.name", "sup.overdue", "sup.due_soon", "sup.worst")])
-    body = [html.Tr([html.Td(r["name"] or "—"), html.Td(r["overdue"], className="alert" if r["overdue"] else ""),
-                     html.Td(r["due_soon"]), html.Td("—" if r["worst_hours_past"] is None else f"{r['worst_hours_past']:.0f}")])
-            for r in rows]
+    body = [
+        html.Tr(
+            [
+                html.Td(r["name"] or "—"),
+                html.Td(r["overdue"], className="alert" if r["overdue"] else ""),
+                html.Td(r["due_soon"]),
+                html.Td("—" if r["worst_hours_past"] is None else f"{r['worst_hours_past']:.0f}"),
+            ]
+        )
+        for r in rows
+    ]
     return html.Table(id=tid, className="in-sup-table", children=[html.Thead(head), html.Tbody(body)])
 
 
 def supervision_view(conn) -> list:
     return [
-        html.Div(className="in-sup-col", children=[html.Div(t("sup.by_town"), className="in-sub"),
-                                                   summary_table(supervision.summary(conn, "town"), "in-sup-town")]),
-        html.Div(className="in-sup-col", children=[html.Div(t("sup.by_department"), className="in-sub"),
-                                                   summary_table(supervision.summary(conn, "department"), "in-sup-dept")]),
+        html.Div(
+            className="in-sup-col",
+            children=[
+                html.Div(t("sup.by_town"), className="in-sub"),
+                summary_table(supervision.summary(conn, "town"), "in-sup-town"),
+            ],
+        ),
+        html.Div(
+            className="in-sup-col",
+            children=[
+                html.Div(t("sup.by_department"), className="in-sub"),
+                summary_table(supervision.summary(conn, "department"), "in-sup-dept"),
+            ],
+        ),
     ]
 
 
 def supervision_pane(conn) -> html.Div:
-    return html.Div(className="in-sup", children=[
-        html.Div(className="in-row", children=[html.Button(t("sup.send"), id="in-sup-send", className="in-primary"),
-                                               html.Span(t("sup.hint", h=supervision.SOON_WORKING_HOURS), className="in-muted"),
-                                               html.Span(id="in-sup-msg", className="in-msg")]),
-        html.Div(id="in-sup-body", className="in-sup-body", children=supervision_view(conn)),
-    ])
+    return html.Div(
+        className="in-sup",
+        children=[
+            html.Div(
+                className="in-row",
+                children=[
+                    html.Button(t("sup.send"), id="in-sup-send", className="in-primary"),
+                    html.Span(t("sup.hint", h=supervision.SOON_WORKING_HOURS), className="in-muted"),
+                    html.Span(id="in-sup-msg", className="in-msg"),
+                ],
+            ),
+            html.Div(id="in-sup-body", className="in-sup-body", children=supervision_view(conn)),
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- layout
+
 
 def _map_config(j: dict) -> dict:
     s = settings()
@@ -473,28 +763,44 @@ def layout(incident=None, tab=None, **_query):
         town_rows = intake.towns(conn)
         detail, point = load_detail(conn, selected)
         sup = supervision_pane(conn)
-    panes = {"form": form_pane(cats), "import": import_pane(), "queue": queue_pane(rows, town_rows, selected, detail),
-             "supervision": sup}
-    return frame("/intake", t("intake.title"), *[
-        dcc.RadioItems(id="in-tab", value=tab, inline=True, className="in-tabs",
-                       options=[{"label": t(f"intake.tab.{k}"), "value": k} for k in TABS]),
-        *[html.Div(panes[k], id=f"in-pane-{k}", className="in-pane", style=None if k == tab else {"display": "none"})
-          for k in TABS],
-        dcc.Store(id="in-map-config", data=_map_config(j)),
-        dcc.Store(id="in-click"),
-        dcc.Store(id="in-point"),
-        dcc.Store(id="in-detail-point", data=point),
-        dcc.Store(id="in-selected", data=selected),
-        dcc.Store(id="in-version", data=0),
-        dcc.Store(id="in-map-state"),
-        dcc.Store(id="in-detail-map-state"),
-    ])
+    panes = {
+        "form": form_pane(cats),
+        "import": import_pane(),
+        "queue": queue_pane(rows, town_rows, selected, detail),
+        "supervision": sup,
+    }
+    return frame(
+        "/intake",
+        t("intake.title"),
+        *[
+            dcc.RadioItems(
+                id="in-tab",
+                value=tab,
+                inline=True,
+                className="in-tabs",
+                options=[{"label": t(f"intake.tab.{k}"), "value": k} for k in TABS],
+            ),
+            *[
+                html.Div(panes[k], id=f"in-pane-{k}", className="in-pane", style=None if k == tab else {"display": "none"})
+                for k in TABS
+            ],
+            dcc.Store(id="in-map-config", data=_map_config(j)),
+            dcc.Store(id="in-click"),
+            dcc.Store(id="in-point"),
+            dcc.Store(id="in-detail-point", data=point),
+            dcc.Store(id="in-selected", data=selected),
+            dcc.Store(id="in-version", data=0),
+            dcc.Store(id="in-map-state"),
+            dcc.Store(id="in-detail-map-state"),
+        ],
+    )
 
 
 dash.register_page(__name__, path="/intake", title=t("intake.title"), layout=layout)
 
 
 # --------------------------------------------------------------------------- callbacks: intake form
+
 
 @callback([Output(f"in-pane-{k}", "style") for k in TABS], Input("in-tab", "value"), prevent_initial_call=True)
 def show_tab(tab):
@@ -505,21 +811,35 @@ def show_tab(tab):
 def minor_options(major):
     with db.pooled() as conn:
         cats = intake.categories(conn)
-    return [{"label": f"{c['minor_name']}（{c['department']}）", "value": c["minor_code"]}
-            for c in cats if c["major_code"] == major], None
+    return [
+        {"label": f"{c['minor_name']}（{c['department']}）", "value": c["minor_code"]} for c in cats if c["major_code"] == major
+    ], None
 
 
-@callback(Output("in-lon", "value"), Output("in-lat", "value"), Output("in-crs", "value"),
-          Input("in-click", "data"), prevent_initial_call=True)
+@callback(
+    Output("in-lon", "value"),
+    Output("in-lat", "value"),
+    Output("in-crs", "value"),
+    Input("in-click", "data"),
+    prevent_initial_call=True,
+)
 def map_clicked(click):
     if not click:
         return no_update, no_update, no_update
     return round(click["lon"], 6), round(click["lat"], 6), "wgs84"
 
 
-@callback(Output("in-preview", "children"), Output("in-merge", "options"), Output("in-merge", "value"), Output("in-point", "data"),
-          Input("in-lon", "value"), Input("in-lat", "value"), Input("in-crs", "value"), Input("in-minor", "value"),
-          prevent_initial_call=True)
+@callback(
+    Output("in-preview", "children"),
+    Output("in-merge", "options"),
+    Output("in-merge", "value"),
+    Output("in-point", "data"),
+    Input("in-lon", "value"),
+    Input("in-lat", "value"),
+    Input("in-crs", "value"),
+    Input("in-minor", "value"),
+    prevent_initial_call=True,
+)
 def preview(lon, lat, system, minor):
     if lon is None or lat is None:
         return t("intake.preview.empty"), duplicate_options([]), 0, None
@@ -532,8 +852,9 @@ def preview(lon, lat, system, minor):
     return routing_view(routing, bool(minor)), duplicate_options(dups), 0, {"lon": x, "lat": y}
 
 
-@callback(Output("in-photo-msg", "children"), Input("in-photo", "contents"), State("in-photo", "filename"),
-          prevent_initial_call=True)
+@callback(
+    Output("in-photo-msg", "children"), Input("in-photo", "contents"), State("in-photo", "filename"), prevent_initial_call=True
+)
 def photo_checked(contents, filename):
     try:
         photo = intake_media.from_upload(contents, filename)
@@ -542,24 +863,62 @@ def photo_checked(contents, filename):
     return f"{t('intake.photo.ok')}: {filename} ({len(photo.data) // 1024} KB)" if photo else ""
 
 
-@callback(Output("in-msg", "children"), Output("in-result", "children"), Output("in-version", "data", allow_duplicate=True),
-          Input("in-save", "n_clicks"),
-          State("in-lon", "value"), State("in-lat", "value"), State("in-crs", "value"), State("in-minor", "value"),
-          State("in-description", "value"), State("in-address", "value"), State("in-people", "value"),
-          State("in-duration", "value"), State("in-intensity", "value"), State("in-behaviour", "value"),
-          State("in-photo", "contents"), State("in-photo", "filename"), State("in-merge", "value"), State("in-version", "data"),
-          prevent_initial_call=True)
-def save(_n, lon, lat, system, minor, description, address, people, duration, intensity, behaviour,
-         photo_contents, photo_name, merge_into, version):
+@callback(
+    Output("in-msg", "children"),
+    Output("in-result", "children"),
+    Output("in-version", "data", allow_duplicate=True),
+    Input("in-save", "n_clicks"),
+    State("in-lon", "value"),
+    State("in-lat", "value"),
+    State("in-crs", "value"),
+    State("in-minor", "value"),
+    State("in-description", "value"),
+    State("in-address", "value"),
+    State("in-people", "value"),
+    State("in-duration", "value"),
+    State("in-intensity", "value"),
+    State("in-behaviour", "value"),
+    State("in-photo", "contents"),
+    State("in-photo", "filename"),
+    State("in-merge", "value"),
+    State("in-version", "data"),
+    prevent_initial_call=True,
+)
+def save(
+    _n,
+    lon,
+    lat,
+    system,
+    minor,
+    description,
+    address,
+    people,
+    duration,
+    intensity,
+    behaviour,
+    photo_contents,
+    photo_name,
+    merge_into,
+    version,
+):
     """Save the form; every check runs before anything is written."""
     if not permitted(access.INCIDENT_CREATE):
         return html.Div(t("auth.forbidden"), className="in-error"), None, no_update
     try:
         x, y = intake.to_wgs84(lon, lat, system) if lon is not None and lat is not None else (None, None)
         photo = intake_media.from_upload(photo_contents, photo_name)
-        report = intake.Report(lon=x, lat=y, minor_code=minor, description=description, address=address,
-                               people_involved=people, duration_days=duration, conflict_intensity=intensity,
-                               behaviour_risk=behaviour, merge_into=merge_into or None)
+        report = intake.Report(
+            lon=x,
+            lat=y,
+            minor_code=minor,
+            description=description,
+            address=address,
+            people_involved=people,
+            duration_days=duration,
+            conflict_intensity=intensity,
+            behaviour_risk=behaviour,
+            merge_into=merge_into or None,
+        )
         with db.pooled() as conn:
             new_id = intake.submit(conn, report, photo, base_url=_base_url())
             row = intake.incident(conn, new_id)
@@ -588,9 +947,14 @@ def _safe_name(filename: str | None) -> str:
     return base[:120]
 
 
-@callback(Output("in-import-result", "children"), Output("in-version", "data", allow_duplicate=True),
-          Input("in-import", "contents"), State("in-import", "filename"), State("in-version", "data"),
-          prevent_initial_call=True)
+@callback(
+    Output("in-import-result", "children"),
+    Output("in-version", "data", allow_duplicate=True),
+    Input("in-import", "contents"),
+    State("in-import", "filename"),
+    State("in-version", "data"),
+    prevent_initial_call=True,
+)
 def import_upload(contents, filename, version):
     if not contents:
         return no_update, no_update
@@ -606,7 +970,10 @@ def import_upload(contents, filename, version):
     except (ValueError, TypeError):
         return f"{name}: 上传内容损坏 (the upload is not valid base64)", no_update
     if len(data) > IMPORT_MAX_BYTES:
-        return f"{name}: 超过 {IMPORT_MAX_BYTES // 1024 // 1024} MB (file too large for the web; use python -m geo import)", no_update
+        return (
+            f"{name}: 超过 {IMPORT_MAX_BYTES // 1024 // 1024} MB (file too large for the web; use python -m geo import)",
+            no_update,
+        )
     with tempfile.TemporaryDirectory(prefix="quanyu-import-") as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)
@@ -614,8 +981,13 @@ def import_upload(contents, filename, version):
             with db.system() as conn:  # a bulk load is a system job (COPY; RLS checked above by the account's unit)
                 result = import_file(conn, "incidents", path)
                 from geo.security import accounts
-                accounts.audit(conn, "import", f"incidents:{Path(filename).name}", {"rows": getattr(result, "rows", None),
-                                                                                     "by": actor_name()})
+
+                accounts.audit(
+                    conn,
+                    "import",
+                    f"incidents:{Path(filename).name}",
+                    {"rows": getattr(result, "rows", None), "by": actor_name()},
+                )
         except ImportFailed as exc:  # name the user's file, not our temporary copy
             return str(exc).replace(str(path), path.name), no_update
     return result.summary(), (version or 0) + 1
@@ -623,35 +995,56 @@ def import_upload(contents, filename, version):
 
 # --------------------------------------------------------------------------- callbacks: queue, detail, transitions
 
-@callback(Output("in-queue", "data"), Output("in-q-count", "children"),
-          Input("in-q-status", "value"), Input("in-q-town", "value"), Input("in-q-due", "value"), Input("in-queue", "sort_by"),
-          Input("in-version", "data"), prevent_initial_call=True)
+
+@callback(
+    Output("in-queue", "data"),
+    Output("in-q-count", "children"),
+    Input("in-q-status", "value"),
+    Input("in-q-town", "value"),
+    Input("in-q-due", "value"),
+    Input("in-queue", "sort_by"),
+    Input("in-version", "data"),
+    prevent_initial_call=True,
+)
 def refresh_queue(statuses, town, due, sort_by, _version):
     with db.pooled() as conn:
         rows = intake.queue(conn, statuses, town, due, sort_by)
     return queue_records(rows), t("intake.queue.count", n=len(rows), limit=intake.QUEUE_LIMIT)
 
 
-@callback(Output("in-selected", "data"), Input("in-queue", "active_cell"), Input("in-q-open", "n_clicks"),
-          State("in-q-id", "value"), prevent_initial_call=True)
+@callback(
+    Output("in-selected", "data"),
+    Input("in-queue", "active_cell"),
+    Input("in-q-open", "n_clicks"),
+    State("in-q-id", "value"),
+    prevent_initial_call=True,
+)
 def select(cell, _n, typed):
     if ctx.triggered_id == "in-q-open":
         return _incident_id(typed) or no_update
     return (cell or {}).get("row_id") or no_update
 
 
-@callback(Output("in-detail", "children"), Output("in-detail-point", "data"),
-          Input("in-selected", "data"), prevent_initial_call=True)
+@callback(
+    Output("in-detail", "children"), Output("in-detail-point", "data"), Input("in-selected", "data"), prevent_initial_call=True
+)
 def show_detail(incident_id):
     with db.pooled() as conn:
         return load_detail(conn, incident_id)
 
 
-@callback(Output("in-detail", "children", allow_duplicate=True), Output("in-version", "data", allow_duplicate=True),
-          Input({"type": "in-tr", "to": ALL}, "n_clicks"),
-          State("in-selected", "data"), State("in-tr-actor", "value"), State("in-tr-note", "value"),
-          State("in-tr-level", "value"), State("in-tr-satisfaction", "value"), State("in-version", "data"),
-          prevent_initial_call=True)
+@callback(
+    Output("in-detail", "children", allow_duplicate=True),
+    Output("in-version", "data", allow_duplicate=True),
+    Input({"type": "in-tr", "to": ALL}, "n_clicks"),
+    State("in-selected", "data"),
+    State("in-tr-actor", "value"),
+    State("in-tr-note", "value"),
+    State("in-tr-level", "value"),
+    State("in-tr-satisfaction", "value"),
+    State("in-version", "data"),
+    prevent_initial_call=True,
+)
 def move(clicks, incident_id, actor, note, level, satisfaction, version):
     """Apply the clicked transition; a refusal is shown above the buttons, nothing changes."""
     if not ctx.triggered_id or not any(clicks) or not incident_id:
@@ -666,8 +1059,14 @@ def move(clicks, incident_id, actor, note, level, satisfaction, version):
     return view, (version or 0) + 1
 
 
-def apply_move(incident_id: int, to: str, actor: str | None = None, note: str | None = None, level: str | None = None,
-               satisfaction: int | None = None) -> str | None:
+def apply_move(
+    incident_id: int,
+    to: str,
+    actor: str | None = None,
+    note: str | None = None,
+    level: str | None = None,
+    satisfaction: int | None = None,
+) -> str | None:
     """Move an incident for the signed-in account; the refusal's text, or None when done.
 
     A grid worker may take a case on (处置) or send it back (退回); everything else is the
@@ -676,16 +1075,27 @@ def apply_move(incident_id: int, to: str, actor: str | None = None, note: str | 
         return f"{t('auth.forbidden')}：{t('status.' + to)}"
     try:
         with db.pooled() as conn:
-            lifecycle.transition(conn, incident_id, to, actor_name(actor or ""), (note or "").strip() or None,
-                                 level=level if to == "escalated" else None,
-                                 satisfaction=satisfaction if to == "followed_up" else None)
+            lifecycle.transition(
+                conn,
+                incident_id,
+                to,
+                actor_name(actor or ""),
+                (note or "").strip() or None,
+                level=level if to == "escalated" else None,
+                satisfaction=satisfaction if to == "followed_up" else None,
+            )
     except lifecycle.TransitionRefused as exc:
         return str(exc)
     return None
 
 
-@callback(Output("in-reporter", "children"), Output("in-unmask", "style"), Input("in-unmask", "n_clicks"),
-          State("in-selected", "data"), prevent_initial_call=True)
+@callback(
+    Output("in-reporter", "children"),
+    Output("in-unmask", "style"),
+    Input("in-unmask", "n_clicks"),
+    State("in-selected", "data"),
+    prevent_initial_call=True,
+)
 def unmask(n_clicks, incident_id):
     """Show the reporter in full: allowed to few roles, logged by the database either way."""
     if not n_clicks or not incident_id:
@@ -701,8 +1111,13 @@ def unmask(n_clicks, incident_id):
 
 # --------------------------------------------------------------------------- callbacks: supervision
 
-@callback(Output("in-sup-msg", "children"), Output("in-sup-body", "children"), Input("in-sup-send", "n_clicks"),
-          prevent_initial_call=True)
+
+@callback(
+    Output("in-sup-msg", "children"),
+    Output("in-sup-body", "children"),
+    Input("in-sup-send", "n_clicks"),
+    prevent_initial_call=True,
+)
 def send(_n):
     if not permitted(access.INCIDENT_DISPATCH):
         return t("auth.forbidden"), no_update
@@ -713,12 +1128,20 @@ def send(_n):
 
 # --------------------------------------------------------------------------- maps (assets/intake.js)
 
-clientside_callback(ClientsideFunction(namespace="intake", function_name="formMap"),
-                    Output("in-map-state", "data"), Input("in-map-config", "data"), Input("in-point", "data"),
-                    Input("in-tab", "value"))
-clientside_callback(ClientsideFunction(namespace="intake", function_name="detailMap"),
-                    Output("in-detail-map-state", "data"), Input("in-map-config", "data"), Input("in-detail-point", "data"),
-                    Input("in-tab", "value"))
+clientside_callback(
+    ClientsideFunction(namespace="intake", function_name="formMap"),
+    Output("in-map-state", "data"),
+    Input("in-map-config", "data"),
+    Input("in-point", "data"),
+    Input("in-tab", "value"),
+)
+clientside_callback(
+    ClientsideFunction(namespace="intake", function_name="detailMap"),
+    Output("in-detail-map-state", "data"),
+    Input("in-map-config", "data"),
+    Input("in-detail-point", "data"),
+    Input("in-tab", "value"),
+)
 
 
 # --------------------------------------------------------------------------- photos

@@ -9,6 +9,7 @@ click flies the map to it; gaps and overlaps carry one-click fixes (give the gap
 bordering grid, give the overlap to one of the pair). Publishing switches versions in one
 transaction; the old version stays viewable as a difference overlay.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,103 +21,123 @@ from dash import ALL, ClientsideFunction, Input, Output, State, callback, client
 
 from geo import db, labels
 from geo.coverage import report as coverage
-from geo.planning import partition
-from geo.planning import drafts as planning
 from geo.labels import t
-from geo.planning.households import households as plan_households, move as move_households, moved_counts
-from geo.planning.merge import accept as accept_piece, departmental, pieces, reject as reject_piece
+from geo.planning import drafts as planning
+from geo.planning import partition
+from geo.planning.households import households as plan_households
+from geo.planning.households import move as move_households
+from geo.planning.households import moved_counts
+from geo.planning.merge import accept as accept_piece
+from geo.planning.merge import departmental, pieces
+from geo.planning.merge import reject as reject_piece
 from geo.planning.publish import diff, draft_diff, plan_moment, publish
 from geo.planning.snapping import tolerance_from_pixels
 from geo.web.frame import frame
 
 SNAP_PIXELS = 10
 
-labels.ZH_CN.update({
-    "planner.title": "网格规划工作台",
-    "planner.community": "社区/村",
-    "planner.plan": "草稿方案",
-    "planner.save": "保存草稿",
-    "planner.saved": "草稿已保存：{name}",
-    "planner.tools": "工具",
-    "planner.mode.select": "选择",
-    "planner.mode.draw": "画网格",
-    "planner.mode.edit": "编辑节点",
-    "planner.mode.split": "按线拆分",
-    "planner.mode.move": "移交住户",
-    "planner.move": "移交所选住户",
-    "planner.move.target": "移交到网格（或在地图上点击目标网格）",
-    "planner.move.hint": "点击住户点选择，Shift+拖动框选；再点击目标网格",
-    "planner.move.selected": "已选 {n} 户",
-    "planner.move.counts": "{code}：{before} → {after} 户（标准 {standard}，{dev}）",
-    "planner.apply": "应用绘制/编辑",
-    "planner.merge": "合并所选",
-    "planner.undo": "撤销",
-    "planner.redo": "重做",
-    "planner.publish": "发布方案",
-    "planner.force": "仍然应用",
-    "planner.partition": "自动划分建议",
-    "planner.accept": "采用建议为草稿",
-    "planner.score": "覆盖率（恰好一格覆盖的面积）",
-    "planner.score.change": "本次编辑：{before} → {after}",
-    "planner.grids": "网格与户数（标准 {standard} 户 ±{tol}%）",
-    "planner.col.code": "编码",
-    "planner.col.name": "名称",
-    "planner.col.households": "户数",
-    "planner.col.persons": "人数",
-    "planner.col.deviation": "偏离",
-    "planner.defects": "问题清单（点击定位）",
-    "planner.defects.none": "无覆盖缺陷",
-    "planner.defect.gap": "空白",
-    "planner.defect.sliver": "细缝",
-    "planner.defect.overlap": "重叠",
-    "planner.defect.crossing": "越界",
-    "planner.defect.above_standard": "户数超标",
-    "planner.defect.below_standard": "户数不足",
-    "planner.defect.over_persons_limit": "人数超限",
-    "planner.defect.no_worker": "无专职网格员",
-    "planner.defect.incomplete_team": "1+1+N 不全",
-    "planner.defect.outside": "未入格住户",
-    "planner.fix.fill": "并入 {code}",
-    "planner.fix.give": "归 {code}",
-    "planner.merge_layers": "多网合一（逐块采纳或驳回）",
-    "planner.merge_layers.none": "无部门网格分歧",
-    "planner.piece": "{area} · {households} 户 · 现属 {grid}",
-    "planner.piece.votes": "{votes}",
-    "planner.piece.proposed": "建议归 {code}",
-    "planner.piece.keep": "部门间分歧，建议维持 {code}",
-    "planner.piece.accept": "归 {code}",
-    "planner.piece.reject": "驳回",
-    "planner.layer.police": "公安警格",
-    "planner.layer.urban_mgmt": "城管网格",
-    "planner.layer.civil": "民政网格",
-    "planner.diff": "版本对比",
-    "planner.diff.none": "不对比",
-    "planner.diff.draft": "草稿 vs 现行",
-    "planner.diff.plan": "方案 #{id} 发布前 vs 现行",
-    "planner.diff.date": "指定日期 vs 现行",
-    "planner.diff.summary": "新增 {added} 处，移除 {removed} 处，易主 {changed} 处；涉及网格 {grids}",
-    "planner.proposal": "自动划分：{n} 格",
-    "planner.metric": "指标",
-    "planner.metric.current": "现状",
-    "planner.metric.proposal": "建议",
-    "planner.metric.spread": "户数范围",
-    "planner.metric.dev": "最大偏离",
-    "planner.metric.pp": "紧凑度 Polsby-Popper",
-    "planner.msg.applied": "已应用：{op}",
-    "planner.msg.refused": "未应用：此编辑会增加{what}。可修改后重试，或点“仍然应用”。",
-    "planner.msg.published": "已发布：{n} 个网格换新版本，本社区覆盖率 {score}",
-    "planner.msg.nothing": "没有可撤销/重做的编辑",
-    "planner.msg.select": "请先在地图上选择网格（按住 Shift 多选）",
-    "planner.op.draw": "画网格", "planner.op.reshape": "编辑节点", "planner.op.split": "拆分", "planner.op.merge": "合并",
-    "planner.op.fill": "填补空白", "planner.op.trim": "消除重叠", "planner.op.accept_proposal": "采用自动划分",
-    "planner.op.adopt": "采用部门边界", "planner.op.move": "移交住户",
-    "planner.op.accept_piece": "采纳部门分歧块", "planner.op.reject_piece": "驳回部门分歧块", "planner.op.undo": "撤销", "planner.op.redo": "重做",
-    "planner.what.gap": "空白", "planner.what.overlap": "重叠", "planner.what.crossing": "越界",
-    "planner.status.draft": "草稿", "planner.status.published": "已发布", "planner.status.abandoned": "已放弃",
-})
+labels.ZH_CN.update(
+    {
+        "planner.title": "网格规划工作台",
+        "planner.community": "社区/村",
+        "planner.plan": "草稿方案",
+        "planner.save": "保存草稿",
+        "planner.saved": "草稿已保存：{name}",
+        "planner.tools": "工具",
+        "planner.mode.select": "选择",
+        "planner.mode.draw": "画网格",
+        "planner.mode.edit": "编辑节点",
+        "planner.mode.split": "按线拆分",
+        "planner.mode.move": "移交住户",
+        "planner.move": "移交所选住户",
+        "planner.move.target": "移交到网格（或在地图上点击目标网格）",
+        "planner.move.hint": "点击住户点选择，Shift+拖动框选；再点击目标网格",
+        "planner.move.selected": "已选 {n} 户",
+        "planner.move.counts": "{code}：{before} → {after} 户（标准 {standard}，{dev}）",
+        "planner.apply": "应用绘制/编辑",
+        "planner.merge": "合并所选",
+        "planner.undo": "撤销",
+        "planner.redo": "重做",
+        "planner.publish": "发布方案",
+        "planner.force": "仍然应用",
+        "planner.partition": "自动划分建议",
+        "planner.accept": "采用建议为草稿",
+        "planner.score": "覆盖率（恰好一格覆盖的面积）",
+        "planner.score.change": "本次编辑：{before} → {after}",
+        "planner.grids": "网格与户数（标准 {standard} 户 ±{tol}%）",
+        "planner.col.code": "编码",
+        "planner.col.name": "名称",
+        "planner.col.households": "户数",
+        "planner.col.persons": "人数",
+        "planner.col.deviation": "偏离",
+        "planner.defects": "问题清单（点击定位）",
+        "planner.defects.none": "无覆盖缺陷",
+        "planner.defect.gap": "空白",
+        "planner.defect.sliver": "细缝",
+        "planner.defect.overlap": "重叠",
+        "planner.defect.crossing": "越界",
+        "planner.defect.above_standard": "户数超标",
+        "planner.defect.below_standard": "户数不足",
+        "planner.defect.over_persons_limit": "人数超限",
+        "planner.defect.no_worker": "无专职网格员",
+        "planner.defect.incomplete_team": "1+1+N 不全",
+        "planner.defect.outside": "未入格住户",
+        "planner.fix.fill": "并入 {code}",
+        "planner.fix.give": "归 {code}",
+        "planner.merge_layers": "多网合一（逐块采纳或驳回）",
+        "planner.merge_layers.none": "无部门网格分歧",
+        "planner.piece": "{area} · {households} 户 · 现属 {grid}",
+        "planner.piece.votes": "{votes}",
+        "planner.piece.proposed": "建议归 {code}",
+        "planner.piece.keep": "部门间分歧，建议维持 {code}",
+        "planner.piece.accept": "归 {code}",
+        "planner.piece.reject": "驳回",
+        "planner.layer.police": "公安警格",
+        "planner.layer.urban_mgmt": "城管网格",
+        "planner.layer.civil": "民政网格",
+        "planner.diff": "版本对比",
+        "planner.diff.none": "不对比",
+        "planner.diff.draft": "草稿 vs 现行",
+        "planner.diff.plan": "方案 #{id} 发布前 vs 现行",
+        "planner.diff.date": "指定日期 vs 现行",
+        "planner.diff.summary": "新增 {added} 处，移除 {removed} 处，易主 {changed} 处；涉及网格 {grids}",
+        "planner.proposal": "自动划分：{n} 格",
+        "planner.metric": "指标",
+        "planner.metric.current": "现状",
+        "planner.metric.proposal": "建议",
+        "planner.metric.spread": "户数范围",
+        "planner.metric.dev": "最大偏离",
+        "planner.metric.pp": "紧凑度 Polsby-Popper",
+        "planner.msg.applied": "已应用：{op}",
+        "planner.msg.refused": "未应用：此编辑会增加{what}。可修改后重试，或点“仍然应用”。",
+        "planner.msg.published": "已发布：{n} 个网格换新版本，本社区覆盖率 {score}",
+        "planner.msg.nothing": "没有可撤销/重做的编辑",
+        "planner.msg.select": "请先在地图上选择网格（按住 Shift 多选）",
+        "planner.op.draw": "画网格",
+        "planner.op.reshape": "编辑节点",
+        "planner.op.split": "拆分",
+        "planner.op.merge": "合并",
+        "planner.op.fill": "填补空白",
+        "planner.op.trim": "消除重叠",
+        "planner.op.accept_proposal": "采用自动划分",
+        "planner.op.adopt": "采用部门边界",
+        "planner.op.move": "移交住户",
+        "planner.op.accept_piece": "采纳部门分歧块",
+        "planner.op.reject_piece": "驳回部门分歧块",
+        "planner.op.undo": "撤销",
+        "planner.op.redo": "重做",
+        "planner.what.gap": "空白",
+        "planner.what.overlap": "重叠",
+        "planner.what.crossing": "越界",
+        "planner.status.draft": "草稿",
+        "planner.status.published": "已发布",
+        "planner.status.abandoned": "已放弃",
+    }
+)
 
 
 # --------------------------------------------------------------------------- data for the map and lists
+
 
 def pct(x) -> str:
     return "—" if x is None else f"{x * 100:.2f}%"
@@ -135,42 +156,96 @@ def view_data(conn, plan_id: int) -> dict:
     loads = {r["code"]: r for r in check.loads}
     report = coverage.analyse(conn, plan["admin_code"])  # the staffing and household findings of the current grids
     minx, miny, maxx, maxy = pctx.area.bounds
-    features = [dict(type="Feature", id=i, geometry=shapely.geometry.mapping(g["geom"]),
-                     properties=dict(code=c, name=g["name"], action=g["action"], **{k: loads[c][k] for k in (
-                         "households", "persons", "deviation", "off")}))
-                for i, (c, g) in enumerate(sorted(grids.items()))]
-    defects = [dict(type="Feature", geometry=shapely.geometry.mapping(d.geom), properties=dict(kind=d.kind, id=i))
-               for i, d in enumerate(check.defects)]
-    neighbours = [dict(type="Feature", geometry=shapely.geometry.mapping(g), properties=dict(code=c))
-                  for c, g in sorted(pctx.neighbours.items())]
+    features = [
+        dict(
+            type="Feature",
+            id=i,
+            geometry=shapely.geometry.mapping(g["geom"]),
+            properties=dict(
+                code=c,
+                name=g["name"],
+                action=g["action"],
+                **{k: loads[c][k] for k in ("households", "persons", "deviation", "off")},
+            ),
+        )
+        for i, (c, g) in enumerate(sorted(grids.items()))
+    ]
+    defects = [
+        dict(type="Feature", geometry=shapely.geometry.mapping(d.geom), properties=dict(kind=d.kind, id=i))
+        for i, d in enumerate(check.defects)
+    ]
+    neighbours = [
+        dict(type="Feature", geometry=shapely.geometry.mapping(g), properties=dict(code=c))
+        for c, g in sorted(pctx.neighbours.items())
+    ]
     found = pieces(conn, plan_id, pctx, grids)
-    layers = [dict(type="Feature", geometry=shapely.geometry.mapping(shapely.intersection(d["geom"], pctx.area)),
-                   properties=dict(layer=d["layer"], code=d["code"])) for d in departmental(conn, plan["admin_code"])]
+    layers = [
+        dict(
+            type="Feature",
+            geometry=shapely.geometry.mapping(shapely.intersection(d["geom"], pctx.area)),
+            properties=dict(layer=d["layer"], code=d["code"]),
+        )
+        for d in departmental(conn, plan["admin_code"])
+    ]
     homes = plan_households(conn, plan_id, pctx, grids)
     return dict(
-        plan=plan, check=check, report=report, pieces=[p.to_dict() for p in found], history=planning.history(conn, plan_id),
-        map=dict(key=f"{plan['admin_code']}", bounds=[[minx, miny], [maxx, maxy]],
-                 community=shapely.geometry.mapping(pctx.area), grids=_fc(features), defects=_fc(defects),
-                 neighbours=_fc(neighbours), layers=_fc(layers),
-                 pieces=_fc(dict(type="Feature", geometry=shapely.geometry.mapping(p.geom),
-                                 properties=dict(key=p.key, grid=p.grid, proposed=p.proposed, change=p.change))
-                            for p in found),
-                 households=_fc(dict(type="Feature", id=h["id"], geometry=dict(type="Point", coordinates=[h["lon"], h["lat"]]),
-                                     properties=dict(id=h["id"], grid=h["grid"], label=h["label"])) for h in homes)),
+        plan=plan,
+        check=check,
+        report=report,
+        pieces=[p.to_dict() for p in found],
+        history=planning.history(conn, plan_id),
+        map=dict(
+            key=f"{plan['admin_code']}",
+            bounds=[[minx, miny], [maxx, maxy]],
+            community=shapely.geometry.mapping(pctx.area),
+            grids=_fc(features),
+            defects=_fc(defects),
+            neighbours=_fc(neighbours),
+            layers=_fc(layers),
+            pieces=_fc(
+                dict(
+                    type="Feature",
+                    geometry=shapely.geometry.mapping(p.geom),
+                    properties=dict(key=p.key, grid=p.grid, proposed=p.proposed, change=p.change),
+                )
+                for p in found
+            ),
+            households=_fc(
+                dict(
+                    type="Feature",
+                    id=h["id"],
+                    geometry=dict(type="Point", coordinates=[h["lon"], h["lat"]]),
+                    properties=dict(id=h["id"], grid=h["grid"], label=h["label"]),
+                )
+                for h in homes
+            ),
+        ),
     )
 
 
 def grid_table(check) -> html.Table:
     head = html.Tr([html.Th(t(f"planner.col.{k}")) for k in ("code", "name", "households", "persons", "deviation")])
-    body = [html.Tr(className="off" if r["off"] else "", children=[
-        html.Td(r["code"][-3:]), html.Td(r["name"]), html.Td(f"{r['households']:,}"), html.Td(f"{r['persons']:,}"),
-        html.Td(f"{r['deviation'] * 100:+.0f}%")], **{"data-code": r["code"]}) for r in check.loads]
+    body = [
+        html.Tr(
+            className="off" if r["off"] else "",
+            children=[
+                html.Td(r["code"][-3:]),
+                html.Td(r["name"]),
+                html.Td(f"{r['households']:,}"),
+                html.Td(f"{r['persons']:,}"),
+                html.Td(f"{r['deviation'] * 100:+.0f}%"),
+            ],
+            **{"data-code": r["code"]},
+        )
+        for r in check.loads
+    ]
     return html.Table([html.Thead(head), html.Tbody(body)], className="pl-table")
 
 
 def _fly(lon, lat, label, extra=None, cls="pl-item"):
-    return html.Div(className=cls, children=[html.Span(label, className="pl-fly", **{"data-lon": lon, "data-lat": lat})]
-                    + (extra or []))
+    return html.Div(
+        className=cls, children=[html.Span(label, className="pl-fly", **{"data-lon": lon, "data-lat": lat})] + (extra or [])
+    )
 
 
 def _grid_item(label: str, code: str, cls: str):
@@ -186,26 +261,49 @@ def defect_list(check, report, own: set[str]) -> list:
         label = f"{t('planner.defect.' + d.kind)} {d.area_m2:,.0f} m² · {' / '.join(c[-3:] for c in d.grid_codes)}"
         fixes = []
         if d.kind in ("gap", "sliver"):
-            fixes = [html.Button(t("planner.fix.fill", code=c[-3:]), id={"type": "pl-fix", "op": "fill", "code": c, "i": i},
-                                 className="pl-fix") for c in d.grid_codes if c in own][:3]
+            fixes = [
+                html.Button(
+                    t("planner.fix.fill", code=c[-3:]), id={"type": "pl-fix", "op": "fill", "code": c, "i": i}, className="pl-fix"
+                )
+                for c in d.grid_codes
+                if c in own
+            ][:3]
         elif d.kind == "overlap":  # giving it to one grid = trimming it from the other
             a, b = d.grid_codes
-            fixes = [html.Button(t("planner.fix.give", code=keep[-3:]), id={"type": "pl-fix", "op": "trim", "code": other, "i": i},
-                                 className="pl-fix") for keep, other in ((a, b), (b, a)) if other in own]
+            fixes = [
+                html.Button(
+                    t("planner.fix.give", code=keep[-3:]),
+                    id={"type": "pl-fix", "op": "trim", "code": other, "i": i},
+                    className="pl-fix",
+                )
+                for keep, other in ((a, b), (b, a))
+                if other in own
+            ]
         elif d.kind == "crossing":
-            fixes = [html.Button(t("planner.op.trim"), id={"type": "pl-fix", "op": "trim_out", "code": d.grid_codes[0], "i": i},
-                                 className="pl-fix")]
+            fixes = [
+                html.Button(
+                    t("planner.op.trim"),
+                    id={"type": "pl-fix", "op": "trim_out", "code": d.grid_codes[0], "i": i},
+                    className="pl-fix",
+                )
+            ]
         items.append(_fly(d.lon, d.lat, label, fixes, cls=f"pl-item pl-{d.kind}"))
     for g in report.grid_load:
         for issue in g["issues"]:
-            items.append(_grid_item(f"{t('planner.defect.' + issue)} · {g['grid_code'][-3:]} ({g['households']} 户)", g["grid_code"], "pl-load"))
+            items.append(
+                _grid_item(
+                    f"{t('planner.defect.' + issue)} · {g['grid_code'][-3:]} ({g['households']} 户)", g["grid_code"], "pl-load"
+                )
+            )
     for s in report.staffing:
         for issue in s["issues"]:
             items.append(_grid_item(f"{t('planner.defect.' + issue)} · {s['grid_code'][-3:]}", s["grid_code"], "pl-staff"))
     outside = report.households["outside_grids"]
     if outside["count"]:
         first = outside["items"][0]
-        items.append(_fly(first["lon"], first["lat"], f"{t('planner.defect.outside')} {outside['count']} 户", cls="pl-item pl-load"))
+        items.append(
+            _fly(first["lon"], first["lat"], f"{t('planner.defect.outside')} {outside['count']} 户", cls="pl-item pl-load")
+        )
     return items or [html.Div(t("planner.defects.none"), className="pl-item")]
 
 
@@ -222,11 +320,27 @@ def piece_list(found: list[dict]) -> list:
         votes = "；".join(f"{_layer_name(layer)}→{code[-3:]}" for layer, code in sorted(p["votes"].items()))
         head = t("planner.piece", area=f"{p['area_m2']:,.0f} m²", households=p["households"], grid=p["grid"][-3:])
         verdict = t("planner.piece.proposed" if p["change"] else "planner.piece.keep", code=p["proposed"][-3:])
-        buttons = [html.Button(t("planner.piece.accept", code=c[-3:]), className="pl-fix" + (" pl-primary" if c == p["proposed"] else ""),
-                               id={"type": "pl-piece", "key": p["key"], "to": c}) for c in p["candidates"] if c != p["grid"]]
-        buttons.append(html.Button(t("planner.piece.reject"), className="pl-fix", id={"type": "pl-piece", "key": p["key"], "to": ""}))
-        items.append(_fly(p["lon"], p["lat"], f"{head} · {verdict}（{votes}）", buttons,
-                          cls="pl-item pl-piece" + (" pl-piece-change" if p["change"] else "")))
+        buttons = [
+            html.Button(
+                t("planner.piece.accept", code=c[-3:]),
+                className="pl-fix" + (" pl-primary" if c == p["proposed"] else ""),
+                id={"type": "pl-piece", "key": p["key"], "to": c},
+            )
+            for c in p["candidates"]
+            if c != p["grid"]
+        ]
+        buttons.append(
+            html.Button(t("planner.piece.reject"), className="pl-fix", id={"type": "pl-piece", "key": p["key"], "to": ""})
+        )
+        items.append(
+            _fly(
+                p["lon"],
+                p["lat"],
+                f"{head} · {verdict}（{votes}）",
+                buttons,
+                cls="pl-item pl-piece" + (" pl-piece-change" if p["change"] else ""),
+            )
+        )
     return items or [html.Div(t("planner.merge_layers.none"), className="pl-item")]
 
 
@@ -236,25 +350,47 @@ def target_options(check) -> list[dict]:
 
 def diff_options(conn, admin_code: str) -> list[dict]:
     published = [p for p in planning.plans(conn, admin_code) if p["status"] == "published"]
-    return ([{"label": t("planner.diff.none"), "value": ""}, {"label": t("planner.diff.draft"), "value": "draft"}]
-            + [{"label": t("planner.diff.plan", id=p["id"]), "value": f"plan:{p['id']}"} for p in published]
-            + [{"label": t("planner.diff.date"), "value": "date"}])
+    return (
+        [{"label": t("planner.diff.none"), "value": ""}, {"label": t("planner.diff.draft"), "value": "draft"}]
+        + [{"label": t("planner.diff.plan", id=p["id"]), "value": f"plan:{p['id']}"} for p in published]
+        + [{"label": t("planner.diff.date"), "value": "date"}]
+    )
 
 
 def score_box(check, last: dict | None = None) -> list:
-    out = [html.Div(t("planner.score"), className="pl-sub"), html.Div(pct(check.score), className="pl-score", id="pl-score-value")]
+    out = [
+        html.Div(t("planner.score"), className="pl-sub"),
+        html.Div(pct(check.score), className="pl-score", id="pl-score-value"),
+    ]
     if last:
-        out.append(html.Div(t("planner.score.change", before=pct(last["before"]), after=pct(last["after"])), className="pl-delta"))
+        out.append(
+            html.Div(t("planner.score.change", before=pct(last["before"]), after=pct(last["after"])), className="pl-delta")
+        )
     return out
 
 
 def metrics_table(m: dict) -> html.Table:
-    rows = [("spread", lambda s: f"{s['min']}–{s['max']}"), ("dev", lambda s: f"{s['max_dev_target'] * 100:.1f}%"),
-            ("pp", lambda s: f"{s['polsby_popper_mean']:.3f}")]
-    return html.Table(className="pl-table", children=[
-        html.Thead(html.Tr([html.Th(t("planner.metric")), html.Th(t("planner.metric.current")), html.Th(t("planner.metric.proposal"))])),
-        html.Tbody([html.Tr([html.Td(t(f"planner.metric.{k}")), html.Td(f(m["current"])), html.Td(f(m["proposal"]))]) for k, f in rows]),
-    ])
+    rows = [
+        ("spread", lambda s: f"{s['min']}–{s['max']}"),
+        ("dev", lambda s: f"{s['max_dev_target'] * 100:.1f}%"),
+        ("pp", lambda s: f"{s['polsby_popper_mean']:.3f}"),
+    ]
+    return html.Table(
+        className="pl-table",
+        children=[
+            html.Thead(
+                html.Tr(
+                    [html.Th(t("planner.metric")), html.Th(t("planner.metric.current")), html.Th(t("planner.metric.proposal"))]
+                )
+            ),
+            html.Tbody(
+                [
+                    html.Tr([html.Td(t(f"planner.metric.{k}")), html.Td(f(m["current"])), html.Td(f(m["proposal"]))])
+                    for k, f in rows
+                ]
+            ),
+        ],
+    )
 
 
 def panels(conn, plan_id: int, last: dict | None = None) -> tuple:
@@ -263,12 +399,21 @@ def panels(conn, plan_id: int, last: dict | None = None) -> tuple:
     v = view_data(conn, plan_id)
     own = set(v["map"]["grids"] and [f["properties"]["code"] for f in v["map"]["grids"]["features"]])
     plan = v["plan"]
-    return (v["map"], grid_table(v["check"]), defect_list(v["check"], v["report"], own), piece_list(v["pieces"]),
-            score_box(v["check"], last), v["history"]["undo"] == 0, v["history"]["redo"] == 0,
-            f"#{plan['id']} {plan['name']} · {t('planner.status.' + plan['status'])}", target_options(v["check"]))
+    return (
+        v["map"],
+        grid_table(v["check"]),
+        defect_list(v["check"], v["report"], own),
+        piece_list(v["pieces"]),
+        score_box(v["check"], last),
+        v["history"]["undo"] == 0,
+        v["history"]["redo"] == 0,
+        f"#{plan['id']} {plan['name']} · {t('planner.status.' + plan['status'])}",
+        target_options(v["check"]),
+    )
 
 
 # --------------------------------------------------------------------------- layout
+
 
 def _default_community(conn, communities: list[dict]) -> str:
     """The community with the worst stored coverage score (the one needing a planner most)."""
@@ -290,54 +435,108 @@ def layout(community: str | None = None, **_query):
         options = diff_options(conn, code)
         plan_name = planning.get(conn, plan_id)["name"]
     modes = [{"label": t(f"planner.mode.{m}"), "value": m} for m in ("select", "draw", "edit", "split", "move")]
-    tools = html.Div(className="pl-col pl-tools", children=[
-        html.Div(t("planner.community"), className="pl-sub"),
-        dcc.Dropdown(id="pl-community", value=code, clearable=False, className="pl-dd",
-                     options=[{"label": f"{c['town']} · {c['name']}", "value": c["code"]} for c in communities]),
-        html.Div(t("planner.plan"), className="pl-sub"),
-        html.Div(label, id="pl-plan-label", className="pl-plan"),
-        html.Div(className="pl-row", children=[dcc.Input(id="pl-name", value=plan_name, debounce=True, className="pl-name"),
-                                              html.Button(t("planner.save"), id="pl-save")]),
-        html.Div(t("planner.tools"), className="pl-sub"),
-        dcc.RadioItems(id="pl-mode", value="select", options=modes, className="pl-modes", inline=True),
-        html.Div(className="pl-row", children=[
-            html.Button(t("planner.apply"), id="pl-apply"), html.Button(t("planner.merge"), id="pl-merge")]),
-        html.Div(id="pl-move-box", className="pl-movebox", children=[
-            html.Div(t("planner.move.hint"), className="pl-sub"),
-            html.Div(t("planner.move.selected", n=0), id="pl-hh-info", className="pl-hh-info"),
-            dcc.Dropdown(id="pl-move-target", options=targets, placeholder=t("planner.move.target"), className="pl-dd"),
-            html.Button(t("planner.move"), id="pl-move")]),
-        html.Div(className="pl-row", children=[
-            html.Button(t("planner.undo"), id="pl-undo", disabled=no_undo), html.Button(t("planner.redo"), id="pl-redo", disabled=no_redo),
-            html.Button(t("planner.publish"), id="pl-publish", className="pl-primary")]),
-        html.Div(id="pl-score", className="pl-scorebox", children=score),
-        html.Div(id="pl-msg", className="pl-msg"),
-        html.Button(t("planner.force"), id="pl-force", style={"display": "none"}),
-        html.Div(className="pl-row", children=[
-            html.Button(t("planner.partition"), id="pl-partition"), html.Button(t("planner.accept"), id="pl-accept", disabled=True)]),
-        html.Div(id="pl-proposal"),
-        html.Div(t("planner.diff"), className="pl-sub"),
-        dcc.Dropdown(id="pl-diff", value="", options=options, clearable=False, className="pl-dd"),
-        dcc.Input(id="pl-diff-date", type="text", placeholder="YYYY-MM-DD", debounce=True, className="pl-name",
-                  style={"display": "none"}),
-        html.Div(id="pl-diff-summary", className="pl-msg"),
-    ])
-    side = html.Div(className="pl-col pl-side", children=[
-        html.Div(t("planner.grids", standard=300, tol=30), className="pl-sub"),
-        html.Div(id="pl-grids", className="pl-scroll pl-grids", children=table),
-        html.Div(t("planner.defects"), className="pl-sub"),
-        html.Div(id="pl-defects", className="pl-scroll pl-defects", children=defects),
-        html.Div(t("planner.merge_layers"), className="pl-sub"),
-        html.Div(id="pl-layers", className="pl-scroll pl-layers", children=layers),
-    ])
-    return frame("/planner", t("planner.title"), html.Div(className="pl-body", children=[
-        tools, html.Div(id="planner-map", className="pl-map"), side,
-        dcc.Store(id="pl-plan", data=plan_id), dcc.Store(id="pl-version", data=0),
-        dcc.Store(id="pl-map-data", data=mapdata), dcc.Store(id="pl-geom"), dcc.Store(id="pl-selected", data=[]),
-        dcc.Store(id="pl-hh", data=[]),
-        dcc.Store(id="pl-pending"), dcc.Store(id="pl-proposal-data"), dcc.Store(id="pl-diff-data"),
-        dcc.Store(id="pl-last"), dcc.Store(id="pl-map-state"),
-    ]))
+    tools = html.Div(
+        className="pl-col pl-tools",
+        children=[
+            html.Div(t("planner.community"), className="pl-sub"),
+            dcc.Dropdown(
+                id="pl-community",
+                value=code,
+                clearable=False,
+                className="pl-dd",
+                options=[{"label": f"{c['town']} · {c['name']}", "value": c["code"]} for c in communities],
+            ),
+            html.Div(t("planner.plan"), className="pl-sub"),
+            html.Div(label, id="pl-plan-label", className="pl-plan"),
+            html.Div(
+                className="pl-row",
+                children=[
+                    dcc.Input(id="pl-name", value=plan_name, debounce=True, className="pl-name"),
+                    html.Button(t("planner.save"), id="pl-save"),
+                ],
+            ),
+            html.Div(t("planner.tools"), className="pl-sub"),
+            dcc.RadioItems(id="pl-mode", value="select", options=modes, className="pl-modes", inline=True),
+            html.Div(
+                className="pl-row",
+                children=[html.Button(t("planner.apply"), id="pl-apply"), html.Button(t("planner.merge"), id="pl-merge")],
+            ),
+            html.Div(
+                id="pl-move-box",
+                className="pl-movebox",
+                children=[
+                    html.Div(t("planner.move.hint"), className="pl-sub"),
+                    html.Div(t("planner.move.selected", n=0), id="pl-hh-info", className="pl-hh-info"),
+                    dcc.Dropdown(id="pl-move-target", options=targets, placeholder=t("planner.move.target"), className="pl-dd"),
+                    html.Button(t("planner.move"), id="pl-move"),
+                ],
+            ),
+            html.Div(
+                className="pl-row",
+                children=[
+                    html.Button(t("planner.undo"), id="pl-undo", disabled=no_undo),
+                    html.Button(t("planner.redo"), id="pl-redo", disabled=no_redo),
+                    html.Button(t("planner.publish"), id="pl-publish", className="pl-primary"),
+                ],
+            ),
+            html.Div(id="pl-score", className="pl-scorebox", children=score),
+            html.Div(id="pl-msg", className="pl-msg"),
+            html.Button(t("planner.force"), id="pl-force", style={"display": "none"}),
+            html.Div(
+                className="pl-row",
+                children=[
+                    html.Button(t("planner.partition"), id="pl-partition"),
+                    html.Button(t("planner.accept"), id="pl-accept", disabled=True),
+                ],
+            ),
+            html.Div(id="pl-proposal"),
+            html.Div(t("planner.diff"), className="pl-sub"),
+            dcc.Dropdown(id="pl-diff", value="", options=options, clearable=False, className="pl-dd"),
+            dcc.Input(
+                id="pl-diff-date",
+                type="text",
+                placeholder="YYYY-MM-DD",
+                debounce=True,
+                className="pl-name",
+                style={"display": "none"},
+            ),
+            html.Div(id="pl-diff-summary", className="pl-msg"),
+        ],
+    )
+    side = html.Div(
+        className="pl-col pl-side",
+        children=[
+            html.Div(t("planner.grids", standard=300, tol=30), className="pl-sub"),
+            html.Div(id="pl-grids", className="pl-scroll pl-grids", children=table),
+            html.Div(t("planner.defects"), className="pl-sub"),
+            html.Div(id="pl-defects", className="pl-scroll pl-defects", children=defects),
+            html.Div(t("planner.merge_layers"), className="pl-sub"),
+            html.Div(id="pl-layers", className="pl-scroll pl-layers", children=layers),
+        ],
+    )
+    return frame(
+        "/planner",
+        t("planner.title"),
+        html.Div(
+            className="pl-body",
+            children=[
+                tools,
+                html.Div(id="planner-map", className="pl-map"),
+                side,
+                dcc.Store(id="pl-plan", data=plan_id),
+                dcc.Store(id="pl-version", data=0),
+                dcc.Store(id="pl-map-data", data=mapdata),
+                dcc.Store(id="pl-geom"),
+                dcc.Store(id="pl-selected", data=[]),
+                dcc.Store(id="pl-hh", data=[]),
+                dcc.Store(id="pl-pending"),
+                dcc.Store(id="pl-proposal-data"),
+                dcc.Store(id="pl-diff-data"),
+                dcc.Store(id="pl-last"),
+                dcc.Store(id="pl-map-state"),
+            ],
+        ),
+    )
 
 
 dash.register_page(__name__, path="/planner", title=t("planner.title"), layout=layout)
@@ -345,9 +544,16 @@ dash.register_page(__name__, path="/planner", title=t("planner.title"), layout=l
 
 # --------------------------------------------------------------------------- callbacks
 
-@callback(Output("pl-plan", "data"), Output("pl-name", "value"), Output("pl-diff", "options"), Output("pl-diff", "value"),
-          Output("pl-proposal-data", "data", allow_duplicate=True),
-          Input("pl-community", "value"), prevent_initial_call=True)
+
+@callback(
+    Output("pl-plan", "data"),
+    Output("pl-name", "value"),
+    Output("pl-diff", "options"),
+    Output("pl-diff", "value"),
+    Output("pl-proposal-data", "data", allow_duplicate=True),
+    Input("pl-community", "value"),
+    prevent_initial_call=True,
+)
 def choose_community(code):
     with db.pooled() as conn:
         plan_id = planning.open_draft(conn, code)
@@ -398,18 +604,36 @@ def _run_edit(conn, plan_id: int, trigger, payload, selected, force: bool, hh=No
 
 
 @callback(
-    Output("pl-version", "data"), Output("pl-msg", "children"), Output("pl-pending", "data"), Output("pl-force", "style"),
-    Output("pl-last", "data"), Output("pl-plan", "data", allow_duplicate=True),
-    Input("pl-geom", "data"), Input("pl-merge", "n_clicks"), Input("pl-undo", "n_clicks"), Input("pl-redo", "n_clicks"),
-    Input("pl-save", "n_clicks"), Input("pl-publish", "n_clicks"), Input("pl-accept", "n_clicks"), Input("pl-force", "n_clicks"),
+    Output("pl-version", "data"),
+    Output("pl-msg", "children"),
+    Output("pl-pending", "data"),
+    Output("pl-force", "style"),
+    Output("pl-last", "data"),
+    Output("pl-plan", "data", allow_duplicate=True),
+    Input("pl-geom", "data"),
+    Input("pl-merge", "n_clicks"),
+    Input("pl-undo", "n_clicks"),
+    Input("pl-redo", "n_clicks"),
+    Input("pl-save", "n_clicks"),
+    Input("pl-publish", "n_clicks"),
+    Input("pl-accept", "n_clicks"),
+    Input("pl-force", "n_clicks"),
     Input({"type": "pl-fix", "op": ALL, "code": ALL, "i": ALL}, "n_clicks"),
-    Input({"type": "pl-piece", "key": ALL, "to": ALL}, "n_clicks"), Input("pl-move", "n_clicks"),
-    State("pl-plan", "data"), State("pl-version", "data"), State("pl-selected", "data"), State("pl-pending", "data"),
-    State("pl-proposal-data", "data"), State("pl-name", "value"), State("pl-hh", "data"), State("pl-move-target", "value"),
+    Input({"type": "pl-piece", "key": ALL, "to": ALL}, "n_clicks"),
+    Input("pl-move", "n_clicks"),
+    State("pl-plan", "data"),
+    State("pl-version", "data"),
+    State("pl-selected", "data"),
+    State("pl-pending", "data"),
+    State("pl-proposal-data", "data"),
+    State("pl-name", "value"),
+    State("pl-hh", "data"),
+    State("pl-move-target", "value"),
     prevent_initial_call=True,
 )
-def act(geom, _m, _u, _r, _s, _p, _a, _f, fixes, piece_clicks, _mv, plan_id, version, selected, pending, proposal, name,
-        hh, target):
+def act(
+    geom, _m, _u, _r, _s, _p, _a, _f, fixes, piece_clicks, _mv, plan_id, version, selected, pending, proposal, name, hh, target
+):
     trigger = ctx.triggered_id
     if isinstance(trigger, dict) and not ctx.triggered[0]["value"]:
         return (no_update,) * 6  # fix buttons re-rendered, none clicked
@@ -450,21 +674,47 @@ def act(geom, _m, _u, _r, _s, _p, _a, _f, fixes, piece_clicks, _mv, plan_id, ver
     last = dict(before=result.before.score, after=result.after.score)
     if not result.applied:
         what = "、".join(t(f"planner.what.{w}") for w in result.worse)
-        return (no_update, t("planner.msg.refused", what=what) + " " + t("planner.score.change", before=pct(last["before"]),
-                after=pct(last["after"])), dict(trigger=trigger, geom=geom, hh=hh, target=target), shown, None, no_update)
+        return (
+            no_update,
+            t("planner.msg.refused", what=what)
+            + " "
+            + t("planner.score.change", before=pct(last["before"]), after=pct(last["after"])),
+            dict(trigger=trigger, geom=geom, hh=hh, target=target),
+            shown,
+            None,
+            no_update,
+        )
     msg = t("planner.msg.applied", op=t(f"planner.op.{result.op}"))
     if result.op == "move":  # both grids' counts against their standard, at once
-        msg += "。" + "；".join(t("planner.move.counts", code=c["code"][-3:], before=c["before"], after=c["after"],
-                                   standard=c["standard"], dev=f"{c['deviation'] * 100:+.0f}%") for c in moved_counts(result))
+        msg += "。" + "；".join(
+            t(
+                "planner.move.counts",
+                code=c["code"][-3:],
+                before=c["before"],
+                after=c["after"],
+                standard=c["standard"],
+                dev=f"{c['deviation'] * 100:+.0f}%",
+            )
+            for c in moved_counts(result)
+        )
     return version + 1, msg, None, hidden, last, no_update
 
 
 @callback(
-    Output("pl-map-data", "data"), Output("pl-grids", "children"), Output("pl-defects", "children"),
-    Output("pl-layers", "children"), Output("pl-score", "children"), Output("pl-undo", "disabled"),
-    Output("pl-redo", "disabled"), Output("pl-plan-label", "children"), Output("pl-move-target", "options"),
+    Output("pl-map-data", "data"),
+    Output("pl-grids", "children"),
+    Output("pl-defects", "children"),
+    Output("pl-layers", "children"),
+    Output("pl-score", "children"),
+    Output("pl-undo", "disabled"),
+    Output("pl-redo", "disabled"),
+    Output("pl-plan-label", "children"),
+    Output("pl-move-target", "options"),
     Output("pl-diff", "options", allow_duplicate=True),
-    Input("pl-version", "data"), Input("pl-plan", "data"), State("pl-last", "data"), State("pl-community", "value"),
+    Input("pl-version", "data"),
+    Input("pl-plan", "data"),
+    State("pl-last", "data"),
+    State("pl-community", "value"),
     prevent_initial_call=True,
 )
 def refresh(_version, plan_id, last, code):
@@ -472,18 +722,35 @@ def refresh(_version, plan_id, last, code):
         return panels(conn, plan_id, last) + (diff_options(conn, code),)
 
 
-@callback(Output("pl-proposal-data", "data"), Output("pl-proposal", "children"), Output("pl-accept", "disabled"),
-          Input("pl-partition", "n_clicks"), State("pl-community", "value"), prevent_initial_call=True)
+@callback(
+    Output("pl-proposal-data", "data"),
+    Output("pl-proposal", "children"),
+    Output("pl-accept", "disabled"),
+    Input("pl-partition", "n_clicks"),
+    State("pl-community", "value"),
+    prevent_initial_call=True,
+)
 def propose(_n, code):
     with db.pooled() as conn:
         proposal = partition.partition(conn, code, 300).to_dict()
-    return proposal, [html.Div(t("planner.proposal", n=proposal["grids"]), className="pl-sub"),
-                      metrics_table(proposal["metrics"])], False
+    return (
+        proposal,
+        [html.Div(t("planner.proposal", n=proposal["grids"]), className="pl-sub"), metrics_table(proposal["metrics"])],
+        False,
+    )
 
 
-@callback(Output("pl-diff-data", "data"), Output("pl-diff-summary", "children"), Output("pl-diff-date", "style"),
-          Input("pl-diff", "value"), Input("pl-diff-date", "value"), Input("pl-version", "data"),
-          State("pl-plan", "data"), State("pl-community", "value"), prevent_initial_call=True)
+@callback(
+    Output("pl-diff-data", "data"),
+    Output("pl-diff-summary", "children"),
+    Output("pl-diff-date", "style"),
+    Input("pl-diff", "value"),
+    Input("pl-diff-date", "value"),
+    Input("pl-version", "data"),
+    State("pl-plan", "data"),
+    State("pl-community", "value"),
+    prevent_initial_call=True,
+)
 def show_diff(choice, date, _version, plan_id, code):
     date_style = {"display": "block"} if choice == "date" else {"display": "none"}
     if not choice or (choice == "date" and not date):
@@ -506,11 +773,15 @@ def show_diff(choice, date, _version, plan_id, code):
 clientside_callback(
     ClientsideFunction(namespace="planner", function_name="render"),
     Output("pl-map-state", "data"),
-    Input("pl-map-data", "data"), Input("pl-proposal-data", "data"), Input("pl-diff-data", "data"), Input("pl-mode", "value"),
+    Input("pl-map-data", "data"),
+    Input("pl-proposal-data", "data"),
+    Input("pl-diff-data", "data"),
+    Input("pl-mode", "value"),
 )
 
 clientside_callback(
     ClientsideFunction(namespace="planner", function_name="finish"),
     Output("pl-geom", "data"),
-    Input("pl-apply", "n_clicks"), prevent_initial_call=True,
+    Input("pl-apply", "n_clicks"),
+    prevent_initial_call=True,
 )
