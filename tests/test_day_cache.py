@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 from geo import db, tiles
-from geo.analysis import dashboard
+from geo.analysis import dashboard, indicators
 from geo.risk import tiers as risk
 from geo.worktime import CST
 
@@ -112,8 +112,8 @@ def raw(conn, now: datetime) -> dict:
     one = db.one(
         conn,
         """
-        SELECT count(*) FILTER (WHERE reported_at >= %(m)s) AS today,
-               count(*) FILTER (WHERE reported_at >= %(month)s) AS month,
+        SELECT count(*) FILTER (WHERE reported_at >= %(m)s AND status <> 'cancelled') AS today,
+               count(*) FILTER (WHERE reported_at >= %(month)s AND status <> 'cancelled') AS month,
                count(*) FILTER (WHERE status NOT IN ('closed', 'followed_up', 'cancelled')) AS open,
                count(*) FILTER (WHERE status NOT IN ('closed', 'followed_up', 'cancelled') AND deadline < %(now)s) AS overdue
           FROM incident""",
@@ -137,15 +137,18 @@ def raw(conn, now: datetime) -> dict:
                count(*) FILTER (WHERE minor_code NOT LIKE '01%%') AS events FROM incident GROUP BY 1""",
         )
     }
-    found = db.scalar(conn, "SELECT count(*) FROM incident WHERE reported_at >= %s", (now - 90 * DAY,))
+    # the ranking and the rate read whole local days (geo.analysis.indicators)
+    found = db.scalar(
+        conn, "SELECT count(*) FROM incident WHERE reported_at >= %s AND status <> 'cancelled'", (midnight - 89 * DAY,)
+    )
     resolved, valid = db.one(
         conn,
         """
         SELECT count(*) FILTER (WHERE status IN ('closed', 'followed_up')) AS r, count(*) FILTER (WHERE status <> 'cancelled') AS v
           FROM incident WHERE minor_code LIKE '01%%' AND reported_at >= %s""",
-        (now - 365 * DAY,),
+        (midnight - 364 * DAY,),
     ).values()
-    return dict(one, cats=cats, trend=trend, found=found, rate=resolved / valid if resolved else None)
+    return dict(one, cats=cats, trend=trend, found=found, rate=indicators.ratio(resolved, valid), base=(resolved, valid))
 
 
 def shown(conn, now: datetime) -> dict:
@@ -160,6 +163,7 @@ def shown(conn, now: datetime) -> dict:
         trend={r["day"]: (r["disputes"], r["events"]) for r in dashboard.trend(conn, now=now) if r["disputes"] or r["events"]},
         found=sum(r["found"] for r in dashboard.town_ranking(conn, now=now)),
         rate=k["resolution_rate"],
+        base=(k["resolution_resolved"], k["resolution_base"]),
     )
 
 
@@ -186,12 +190,12 @@ def test_writes_to_past_days_are_seen_on_the_next_refresh(world):
     first = shown(conn, now)
     assert first == expected(conn, now)
     assert (first["open"], first["cats"], first["found"]) == (4, {"01": 4, "03": 1}, 5)
-    assert first["rate"] == pytest.approx(1 / 4)
+    assert (first["rate"], first["base"]) == (None, (1, 4))  # 1 of 4 resolved: too few disputes for a rate
 
     close(conn, ids[:1])  # status change of a 20-day-old incident
     second = shown(conn, now)
     assert second == expected(conn, now)
-    assert (second["open"], second["rate"]) == (3, pytest.approx(2 / 4))
+    assert (second["open"], second["base"]) == (3, (2, 4))
 
     with db.transaction(conn) as cur:  # the 10-day-old one moves 40 days back: out of 30 days
         cur.execute("UPDATE incident SET reported_at = reported_at - interval '40 days' WHERE id = %s", (ids[2],))

@@ -70,7 +70,7 @@ def three_towns(clean_db, categories):
 
 
 def test_quarterly_ranking_of_towns(three_towns):
-    report = rankings.quarterly(three_towns, "2026Q3", last_n=1)
+    report = rankings.quarterly(three_towns, "2026Q3", last_n=1, min_sample=1)
     rows = [
         (r["name"], r["found"], r["rank_found"], r["resolution_rate"], r["rank_rate"], r["last_found"], r["last_rate"])
         for r in report["towns"]
@@ -82,8 +82,34 @@ def test_quarterly_ranking_of_towns(three_towns):
     ]
 
 
+def test_too_few_disputes_give_no_rate_and_quiet_units_no_place(three_towns):
+    report = rankings.quarterly(three_towns, "2026Q3")  # the default minimum sample: 10 disputes
+    assert [(r["name"], r["resolution_rate"], r["rank_rate"], r["last_rate"]) for r in report["towns"]] == [
+        ("中街街道", None, None, False),
+        ("东关街道", None, None, False),
+        ("西郊街道", None, None, False),
+    ]
+    # departments no case went to are not ranked last: they are not listed at all
+    assert all(r["found"] > 0 for r in report["departments"])
+    assert len(report["departments"]) < db.scalar(three_towns, "SELECT count(DISTINCT department) FROM category")
+    # a town with no case in the quarter is not ranked either
+    q4 = rankings.quarterly(three_towns, "2026Q4")
+    assert [r["name"] for r in q4["towns"]] == ["西郊街道"]
+
+
+def test_month_on_month_compares_equal_spans(three_towns):
+    now = datetime(2026, 8, 6, 12, tzinfo=CST)  # six days of August against six days of July
+    add_incidents(three_towns, [(106.652, 35.54)] * 2, reported_at=datetime(2026, 8, 3, 9, tzinfo=CST))
+    add_incidents(three_towns, [(106.652, 35.54)] * 4, reported_at=datetime(2026, 7, 5, 9, tzinfo=CST))
+    month = rankings.monthly(three_towns, "2026-08", now=now)
+    assert (month["start"], month["end"]) == (date(2026, 8, 1), date(2026, 8, 6))
+    assert (month["previous_start"], month["previous_end"]) == (date(2026, 7, 1), date(2026, 7, 6))
+    assert (month["found"], month["previous_found"]) == (2, 4)  # not the whole of July's 14
+    assert month["change_found"] == pytest.approx(-0.5)
+
+
 def test_departments_ranked_too(three_towns):
-    report = rankings.quarterly(three_towns, "2026Q3")
+    report = rankings.quarterly(three_towns, "2026Q3", min_sample=1)
     by_name = {r["name"]: r for r in report["departments"]}
     neighbour = db.scalar(three_towns, "SELECT department FROM category WHERE minor_code = '0103'")
     assert by_name[neighbour]["found"] == 9 and by_name[neighbour]["rank_found"] == 1
@@ -92,7 +118,7 @@ def test_departments_ranked_too(three_towns):
 
 
 def test_monthly_summary(three_towns):
-    month = rankings.monthly(three_towns, "2026-07")
+    month = rankings.monthly(three_towns, "2026-07", now=datetime(2026, 12, 6, tzinfo=CST))
     assert (month["found"], month["disputes"], month["open"], month["escalated"], month["previous_found"]) == (10, 9, 2, 1, 0)
     assert month["change_found"] is None
     assert month["top_categories"][0]["found"] == 9

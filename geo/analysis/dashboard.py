@@ -6,11 +6,15 @@ rolling windows take their partial first day from `incident` (incident_counts_si
 every figure equals the count over raw incidents exactly.
 
 Definitions (the tests recompute each from these words):
-- today / this month: incidents reported since local midnight / the first of the month (CST);
+Each indicator is defined once in geo.analysis.indicators (its window, numerator,
+denominator and minimum sample); this module is the big screen's fast path to the same
+numbers (the tests compare both):
+- today / this month: incidents reported since local midnight / the first of the month (CST),
+  cancelled reports left out;
 - open (在办): not closed, followed up or cancelled; overdue (超期督办): open and past deadline;
-- resolution rate (化解率): disputes reported in the last 365 days, not cancelled, that are
-  closed or followed up;
-- "小事不出村": of the incidents resolved in the last 365 days, the share handled at
+- resolution rate (化解率): disputes reported in the last 365 local days (today included),
+  not cancelled, that are closed or followed up; None ("样本不足") under the minimum sample;
+- "小事不出村": of the incidents resolved in the same window, the share handled at
   village/community level;
 - coverage: share of the jurisdiction's area inside at least one current official grid;
 - full-time staffing: share of urban grids with a 专职网格员 (rural grids are staffed by
@@ -27,6 +31,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 
 from geo import db
+from geo.analysis import indicators
 from geo.cache import LRU, Days, day_versions
 from geo.incidents.lifecycle import OPEN_STATUSES, RESOLVED_STATUSES
 from geo.worktime import CST
@@ -334,31 +339,38 @@ def jurisdiction(conn) -> dict:
     return row or {"code": "", "name": "", "xmin": None, "synthetic": False}
 
 
+YEAR_DAYS = 365  # the window of 化解率 and 小事不出村 on the big screen
+RANKING_DAYS = 90  # the window of the big screen's town ranking
+
+
+def year_start(now: datetime) -> datetime:
+    """Local midnight opening the 365-day window that ends today (indicators.last_days)."""
+    return indicators.day_start(indicators.last_days(YEAR_DAYS, now)[0])
+
+
 def kpis(conn, scope: str = "", now: datetime | None = None) -> dict:
     now = now or datetime.now(CST)
     today = now.astimezone(CST).replace(hour=0, minute=0, second=0, microsecond=0)
     month = today.replace(day=1)
-    year_ago = now - timedelta(days=365)
-    params = dict(
-        scope=scope + "%", now=now, today=today, month=month, year_ago=year_ago, open=list(OPEN), resolved=list(RESOLVED)
-    )
+    params = dict(scope=scope + "%", open=list(OPEN), resolved=list(RESOLVED))
     # Counts come from the daily aggregate incident_daily (migration 0018; today and this
     # month start at local midnight, so whole days suffice), cached per day (_per_day);
     # "open" and "overdue" depend on the clock, not on writes, so they are counted against
     # `now` from the open rows (_open_rows, covering index incident_open_rows_idx of 0023).
-    month_days = _per_day(conn, scope, (), month.date())
-    row = dict(
-        today=sum(c.get((), 0) for d, c in month_days.items() if d >= today.date()),
-        month=sum(c.get((), 0) for c in month_days.values()),
-    )
+    month_days = _per_day(conn, scope, ("bucket",), month.date())
+
+    def reported(days) -> int:
+        return sum(n for d, c in days for (bucket,), n in c.items() if bucket != "cancelled")
+
+    row = dict(today=reported((d, c) for d, c in month_days.items() if d >= today.date()), month=reported(month_days.items()))
     # open: not closed, not cancelled (OPEN excludes it), status open; overdue: also past deadline
     o = _open_rows(conn, scope)
     row.update(open=int(o["unclosed"].sum()), overdue=int((o["unclosed"] & (o["deadline"] < _us(now))).sum()))
-    by = counts_since(conn, scope, year_ago, _YEAR_DIMS)
-    valid = [n for (dispute, bucket, _), n in by.items() if dispute and bucket != "cancelled"]
-    resolved = [n for (dispute, bucket, _), n in by.items() if dispute and bucket == "resolved"]
-    rate = {"rate": (sum(resolved) / sum(valid)) if resolved and sum(valid) else None}
-    levels = level_shares(conn, scope, now)
+    by = counts_since(conn, scope, year_start(now), _YEAR_DIMS)
+    valid = sum(n for (dispute, bucket, _), n in by.items() if dispute and bucket != "cancelled")
+    resolved = sum(n for (dispute, bucket, _), n in by.items() if dispute and bucket == "resolved")
+    leveled = sum(n for (_, bucket, level), n in by.items() if bucket == "resolved" and level != "")
+    village = sum(n for (_, bucket, level), n in by.items() if bucket == "resolved" and level == "community")
     grids = _cached_on(
         conn,
         ("grids", scope),
@@ -392,8 +404,11 @@ def kpis(conn, scope: str = "", now: datetime | None = None) -> dict:
         month=row["month"],
         open=row["open"],
         overdue=row["overdue"],
-        resolution_rate=rate["rate"],
-        village_share=levels.get("community"),
+        resolution_rate=indicators.ratio(resolved, valid, indicators.INDICATORS["resolution_rate"].min_sample),
+        resolution_base=valid,
+        resolution_resolved=resolved,
+        village_share=indicators.ratio(village, leveled, indicators.INDICATORS["village_share"].min_sample),
+        village_base=leveled,
         high_risk_grids=high,
         coverage=coverage_share(conn, scope),
         fulltime_urban=(grids["urban_fulltime"] / grids["urban"]) if grids["urban"] else None,
@@ -403,7 +418,7 @@ def kpis(conn, scope: str = "", now: datetime | None = None) -> dict:
 
 def level_shares(conn, scope: str = "", now: datetime | None = None) -> dict[str, float]:
     now = now or datetime.now(CST)
-    by = counts_since(conn, scope, now - timedelta(days=365), _YEAR_DIMS)
+    by = counts_since(conn, scope, year_start(now), _YEAR_DIMS)
     levels: dict[str, int] = {}
     for (_, bucket, level), n in by.items():
         if bucket == "resolved" and level != "":
@@ -453,34 +468,45 @@ def trend(conn, scope: str = "", days: int = 30, now: datetime | None = None) ->
     return out
 
 
-def town_ranking(conn, scope: str = "", days: int = 90, now: datetime | None = None) -> list[dict]:
-    """Towns/streets by resolution rate (化解率) of the window's incidents, then by volume."""
+def town_ranking(conn, scope: str = "", days: int = RANKING_DAYS, now: datetime | None = None) -> list[dict]:
+    """Towns/streets with incidents in the last `days` local days, by 化解率 (resolved disputes
+    over disputes, as indicators defines it), then by volume; towns with no case are left out
+    (ranking them last would blame them for being quiet)."""
     now = now or datetime.now(CST)
-    since = now - timedelta(days=days)
-    by = counts_since(conn, scope, since, ("town", "bucket"))
+    since = indicators.day_start(indicators.last_days(days, now)[0])
+    by = counts_since(conn, scope, since, ("town", "bucket", "dispute"))
     towns = _towns(conn, scope)
     # overdue depends on the clock: open rows past deadline now, reported in the window
     o = _open_rows(conn, scope)
     late = np.bincount(
-        o["town_idx"][(o["deadline"] < _us(now)) & (o["reported"] >= _us(since)) & (o["town_idx"] >= 0)],
+        o["town_idx"][o["unclosed"] & (o["deadline"] < _us(now)) & (o["reported"] >= _us(since)) & (o["town_idx"] >= 0)],
         minlength=len(o["towns"]),
     )
     overdue = {town: int(n) for town, n in zip(o["towns"], late) if n}
-    by_town: dict[str, dict[str, int]] = {}
-    for (town, bucket), n in by.items():
-        by_town.setdefault(town, {})[bucket] = n
+    by_town: dict[str, dict[tuple, int]] = {}
+    for (town, bucket, dispute), n in by.items():
+        by_town.setdefault(town, {})[(bucket, dispute)] = n
     out = []
+    min_sample = indicators.INDICATORS["resolution_rate"].min_sample
     for t in towns:
         mine = by_town.get(t["code"], {})
-        valid = [n for bucket, n in mine.items() if bucket != "cancelled"]
-        resolved = mine.get("resolved")
-        rate = resolved / sum(valid) if resolved is not None and valid and sum(valid) else None
-        out.append(dict(code=t["code"], name=t["name"], found=sum(mine.values()), rate=rate, overdue=overdue.get(t["code"], 0)))
+        found = sum(n for (bucket, _), n in mine.items() if bucket != "cancelled")
+        if not found:
+            continue
+        disputes = sum(n for (bucket, dispute), n in mine.items() if dispute and bucket != "cancelled")
+        resolved = sum(n for (bucket, dispute), n in mine.items() if dispute and bucket == "resolved")
+        rate = indicators.ratio(resolved, disputes, min_sample)
+        out.append(
+            dict(code=t["code"], name=t["name"], found=found, rate=rate, disputes=disputes, overdue=overdue.get(t["code"], 0))
+        )
     return sorted(out, key=lambda r: (r["rate"] is None, -(r["rate"] or 0.0), -r["found"], r["code"]))
 
 
-def feed(conn, scope: str = "", after_id: int = 0, limit: int = 20) -> list[dict]:
-    """Newest incidents (ids above `after_id`), newest first, with where they are."""
+def feed(conn, scope: str = "", limit: int = 20) -> list[dict]:
+    """The newest incidents by report time (an imported ledger's old rows never rise above a
+    report of today however late they were inserted), each with where it is and its status
+    now: the screen re-reads this list whenever incidents change, so a case closed in the
+    work queue reads 已办结 on the wall at the next poll."""
     return db.rows(
         conn,
         """
@@ -489,10 +515,22 @@ def feed(conn, scope: str = "", after_id: int = 0, limit: int = 20) -> list[dict
           FROM incident i
           LEFT JOIN admin_unit c ON c.code = i.admin_code
           LEFT JOIN admin_unit t ON t.code = left(i.admin_code, 9)
-         WHERE i.id > %(after)s AND i.admin_code LIKE %(scope)s
-         ORDER BY i.id DESC LIMIT %(limit)s""",
-        dict(after=after_id, scope=scope + "%", limit=limit),
+         WHERE i.admin_code LIKE %(scope)s
+         ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s""",
+        dict(scope=scope + "%", limit=limit),
     )
+
+
+def feed_time(at: datetime, now: datetime | None = None) -> str:
+    """When an incident was reported, as the feed says it: the time alone today, the date
+    too on another day, and the year too in another year."""
+    now = (now or datetime.now(CST)).astimezone(CST)
+    at = at.astimezone(CST)
+    if at.date() == now.date():
+        return f"{at:%H:%M}"
+    if at.year == now.year:
+        return f"{at:%m-%d %H:%M}"
+    return f"{at:%Y-%m-%d %H:%M}"
 
 
 def grid_card(conn, code: str) -> dict | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from geo import db
+from geo.analysis import indicators
 from geo.incidents.lifecycle import OPEN_STATUSES, RESOLVED_STATUSES
 from geo.worktime import CST
 
@@ -25,6 +26,7 @@ RESOLVED = RESOLVED_STATUSES
 OPEN = tuple(sorted(OPEN_STATUSES))
 LEVELS = ("city", "district", "town", "community", "grid", "incident")
 BUCKETS = ("day", "week", "month")
+RATE_MIN_SAMPLE = indicators.INDICATORS["resolution_rate"].min_sample
 REMAINDER_NAME = "未落入下级单元"  # incidents of the parent that belong to no known child
 
 # The WHERE clause every analysis shares: a window, optionally one major category.
@@ -34,15 +36,20 @@ INCIDENT_FILTER = """
     AND (%(major)s::text IS NULL OR i.minor_code IN (SELECT minor_code FROM category WHERE major_code = %(major)s))
 """
 
-# Per-incident measures, summed by every grouping (one definition for all levels).
+# Per-incident measures, summed by every grouping (one definition for all levels). The
+# resolution rate is resolved disputes over disputes (geo.analysis.indicators), so the drill
+# page reads the same 化解率 as the big screen and the 季通报 over the same window.
 MEASURES_SQL = """
     count(*) AS incidents,
     count(*) FILTER (WHERE i.status = ANY(%(resolved)s)) AS resolved,
+    count(*) FILTER (WHERE i.minor_code IN (SELECT minor_code FROM category WHERE is_dispute)) AS disputes,
+    count(*) FILTER (WHERE i.status = ANY(%(resolved)s)
+                       AND i.minor_code IN (SELECT minor_code FROM category WHERE is_dispute)) AS resolved_disputes,
     count(*) FILTER (WHERE i.status = ANY(%(open)s)) AS open,
     count(*) FILTER (WHERE i.status = ANY(%(open)s) AND i.deadline < now()) AS overdue,
     {high_risk} AS high_risk
 """
-MEASURE_KEYS = ("incidents", "resolved", "open", "overdue", "high_risk")
+MEASURE_KEYS = ("incidents", "resolved", "disputes", "resolved_disputes", "open", "overdue", "high_risk")
 
 
 def time_window(start, end) -> tuple[datetime, datetime]:
@@ -110,7 +117,7 @@ def _finish(row: dict) -> dict:
     """Add the derived rates to a row of summed measures."""
     row = {**row, **{k: int(row.get(k) or 0) for k in MEASURE_KEYS}}
     households = row.get("households")
-    row["resolution_rate"] = row["resolved"] / row["incidents"] if row["incidents"] else None
+    row["resolution_rate"] = indicators.ratio(row["resolved_disputes"], row["disputes"], RATE_MIN_SAMPLE)
     row["per_1000_households"] = 1000 * row["incidents"] / households if households else None
     return row
 

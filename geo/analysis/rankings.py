@@ -21,7 +21,10 @@ import numpy as np
 from scipy import stats
 
 from geo import db
+from geo.analysis import indicators
 from geo.analysis.drill import INCIDENT_FILTER, filter_params
+
+RATE_MIN_SAMPLE = indicators.INDICATORS["resolution_rate"].min_sample
 
 LAST_N = 3
 COLUMNS = {  # key -> Chinese header, for the report and the Excel export
@@ -107,7 +110,7 @@ def _volumes(conn, key: str, start, end, scope: str) -> dict:
     }
 
 
-def _with_rate(unit: dict, volume: dict | None) -> dict:
+def _with_rate(unit: dict, volume: dict | None, min_sample: int = RATE_MIN_SAMPLE) -> dict:
     volume = volume or {}
     row = dict(
         unit,
@@ -115,42 +118,53 @@ def _with_rate(unit: dict, volume: dict | None) -> dict:
         disputes=volume.get("disputes", 0),
         resolved_disputes=volume.get("resolved_disputes", 0),
     )
-    row["resolution_rate"] = row["resolved_disputes"] / row["disputes"] if row["disputes"] else None
+    row["resolution_rate"] = indicators.ratio(row["resolved_disputes"], row["disputes"], min_sample)
     return row
 
 
-def towns(conn, start, end, scope: str = "", last_n: int = LAST_N, rate_below: float | None = None) -> list[dict]:
-    """Towns/streets (all of them, even without incidents) ranked over [start, end]."""
+def towns(
+    conn, start, end, scope: str = "", last_n: int = LAST_N, rate_below: float | None = None, min_sample: int = RATE_MIN_SAMPLE
+) -> list[dict]:
+    """Towns/streets with incidents in [start, end], ranked; a town with no case is not ranked
+    (placing it last would blame it for being quiet)."""
     units = db.rows(conn, "SELECT code, name FROM admin_unit WHERE level = 'town' AND code LIKE %s ORDER BY code", (scope + "%",))
     volumes = _volumes(conn, "left(i.admin_code, 9)", start, end, scope)
-    return _rank([_with_rate(u, volumes.get(u["code"])) for u in units], last_n, rate_below)
+    return _rank([_with_rate(u, volumes[u["code"]], min_sample) for u in units if u["code"] in volumes], last_n, rate_below)
 
 
-def departments(conn, start, end, scope: str = "", last_n: int = LAST_N, rate_below: float | None = None) -> list[dict]:
-    """Responsible departments (category.department) ranked over [start, end]."""
+def departments(
+    conn, start, end, scope: str = "", last_n: int = LAST_N, rate_below: float | None = None, min_sample: int = RATE_MIN_SAMPLE
+) -> list[dict]:
+    """Responsible departments (category.department) with cases in [start, end], ranked; a
+    department no case was routed to is not ranked (it was never asked to do anything)."""
     units = db.rows(conn, "SELECT DISTINCT department AS code, department AS name FROM category ORDER BY 1")
     volumes = _volumes(conn, "c.department", start, end, scope)
-    return _rank([_with_rate(u, volumes.get(u["code"])) for u in units], last_n, rate_below)
+    return _rank([_with_rate(u, volumes[u["code"]], min_sample) for u in units if u["code"] in volumes], last_n, rate_below)
 
 
-def quarterly(conn, quarter: str, scope: str = "", last_n: int = LAST_N, rate_below: float | None = None) -> dict:
-    """The 季通报: both rankings for one quarter."""
+def quarterly(
+    conn, quarter: str, scope: str = "", last_n: int = LAST_N, rate_below: float | None = None, min_sample: int = RATE_MIN_SAMPLE
+) -> dict:
+    """The 季通报: both rankings for one quarter (a 化解率 over fewer than `min_sample` disputes
+    is not a rate: None, shown "样本不足", and not ranked)."""
     start, end = quarter_window(quarter)
     return dict(
         quarter=quarter,
         start=start,
         end=end,
-        towns=towns(conn, start, end, scope, last_n, rate_below),
-        departments=departments(conn, start, end, scope, last_n, rate_below),
+        towns=towns(conn, start, end, scope, last_n, rate_below, min_sample),
+        departments=departments(conn, start, end, scope, last_n, rate_below, min_sample),
     )
 
 
-def monthly(conn, month: str, scope: str = "") -> dict:
+def monthly(conn, month: str, scope: str = "", now=None) -> dict:
     """The 月调度 summary: the month against the previous one, where matters were settled, what is overdue."""
     start, end = month_window(month)
-    previous_start, _ = month_window(f"{(start - timedelta(days=1)):%Y-%m}")
+    # 环比 over equal spans: a month in progress is compared with as many days of the month
+    # before (six days of December with the first six of November), never with all of it
+    (start, end), (previous_start, previous_end) = indicators.equal_span(start, end, now)
     params = filter_params(start, end, None, scope=scope + "%")
-    this, before = _month_totals(conn, start, end, scope), _month_totals(conn, previous_start, start - timedelta(days=1), scope)
+    this, before = _month_totals(conn, start, end, scope), _month_totals(conn, previous_start, previous_end, scope)
     handled = this["at_community"] + this["at_town"] + this["at_district"]
     overdue_by_town = db.rows(
         conn,
@@ -176,10 +190,12 @@ def monthly(conn, month: str, scope: str = "") -> dict:
         start=start,
         end=end,
         **this,
+        previous_start=previous_start,
+        previous_end=previous_end,
         previous_found=before["found"],
         previous_resolution_rate=before["resolution_rate"],
         change_found=(this["found"] - before["found"]) / before["found"] if before["found"] else None,
-        share_at_community=this["at_community"] / handled if handled else None,
+        share_at_community=indicators.ratio(this["at_community"], handled, indicators.INDICATORS["village_share"].min_sample),
         overdue_by_town=overdue_by_town,
         top_categories=top,
     )
@@ -195,9 +211,9 @@ def _month_totals(conn, start, end, scope: str) -> dict:
                count(*) FILTER (WHERE i.status = ANY(%(open)s)) AS open,
                count(*) FILTER (WHERE i.status = ANY(%(open)s) AND i.deadline < now()) AS overdue,
                count(*) FILTER (WHERE i.status = 'escalated') AS escalated,
-               count(*) FILTER (WHERE i.level_handled = 'community') AS at_community,
-               count(*) FILTER (WHERE i.level_handled = 'town') AS at_town,
-               count(*) FILTER (WHERE i.level_handled = 'district') AS at_district
+               count(*) FILTER (WHERE i.status = ANY(%(resolved)s) AND i.level_handled = 'community') AS at_community,
+               count(*) FILTER (WHERE i.status = ANY(%(resolved)s) AND i.level_handled = 'town') AS at_town,
+               count(*) FILTER (WHERE i.status = ANY(%(resolved)s) AND i.level_handled = 'district') AS at_district
           FROM incident i JOIN category c ON c.minor_code = i.minor_code
          WHERE i.admin_code LIKE %(scope)s AND {INCIDENT_FILTER}""",
         filter_params(start, end, None, scope=scope + "%"),

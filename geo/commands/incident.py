@@ -99,11 +99,14 @@ def _overdue(conn, args) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, default=str, indent=1))
         return 0
+    from geo.analysis.indicators import duration_text
+
     for r in rows:
         label = "超期 overdue " if r["kind"] == "overdue" else "临期 due soon"
+        past = ("超期 " if r["hours_past"] >= 0 else "剩 ") + duration_text(abs(r["hours_past"]))
         print(
             f"{label} #{r['id']}\t{r['title']}\t{r['town_name'] or '-'}\t{r['department']}\t"
-            f"时限 {_local(r['deadline'])}\t{r['hours_past']:+.1f} h\t催办 {r['reminders']}"
+            f"时限 {_local(r['deadline'])}\t{past}\t催办 {r['reminders']}"
         )
     print(f"{sum(r['kind'] == 'overdue' for r in rows)} overdue, {sum(r['kind'] == 'due_soon' for r in rows)} due soon")
     return 0

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dash
 import plotly.graph_objects as go
-from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from geo import config, db
-from geo.analysis import dashboard
+from geo.analysis import dashboard, indicators
 from geo.labels import t
 from geo.security.masking import mask_phone
 from geo.web.frame import account_box
@@ -34,29 +34,76 @@ def pct(x) -> str:
 
 
 def kpi_cards(k: dict) -> list:
+    """The KPI strip: each value with its window under it and its definition as a tooltip
+    (geo.analysis.indicators), ratios over too few cases as "样本不足"."""
+    year = indicators.window_caption(*indicators.last_days(dashboard.YEAR_DAYS))
     cards = [
-        ("kpi-today", t("kpi.today"), f"{k['today']:,}", t("unit.items"), ""),
-        ("kpi-month", t("kpi.month"), f"{k['month']:,}", t("unit.items"), ""),
-        ("kpi-open", t("kpi.open"), f"{k['open']:,}", t("unit.items"), ""),
-        ("kpi-overdue", t("kpi.overdue"), f"{k['overdue']:,}", t("unit.items"), "alert" if k["overdue"] else ""),
-        ("kpi-resolution", t("kpi.resolution"), pct(k["resolution_rate"]), "", t("kpi.resolution.hint")),
-        ("kpi-village", t("kpi.village_share"), pct(k["village_share"]), "", t("kpi.village_share.hint")),
-        ("kpi-high", t("kpi.high_grids"), f"{k['high_risk_grids']:,}", t("unit.grids"), "alert" if k["high_risk_grids"] else ""),
-        ("kpi-coverage", t("kpi.coverage"), pct(k["coverage"]), "", t("kpi.coverage.hint")),
-        ("kpi-fulltime", t("kpi.fulltime"), pct(k["fulltime_urban"]), "", t("kpi.fulltime.hint")),
+        ("kpi-today", "today", t("kpi.today"), f"{k['today']:,}", t("unit.items"), "今日", ""),
+        ("kpi-month", "month", t("kpi.month"), f"{k['month']:,}", t("unit.items"), "本月", ""),
+        ("kpi-open", "open", t("kpi.open"), f"{k['open']:,}", t("unit.items"), "当前", ""),
+        (
+            "kpi-overdue",
+            "overdue",
+            t("kpi.overdue"),
+            f"{k['overdue']:,}",
+            t("unit.items"),
+            "当前",
+            "alert" if k["overdue"] else "",
+        ),
+        (
+            "kpi-resolution",
+            "resolution_rate",
+            t("kpi.resolution"),
+            indicators.pct(k["resolution_rate"]),
+            "",
+            f"{year} · {t('kpi.resolution.hint')}",
+            "",
+        ),
+        (
+            "kpi-village",
+            "village_share",
+            t("kpi.village_share"),
+            indicators.pct(k["village_share"]),
+            "",
+            f"{year} · {t('kpi.village_share.hint')}",
+            "",
+        ),
+        (
+            "kpi-high",
+            None,
+            t("kpi.high_grids"),
+            f"{k['high_risk_grids']:,}",
+            t("unit.grids"),
+            "当前",
+            "alert" if k["high_risk_grids"] else "",
+        ),
+        ("kpi-coverage", None, t("kpi.coverage"), pct(k["coverage"]), "", t("kpi.coverage.hint"), ""),
+        ("kpi-fulltime", None, t("kpi.fulltime"), pct(k["fulltime_urban"]), "", t("kpi.fulltime.hint"), ""),
     ]
     return [
         html.Div(
-            className=f"kpi {extra if extra == 'alert' else ''}",
+            className=f"kpi {alert}",
             id=cid,
+            title=indicator_tooltip(key, k),
             children=[
                 html.Div(label, className="kpi-label"),
                 html.Div([html.Span(value, className="kpi-value"), html.Span(unit, className="kpi-unit")]),
-                html.Div(extra if extra != "alert" else "", className="kpi-hint"),
+                html.Div(hint, className="kpi-hint"),
             ],
         )
-        for cid, label, value, unit, extra in cards
+        for cid, key, label, value, unit, hint, alert in cards
     ]
+
+
+def indicator_tooltip(key: str | None, k: dict) -> str:
+    """The definition of an indicator in words, and the size of its sample."""
+    ind = indicators.INDICATORS.get(key) if key else None
+    if ind is None:
+        return ""
+    if not ind.is_ratio:
+        return ind.numerator
+    base = k.get({"resolution_rate": "resolution_base", "village_share": "village_base"}[key])
+    return f"{ind.name} = {ind.numerator} ÷ {ind.denominator}（{base:,} 件；少于 {ind.min_sample} 件为{indicators.INSUFFICIENT}）"
 
 
 def _layout_fig(fig: go.Figure, height: int | None = None) -> go.Figure:
@@ -144,7 +191,7 @@ def ranking_table(rows: list[dict]) -> html.Table:
                 html.Td(i + 1),
                 html.Td(r["name"]),
                 html.Td(f"{r['found']:,}"),
-                html.Td(pct(r["rate"])),
+                html.Td(indicators.pct(r["rate"])),
                 html.Td(r["overdue"], className="alert" if r["overdue"] else ""),
             ],
         )
@@ -167,7 +214,7 @@ def feed_item(r: dict) -> html.Div:
                     html.Div(
                         [
                             html.Span(r["title"], className="feed-title"),
-                            html.Span(at.strftime("%m-%d %H:%M"), className="feed-time"),
+                            html.Span(dashboard.feed_time(at), className="feed-time", title=f"{at:%Y-%m-%d %H:%M}"),
                         ]
                     ),
                     html.Div(
@@ -371,7 +418,7 @@ def layout(**_query):
             dcc.Interval(id="tick", interval=int(s.live_seconds * 1000)),
             dcc.Store(id="versions", data=versions),
             dcc.Store(id="map-config", data=mc),
-            dcc.Store(id="feed-last", data=max((r["id"] for r in items), default=0)),
+            dcc.Store(id="feed-last", data=feed_signature(items)),
             dcc.Store(id="grid-click"),
             dcc.Store(id="map-state"),
         ],
@@ -412,6 +459,11 @@ def refresh_panels(_versions):
         )
 
 
+def feed_signature(items: list[dict]) -> list:
+    """What the feed shows that can change: which incidents, in which status."""
+    return [[r["id"], r["status"], r.get("risk_tier")] for r in items]
+
+
 @callback(
     Output("feed", "children"),
     Output("feed-last", "data"),
@@ -419,17 +471,14 @@ def refresh_panels(_versions):
     State("feed-last", "data"),
     prevent_initial_call=True,
 )
-def refresh_feed(_versions, last_id):
+def refresh_feed(_versions, shown):
+    """Re-read the feed when data changed and replace it if any item or status differs."""
     with db.pooled() as conn:
-        new = dashboard.feed(conn, home_code(conn), after_id=last_id or 0)
-    if not new:
+        items = dashboard.feed(conn, home_code(conn))
+    signature = feed_signature(items)
+    if signature == shown:
         return no_update, no_update
-    patch = Patch()
-    for r in reversed(new):
-        patch.prepend(feed_item(r))
-    for _ in range(len(new)):
-        del patch[-1]
-    return patch, new[0]["id"]
+    return [feed_item(r) for r in items], signature
 
 
 @callback(Output("grid-card", "children"), Output("grid-card", "style"), Input("grid-click", "data"), prevent_initial_call=True)

@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from geo import db, labels
-from geo.analysis import dashboard, drill, drill_geo, rankings
+from geo.analysis import dashboard, drill, drill_geo, indicators, rankings
 from geo.labels import t
 from geo.security import accounts
 from geo.web.api.analysis import MEASURES, parse_view, view_query
@@ -238,7 +238,7 @@ def stepped_scale(values: list, measure: str) -> tuple[list[str], list[dict]]:
 
 def fmt_measure(value, measure: str) -> str:
     if value is None:
-        return "—"
+        return indicators.INSUFFICIENT if measure == "resolution_rate" else "—"
     if measure == "resolution_rate":
         return pct(value)
     if measure == "per_1000_households":
@@ -262,6 +262,7 @@ def view_data(conn, view: dict) -> dict:
         level=level,
         breadcrumb=drill.breadcrumb(conn, code),
         summary=drill.summary(conn, code, *window),
+        current=indicators.current_open(conn, code),
         trend=drill.trend(conn, code, *window, view["bucket"]),
         top=drill.top_categories(conn, code, view["start"], view["end"]),
         incidents=drill.incidents(conn, code, *window, limit=INCIDENT_LIMIT),
@@ -490,13 +491,32 @@ def kpi_value(summary: dict, key: str) -> str:
     return fmt_measure(summary[key], key) if key in MEASURES else f"{summary[key]:,}"
 
 
-def kpis(summary: dict) -> list:
+def kpi_caption(key: str, view: dict) -> str:
+    """The window a KPI is read over, as on the big screen: 在办/超期 are as of now (the same
+    numbers as the big screen's), the others over the chosen days."""
+    if key in ("open", "overdue"):
+        return indicators.caption(key)
+    if key == "households":
+        return "当前"
+    return indicators.window_caption(view["start"], view["end"])
+
+
+def kpis(summary: dict, current: dict | None = None, view: dict | None = None) -> list:
+    """The unit's KPIs; 在办 and 超期 are the current ones (indicators.current_open) when given."""
+    values = dict(summary, **(current or {}))
     return [
         html.Div(
-            className="drill-kpi" + (" alert" if key in ("overdue", "high_risk") and summary[key] else ""),
+            className="drill-kpi" + (" alert" if key in ("overdue", "high_risk") and values[key] else ""),
+            title=(indicators.INDICATORS[key].numerator if key in indicators.INDICATORS else "")
+            + (
+                f"（{indicators.INDICATORS[key].denominator}：{summary.get('disputes', 0):,} 件）"
+                if key == "resolution_rate"
+                else ""
+            ),
             children=[
                 html.Div(t(f"drill.kpi.{key}"), className="kpi-label"),
-                html.Div(kpi_value(summary, key), className="kpi-value", id=f"drill-kpi-{key}"),
+                html.Div(kpi_value(values, key), className="kpi-value", id=f"drill-kpi-{key}"),
+                html.Div(kpi_caption(key, view) if view else "", className="kpi-window", id=f"drill-kpi-window-{key}"),
             ],
         )
         for key in KPI_KEYS
@@ -574,7 +594,7 @@ def children_table(data: dict) -> html.Table:
                     html.Td(name),
                     html.Td(f"{c['incidents']:,}"),
                     html.Td(fmt_measure(c["per_1000_households"], "per_1000_households")),
-                    html.Td(pct(c["resolution_rate"])),
+                    html.Td(indicators.pct(c["resolution_rate"])),
                     html.Td(c["overdue"], className="alert" if c["overdue"] else ""),
                     html.Td(c["high_risk"]),
                 ]
@@ -732,7 +752,10 @@ def ranking_panel(r: dict) -> list:
                     html.Td(x["name"]),
                     html.Td([f"{x['found']:,}", html.Span(t("drill.last"), className="flag") if x["last_found"] else None]),
                     html.Td(
-                        [pct(x["resolution_rate"]), html.Span(t("drill.last"), className="flag") if x["last_rate"] else None]
+                        [
+                            indicators.pct(x["resolution_rate"]),
+                            html.Span(t("drill.last"), className="flag") if x["last_rate"] else None,
+                        ]
                     ),
                     html.Td(x["rank_rate"] or "—"),
                 ],
@@ -748,11 +771,11 @@ def ranking_panel(r: dict) -> list:
     figures = [
         ("found", f"{month['found']:,}"),
         ("change", "—" if change is None else f"{change * 100:+.1f}%"),
-        ("rate", pct(month["resolution_rate"])),
+        ("rate", indicators.pct(month["resolution_rate"])),
         ("open", f"{month['open']:,}"),
         ("overdue", f"{month['overdue']:,}"),
         ("escalated", f"{month['escalated']:,}"),
-        ("community_share", pct(month["share_at_community"])),
+        ("community_share", indicators.pct(month["share_at_community"])),
     ]
     return [
         html.Div(
@@ -826,7 +849,7 @@ def contents(conn, view: dict, shown_rankings: str | None = None) -> dict:
     md = map_data(data, density)
     return {
         "drill-breadcrumb": breadcrumb(data),
-        "drill-kpis": kpis(data["summary"]),
+        "drill-kpis": kpis(data["summary"], data["current"], data["view"]),
         "drill-trend": trend_figure(data["trend"]),
         "drill-categories": category_figure(data["top"]),
         "drill-children": children_table(data) if data["level"] != "grid" else why_hot(data["why"]),

@@ -34,7 +34,7 @@ from dash import (
 )
 
 from geo import db, labels
-from geo.analysis import dashboard
+from geo.analysis import dashboard, indicators
 from geo.config import settings
 from geo.incidents import intake, lifecycle, supervision
 from geo.incidents import media as intake_media
@@ -164,7 +164,7 @@ labels.ZH_CN.update(
         "sup.name": "名称",
         "sup.overdue": "超期",
         "sup.due_soon": "即将到期",
-        "sup.worst": "最长超期(小时)",
+        "sup.worst": "最长超期",
         "sup.send": "发送督办提醒",
         "sup.sent": "新记录督办提醒 {n} 条（每件每天至多一条）",
         "sup.hint": "即将到期：{h} 个工作小时内到期",
@@ -691,7 +691,7 @@ def summary_table(rows: list[dict], tid: str) -> html.Table:
                 html.Td(r["name"] or "—"),
                 html.Td(r["overdue"], className="alert" if r["overdue"] else ""),
                 html.Td(r["due_soon"]),
-                html.Td("—" if r["worst_hours_past"] is None else f"{r['worst_hours_past']:.0f}"),
+                html.Td(indicators.duration_text(r["worst_hours_past"])),
             ]
         )
         for r in rows
