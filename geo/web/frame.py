@@ -1,4 +1,5 @@
-"""The frame of the desktop pages: a header with the jurisdiction's name and the navigation.
+"""The frame of the desktop pages: a header with the jurisdiction's name and the navigation
+(geo.web.nav: the pages the role may open, from dash.page_registry).
 
 The big screen has its own full-screen header; every other page (drill-down, planning,
 intake, administration) sits in this frame so that a user can always get back.
@@ -9,17 +10,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from geo.labels import t
-from geo.security import access
-
-NAV = (
-    ("/", "nav.bigscreen"),
-    ("/drill", "nav.drill"),
-    ("/planner", "nav.planner"),
-    ("/intake", "nav.intake"),
-    ("/audit", "nav.audit"),
-    ("/users", "nav.users"),
-)
-
+from geo.web import nav
 
 # The desk pages' tables (dash_table.DataTable keyword arguments): dark, list-like, quiet.
 TABLE_STYLE = dict(
@@ -40,16 +31,6 @@ TABLE_STYLE = dict(
         "textOverflow": "ellipsis",
     },
 )
-
-
-def visible_nav() -> tuple:
-    """The pages the signed-in account may open (all of them outside a request, for tests)."""
-    from geo.web.auth import current_session
-
-    sess = current_session()
-    if sess is None:
-        return NAV
-    return tuple((path, label) for path, label in NAV if sess.scope.can(access.page_permission(path)))
 
 
 def account_box() -> html.Div:
@@ -89,13 +70,7 @@ def frame(active: str, title: str, *children, actions=None) -> html.Div:
                 className="desk-hdr",
                 children=[
                     html.Div(t("app.title"), className="desk-brand"),
-                    html.Nav(
-                        className="desk-nav",
-                        children=[
-                            dcc.Link(t(label), href=path, className="active" if path == active else "")
-                            for path, label in visible_nav()
-                        ],
-                    ),
+                    nav.desk_nav(active),
                     html.Div(actions or [], className="desk-actions"),
                     account_box(),
                 ],

@@ -71,7 +71,8 @@ def layout(**_query):
     )
 
 
-dash.register_page(__name__, path=PATH, title=t("account.title"), layout=layout)
+# reached from the account box on every page, so not in the menu as well
+dash.register_page(__name__, path=PATH, title=t("account.title"), name=t("account.title"), order=99, menu=False, layout=layout)
 
 
 @callback(

@@ -106,7 +106,7 @@ def layout(**_query):
     )
 
 
-dash.register_page(__name__, path=PATH, title=t("audit.title"), layout=layout)
+dash.register_page(__name__, path=PATH, title=t("audit.title"), name=t("nav.audit"), order=80, layout=layout)
 
 
 @callback(

@@ -17,6 +17,7 @@ from geo import config, db
 from geo.analysis import dashboard, indicators
 from geo.labels import t
 from geo.security.masking import mask_phone
+from geo.web import nav
 from geo.web.frame import account_box
 from geo.web.home import home_code, home_unit
 from geo.worktime import CST
@@ -332,7 +333,7 @@ def layout(**_query):
                         className="hdr-side right",
                         children=[
                             html.Span(id="clock", className="clock"),
-                            html.A("研判", href="/drill", className="nav"),
+                            nav.screen_menu("/"),
                             account_box(),
                         ],
                     ),
@@ -425,7 +426,7 @@ def layout(**_query):
     )
 
 
-dash.register_page(__name__, path="/", title=t("app.title"), layout=layout)
+dash.register_page(__name__, path="/", title=t("app.title"), name=t("nav.bigscreen"), order=0, layout=layout)
 
 
 # --------------------------------------------------------------------------- callbacks

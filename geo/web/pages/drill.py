@@ -1005,7 +1005,7 @@ def layout(**query):
     )
 
 
-dash.register_page(__name__, path=PATH, title=t("drill.title"), layout=layout)
+dash.register_page(__name__, path=PATH, title=t("drill.title"), name=t("nav.drill"), order=10, layout=layout)
 
 
 # --------------------------------------------------------------------------- callbacks

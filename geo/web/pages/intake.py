@@ -796,7 +796,7 @@ def layout(incident=None, tab=None, **_query):
     )
 
 
-dash.register_page(__name__, path="/intake", title=t("intake.title"), layout=layout)
+dash.register_page(__name__, path="/intake", title=t("intake.title"), name=t("nav.intake"), order=30, layout=layout)
 
 
 # --------------------------------------------------------------------------- callbacks: intake form

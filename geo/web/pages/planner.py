@@ -539,7 +539,7 @@ def layout(community: str | None = None, **_query):
     )
 
 
-dash.register_page(__name__, path="/planner", title=t("planner.title"), layout=layout)
+dash.register_page(__name__, path="/planner", title=t("planner.title"), name=t("nav.planner"), order=20, layout=layout)
 
 
 # --------------------------------------------------------------------------- callbacks

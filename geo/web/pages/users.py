@@ -126,7 +126,7 @@ def layout(**_query):
     )
 
 
-dash.register_page(__name__, path=PATH, title=t("users.title"), layout=layout)
+dash.register_page(__name__, path=PATH, title=t("users.title"), name=t("nav.users"), order=90, layout=layout)
 
 
 @callback(
