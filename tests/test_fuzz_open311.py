@@ -277,6 +277,6 @@ def test_known_findings_are_open311_errors(client, key, loop_world):
     assert counts(loop_world) == before
     # A control character that came in by another route (an import, say) still gives well-formed XML.
     rid = check(client.post(PREFIX + "/requests.json", data=base), "json")[0]["service_request_id"]
-    db.execute(loop_world, "UPDATE incident SET address = %s WHERE id = %s", ("门\x01牌", int(rid)))
+    db.execute(loop_world, "UPDATE incident SET description = %s WHERE id = %s", ("门\x01牌", int(rid)))
     loop_world.commit()
-    assert check(client.get(f"{PREFIX}/requests/{rid}.xml"), "xml").find("request/address").text == "门\ufffd牌"
+    assert check(client.get(f"{PREFIX}/requests/{rid}.xml"), "xml").find("request/description").text == "门\ufffd牌"

@@ -216,8 +216,18 @@ def test_post_is_throttled_per_key(client, key, loop_world, monkeypatch):
     assert post(client, apikeys.create(loop_world, "other client")).status_code == 200
 
 
+OFF_CENTRE = (106.6512, 35.5381)  # in GRID_SW, whose centre is IN_SW
+
+
 def test_get_request_field_by_field(client, key, loop_world):
-    rid = post(client, key, media_url="https://img.example.cn/1.jpg").get_json()[0]["service_request_id"]
+    rid = post(
+        client,
+        key,
+        media_url="https://img.example.cn/1.jpg",
+        lat=str(OFF_CENTRE[1]),
+        long=str(OFF_CENTRE[0]),
+        description="3栋2单元401室门口堵塞，联系13912345678",
+    ).get_json()[0]["service_request_id"]
     lifecycle.transition(loop_world, int(rid), "registered", "op")
     lifecycle.transition(loop_world, int(rid), "dispatched", "op")
     lifecycle.transition(loop_world, int(rid), "in_progress", "op")
@@ -232,22 +242,31 @@ def test_get_request_field_by_field(client, key, loop_world):
         "status_notes": "处置中 in_progress",
         "service_name": "消防通道堵塞",
         "service_code": "0301",
-        "description": "路灯不亮",
+        "description": "＊＊＊门口堵塞，联系＊",
         "agency_responsible": db.scalar(loop_world, "SELECT department FROM category WHERE minor_code = '0301'"),
         "service_notice": None,
         "requested_datetime": row["reported_at"].astimezone(CST).isoformat(timespec="seconds"),
         "updated_datetime": updated.astimezone(CST).isoformat(timespec="seconds"),
         "expected_datetime": row["deadline"].astimezone(CST).isoformat(timespec="seconds"),
-        "address": "新民路12号",
+        "address": "东关街道新民社区",  # the community, never the door
         "address_id": None,
         "zipcode": None,
-        "lat": IN_SW[1],
+        "lat": IN_SW[1],  # the grid's centre
         "long": IN_SW[0],
-        "media_url": "https://img.example.cn/1.jpg",
+        "media_url": None,  # a photo shows the door
     }
     assert r["requested_datetime"].endswith("+08:00") and datetime.fromisoformat(r["expected_datetime"]).tzinfo
-    for secret in ("13812345678", "zs@example.cn", "张"):
+    for secret in ("13812345678", "zs@example.cn", "张", "13912345678", "401", "新民路12号", "img.example.cn"):
         assert secret not in resp.get_data(as_text=True)
+    precise = apikeys.create(loop_world, "partner", ["read:precise"])
+    (exact,) = client.get(f"/open311/v2/requests/{rid}.json?api_key={precise}").get_json()
+    assert (exact["lat"], exact["long"], exact["address"]) == (OFF_CENTRE[1], OFF_CENTRE[0], "新民路12号")
+    assert (exact["media_url"], exact["description"]) == (
+        "https://img.example.cn/1.jpg",
+        "3栋2单元401室门口堵塞，联系13912345678",
+    )
+    assert "13812345678" not in client.get(f"/open311/v2/requests/{rid}.json?api_key={precise}").get_data(as_text=True)
+    assert "unknown" in errors_of(client.get(f"/open311/v2/requests/{rid}.json?api_key=qy_wrong"), 403)
     ext = client.get(f"/open311/v2/requests/{rid}.json?extensions=true").get_json()[0]["extended_attributes"]
     assert ext == {
         "detailed_status": "in_progress",
@@ -263,12 +282,40 @@ def test_get_request_field_by_field(client, key, loop_world):
     assert "not found" in errors_of(client.get("/open311/v2/requests/abc.json"), 404)
 
 
-def test_dispute_requests_hide_description_and_exact_place(client, key):
+def test_unpublished_categories_need_a_scoped_key(client, key, loop_world):
     rid = post(client, key, service_code="0102", description="丈夫殴打妻子").get_json()[0]["service_request_id"]
-    text = client.get(f"/open311/v2/requests/{rid}.json").get_data(as_text=True)
-    (r,) = client.get(f"/open311/v2/requests/{rid}.json").get_json()
-    assert "殴打" not in text and r["address"] is None
-    assert (r["lat"], r["long"]) == (round(IN_SW[1], 3), round(IN_SW[0], 3))
+    assert "not found" in errors_of(client.get(f"/open311/v2/requests/{rid}.json"), 404)  # as if it did not exist
+    assert client.get(f"/open311/v2/requests.json?service_request_id={rid}").get_json() == []
+    assert client.get("/open311/v2/requests.json?service_code=0102").get_json() == []
+    assert errors_of(client.get(f"/open311/v2/requests/{rid}.json?api_key={key}"), 404)  # a key without the scope
+    restricted = apikeys.create(loop_world, "综治平台", ["read:restricted"])
+    (r,) = client.get(f"/open311/v2/requests/{rid}.json?api_key={restricted}").get_json()
+    assert r["service_code"] == "0102" and r["address"] == "东关街道新民社区"  # restricted is not precise
+    with pytest.raises(ValueError, match="unknown scope"):
+        apikeys.create(loop_world, "x", ["read:everything"])
+
+
+def test_every_category_read_anonymously(client, key, loop_world):
+    """One incident in each category: anonymous reads list exactly the published ones, and
+    no key-person, special-population, security, dispute or welfare category is published."""
+    cats = db.rows(loop_world, "SELECT minor_code, major_code, public FROM category ORDER BY minor_code")
+    assert not [c["minor_code"] for c in cats if c["public"] and c["major_code"] in ("01", "02", "09", "10")]
+    assert {"0901", "0902", "0903", "0904", "0906", "0907", "0201", "0203", "0204", "0801"}.isdisjoint(
+        c["minor_code"] for c in cats if c["public"]
+    )
+    now = datetime.now(CST)
+    for c in cats:
+        _incident(loop_world, now - timedelta(hours=1), code=c["minor_code"])
+    resp = client.get("/open311/v2/requests.json?extensions=true")
+    listed = {r["service_code"] for r in resp.get_json()}
+    assert listed == {c["minor_code"] for c in cats if c["public"]}
+    codes = ",".join(c["minor_code"] for c in cats)
+    assert {r["service_code"] for r in client.get(f"/open311/v2/requests.json?service_code={codes}").get_json()} == listed
+    for r in resp.get_json():
+        assert (r["lat"], r["long"], r["media_url"]) == (IN_SW[1], IN_SW[0], None)
+    restricted = apikeys.create(loop_world, "综治平台", ["read:restricted"])
+    everything = client.get(f"/open311/v2/requests.json?api_key={restricted}").get_json()
+    assert {r["service_code"] for r in everything} == {c["minor_code"] for c in cats}
 
 
 def _incident(conn, reported_at, code="0301", status=None):
@@ -284,7 +331,7 @@ def test_get_requests_filters(client, loop_world):
     now = datetime.now(CST)
     recent_open = _incident(loop_world, now - timedelta(days=1))
     recent_closed = _incident(loop_world, now - timedelta(days=2), status="closed")
-    cancelled = _incident(loop_world, now - timedelta(days=3), code="0103", status="cancelled")
+    cancelled = _incident(loop_world, now - timedelta(days=3), code="0401", status="cancelled")
     old = _incident(loop_world, now - timedelta(days=120))
 
     def ids(query=""):
@@ -296,8 +343,8 @@ def test_get_requests_filters(client, loop_world):
     assert ids("?status=open") == [recent_open]
     assert ids("?status=closed") == [recent_closed, cancelled]
     assert ids("?status=open,closed") == [recent_open, recent_closed, cancelled]
-    assert ids("?service_code=0103") == [cancelled]
-    assert ids("?service_code=0103,0301&status=closed") == [recent_closed, cancelled]
+    assert ids("?service_code=0401") == [cancelled]
+    assert ids("?service_code=0401,0301&status=closed") == [recent_closed, cancelled]
     start = (now - timedelta(days=125)).isoformat()
     end = (now - timedelta(days=100)).isoformat()
     assert ids(f"?start_date={start}&end_date={end}".replace("+", "%2B")) == [old]

@@ -19,26 +19,34 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create(conn, name: str) -> str:
-    """A new key for client `name`; returns the key itself (not stored anywhere)."""
+# What a key may read beyond Open311's anonymous view (geo/incidents/open311.py): every
+# key may report; reading unpublished categories or exact places is granted one by one.
+SCOPES = ("read:restricted", "read:precise")
+
+
+def create(conn, name: str, scopes=()) -> str:
+    """A new key for client `name` with read `scopes`; returns the key itself (not stored anywhere)."""
     name = (name or "").strip()
     if not name:
         raise ValueError("须为密钥命名 a key needs a name (the client it is for)")
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"未知权限范围 unknown scope {', '.join(unknown)}; scopes: {', '.join(SCOPES)}")
     key = PREFIX + secrets.token_urlsafe(32)
     with db.transaction(conn) as cur:
-        cur.execute("INSERT INTO api_key (name, key_hash) VALUES (%s, %s)", (name, _digest(key)))
+        cur.execute("INSERT INTO api_key (name, key_hash, scopes) VALUES (%s, %s, %s)", (name, _digest(key), sorted(set(scopes))))
     return key
 
 
 def verify(conn, key: str | None) -> dict | None:
-    """The key's row (id, name) if the key is known and not revoked, else None."""
+    """The key's row (id, name, scopes) if the key is known and not revoked, else None."""
     if not key or len(key) > 200:
         return None
-    return db.one(conn, "SELECT id, name FROM api_key WHERE key_hash = %s AND revoked_at IS NULL", (_digest(key),))
+    return db.one(conn, "SELECT id, name, scopes FROM api_key WHERE key_hash = %s AND revoked_at IS NULL", (_digest(key),))
 
 
 def list_keys(conn) -> list[dict]:
-    return db.rows(conn, "SELECT id, name, created_at, revoked_at FROM api_key ORDER BY id")
+    return db.rows(conn, "SELECT id, name, scopes, created_at, revoked_at FROM api_key ORDER BY id")
 
 
 def revoke(conn, key_id: int) -> bool:

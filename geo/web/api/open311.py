@@ -6,9 +6,11 @@ zone, XML element names): any existing Open311 client must work unchanged. The d
 Chinese status goes in `status_notes` ("处置中 in_progress"); `extensions=true` adds
 `extended_attributes` (detailed status, grid, overdue, level handled).
 
-Privacy: reporters' names, phones and e-mails are stored and never returned. For dispute
-categories (矛盾纠纷, is_dispute) public responses withhold the description and the address
-and round the position to about 100 m: a family dispute at an exact door is personal data.
+Privacy (issue #18): reporters' names, phones and e-mails are stored and never returned.
+Anonymous reads list only published categories (`category.public`), at the grid's centre
+with the community's name for an address, a scrubbed description and no photo; a key with
+the scope read:restricted or read:precise reads more (geo/incidents/open311.py decides, in
+SQL, what each reader sees; this module only parses and answers in the spec's format).
 Geocoding is not offered (no geocoder works offline here): `lat`/`long` are required and a
 request with only `address_string` gets a 400 saying so.
 
@@ -37,6 +39,7 @@ from werkzeug.exceptions import HTTPException
 from geo import db
 from geo.incidents import dispatch as routing
 from geo.incidents import lifecycle
+from geo.incidents import open311 as requests_db
 from geo.security import apikeys
 from geo.worktime import CST
 
@@ -198,7 +201,7 @@ def _check_jurisdiction(conn) -> None:
     jid = flask.request.values.get("jurisdiction_id", "").strip()
     if jid and not JURISDICTION.match(jid):
         raise Open311Error(400, "jurisdiction_id must be a 6- to 12-digit division code (e.g. 620802)")
-    if jid and not db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM jurisdiction WHERE code = %s)", (jid,)):
+    if jid and not requests_db.jurisdiction_exists(conn, jid):
         raise Open311Error(404, f"jurisdiction_id {jid!r} not found")
 
 
@@ -224,7 +227,7 @@ def _throttle(key_id: int) -> None:
 @bp.get(f"/discovery.{FORMAT}")
 def discovery(fmt):
     with _conn() as conn:
-        changed = db.scalar(conn, "SELECT max(changed_at) FROM data_version WHERE name = 'incident'")
+        changed = requests_db.changed_at(conn)
     url = flask.url_for("open311.discovery", fmt=fmt, _external=True).rsplit("/", 1)[0] + "/"
     changeset = _iso(changed) or _iso(datetime.now(CST))
     payload = {
@@ -260,7 +263,7 @@ def _service(r: dict) -> dict:
 def services(fmt):
     with _conn() as conn:
         _check_jurisdiction(conn)
-        rows = db.rows(conn, "SELECT * FROM category ORDER BY minor_code")
+        rows = requests_db.services(conn)
     return _respond(fmt, "services", [_service(r) for r in rows])
 
 
@@ -268,9 +271,7 @@ def services(fmt):
 def service_definition(code, fmt):
     with _conn() as conn:
         _check_jurisdiction(conn)
-        known = SERVICE_CODE.match(code) and db.scalar(
-            conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,)
-        )
+        known = SERVICE_CODE.match(code) and requests_db.category_exists(conn, code)
     if not known:
         raise Open311Error(404, f"service_code {code!r} not found")
     attributes = [
@@ -303,14 +304,10 @@ def post_request(fmt):
         _check_jurisdiction(conn)
         fields = _incident_fields(conn, form)
         try:
-            incident_id = routing.create_incident(conn, actor=f"open311:{key['name']}", source="open311", **fields)
+            row = requests_db.create(conn, key["name"], fields)
         except routing.RoutingError as exc:
             raise Open311Error(400, str(exc)) from None
-        row = db.one(
-            conn,
-            "SELECT deadline, c.department FROM incident i JOIN category c USING (minor_code) WHERE i.id = %s",
-            (incident_id,),
-        )
+    incident_id = row["id"]
     notice = f"已受理，责任单位：{row['department']}，办理时限：{row['deadline'].astimezone(CST):%Y-%m-%d %H:%M}"
     return _respond(
         fmt, "service_requests", [{"service_request_id": str(incident_id), "service_notice": notice, "account_id": None}]
@@ -325,9 +322,7 @@ def _incident_fields(conn, form) -> dict:
     code = form.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code is required")
-    if not SERVICE_CODE.match(code) or not db.scalar(
-        conn, "SELECT EXISTS (SELECT 1 FROM category WHERE minor_code = %s)", (code,)
-    ):
+    if not SERVICE_CODE.match(code) or not requests_db.category_exists(conn, code):
         raise Open311Error(400, f"service_code {code!r} not found (see services.json)")
     lat, lon = form.get("lat", "").strip(), form.get("long", "").strip()
     if not (lat and lon):
@@ -363,17 +358,19 @@ def _incident_fields(conn, form) -> dict:
 
 # --------------------------------------------------------------------------- GET requests
 
-PUBLIC_SQL = """
-    SELECT i.id, i.status, i.minor_code, c.minor_name, c.department, c.is_dispute, i.description, i.address,
-           i.reported_at, i.deadline, i.media_url, i.grid_code, i.level_handled, i.merged_into,
-           ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
-           COALESCE((SELECT max(h.at) FROM incident_history h WHERE h.incident_id = i.id), i.reported_at) AS updated_at
-      FROM incident i JOIN category c USING (minor_code)
-"""
+
+def _read_scopes() -> tuple[str, ...]:
+    """What the reader may see beyond the anonymous view: the scopes of the api_key sent, if any."""
+    sent = flask.request.args.get("api_key")
+    if sent is None:
+        return ()
+    key = _verify_key(sent)
+    if key is None:
+        raise Open311Error(403, "api_key unknown or revoked (reads need no key; send one only for its scopes)")
+    return tuple(key["scopes"] or ())
 
 
 def _public(r: dict, extensions: bool, now: datetime) -> dict:
-    private = r["is_dispute"]
     notes = lifecycle.status_label(r["status"]) + (f"，合并至 #{r['merged_into']}" if r["merged_into"] else "")
     out = {
         "service_request_id": str(r["id"]),
@@ -381,17 +378,17 @@ def _public(r: dict, extensions: bool, now: datetime) -> dict:
         "status_notes": notes,
         "service_name": r["minor_name"],
         "service_code": r["minor_code"],
-        "description": "（矛盾纠纷内容不公开 withheld: dispute）" if private and r["description"] else r["description"],
+        "description": r["description"],
         "agency_responsible": r["department"],
         "service_notice": None,
         "requested_datetime": _iso(r["reported_at"]),
         "updated_datetime": _iso(r["updated_at"]),
         "expected_datetime": _iso(r["deadline"]),
-        "address": None if private else r["address"],
+        "address": r["address"] or None,
         "address_id": None,
         "zipcode": None,
-        "lat": round(r["lat"], 3) if private else r["lat"],
-        "long": round(r["lon"], 3) if private else r["lon"],
+        "lat": round(r["lat"], 7),
+        "long": round(r["lon"], 7),
         "media_url": r["media_url"],
     }
     if extensions:
@@ -440,15 +437,16 @@ def _extensions() -> bool:
 @bp.get(f"/requests.{FORMAT}")
 def get_requests(fmt):
     ids = _csv_arg("service_request_id")
+    scopes = _read_scopes()
     with _conn() as conn:
         _check_jurisdiction(conn)
-        now = db.scalar(conn, "SELECT now()")
+        now = requests_db.now(conn)
         if ids:  # the spec: service_request_id overrides every other parameter
             if not all(i.isascii() and i.isdigit() and len(i) < 19 for i in ids):
                 raise Open311Error(400, "service_request_id must be a comma-separated list of numbers")
             if len(ids) > MAX_RESULTS:
                 raise Open311Error(400, f"at most {MAX_RESULTS} service_request_id values at once")
-            rows = db.rows(conn, PUBLIC_SQL + " WHERE i.id = ANY(%s::bigint[]) ORDER BY i.id", (ids[:MAX_RESULTS],))
+            rows = requests_db.requests_by_id(conn, [int(i) for i in ids], scopes)
         else:
             start, end = _parse_time("start_date"), _parse_time("end_date")
             if start and end and end - start > MAX_SPAN:
@@ -465,36 +463,29 @@ def get_requests(fmt):
                 raise Open311Error(400, f"service_code must be up to {MAX_CODES} four-digit codes, comma-separated")
             page_size = _int_arg("page_size", MAX_RESULTS, 1, MAX_RESULTS)
             offset = (_int_arg("page", 1, 1, MAX_PAGE) - 1) * page_size
-            closed = list(lifecycle.CLOSED_STATUSES)
-            rows = db.rows(
+            rows = requests_db.find_requests(
                 conn,
-                PUBLIC_SQL
-                + """ WHERE i.reported_at >= %(start)s AND i.reported_at <= %(end)s
-                                   AND (%(codes)s::text[] IS NULL OR i.minor_code = ANY(%(codes)s::text[]))
-                                   AND (%(want_open)s OR i.status = ANY(%(closed)s))
-                                   AND (%(want_closed)s OR NOT (i.status = ANY(%(closed)s)))
-                                 ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s OFFSET %(offset)s""",
-                {
-                    "start": start,
-                    "end": end,
-                    "codes": codes or None,
-                    "closed": closed,
-                    "want_open": not statuses or "open" in statuses,
-                    "want_closed": not statuses or "closed" in statuses,
-                    "limit": page_size,
-                    "offset": offset,
-                },
+                start=start,
+                end=end,
+                codes=codes,
+                want_open=not statuses or "open" in statuses,
+                want_closed=not statuses or "closed" in statuses,
+                limit=page_size,
+                offset=offset,
+                scopes=scopes,
             )
     return _respond(fmt, "service_requests", [_public(r, _extensions(), now) for r in rows])
 
 
 @bp.get(f"/requests/<request_id>.{FORMAT}")
 def get_request(request_id, fmt):
+    scopes = _read_scopes()
     with _conn() as conn:
         _check_jurisdiction(conn)
         valid = request_id.isascii() and request_id.isdigit() and len(request_id) < 19
-        row = db.one(conn, PUBLIC_SQL + " WHERE i.id = %s", (int(request_id),)) if valid else None
-        now = db.scalar(conn, "SELECT now()")
+        found = requests_db.requests_by_id(conn, [int(request_id)], scopes) if valid else []
+        row = found[0] if found else None
+        now = requests_db.now(conn)
     if row is None:
         raise Open311Error(404, f"service_request_id {request_id!r} not found")
     return _respond(fmt, "service_requests", [_public(row, _extensions(), now)])
@@ -505,12 +496,7 @@ def get_token(token, fmt):
     """Creation is synchronous, so a request's token is its id; the endpoint exists for clients that ask."""
     with _conn() as conn:
         _check_jurisdiction(conn)
-        found = (
-            token.isascii()
-            and token.isdigit()
-            and len(token) < 19
-            and db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM incident WHERE id = %s)", (int(token),))
-        )
+        found = token.isascii() and token.isdigit() and len(token) < 19 and requests_db.incident_exists(conn, int(token))
     if not found:
         raise Open311Error(404, f"token {token!r} not found")
     return _respond(fmt, "service_requests", [{"service_request_id": token, "token": token}])
