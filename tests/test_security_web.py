@@ -147,12 +147,16 @@ def test_each_role_reaches_its_pages_and_no_others(server, demo_url, demo_conn, 
 
 
 def test_a_dash_callback_of_another_roles_page_is_refused(server, demo_url):
+    import dash
+
     c = client(server, demo_url, "leader")
-    body = {"output": "pl-grids.children", "outputs": {"id": "pl-grids", "property": "children"}, "inputs": [], "state": []}
+    c.get("/")  # Dash fills its callback map on the first request
+    output = next(k for k in dash.get_app().callback_map if "pl-grids.children" in k)
+    body = {"output": output, "outputs": {"id": "pl-grids", "property": "children"}, "inputs": [], "state": []}
     assert c.post("/_dash-update-component", json=body, headers={"X-CSRFToken": c.csrf}).status_code == 403
     # client-side navigation renders a page through Dash's router callback: guarded by the page's permission
     route = {
-        "output": "_pages_content.children",
+        "output": ".._pages_content.children..._pages_store.data..",
         "outputs": [{"id": "_pages_content", "property": "children"}],
         "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/planner"}],
         "state": [],

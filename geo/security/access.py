@@ -55,9 +55,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 # A grid worker works the case on the ground; the command centre decides everything else.
 HANDLE_TRANSITIONS = frozenset({"in_progress", "returned"})
 
-# The permission each page needs (path as registered with Dash).
+# The permission each page needs, by the path it is registered with in Dash's page registry.
+# The web guard finds the registry entry Dash will render for a requested path (whatever its
+# spelling: //users, /users/, /./users) and asks for that entry's permission, for the page
+# load and for the page-router callback alike. A registered page missing from this table
+# needs UNLISTED, which no role has: a new page is closed until someone decides who may open it.
+UNLISTED = "page.unlisted"
 PAGES: dict[str, str] = {
     "/": VIEW,
+    "/account": VIEW,
     "/drill": VIEW,
     "/planner": PLAN_EDIT,
     "/intake": INCIDENT_HANDLE,
@@ -125,7 +131,21 @@ def allowed(role: str, permission: str) -> bool:
 
 
 def page_permission(path: str) -> str:
-    return PAGES.get(path.rstrip("/") or "/", VIEW)
+    """The permission of the page registered at `path` (UNLISTED if the table does not name it)."""
+    return PAGES.get(path.rstrip("/") or "/", UNLISTED)
+
+
+def requires(*permissions: str):
+    """Mark a Dash callback as needing `permissions` beyond its page's (an export needs REPORT).
+
+    Put it under @callback: Dash's wrapper copies the function's attributes, so the web
+    guard reads them from the callback map before the callback runs."""
+
+    def mark(func):
+        func.required_permissions = frozenset(permissions) | getattr(func, "required_permissions", frozenset())
+        return func
+
+    return mark
 
 
 def endpoint_permission(path: str) -> str:

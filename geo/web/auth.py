@@ -18,7 +18,6 @@ import html as html_escape
 import json
 import os
 import secrets
-from urllib.parse import urlparse
 
 import flask
 
@@ -90,7 +89,12 @@ def guard():
         sent = req.headers.get("X-CSRFToken") or req.form.get("csrf_token")
         if not sent or not secrets.compare_digest(sent, sess.csrf_token):
             return flask.jsonify({"error": "csrf", "message": t("auth.csrf")}), 403
-    needed = next((p for p in sorted(_permissions(req)) if not scope.can(p)), None)
+    try:
+        permissions = _permissions(req)
+    except BadRequest as bad:
+        flask.current_app.logger.warning("refused %s %s: %s", req.method, path, bad)
+        return flask.jsonify({"error": "bad request", "message": str(bad)}), 400
+    needed = next((p for p in sorted(permissions) if not scope.can(p)), None)
     if needed:
         with db.system() as conn:
             accounts.audit_denied(conn, scope, path, needed)
@@ -116,27 +120,75 @@ def _headers(response: flask.Response) -> flask.Response:
     return response
 
 
+class BadRequest(ValueError):
+    """A request the guard cannot even classify (unknown callback, pathname that is no path): 400."""
+
+
+API_PREFIXES = ("/api/", "/tiles/", "/reports/", "/uploads/", "/open311/")
+MAX_PATHNAME = 2048
+
+
 def _permissions(req) -> frozenset[str]:
-    """What the request needs: by page, by endpoint, or by the components a callback writes."""
+    """What the request needs: by page, by endpoint, or by the callback it calls."""
     path = req.path
     if path == "/_dash-update-component":
         try:
             body = json.loads(req.get_data(cache=True) or b"{}")
         except ValueError:
-            return frozenset({access.VIEW})
+            raise BadRequest("the callback request is not JSON") from None
         if not isinstance(body, dict):
-            return frozenset({access.VIEW})
-        needed = access.callback_permissions(_ids(body.get("outputs")))
-        pathname = _pages_pathname(body)
-        if pathname is not None:
-            needed |= {access.page_permission(urlparse(str(pathname)).path)}
-        return needed
+            raise BadRequest("the callback request is not a JSON object")
+        return _callback_permissions(body)
     if path.startswith(("/_dash", "/assets/", "/_reload")):
         return frozenset({access.VIEW})
-    pages = {p["path"] for p in _dash_pages()}
-    if path in pages or path.rstrip("/") in pages:
-        return frozenset({access.page_permission(path)})
+    if not path.startswith(API_PREFIXES):
+        entry = page_entry(path)
+        if entry is not None:
+            return frozenset({access.page_permission(entry["path"])})
     return frozenset({access.endpoint_permission(path)})
+
+
+def page_entry(pathname) -> dict | None:
+    """The page-registry entry Dash renders for `pathname`, or None (its 404 page).
+
+    The one place a path becomes a page: Dash's own matching (strip the slashes, compare with
+    each registered path and template), so //users, /users/ and /users// are /users here
+    exactly as they are for Dash's router, and a spelling Dash does not render
+    (/./users, /USERS) is not a page here either."""
+    import dash
+    from dash._pages import _path_to_page
+
+    if not isinstance(pathname, str) or not pathname.startswith("/") or len(pathname) > MAX_PATHNAME:
+        raise BadRequest("pathname must be a path on this site starting with /")
+    page, _ = _path_to_page(dash.get_app().strip_relative_path(pathname))
+    return page or None
+
+
+def _page_of_module(module: str) -> dict | None:
+    return next((p for p in _dash_pages() if p["module"] == module), None)
+
+
+def _callback_permissions(body: dict) -> frozenset[str]:
+    """A callback needs its page's permission (the page module that defined it), what it is
+    marked with (access.requires), what the components it writes need, and, for Dash's page
+    router, the permission of the page it is about to render."""
+    import dash
+
+    output = body.get("output")
+    entry = dash.get_app().callback_map.get(output) if isinstance(output, str) else None
+    func = entry.get("callback") if entry else None
+    if func is None:
+        raise BadRequest(f"no such callback: {str(output)[:80]!r}")
+    needed = set(access.callback_permissions(_ids(body.get("outputs"))))
+    needed |= getattr(func, "required_permissions", frozenset())
+    page = _page_of_module(getattr(func, "__module__", ""))
+    if page is not None:
+        needed.add(access.page_permission(page["path"]))
+    pathname = _pages_pathname(body)
+    if pathname is not _NOT_ROUTING:
+        entry = page_entry(pathname) if pathname is not None else None  # None: Dash renders its 404 page
+        needed.add(access.page_permission(entry["path"]) if entry else access.VIEW)
+    return frozenset(needed)
 
 
 def _dash_pages() -> list[dict]:
@@ -160,20 +212,23 @@ def _ids(outputs) -> list[str]:
     return ids
 
 
-def _pages_pathname(body: dict) -> str | None:
+def _pages_pathname(body: dict):
     """The path a Dash page-routing callback is about to render, if this is one."""
 
     def walk(x):
         if isinstance(x, dict):
             if x.get("id") == "_pages_location" and x.get("property") == "pathname":
-                yield x.get("value") or "/"
+                yield x.get("value")
             for v in x.values():
                 yield from walk(v)
         elif isinstance(x, list):
             for v in x:
                 yield from walk(v)
 
-    return next(walk(body.get("inputs")), None)
+    return next(walk(body.get("inputs")), _NOT_ROUTING)
+
+
+_NOT_ROUTING = object()
 
 
 def _safe_next(target: str | None) -> str:

@@ -28,8 +28,9 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 from geo import db, labels
 from geo.analysis import dashboard, drill, drill_geo, indicators, rankings
 from geo.labels import t
-from geo.security import accounts
+from geo.security import access, accounts
 from geo.web.api.analysis import MEASURES, parse_view, view_query
+from geo.web.auth import permitted
 from geo.web.frame import frame
 from geo.web.home import home_code
 from geo.web.pages.bigscreen import FONT, pct
@@ -127,6 +128,7 @@ LABELS = {
     "drill.detail.actor": "经办",
     "drill.export": "导出Excel",
     "drill.rankings.quarter": "{quarter} 季通报（末位标红）",
+    "drill.rankings.denied": "季通报仅向有报表权限的账号显示",
     "drill.monthly.title": "{month} 月调度",
     "drill.monthly.found": "排查量",
     "drill.monthly.change": "环比",
@@ -837,6 +839,13 @@ def panel(title: str, body, cls: str = "", pid: str | None = None) -> html.Div:
 # --------------------------------------------------------------------------- layout
 
 
+def rankings_or_note(conn, view: dict):
+    """The 季通报 for roles that may read reports (like /api/rankings), a note for the others."""
+    if not permitted(access.REPORT):
+        return html.P(t("drill.rankings.denied"), className="muted")
+    return ranking_panel(ranking_data(conn, view))
+
+
 def contents(conn, view: dict, shown_rankings: str | None = None) -> dict:
     """The children of every view-dependent component, by id (the layout and the callback share it).
 
@@ -856,7 +865,7 @@ def contents(conn, view: dict, shown_rankings: str | None = None) -> dict:
         "drill-incidents": incident_table(data),
         "drill-detail-body": incident_detail(data["detail"]),
         "drill-emerging": emerging_list(data),
-        "drill-rankings": no_update if same else ranking_panel(ranking_data(conn, data["view"])),
+        "drill-rankings": no_update if same else rankings_or_note(conn, data["view"]),
         "drill-rank-key": ranking_key(data["view"]),
         "drill-legend": legend(md),
         "drill-map-data": md,
@@ -1100,6 +1109,7 @@ def render(search, shown_rankings=None):
 @callback(
     Output("drill-download", "data"), Input("drill-export", "n_clicks"), State("drill-url", "search"), prevent_initial_call=True
 )
+@access.requires(access.REPORT)  # the same data as /api/rankings, the same permission
 def export(n, search):
     if not n:
         return no_update
