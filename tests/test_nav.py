@@ -42,13 +42,18 @@ def test_each_role_sees_exactly_the_pages_it_may_open(registry):
 def test_a_page_registered_later_joins_the_menu_without_a_list_to_edit(registry):
     import dash
 
+    from geo.security import access
     from geo.web import nav
 
     dash.register_page("geo.web.pages.probe_page", path="/probe", name="探针", order=50, layout=lambda: None)
+    dash.register_page("geo.web.pages.probe_open", path="/probe-open", name="开放", permission=access.VIEW, layout=lambda: None)
     try:
-        assert ("/probe", "探针") in [(e["path"], e["label"]) for e in nav.entries(session("admin"))]
+        shown = [(e["path"], e["label"]) for e in nav.entries(session("admin"))]
+        assert ("/probe-open", "开放") in shown  # a page that says who may open it joins the menu
+        assert "/probe" not in [p for p, _ in shown]  # one that does not is closed to everybody (fail closed)
     finally:
         registry.pop("geo.web.pages.probe_page", None)
+        registry.pop("geo.web.pages.probe_open", None)
 
 
 def test_desk_pages_and_the_big_screen_carry_the_menu(registry):

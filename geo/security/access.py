@@ -59,7 +59,8 @@ HANDLE_TRANSITIONS = frozenset({"in_progress", "returned"})
 # The web guard finds the registry entry Dash will render for a requested path (whatever its
 # spelling: //users, /users/, /./users) and asks for that entry's permission, for the page
 # load and for the page-router callback alike. A registered page missing from this table
-# needs UNLISTED, which no role has: a new page is closed until someone decides who may open it.
+# needs the `permission` it gave dash.register_page, else UNLISTED, which no role has: a new
+# page is closed until someone decides who may open it.
 UNLISTED = "page.unlisted"
 PAGES: dict[str, str] = {
     "/": VIEW,
@@ -133,6 +134,12 @@ def allowed(role: str, permission: str) -> bool:
 def page_permission(path: str) -> str:
     """The permission of the page registered at `path` (UNLISTED if the table does not name it)."""
     return PAGES.get(path.rstrip("/") or "/", UNLISTED)
+
+
+def entry_permission(entry: dict) -> str:
+    """The permission of a Dash page-registry entry: this table's, else the `permission` the
+    page gave dash.register_page, else UNLISTED (nobody)."""
+    return PAGES.get(entry["path"].rstrip("/") or "/") or entry.get("permission") or UNLISTED
 
 
 def requires(*permissions: str):

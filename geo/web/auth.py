@@ -144,7 +144,7 @@ def _permissions(req) -> frozenset[str]:
     if not path.startswith(API_PREFIXES):
         entry = page_entry(path)
         if entry is not None:
-            return frozenset({access.page_permission(entry["path"])})
+            return frozenset({access.entry_permission(entry)})
     return frozenset({access.endpoint_permission(path)})
 
 
@@ -183,11 +183,11 @@ def _callback_permissions(body: dict) -> frozenset[str]:
     needed |= getattr(func, "required_permissions", frozenset())
     page = _page_of_module(getattr(func, "__module__", ""))
     if page is not None:
-        needed.add(access.page_permission(page["path"]))
+        needed.add(access.entry_permission(page))
     pathname = _pages_pathname(body)
     if pathname is not _NOT_ROUTING:
         entry = page_entry(pathname) if pathname is not None else None  # None: Dash renders its 404 page
-        needed.add(access.page_permission(entry["path"]) if entry else access.VIEW)
+        needed.add(access.entry_permission(entry) if entry else access.VIEW)
     return frozenset(needed)
 
 

@@ -18,7 +18,7 @@ from geo.security import access
 def _may_open(entry: dict, sess) -> bool:
     if sess is None:  # outside a request (tests building a layout): every page
         return True
-    return sess.scope.can(access.page_permission(entry["path"]))
+    return sess.scope.can(access.entry_permission(entry))
 
 
 def entries(sess=None) -> list[dict]:
