@@ -55,8 +55,8 @@ def run(args) -> int:
         elif args.action == "list":
             for u in accounts.users(conn):
                 state = "active" if u["active"] else "disabled"
-                if u["locked_until"]:
-                    state += f", locked until {u['locked_until']:%H:%M}"
+                if accounts.throttled(u):
+                    state += f", {u['recent_failures']} recent failed sign-ins (unlock forgives them)"
                 last = f"{u['last_sign_in']:%Y-%m-%d %H:%M}" if u["last_sign_in"] else "never"
                 print(f"{u['username']}\t{u['role']}\t{u['admin_code']}\t{u['display_name']}\t{state}\tlast sign-in {last}")
         elif args.action == "passwd":

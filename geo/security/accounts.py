@@ -25,11 +25,21 @@ from geo.security import access
 _hasher = PasswordHasher()  # Argon2id, argon2-cffi's RFC 9106 low-memory profile
 
 MIN_PASSWORD_LENGTH = 10
-# Throttling: after this many failures for one account within the window the account is
-# locked for the window; one address gets more tries across accounts before it is refused.
+# Throttling (issue #18, 5), counted from login_attempt within THROTTLE_WINDOW:
+# - one address on one name: after MAX_FAILURES_PER_USER failures each further try waits
+#   BACKOFF_START, doubling per failure up to the window (progressive delay, no CAPTCHA);
+# - one address on any names: refused after MAX_FAILURES_PER_IP failures;
+# - one name from many addresses: addresses that never signed in to it are refused after
+#   MAX_FAILURES_PER_NAME failures, while the owner's own desks (addresses with a past
+#   success) keep signing in: a distributed guesser slows down, the owner is not locked out.
+# Every refusal answers exactly like a wrong password, after the same Argon2 verification.
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_IP = 20
+MAX_FAILURES_PER_NAME = 50
+BACKOFF_START = timedelta(seconds=30)
 THROTTLE_WINDOW = timedelta(minutes=15)
+KNOWN_SOURCE_DAYS = 90
+REFUSED = "用户名或密码错误，或尝试过于频繁请稍后再试 (wrong user name or password, or too many tries: wait and try again)"
 
 
 def session_idle() -> timedelta:
@@ -118,8 +128,8 @@ def set_password(conn, username: str, password: str, actor: str = "cli", keep_to
     check_password_strength(password, username)
     with db.transaction(conn) as cur:
         cur.execute(
-            """UPDATE app_user SET password_hash = %s, password_changed_at = now(), failed_count = 0,
-                              locked_until = NULL WHERE username = %s""",
+            """UPDATE app_user SET password_hash = %s, password_changed_at = now(), throttle_reset_at = now()
+                WHERE username = %s""",
             (_hasher.hash(password), username),
         )
         if cur.rowcount != 1:
@@ -135,9 +145,7 @@ def set_password(conn, username: str, password: str, actor: str = "cli", keep_to
 
 def set_active(conn, username: str, active: bool, actor: str = "cli") -> None:
     with db.transaction(conn) as cur:
-        cur.execute(
-            "UPDATE app_user SET active = %s, failed_count = 0, locked_until = NULL WHERE username = %s", (active, username)
-        )
+        cur.execute("UPDATE app_user SET active = %s, throttle_reset_at = now() WHERE username = %s", (active, username))
         if cur.rowcount != 1:
             raise AccountError(f"无此用户 no user {username!r}")
         if not active:
@@ -152,10 +160,19 @@ def set_active(conn, username: str, active: bool, actor: str = "cli") -> None:
 def users(conn) -> list[dict]:
     return db.rows(
         conn,
-        """SELECT username, display_name, role, admin_code, active, locked_until, created_at,
-                                   (SELECT max(at) FROM login_attempt a WHERE a.username = u.username AND ok) AS last_sign_in
-                              FROM app_user u ORDER BY username""",
+        """SELECT username, display_name, role, admin_code, active, created_at,
+                  (SELECT max(at) FROM login_attempt a WHERE a.username = u.username AND ok) AS last_sign_in,
+                  (SELECT count(*) FROM login_attempt a
+                    WHERE a.username = u.username AND NOT ok
+                      AND a.at > greatest(now() - %(window)s, coalesce(u.throttle_reset_at, '-infinity'))) AS recent_failures
+             FROM app_user u ORDER BY username""",
+        {"window": THROTTLE_WINDOW},
     )
+
+
+def throttled(user: dict) -> bool:
+    """Is somebody guessing this account's password (for the account lists: unlock forgives)?"""
+    return user["recent_failures"] >= MAX_FAILURES_PER_USER
 
 
 # --------------------------------------------------------------------------- sign-in
@@ -163,35 +180,64 @@ def users(conn) -> list[dict]:
 
 def check_password(conn, username: str, password: str, ip: str | None = None) -> dict:
     """The account's row when the password is right, else SignInRefused; throttled and logged
-    like a sign-in (it is one, as far as guessing goes)."""
+    like a sign-in (it is one, as far as guessing goes).
+
+    The same work whatever the case (one query, one Argon2 verification against the
+    account's hash or a dummy one, one failure record) and the same message for an unknown
+    name, a wrong password and a throttled source, so neither the answer nor its time tells
+    which names exist or which are being guessed."""
     username = (username or "").strip()[:64]
-    window = THROTTLE_WINDOW
-    if (
-        ip
-        and db.scalar(conn, """SELECT count(*) FROM login_attempt WHERE ip = %s AND NOT ok AND at > now() - %s""", (ip, window))
-        >= MAX_FAILURES_PER_IP
-    ):
-        _refuse(conn, username, ip, "throttled.ip")
     user = db.one(conn, "SELECT * FROM app_user WHERE username = %s", (username,))
-    if user and user["locked_until"] and user["locked_until"] > db.scalar(conn, "SELECT now()"):
-        _refuse(conn, username, ip, "locked")
-    ok = False
-    if user:
-        try:
-            ok = _hasher.verify(user["password_hash"], password or "")
-        except (VerificationError, InvalidHashError):
-            ok = False
-    else:
-        # Spend the same time on an unknown name, so timing does not tell which names exist.
-        try:
-            _hasher.verify(_DUMMY_HASH, password or "")
-        except (VerificationError, InvalidHashError):
-            pass
-    if not ok:
-        _fail(conn, user, username, ip)
+    counts = _failures(conn, username, ip, user["throttle_reset_at"] if user else None)
+    try:
+        ok = _hasher.verify(user["password_hash"] if user else _DUMMY_HASH, password or "") and user is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    reason = _throttled(counts)
+    if reason or not ok:
+        _fail(conn, user, username, ip, reason or ("password" if user else "unknown_user"))
     if not user["active"]:
         _refuse(conn, username, ip, "disabled")
     return user
+
+
+def _failures(conn, username: str, ip: str | None, reset_at) -> dict:
+    """Recent failures by this address on this name, by this address, and on this name."""
+    return db.one(
+        conn,
+        """WITH recent AS (
+               SELECT username, ip, at FROM login_attempt
+                WHERE NOT ok AND at > greatest(now() - %(window)s, coalesce(%(reset)s::timestamptz, '-infinity'))
+                  AND (username = %(name)s OR ip = %(ip)s))
+           SELECT (SELECT count(*) FROM recent WHERE username = %(name)s AND ip IS NOT DISTINCT FROM %(ip)s
+                      AND at > coalesce((SELECT max(at) FROM login_attempt
+                                          WHERE ok AND username = %(name)s AND ip IS NOT DISTINCT FROM %(ip)s), '-infinity'))
+                      AS pair,
+                  (SELECT max(at) FROM recent WHERE username = %(name)s AND ip IS NOT DISTINCT FROM %(ip)s) AS pair_last,
+                  (SELECT count(*) FROM login_attempt WHERE ip = %(ip)s AND NOT ok AND at > now() - %(window)s) AS source,
+                  (SELECT count(*) FROM recent WHERE username = %(name)s) AS name,
+                  EXISTS (SELECT 1 FROM login_attempt WHERE ok AND username = %(name)s AND ip IS NOT DISTINCT FROM %(ip)s
+                             AND at > now() - %(known)s) AS known_source,
+                  now() AS now""",
+        {"window": THROTTLE_WINDOW, "reset": reset_at, "name": username, "ip": ip, "known": timedelta(days=KNOWN_SOURCE_DAYS)},
+    )
+
+
+def backoff(failures: int) -> timedelta:
+    """How long an address waits on a name after `failures` failures in a row (0 below the limit)."""
+    if failures < MAX_FAILURES_PER_USER:
+        return timedelta(0)
+    return min(THROTTLE_WINDOW, BACKOFF_START * 2 ** min(failures - MAX_FAILURES_PER_USER, 20))
+
+
+def _throttled(c: dict) -> str | None:
+    if c["source"] >= MAX_FAILURES_PER_IP:
+        return "throttled.ip"
+    if c["pair"] and c["now"] < c["pair_last"] + backoff(c["pair"]):
+        return "throttled.backoff"
+    if c["name"] >= MAX_FAILURES_PER_NAME and not c["known_source"]:
+        return "throttled.name"
+    return None
 
 
 def sign_in(conn, username: str, password: str, ip: str | None = None, user_agent: str | None = None) -> Session:
@@ -203,7 +249,6 @@ def sign_in(conn, username: str, password: str, ip: str | None = None, user_agen
     with db.transaction(conn) as cur:
         if _hasher.check_needs_rehash(user["password_hash"]):
             cur.execute("UPDATE app_user SET password_hash = %s WHERE id = %s", (_hasher.hash(password), user["id"]))
-        cur.execute("UPDATE app_user SET failed_count = 0, locked_until = NULL WHERE id = %s", (user["id"],))
         cur.execute(
             """INSERT INTO app_session (token_hash, user_id, csrf_token, expires_at, ip, user_agent)
                        VALUES (%s, %s, %s, now() + %s, %s, %s)""",
@@ -218,40 +263,28 @@ def sign_in(conn, username: str, password: str, ip: str | None = None, user_agen
 _DUMMY_HASH = _hasher.hash("quanyu-dummy-password-for-timing")
 
 
-def _fail(conn, user: dict | None, username: str, ip: str | None) -> None:
+def _fail(conn, user: dict | None, username: str, ip: str | None, reason: str) -> None:
     with db.transaction(conn) as cur:
-        if user:
-            cur.execute(
-                """UPDATE app_user SET failed_count = failed_count + 1,
-                                  locked_until = CASE WHEN failed_count + 1 >= %s THEN now() + %s END
-                            WHERE id = %s RETURNING failed_count""",
-                (MAX_FAILURES_PER_USER, THROTTLE_WINDOW, user["id"]),
-            )
         cur.execute("INSERT INTO login_attempt (username, ip, ok) VALUES (%s, %s, false)", (username, ip))
         _audit(
             cur,
             username,
             "sign_in.failed",
             f"user:{username}",
-            {"reason": "password" if user else "unknown_user"},
+            {"reason": reason},
             ok=False,
             ip=ip,
             admin_code=user["admin_code"] if user else None,
         )
-    raise SignInRefused("password", "用户名或密码错误 (wrong user name or password)")
+    raise SignInRefused(reason, REFUSED)
 
 
 def _refuse(conn, username: str, ip: str | None, reason: str) -> None:
+    """A refusal after the right password (a disabled account): only the owner learns it."""
     with db.transaction(conn) as cur:
         cur.execute("INSERT INTO login_attempt (username, ip, ok) VALUES (%s, %s, false)", (username, ip))
         _audit(cur, username, "sign_in.failed", f"user:{username}", {"reason": reason}, ok=False, ip=ip)
-    minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-    messages = {
-        "locked": f"失败次数过多，账号已锁定 {minutes} 分钟 (too many failures: account locked for {minutes} minutes)",
-        "throttled.ip": f"本机尝试次数过多，请 {minutes} 分钟后再试 (too many attempts from this address)",
-        "disabled": "账号已停用，请联系管理员 (account disabled)",
-    }
-    raise SignInRefused(reason, messages[reason])
+    raise SignInRefused(reason, "账号已停用，请联系管理员 (account disabled)")
 
 
 def session(conn, token: str | None) -> Session | None:

@@ -18,6 +18,7 @@ import html as html_escape
 import json
 import os
 import secrets
+from urllib.parse import urlsplit
 
 import flask
 
@@ -232,8 +233,18 @@ _NOT_ROUTING = object()
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: a sign-in link must not forward to another host."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site: a sign-in link must not forward to another host (issue #18, 3).
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/", a tab,
+    "/evil.example" and "/", a backslash, "evil.example" both mean //evil.example to them: anything
+    with a control character, whitespace, a backslash, a scheme or a host, or that starts with two
+    slashes, is refused and the user lands on the home page."""
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > MAX_PATHNAME:
+        return "/"
+    if any(ch in target for ch in "\\\x7f") or any(ch.isspace() or ord(ch) < 0x20 for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if target.startswith("//") or parts.scheme or parts.netloc:
         return "/"
     return target.rstrip("?") or "/"
 
@@ -299,8 +310,8 @@ def login():
                 conn, username, req.form.get("password", "")[:256], ip=_client_ip(), user_agent=req.headers.get("User-Agent")
             )
     except accounts.SignInRefused as refused:
-        status = 429 if refused.reason in ("locked", "throttled.ip") else 401
-        return _login_form(refused.message, username=username, next_path=next_path, csrf=expected), status
+        # One status for every refusal: a 429 for throttled names would tell which are being guessed.
+        return _login_form(refused.message, username=username, next_path=next_path, csrf=expected), 401
     resp = flask.redirect(next_path)
     max_age = int(accounts.session_max().total_seconds())
     resp.set_cookie(SESSION_COOKIE, sess.token, max_age=max_age, httponly=True, samesite="Lax", secure=_secure_cookies())

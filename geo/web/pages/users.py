@@ -36,7 +36,7 @@ def records() -> list[dict]:
             "role": t(f"auth.role.{u['role']}"),
             "admin_code": u["admin_code"],
             "state": t("users.active")
-            if u["active"] and not u["locked_until"]
+            if u["active"] and not accounts.throttled(u)
             else (t("users.locked") if u["active"] else t("users.disabled")),
             "last_sign_in": u["last_sign_in"].astimezone(CST).strftime("%Y-%m-%d %H:%M") if u["last_sign_in"] else "—",
         }
