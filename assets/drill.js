@@ -6,8 +6,8 @@
  * of the significant grids for the hotspot views (drawn over the grid vector tiles of our
  * own tile server), and an optional density picture. A click on a child, a hot grid or an
  * incident is pushed back into Dash (store "drill-click"), which turns it into a new URL.
- * No glyphs, sprites or basemap: names are shown in an HTML tooltip, so nothing is asked
- * of another host.
+ * Under it the county's reference layers (quanyu_basemap.js); names are shown in an HTML
+ * tooltip; nothing is asked of another host.
  */
 (function () {
   "use strict";
@@ -61,6 +61,7 @@
     S.map = map;
     S.boundsKey = null;
     S.ready = new Promise((resolve) => map.on("load", resolve));
+    if (window.quanyuBasemap) window.quanyuBasemap(map);
     window.drillMap = map;
   }
 

@@ -11,6 +11,7 @@
 
   function absolute(style) {
     const copy = JSON.parse(JSON.stringify(style));
+    if (copy.glyphs && copy.glyphs.startsWith("/")) copy.glyphs = window.location.origin + copy.glyphs;
     Object.values(copy.sources).forEach((src) => {
       if (src.tiles) src.tiles = src.tiles.map((u) => (u.startsWith("/") ? window.location.origin + u : u));
     });

@@ -214,6 +214,7 @@
     });
     S.map.on("load", () => {
       addLayers(S.map);
+      if (window.quanyuBasemap) window.quanyuBasemap(S.map);
       wireEditing(S.map);
       S.ready = true;
       apply();

@@ -133,7 +133,7 @@
 
   function init(config) {
     state.config = config;
-    const style = { version: 8, sources: {}, layers: [] };
+    const style = { version: 8, sources: {}, layers: [], glyphs: window.location.origin + config.style.glyphs };
     config.style.layers.filter((l) => !l.source || !config.style.sources[l.source] || config.style.sources[l.source].type !== "vector")
       .forEach((l) => {
         style.layers.push(l);

@@ -53,6 +53,20 @@ def discover() -> dict[str, MapLayer]:
 LAYERS = discover()
 
 
+GLYPHS_URL = "/glyphs/{fontstack}/{range}.pbf"  # made by this server from the local CJK font (geo/glyphs.py)
+
+
+def basemap_style() -> dict:
+    """The reference layers (底图) alone, for maps that draw their own overlays (drill-down,
+    planner): glyphs, one vector source and its style layers, to go under everything."""
+    config = map_config({"basemap": LAYERS["basemap"]})
+    return {
+        "glyphs": GLYPHS_URL,
+        "sources": config["style"]["sources"],
+        "layers": [layer for layer in config["style"]["layers"] if layer.get("source") == "basemap"],
+    }
+
+
 def map_config(layers: dict[str, MapLayer], basemap_url: str | None = None, attribution: str = "") -> dict:
     """Everything the browser needs to draw the map: sources, style layers, legends."""
     sources, style_layers, switcher = {}, [], []
@@ -84,6 +98,7 @@ def map_config(layers: dict[str, MapLayer], basemap_url: str | None = None, attr
         )
     style = {
         "version": 8,
+        "glyphs": GLYPHS_URL,
         "sources": sources,
         "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#0a1726"}}] + style_layers,
     }

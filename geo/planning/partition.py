@@ -13,8 +13,9 @@ straight stays straight), then drawn back in lon/lat and noded with the communit
 boundary, and the grids are the faces of that linework (shapely.polygonize). Faces of
 one noding share every edge and vertex, so the proposal tiles the community with no gap
 or overlap and passes GEOS's coverage validation; the community's vertices are kept
-untouched. Roads and blocks: the schema holds no road layer yet, so cuts are straight
-lines; when one arrives the candidate lines can be snapped to it.
+untouched. Roads and blocks: where the county's road layer is imported (basemap_feature,
+kind roads), the grids are made of whole blocks instead (geo.planning.blocks: 以路为界); the
+straight cuts remain for communities without roads, or with too few blocks for the grids.
 """
 
 from __future__ import annotations
@@ -24,39 +25,14 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyproj
 import shapely
-from shapely import affinity
 
 from geo import db
 from geo.coverage.standards import as_config
+from geo.planning import blocks
+from geo.planning.frame import ANGLES, LocalFrame, polsby_popper
 
-ANGLES = np.radians(np.arange(0, 180, 5))
 CROSSING_PENALTY = 4.0  # a cut crossing the community twice costs as if it were 5x longer
-_GEOD = pyproj.Geod(ellps="GRS80")
-
-
-class LocalFrame:
-    """An affine lon/lat -> metres map around a point: true to ~1e-4 over a community."""
-
-    def __init__(self, lon0: float, lat0: float):
-        self.lon0, self.lat0 = lon0, lat0
-        self.kx = _GEOD.inv(lon0 - 0.005, lat0, lon0 + 0.005, lat0)[2] / 0.01
-        self.ky = _GEOD.inv(lon0, lat0 - 0.005, lon0, lat0 + 0.005)[2] / 0.01
-
-    def to_m(self, geom):
-        return affinity.affine_transform(geom, [self.kx, 0, 0, self.ky, -self.kx * self.lon0, -self.ky * self.lat0])
-
-    def to_lonlat(self, geom):
-        return affinity.affine_transform(geom, [1 / self.kx, 0, 0, 1 / self.ky, self.lon0, self.lat0])
-
-    def xy(self, lon, lat) -> np.ndarray:
-        return np.column_stack([(np.asarray(lon, float) - self.lon0) * self.kx, (np.asarray(lat, float) - self.lat0) * self.ky])
-
-
-def polsby_popper(geom) -> float:
-    """4πA/P²: 1 for a disc, about 0.785 for a square, near 0 for a strip."""
-    return float(4 * math.pi * geom.area / geom.length**2) if geom.length else 0.0
 
 
 # --------------------------------------------------------------------------- splitting (metric frame)
@@ -176,6 +152,8 @@ class Proposal:
     metrics: dict  # "proposal" and "current": balance and compactness side by side
     seconds: float = 0.0
     valid_coverage: bool = field(default=False)
+    method: str = "splitline"  # "blocks" where the grids follow the road layer
+    road_share: float | None = None  # share of new boundary within 15 m of a road (when roads exist)
 
     def geometries(self) -> list:
         return [p["geom"] for p in self.pieces]
@@ -190,6 +168,8 @@ class Proposal:
             metrics=self.metrics,
             valid_coverage=self.valid_coverage,
             seconds=round(self.seconds, 3),
+            method=self.method,
+            road_share=None if self.road_share is None else round(self.road_share, 4),
         )
         d["pieces"] = [{k: v for k, v in p.items() if k != "geom"} for p in self.pieces]
         if geojson:
@@ -290,8 +270,14 @@ def partition(conn, community_code: str, target: int = 300, persons_limit: int |
         hh = np.array(cur.fetchall(), dtype=float).reshape(-1, 3)
         cur.execute("SELECT ST_AsBinary(geom) FROM grid_current WHERE admin_code = %s ORDER BY code", (community_code,))
         current = [shapely.from_wkb(bytes(r[0])) for r in cur.fetchall()]
+    roads = community_roads(conn, community_code)
     lon, lat, persons = hh[:, 0], hh[:, 1], hh[:, 2]
-    pieces, frame = propose(community, lon, lat, persons, target, persons_limit)
+    method, pieces, frame = "splitline", None, None
+    if roads is not None:
+        pieces, frame = blocks.propose_on_blocks(community, roads, lon, lat, persons, target, persons_limit)
+        method = "blocks" if pieces is not None else method
+    if pieces is None:
+        pieces, frame = propose(community, lon, lat, persons, target, persons_limit)
     rows, summary = measures(pieces, frame, lon, lat, persons, target)
     _, now = measures(current, frame, lon, lat, persons, target)
     for seq, (row, geom) in enumerate(zip(rows, pieces), start=1):
@@ -305,4 +291,17 @@ def partition(conn, community_code: str, target: int = 300, persons_limit: int |
         dict(proposal=summary, current=now),
         seconds=time.perf_counter() - t0,
         valid_coverage=bool(shapely.coverage_is_valid(pieces)),
+        method=method,
+        road_share=None if roads is None else blocks.road_share(pieces, community, roads, frame),
     )
+
+
+def community_roads(conn, community_code: str):
+    """The road centrelines over a community (lon/lat, one geometry), or None without any."""
+    wkb = db.scalar(
+        conn,
+        """SELECT ST_AsBinary(ST_Collect(r.geom)) FROM basemap_feature r JOIN admin_unit a ON a.code = %s
+            WHERE r.kind = 'roads' AND r.geom && a.geom AND ST_Intersects(r.geom, a.geom)""",
+        (community_code,),
+    )
+    return shapely.from_wkb(bytes(wkb)) if wkb else None
