@@ -266,4 +266,8 @@ def migrate(conn) -> list[str]:
         finally:
             cur.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_KEY,))
             conn.commit()
+    if applied_now:  # a fresh (or just upgraded) database gets the reference data it lacks
+        from geo.io import reference
+
+        reference.seed(conn)
     return applied_now

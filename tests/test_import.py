@@ -150,7 +150,7 @@ def test_boundary_reimport_updates_by_code(tiny_jurisdiction, conn, tmp_path):
     bigger = shapely.box(106.649, 35.529, 106.671, 35.551)
     path = write_file(tmp_path / "district.geojson", [{"adcode": "620802", "name": "崆峒区"}], [bigger])
     result = importer.import_file(conn, "boundary", path)
-    assert "0 new and 1 updated administrative unit(s)" in result.summary()
+    assert "0 new, 1 updated and 0 unchanged administrative unit(s)" in result.summary()
     assert db.scalar(conn, "SELECT count(*) FROM admin_unit") == 4
     assert db.scalar(
         conn, "SELECT ST_Equals(geom, ST_Multi(ST_GeomFromText(%s, 4326))) FROM admin_unit WHERE code = '620802'", (bigger.wkt,)
@@ -385,7 +385,7 @@ def test_gbk_csv_with_chinese_headers(gridded, tmp_path):
     path = tmp_path / "住户.csv"
     path.write_bytes("经度,纬度,地址,户主,人数,标签\n106.655,35.545,新民路1号,张三,4,特困、失业\n".encode("gbk"))
     result = importer.import_file(gridded, "households", path)
-    assert "encoding GB18030/GBK" in result.summary()
+    assert "编码 encoding: GBK/GB18030" in result.summary()
     assert db.one(gridded, "SELECT address, head_name, persons, tags FROM household") == {
         "address": "新民路1号",
         "head_name": "张三",
@@ -430,7 +430,9 @@ def test_empty_and_wrong_type_geometry_are_rejected(gridded, tmp_path):
 def test_missing_column_is_rejected(gridded, tmp_path):
     path = write_file(tmp_path / "h.csv", [{"户主": "张三", "phone": "1"}], [shapely.Point(106.655, 35.545)])
     message = fail(gridded, "households", path)
-    assert "missing required column: address (or 地址/住址). Columns found: 户主, phone" in message
+    assert (
+        "missing required column: address (or 地址/住址/详细地址/家庭住址/现住址/居住地址). Columns found: 户主, phone" in message
+    )
 
 
 def test_wrong_type_is_rejected(gridded, tmp_path):
@@ -471,11 +473,18 @@ def test_unknown_enum_values_are_rejected(gridded, categories, tmp_path):
         assert f"row 1 (line 2): {column}: unknown value; accepted:" in message
 
 
-def test_many_problems_are_reported_at_once(gridded, tmp_path):
-    records = [{"address": "a", "persons": "x"} for _ in range(25)]
-    message = fail(gridded, "households", write_file(tmp_path / "h.csv", records, [shapely.Point(106.655, 35.545)] * 25))
-    assert "25 problems" in message and "row 20 (line 21)" in message and "… and 5 more" in message
-    assert "row 21 " not in message
+def test_every_problem_is_reported_at_once_and_a_repeated_value_once(gridded, tmp_path):
+    records = [{"address": "a", "persons": "x"} for _ in range(25)] + [
+        {"address": "b", "persons": str(200 + i)} for i in range(25)
+    ]
+    message = fail(gridded, "households", write_file(tmp_path / "h.csv", records, [shapely.Point(106.655, 35.545)] * 50))
+    # the 25 identical bad cells are one problem naming the first rows; the 25 distinct ones are all listed
+    assert "26 problems" in message
+    assert (
+        "persons='x' in 25 rows (row 1 (line 2), row 2 (line 3), row 3 (line 4), row 4 (line 5), row 5 (line 6) … and 20 more)"
+        in message
+    )
+    assert "row 50 (line 51): persons='224': must be between 0 and 100" in message
 
 
 # --------------------------------------------------------------------------- grids
@@ -574,6 +583,6 @@ def test_cli_import_prints_crs_and_summary(gridded, tmp_path, capsys):
     path = write_file(tmp_path / "h.csv", [{"address": "a"}], [shapely.Point(gx, gy)])
     assert cli.main(["import", "households", path, "--crs", "gcj02", "--test"]) == 0
     out = capsys.readouterr()
-    assert "导入完成 imported 1 households from h.csv" in out.out
+    assert "导入完成 batch 1: 1 households from h.csv: 1 new" in out.out
     assert "坐标系 CRS: GCJ-02" in out.out and "converted to WGS84" in out.out
     assert "校验 validating 1 rows" in out.err

@@ -171,7 +171,7 @@ def test_batch_import_reports_problems_and_writes_nothing(page, conn):
     assert count(conn) == 0
     good = bad.splitlines()[0] + "\n" + bad.splitlines()[1] + "\n"
     text, version = page.import_upload(data_url("text/csv", good.encode()), "事件.csv", 0)
-    assert "导入完成 imported 1 incidents" in text and version == 1
+    assert "导入完成 batch" in text and "1 incidents" in text and version == 1
     assert count(conn) == 1
 
 

@@ -30,9 +30,14 @@ def run(args) -> int:
         print(cluster.database_url(test=args.test))
     elif args.action == "migrate":
         conn = db.connect(test=args.test)
+        from geo.io import reference
+
         applied = db.migrate(conn)
+        seeded = reference.seed(conn)  # idempotent: only what is missing
         conn.close()
         print("applied: " + (", ".join(applied) or "nothing, schema is current"))
+        if seeded:
+            print("loaded: " + "; ".join(seeded))
     return 0
 
 

@@ -6,7 +6,9 @@ stated is a file someone will overlay wrongly.
 
 from __future__ import annotations
 
-from geo.commands.import_ import LAYERS, run_on_db
+from geo.commands.import_ import run_on_db
+
+LAYERS = ("boundary", "grids", "households", "incidents", "places")
 
 
 def add_arguments(p):

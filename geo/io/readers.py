@@ -92,6 +92,11 @@ class Source:
     top_note: tuple[str, str] | None = None  # GeoJSON top-level (member, text): coord_system or crs_note
     lines: list[int] | None = None  # file line (CSV) or sheet row (Excel) of each row
     notes: list[str] = field(default_factory=list)
+    encoding: Any = None  # geo.io.encodings.Encoding of the text, where the format has one
+    layers: list[str] = field(default_factory=list)  # every layer (or sheet) of the file
+    read_layers: list[str] = field(default_factory=list)  # those read
+    row_layers: list[str] | None = None  # layer of each row, when several were read
+    raw: pd.DataFrame | None = None  # the table as read, coordinate columns included (rejected rows go back in it)
 
     def __len__(self) -> int:
         return len(self.geometry)
@@ -102,58 +107,137 @@ class Source:
             return f"row {i + 1} (line {self.lines[i]})"
         if self.format == "xlsx":
             return f"row {i + 1} (sheet row {self.lines[i]})"
+        if self.row_layers is not None:
+            layer = self.row_layers[i]
+            return f"layer {layer} feature {i + 1 - self.row_layers.index(layer)}"
         return f"feature {i + 1}"
 
 
-def read_source(path: str | Path, prefer_layer: str | None = None) -> Source:
-    """Read any supported file; `prefer_layer` picks a GeoPackage layer or Excel sheet."""
+def read_source(
+    path: str | Path,
+    prefer_layer: str | None = None,
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+    geometry: str | None = None,
+    all_polygon_layers: bool = False,
+) -> Source:
+    """Read any supported file.
+
+    layer: the file's layer (GeoPackage, several shapefiles in a ZIP) or Excel sheet the user
+    named (--layer); it must exist. Without it a multi-layer file gives the layer called
+    `prefer_layer`, else the first whose geometry is `geometry` ("point"/"polygon"), or, with
+    `all_polygon_layers` (boundaries: towns and communities side by side), every polygon
+    layer. encoding: forces the text encoding of a DBF or CSV (see geo.io.encodings).
+    """
     path = Path(path)
     fmt = file_format(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     upload_check.check(path, fmt)  # size limit and content type before any reader sees the file
     if fmt == "csv":
-        header, rows, lines, encoding = _read_csv(path)
+        header, rows, lines, found = _read_csv(path, encoding)
         source = _table_source(path, fmt, header, rows, lines)
-        source.notes.append(f"encoding {encoding}")
+        source.encoding = found
     elif fmt == "xlsx":
-        header, rows, lines = _read_xlsx(path, prefer_layer)
+        header, rows, lines, sheet, sheets = _read_xlsx(path, layer, prefer_layer)
         source = _table_source(path, fmt, header, rows, lines)
+        source.layers, source.read_layers = sheets, [sheet]
     else:
-        source = _read_vector(path, fmt, prefer_layer)
+        source = _read_vector(path, fmt, layer, prefer_layer, encoding, geometry, all_polygon_layers)
     _pop_crs_column(source)
     return source
 
 
 # --------------------------------------------------------------------------- vector files
 
+_POLYGON_TYPES = ("Polygon", "MultiPolygon", "Polygon Z", "MultiPolygon Z", "3D Polygon", "3D MultiPolygon")
 
-def _read_vector(path: Path, fmt: str, prefer_layer: str | None) -> Source:
-    import geopandas
+
+def list_layers(path: Path) -> list[tuple[str, str]]:
+    """(name, geometry type) of every layer of a vector file."""
     import pyogrio
 
-    layer = None
+    return [(str(n), str(t)) for n, t in pyogrio.list_layers(path)]
+
+
+def _choose_layers(path, layers, layer, prefer_layer, geometry, all_polygon_layers) -> list[str]:
+    names = [n for n, _ in layers]
+    if layer is not None:
+        if layer not in names:
+            raise ValueError(f"the file has no layer {layer!r}; its layers: {', '.join(names)}")
+        return [layer]
+    if len(names) <= 1:
+        return names[:1] or [None]
+    if prefer_layer in names:
+        return [prefer_layer]
+    polygons = [n for n, t in layers if t in _POLYGON_TYPES or "Polygon" in t]
+    if all_polygon_layers and polygons:
+        return polygons
+    if geometry == "polygon" and polygons:
+        return polygons[:1]
+    if geometry == "point":
+        points = [n for n, t in layers if "Point" in t]
+        if points:
+            return points[:1]
+    return names[:1]
+
+
+def _read_vector(path, fmt, layer, prefer_layer, encoding, geometry, all_polygon_layers) -> Source:
+    from geo.io import encodings
+
     if fmt == "geojson":
         _refuse_escaped_nul(path)
-    if fmt == "gpkg":
-        names = [str(n) for n, _ in pyogrio.list_layers(path)]
-        layer = prefer_layer if prefer_layer in names else names[0]
-    # GeoJSON text that looks like a date or time ("00:00", "2024-03-01 09:30") is kept as
-    # written: GDAL would otherwise turn it into a date/time field and reformat it.
-    options = {"DATE_AS_STRING": True} if fmt == "geojson" else {}
-    gdf = geopandas.read_file(path, engine="pyogrio", layer=layer, datetime_as_string=True, on_invalid="ignore", **options)
-    frame = _objects(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
+        layers = [(None, "")]
+    else:
+        layers = list_layers(path)
+    chosen = _choose_layers(path, layers, layer, prefer_layer, geometry, all_polygon_layers)
+    frames, geometry_parts, row_layers, declared = [], [], [], None
+    found_encoding = None
+    for name in chosen:
+        enc = None
+        if fmt == "shapefile":
+            enc = encodings.shapefile_encoding(path, encoding, name)
+        elif encoding and fmt != "gpkg":
+            enc = encodings.Encoding(encodings.codec_for(encoding), "from --encoding")
+        found_encoding = found_encoding or enc
+        gdf = _read_gdal(path, fmt, name, enc)
+        frames.append(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
+        geometry_parts += list(gdf.geometry.array)
+        row_layers += [name] * len(gdf)
+        crs = _declared_crs(gdf.crs, fmt)
+        if declared is None:
+            declared = crs
+        elif crs[0] != declared[0]:
+            raise ValueError(
+                f"layers {chosen[0]!r} and {name!r} are in different coordinate systems: import them one by one (--layer)"
+            )
+    frame = _objects(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
     if fmt == "shapefile":
         back = {short: long for long, short in SHAPEFILE_FIELD_NAMES.items()}
         frame = frame.rename(columns=lambda c: back.get(str(c).lower(), c))
-    geometry = list(gdf.geometry.array)
-    declared, reason = _declared_crs(gdf.crs, fmt)
-    source = Source(path, fmt, frame, geometry, declared_crs=declared, declared_reason=reason)
-    if layer is not None and len(names) > 1:
-        source.notes.append(f"read layer {layer!r} of {names}")
+    source = Source(path, fmt, frame, geometry_parts, declared_crs=declared[0], declared_reason=declared[1])
+    source.encoding = found_encoding
+    source.layers = [n for n, _ in layers if n is not None]
+    source.read_layers = [n for n in chosen if n is not None]
+    if len(chosen) > 1:
+        source.row_layers = row_layers
+    if len(source.layers) > 1:
+        source.notes.append(f"read layer(s) {', '.join(map(repr, source.read_layers))} of {source.layers}")
     if fmt == "geojson":
         source.top_note = _geojson_top_note(path)
     return source
+
+
+def _read_gdal(path: Path, fmt: str, layer: str | None, enc):
+    import geopandas
+
+    # GeoJSON text that looks like a date or time ("00:00", "2024-03-01 09:30") is kept as
+    # written: GDAL would otherwise turn it into a date/time field and reformat it.
+    options = {"DATE_AS_STRING": True} if fmt == "geojson" else {}
+    if enc is not None:
+        options["encoding"] = enc.gdal
+    return geopandas.read_file(path, engine="pyogrio", layer=layer, datetime_as_string=True, on_invalid="ignore", **options)
 
 
 def _refuse_escaped_nul(path: Path) -> None:
@@ -207,17 +291,11 @@ def _geojson_top_note(path: Path, window: int = 65536) -> tuple[str, str] | None
 # --------------------------------------------------------------------------- tables
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[list], list[int], str]:
-    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK, as Excel writes)."""
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValueError("the CSV is neither UTF-8 nor GBK/GB18030 text")
+def _read_csv(path: Path, forced: str | None = None):
+    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK, as Excel writes), or --encoding."""
+    from geo.io import encodings
+
+    text, encoding = encodings.decode_text(path.read_bytes(), forced)
     first = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first and "," not in first else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -234,7 +312,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[list], list[int], str]:
         lines.append(start)
     if header is None:
         raise ValueError("the CSV is empty (no header row)")
-    return header, rows, lines, "UTF-8" if encoding == "utf-8-sig" else "GB18030/GBK"
+    return header, rows, lines, encoding
 
 
 def _records(reader):
@@ -254,12 +332,15 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…({len(str(value))} chars)"
 
 
-def _read_xlsx(path: Path, prefer_sheet: str | None) -> tuple[list[str], list[list], list[int]]:
+def _read_xlsx(path: Path, layer: str | None, prefer_sheet: str | None):
     import openpyxl
 
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        sheet = book[prefer_sheet] if prefer_sheet in book.sheetnames else book.worksheets[0]
+        if layer is not None and layer not in book.sheetnames:
+            raise ValueError(f"the workbook has no sheet {layer!r}; its sheets: {', '.join(book.sheetnames)}")
+        name = layer or (prefer_sheet if prefer_sheet in book.sheetnames else book.sheetnames[0])
+        sheets, sheet = list(book.sheetnames), book[name]
         header, rows, lines = None, [], []
         for number, record in enumerate(sheet.iter_rows(values_only=True), start=1):
             if not any(v is not None and str(v).strip() for v in record):
@@ -272,8 +353,8 @@ def _read_xlsx(path: Path, prefer_sheet: str | None) -> tuple[list[str], list[li
     finally:
         book.close()
     if header is None:
-        raise ValueError("the sheet is empty (no header row)")
-    return header, rows, lines
+        raise ValueError(f"the sheet {name!r} is empty (no header row)")
+    return header, rows, lines, name, sheets
 
 
 def _table_source(path: Path, fmt: str, header: list, rows: list[list], lines: list[int]) -> Source:
@@ -284,10 +365,15 @@ def _table_source(path: Path, fmt: str, header: list, rows: list[list], lines: l
     lon = next((keys[k] for k in LON_COLUMNS if k in keys), None)
     lat = next((keys[k] for k in LAT_COLUMNS if k in keys), None)
     wkt = next((keys[k] for k in WKT_COLUMNS if k in keys), None)
-    source = Source(path, fmt, frame, [None] * len(frame), lines=lines)
+    named = None
+    if not (lon and lat):  # "百度经度", "经度(高德)", "bd_lng": the column names say the system
+        lon, lat, named = _named_coordinate_columns(frame.columns)
+    source = Source(path, fmt, frame, [None] * len(frame), lines=lines, raw=frame)
     source.declared_reason = (
         f"{fmt.upper()} files carry no CRS, so WGS84 is assumed; pass --crs gcj02 for AMap/Tencent coordinates"
     )
+    if named is not None:
+        source.declared_crs, source.declared_reason = named, f"the column names {lon!r}, {lat!r} say so"
     if lon and lat:
         _points_from_columns(source, lon, lat)
     elif wkt:
@@ -295,6 +381,37 @@ def _table_source(path: Path, fmt: str, header: list, rows: list[list], lines: l
     else:
         source.missing_geometry = GEOMETRY_COLUMNS_HELP
     return source
+
+
+_SYSTEM_WORDS = (("百度", "bd09", "bd_09", "bd"), ("高德", "腾讯", "gcj02", "gcj_02", "gcj", "火星"), ("wgs84", "gps"))
+
+
+def _named_coordinate_columns(columns) -> tuple[str | None, str | None, crs_mod.Crs | None]:
+    """Longitude/latitude columns whose names carry their system (百度经度, 经度（高德）, bd_lng)."""
+    systems = (crs_mod.BD09, crs_mod.GCJ02, crs_mod.WGS84)
+    found: dict[str, dict[str, str]] = {}
+    for c in columns:
+        k = re.sub(r"[\s()（）\[\]【】_\-]+", "", str(c).lower())
+        for system, words in zip(systems, _SYSTEM_WORDS):
+            word = next((w.replace("_", "") for w in words if w.replace("_", "") in k), None)
+            if word is None:
+                continue
+            rest = k.replace(word, "", 1)
+            axis = (
+                "lon"
+                if rest in ("经度", "lng", "lon", "longitude", "x")
+                else "lat"
+                if rest in ("纬度", "lat", "latitude", "y")
+                else None
+            )
+            if axis:
+                found.setdefault(system.key, {})[axis] = c
+            break
+    for system in systems:
+        pair = found.get(system.key, {})
+        if "lon" in pair and "lat" in pair:
+            return pair["lon"], pair["lat"], system
+    return None, None, None
 
 
 def _points_from_columns(source: Source, lon: str, lat: str) -> None:
