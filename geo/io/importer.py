@@ -404,6 +404,9 @@ def prepare(
     prep.layer_fields = spec.fields(ctx)
     try:
         overrides = columns.parse_option(columns_map) if isinstance(columns_map, str) else columns_map
+        if source.layer_columns:
+            _unify_layers(source, prep.layer_fields, overrides, prep.notes)
+            overrides = None
         mapping = prep.mapping = ctx.mapping = columns.match(
             list(source.frame.columns), prep.layer_fields, overrides, shapefile=source.format == "shapefile"
         )
@@ -429,6 +432,28 @@ def prepare(
         if name in mapping.fields:
             prep.notes.append(f"column {mapping.fields[name]} recognised as {name} and not stored (only what is needed: PIPL)")
     return prep
+
+
+def _unify_layers(source: readers.Source, layer_fields, overrides: dict | None, notes: list[str]) -> None:
+    """Several layers read together (towns and communities): each layer's own headers are
+    recognised on their own (乡镇名称 in one, 社区名称 in the other), then the rows are put
+    into one table named by field, which the rest of the import reads as any file."""
+    import pandas as pd
+
+    layers = np.array(source.row_layers, dtype=object)
+    unified = {f.name: [None] * len(source) for f in layer_fields}
+    said = []
+    for name, own in source.layer_columns.items():
+        mine = {c: v for c, v in (overrides or {}).items() if c in map(str, own)}
+        m = columns.match(own, layer_fields, mine, shapefile=source.format == "shapefile")
+        rows = np.flatnonzero(layers == name)
+        for field_name, column in m.fields.items():
+            cells = source.frame[column].tolist()
+            for i in rows:
+                unified[field_name][i] = cells[i]
+        said.append(f"{name}: " + ", ".join(f"{c}→{f}" for f, c in m.fields.items()))
+    source.frame = pd.DataFrame({k: v for k, v in unified.items() if any(x is not None for x in v)}, dtype=object)
+    notes.append("columns per layer: " + "; ".join(said))
 
 
 def _failed(prep: Prepared, path: Path, lines: list[str]) -> ImportFailed:
@@ -622,10 +647,12 @@ def import_file(
         progress=progress,
     )
     ctx, problems, source = prep.ctx, prep.problems, prep.source
-    ctx.mode, ctx.skip_invalid, ctx.user, ctx.jurisdiction = mode, skip_invalid, user or "cli", forced
+    # Rows with problems are always set aside, so that the checks made in SQL (points outside
+    # the jurisdiction, grids in no community) run on the rest and the user sees the WHOLE
+    # list; without skip_invalid the transaction is then rolled back (nothing written).
+    ctx.mode, ctx.skip_invalid, ctx.user, ctx.jurisdiction = mode, True, user or "cli", forced
     ctx.keyed = "external_id" in prep.mapping.fields
-    if not skip_invalid:
-        problems.fail()
+    problems.fail_file()
     records = [None if i in problems.rows else rec for i, rec in enumerate(prep.records)]
     located = None
     if prep.spec.geometry == POINT:
@@ -650,6 +677,8 @@ def import_file(
             if layer == "boundary":
                 _codes_for_named_units(cur, ctx, problems, prep.notes)
             counts, notes = prep.spec.write(cur, ctx, problems, prep.spec.columns)
+            if not skip_invalid:
+                problems.fail()
             counts["rows_read"], counts["rejected"] = len(source), len(problems.rows)
             all_notes = prep.warnings + prep.notes + notes + source.notes
             batches.finish(cur, ctx.batch, counts, "; ".join([prep.crs_reason, *all_notes]))

@@ -96,6 +96,7 @@ class Source:
     layers: list[str] = field(default_factory=list)  # every layer (or sheet) of the file
     read_layers: list[str] = field(default_factory=list)  # those read
     row_layers: list[str] | None = None  # layer of each row, when several were read
+    layer_columns: dict[str, list] | None = None  # each layer's own columns, when several were read
     raw: pd.DataFrame | None = None  # the table as read, coordinate columns included (rejected rows go back in it)
 
     def __len__(self) -> int:
@@ -192,7 +193,7 @@ def _read_vector(path, fmt, layer, prefer_layer, encoding, geometry, all_polygon
     else:
         layers = list_layers(path)
     chosen = _choose_layers(path, layers, layer, prefer_layer, geometry, all_polygon_layers)
-    frames, geometry_parts, row_layers, declared = [], [], [], None
+    frames, geometry_parts, row_layers, declared, layer_columns = [], [], [], None, {}
     found_encoding = None
     for name in chosen:
         enc = None
@@ -201,8 +202,15 @@ def _read_vector(path, fmt, layer, prefer_layer, encoding, geometry, all_polygon
         elif encoding and fmt != "gpkg":
             enc = encodings.Encoding(encodings.codec_for(encoding), "from --encoding")
         found_encoding = found_encoding or enc
-        gdf = _read_gdal(path, fmt, name, enc)
+        try:
+            gdf = _read_gdal(path, fmt, name, enc)
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"the text is not valid {enc.label if enc else 'UTF-8'} ({exc.reason} at byte {exc.start} of {exc.object[:40]!r}; "
+                "a field name cut at 10 bytes in the middle of a character?): pass --encoding gbk or utf-8"
+            ) from None
         frames.append(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
+        layer_columns[name] = [c for c in frames[-1].columns]
         geometry_parts += list(gdf.geometry.array)
         row_layers += [name] * len(gdf)
         crs = _declared_crs(gdf.crs, fmt)
@@ -222,6 +230,7 @@ def _read_vector(path, fmt, layer, prefer_layer, encoding, geometry, all_polygon
     source.read_layers = [n for n in chosen if n is not None]
     if len(chosen) > 1:
         source.row_layers = row_layers
+        source.layer_columns = layer_columns
     if len(source.layers) > 1:
         source.notes.append(f"read layer(s) {', '.join(map(repr, source.read_layers))} of {source.layers}")
     if fmt == "geojson":
