@@ -23,6 +23,7 @@ import shapely
 
 from geo import cli, db
 from geo import crs as crs_mod
+from geo.incidents import intake
 from geo.io import batches, importer, inspect
 from geo.worktime import CST
 
@@ -321,6 +322,10 @@ def test_a_countys_files_import_as_they_come(clean_db, categories, tmp_path):
         assert (got["closed_at"] is not None) == (t["status"] in ("closed", "followed_up"))
         assert abs(got["x"] - t["x"]) < 1e-9 and got["admin_code"] == (WEST if t["x"] < 106.66 else EAST)
     assert not db.scalar(conn, "SELECT count(*) FROM incident WHERE status IN ('closed', 'followed_up') AND closed_at IS NULL")
+    # the 工单编号 is kept and found by the work queue's search box
+    ticket = intake.find_incident(conn, "GD202500042")
+    assert ticket and db.scalar(conn, "SELECT external_id FROM incident WHERE id = %s", (ticket,)) == "GD202500042"
+    assert intake.find_incident(conn, str(ticket)) == ticket and intake.find_incident(conn, "GD999") is None
 
     # 6. places by 场所类型, 7. the 1+1+N roster by grid code
     result = importer.import_file(conn, "places", places_sheet(tmp_path))

@@ -150,6 +150,18 @@ def incident(conn, incident_id: int) -> dict | None:
     return row
 
 
+def find_incident(conn, text) -> int | None:
+    """The incident a user typed: an external ticket number (工单编号, kept by imports) first,
+    since those are often digits too, else our own id. None if neither is visible."""
+    value = str(text or "").strip()
+    if not value:
+        return None
+    found = db.scalar(conn, "SELECT id FROM incident WHERE external_id = %s", (value,))
+    if found is None and value.isdigit() and len(value) < 18:
+        found = db.scalar(conn, "SELECT id FROM incident WHERE id = %s", (int(value),))
+    return found
+
+
 def queue(
     conn,
     statuses: list[str] | None = None,

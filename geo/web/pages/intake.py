@@ -109,7 +109,7 @@ labels.ZH_CN.update(
         "intake.queue.due.overdue": "已超期",
         "intake.queue.due.due_soon": "即将到期",
         "intake.queue.open": "打开",
-        "intake.queue.id": "事件编号",
+        "intake.queue.id": "事件编号 / 工单编号",
         "intake.queue.count": "显示 {n} 件（最多 {limit} 件，可点列头排序）",
         "intake.col.id": "编号",
         "intake.col.title": "事件",
@@ -447,7 +447,7 @@ def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, de
                             ),
                             _field(
                                 t("intake.queue.id"),
-                                dcc.Input(id="in-q-id", type="text", inputMode="numeric", className="in-coord"),
+                                dcc.Input(id="in-q-id", type="text", className="in-coord"),
                                 html.Button(t("intake.queue.open"), id="in-q-open"),
                             ),
                         ],
@@ -1020,8 +1020,9 @@ def refresh_queue(statuses, town, due, sort_by, _version):
     prevent_initial_call=True,
 )
 def select(cell, _n, typed):
-    if ctx.triggered_id == "in-q-open":
-        return _incident_id(typed) or no_update
+    if ctx.triggered_id == "in-q-open":  # our id, or the 12345 工单编号 an import kept
+        with db.pooled() as conn:
+            return intake.find_incident(conn, typed) or no_update
     return (cell or {}).get("row_id") or no_update
 
 
