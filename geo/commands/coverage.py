@@ -23,6 +23,7 @@ LABELS = (  # summary key, Chinese label
     ("grids_no_worker", "无专职网格员 grids without a dedicated worker"),
     ("grids_incomplete_team", "1+1+N 不全 incomplete 1+1+N teams"),
     ("households_beyond_service_radius", "超出服务半径户 households beyond the service radius"),
+    ("blocks_cut", "被网格切开的街区 blocks cut in two by a grid boundary (with a road layer)"),
 )
 
 
@@ -111,6 +112,8 @@ def run(args) -> int:
         print("得分最低的社区 lowest-scoring communities:")
         for s in worst:
             print(f"  {s['admin_code']} {s['name']}: {s['score']:.2%}")
+    for b in report.blocks_cut[:5]:
+        print(f"  街区 block at {b['lon']},{b['lat']} ({b['block_area_m2']:,.0f} m²) in grids {', '.join(b['grid_codes'])}")
     if stored:
         state = "已更新 recomputed" if stored["refreshed"] else "未变化 unchanged since"
         print(f"coverage_defect: {state} grid version {stored['grid_version']}")

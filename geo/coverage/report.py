@@ -32,6 +32,7 @@ import shapely
 from psycopg2.extras import Json
 
 from geo import db
+from geo.coverage import blocks
 from geo.coverage.geometry import (
     AdminLocator,
     Defect,
@@ -67,6 +68,7 @@ class CoverageReport:
     staffing: list[dict]
     service_reach: dict
     seconds: dict = field(default_factory=dict)
+    blocks_cut: list[dict] = field(default_factory=list)  # blocks lying in two grids (with a road layer)
 
     def of_kind(self, kind: str) -> list[Defect]:
         return [d for d in self.defects if d.kind == kind]
@@ -81,6 +83,7 @@ class CoverageReport:
         out["grids_no_worker"] = sum("no_worker" in s["issues"] for s in self.staffing)
         out["grids_incomplete_team"] = len(self.staffing)
         out["households_beyond_service_radius"] = self.service_reach["count"]
+        out["blocks_cut"] = len(self.blocks_cut)
         out["coverage_score"] = self.score["score"]
         return out
 
@@ -103,6 +106,7 @@ class CoverageReport:
                 "staffing",
                 "service_reach",
                 "seconds",
+                "blocks_cut",
             )
         }
         d["summary"] = self.summary()
@@ -397,6 +401,11 @@ def analyse(conn, community_code: str | None = None, config=None) -> CoverageRep
     centre_xy = meter.xy(centres[:, 0], centres[:, 1]) if len(centres) else centres
     reach = service_reach(meter.xy(hh.lon, hh.lat), hh, centre_xy, config)
     timer["households"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    roads = blocks.scope_roads(conn, area)
+    cut = blocks.cut_blocks(roads, scope_units, grids["code"].tolist(), geoms, meter, config.noise_area_m2)
+    timer["blocks"] = time.perf_counter() - t
     timer["total"] = time.perf_counter() - t0
     return CoverageReport(
         scope_code=unit["code"],
@@ -415,6 +424,7 @@ def analyse(conn, community_code: str | None = None, config=None) -> CoverageRep
         staffing=staffing_issues(own, data["roles"]),
         service_reach=reach,
         seconds={k: round(v, 3) for k, v in timer.items()},
+        blocks_cut=cut,
     )
 
 

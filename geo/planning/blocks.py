@@ -2,10 +2,7 @@
 
 Planners draw grids along streets (以路为界): a block is never cut in two, so a grid boundary
 is a road or the community's own edge, and a worker's patrol follows streets that everyone
-names. Given the county's road layer, a community's blocks are the faces of its boundary noded
-with the road centrelines inside it (shapely.polygonize; road ends that lead nowhere, cul-de-
-sacs, are dangles and cut nothing). Faces of one noding share every edge, so any union of
-blocks tiles the community exactly, with no gap or overlap.
+names. The blocks come from geo.streets; any union of them tiles the community exactly.
 
 The partition is the shortest splitline of geo.planning.partition carried over to blocks:
 split a set of blocks in the household ratio k1:k2 along the direction whose cut (the total
@@ -23,18 +20,10 @@ import numpy as np
 import shapely
 
 from geo.planning.frame import ANGLES, LocalFrame
+from geo.streets import community_blocks
 
 MIN_SHARED_M = 0.5  # blocks touching at a corner only are not neighbours
 SIDE_CHANGE_ROUNDS = 60  # refinement moves at most, each one block
-
-
-def community_blocks(community_ll, roads_ll) -> list:
-    """The community's blocks (lon/lat polygons) from road lines (lon/lat, any of them
-    outside or crossing the edge): faces of the boundary noded with the roads, inside it."""
-    inside = [g for g in shapely.get_parts(shapely.intersection(roads_ll, community_ll)) if not g.is_empty]
-    lines = [community_ll.boundary] + [g for g in inside if g.geom_type in ("LineString", "MultiLineString", "LinearRing")]
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(lines))))
-    return [f for f in faces if f.area > 0 and shapely.intersects(community_ll, shapely.point_on_surface(f))]
 
 
 def adjacency(blocks_m: list) -> list[dict[int, float]]:

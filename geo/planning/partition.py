@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from geo import db
+from geo import db, streets
 from geo.coverage.standards import as_config
 from geo.planning import blocks
 from geo.planning.frame import ANGLES, LocalFrame, polsby_popper
@@ -270,7 +270,7 @@ def partition(conn, community_code: str, target: int = 300, persons_limit: int |
         hh = np.array(cur.fetchall(), dtype=float).reshape(-1, 3)
         cur.execute("SELECT ST_AsBinary(geom) FROM grid_current WHERE admin_code = %s ORDER BY code", (community_code,))
         current = [shapely.from_wkb(bytes(r[0])) for r in cur.fetchall()]
-    roads = community_roads(conn, community_code)
+    roads = streets.roads_over(conn, community_code)
     lon, lat, persons = hh[:, 0], hh[:, 1], hh[:, 2]
     method, pieces, frame = "splitline", None, None
     if roads is not None:
@@ -294,14 +294,3 @@ def partition(conn, community_code: str, target: int = 300, persons_limit: int |
         method=method,
         road_share=None if roads is None else blocks.road_share(pieces, community, roads, frame),
     )
-
-
-def community_roads(conn, community_code: str):
-    """The road centrelines over a community (lon/lat, one geometry), or None without any."""
-    wkb = db.scalar(
-        conn,
-        """SELECT ST_AsBinary(ST_Collect(r.geom)) FROM basemap_feature r JOIN admin_unit a ON a.code = %s
-            WHERE r.kind = 'roads' AND r.geom && a.geom AND ST_Intersects(r.geom, a.geom)""",
-        (community_code,),
-    )
-    return shapely.from_wkb(bytes(wkb)) if wkb else None
