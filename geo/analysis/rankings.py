@@ -225,20 +225,22 @@ def to_excel(path, report: dict, month_summary: dict | None = None) -> None:
     """Write the 季通报 (two ranking sheets) and optionally the 月调度 summary to an .xlsx file."""
     import pandas as pd
 
+    from geo.io.cells import safe_frame
+
     def sheet(rows: list[dict]) -> "pd.DataFrame":
         frame = pd.DataFrame(rows, columns=list(COLUMNS)).rename(columns=COLUMNS)
         for flag in ("排查量末位", "化解率末位"):
             frame[flag] = frame[flag].map({True: "末位", False: ""})
-        return frame
+        return safe_frame(frame)
 
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         sheet(report["towns"]).to_excel(writer, sheet_name=f"{report['quarter']}乡镇街道", index=False)
         sheet(report["departments"]).to_excel(writer, sheet_name=f"{report['quarter']}部门", index=False)
         if month_summary:
             scalars = {k: v for k, v in month_summary.items() if not isinstance(v, list)}
-            pd.DataFrame(list(scalars.items()), columns=["指标", "数值"]).to_excel(
+            safe_frame(pd.DataFrame(list(scalars.items()), columns=["指标", "数值"])).to_excel(
                 writer, sheet_name=f"{month_summary['month']}月调度", index=False
             )
-            pd.DataFrame(month_summary["overdue_by_town"]).to_excel(
+            safe_frame(pd.DataFrame(month_summary["overdue_by_town"])).to_excel(
                 writer, sheet_name=f"{month_summary['month']}超期", index=False
             )

@@ -21,6 +21,7 @@ import shapely
 
 from geo import crs as crs_mod
 from geo.io import readers
+from geo.io.cells import safe_row
 from geo.io.importer import LAYERS
 from geo.security.masking import mask_id, mask_name, mask_phone
 from geo.worktime import CST
@@ -296,8 +297,8 @@ def _write_csv(path: Path, table: _Table) -> list[str]:
     header, rows = _tabular(table)
     with path.open("w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel then reads UTF-8
         writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerow(safe_row(header))
+        writer.writerows(safe_row(row) for row in rows)
     return []
 
 
@@ -314,9 +315,9 @@ def _write_xlsx(path: Path, table: _Table) -> list[str]:
             )
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet(table.layer)
-    sheet.append(header)
+    sheet.append(safe_row(header))
     for row in rows:
-        sheet.append(row)
+        sheet.append(safe_row(row))
     book.save(path)
     return []
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import shapely
 
+from geo.io.cells import safe_row
 from geo.io.exporter import WKT_DECIMALS, ExportFailed
 from geo.planning import drafts as planning
 
@@ -99,12 +100,14 @@ def _xlsx(path: Path, rows, geoms, check, summary) -> None:
     sheet.append(list(GRID_COLUMNS) + ["wkt"])
     for r, g in zip(rows, geoms):
         wkt = shapely.to_wkt(g, rounding_precision=WKT_DECIMALS, trim=True)
-        sheet.append([r.get(k) for k in GRID_COLUMNS] + [wkt if len(wkt) <= 32_767 else "(too long for a cell: see the .gpkg)"])
+        sheet.append(
+            safe_row([r.get(k) for k in GRID_COLUMNS] + [wkt if len(wkt) <= 32_767 else "(too long for a cell: see the .gpkg)"])
+        )
     sheet = book.create_sheet("问题")
     sheet.append(["kind", "grid_codes", "area_m2", "width_m", "lon", "lat"])
     for d in check.defects:
-        sheet.append([d.kind, ",".join(d.grid_codes), round(d.area_m2, 1), d.width_m, d.lon, d.lat])
+        sheet.append(safe_row([d.kind, ",".join(d.grid_codes), round(d.area_m2, 1), d.width_m, d.lon, d.lat]))
     sheet = book.create_sheet("汇总")
     for k, v in summary.items():
-        sheet.append([k, v if isinstance(v, (int, float, str)) or v is None else str(v)])
+        sheet.append(safe_row([k, v if isinstance(v, (int, float, str)) or v is None else str(v)]))
     book.save(path)

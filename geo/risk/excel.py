@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from geo import labels
+from geo.io.cells import safe, safe_row
 from geo.risk import reports as risk_reports
 
 _TITLE_FONT = {"bold": True, "size": 14}
@@ -21,14 +22,14 @@ def _sheet(book, title: str, heading: str, columns: Sequence[str], rows: Iterabl
     from openpyxl.utils import get_column_letter
 
     ws = book.create_sheet(title)
-    ws.append([heading])
+    ws.append([safe(heading)])
     ws["A1"].font = Font(**_TITLE_FONT)
-    ws.append(list(columns))
+    ws.append(safe_row(columns))
     for cell in ws[2]:
         cell.font = Font(bold=True)
     n = 0
     for n, row in enumerate(rows, 1):
-        ws.append([row.get(c, "") for c in columns])
+        ws.append(safe_row(row.get(c, "") for c in columns))
     ws.freeze_panes = "A3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{n + 2}"
     for k, c in enumerate(columns, 1):
@@ -76,7 +77,7 @@ def write_notice(conn, town_code: str, path: str | Path, week_end=None) -> dict:
     letter = [nt["number"], f"{nt['to']}：", nt["body"], "附：高风险事项清单"]
     ws.insert_rows(2, len(letter) + 1)
     for k, text in enumerate(letter, 2):
-        ws.cell(row=k, column=1, value=text)
+        ws.cell(row=k, column=1, value=safe(text))
         ws.merge_cells(start_row=k, start_column=1, end_row=k, end_column=len(risk_reports.RISK_LIST_COLUMNS))
         ws.cell(row=k, column=1).alignment = Alignment(wrap_text=True, vertical="top")
     ws.row_dimensions[4].height = 90
@@ -86,9 +87,9 @@ def write_notice(conn, town_code: str, path: str | Path, week_end=None) -> dict:
     ws.cell(row=start, column=1, value="高风险网格").font = Font(bold=True)
     ws.append(list(risk_reports.GRID_LIST_COLUMNS))
     for g in nt["grids"]:
-        ws.append([g[c] for c in risk_reports.GRID_LIST_COLUMNS])
+        ws.append(safe_row(g[c] for c in risk_reports.GRID_LIST_COLUMNS))
     ws.append([])
-    ws.append([nt["sender"]])
-    ws.append([nt["date"]])
+    ws.append([safe(nt["sender"])])
+    ws.append([safe(nt["date"])])
     book.save(path)
     return {"items": len(nt["items"]), "grids": len(nt["grids"])}

@@ -243,8 +243,13 @@ def _safe_next(target: str | None) -> str:
         return "/"
     if any(ch in target for ch in "\\\x7f") or any(ch.isspace() or ord(ch) < 0x20 for ch in target):
         return "/"
-    parts = urlsplit(target)
-    if target.startswith("//") or parts.scheme or parts.netloc:
+    if target.startswith("//"):
+        return "/"
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "/[" and the like: not a URL a browser would follow anywhere good
+        return "/"
+    if parts.scheme or parts.netloc:
         return "/"
     return target.rstrip("?") or "/"
 
