@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-LAYERS = ("boundary", "grids", "households", "incidents", "places", "staff")
+LAYERS = ("boundary", "grids", "households", "incidents", "places", "staff", "reference")
 ACTIONS = ("categories", "history", "undo")
 UNDO_HELP = (
     "undo BATCH removes the rows the batch added and puts back the rows it updated in place or removed "
@@ -57,6 +57,17 @@ def add_arguments(p):
     p.add_argument("--user", help="who imports (recorded with the batch; default the system user)")
     p.add_argument("--dry-run", action="store_true", help="试导入 check and count everything, write nothing")
     p.add_argument("--limit", type=int, default=30, help="history: how many batches")
+    p.add_argument(
+        "--kind",
+        choices=("roads", "water", "blocks", "places"),
+        help="reference: 底图图层 which reference layer the file holds (roads, water, residential blocks, place names)",
+    )
+    p.add_argument(
+        "--name-column", metavar="COLUMN", help="reference: the column of names (default: 名称/NAME/路名 ... if present)"
+    )
+    p.add_argument(
+        "--class-column", metavar="COLUMN", help="reference: the column of classes (default: 等级/CLASS/类型 ... if present)"
+    )
     p.add_argument("--test", action="store_true", help="the test database (quanyu_test)")
 
 
@@ -91,6 +102,9 @@ def run(args) -> int:
     def progress(line, fraction=None):
         print(line if fraction is None else f"[{fraction:4.0%}] {line}", file=sys.stderr, flush=True)
 
+    if args.layer == "reference":
+        return _reference(args, user, progress)
+
     return run_on_db(
         args,
         importer.ImportFailed,
@@ -112,6 +126,37 @@ def run(args) -> int:
             rejected_to=args.rejected,
         ),
     )
+
+
+def _reference(args, user: str, progress) -> int:
+    from geo.cli import CommandError
+    from geo.io import basemap
+
+    if not args.kind:
+        raise CommandError("import reference FILE needs --kind roads|water|blocks|places (what the file holds)")
+
+    def work(conn):
+        try:
+            return basemap.import_basemap(
+                conn,
+                args.file,
+                args.kind,
+                name_column=args.name_column,
+                class_column=args.class_column,
+                crs=args.crs,
+                encoding=args.encoding,
+                source_layer=args.source_layer,
+                mode=args.mode,
+                skip_invalid=args.skip_invalid,
+                user=user,
+                progress=progress,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+
+    from geo.io.problems import ImportFailed
+
+    return run_on_db(args, ImportFailed, work)
 
 
 def _history(args) -> int:

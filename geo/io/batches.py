@@ -25,6 +25,7 @@ TABLES = {
     "incidents": "incident",
     "places": "place",
     "staff": "grid_staff",
+    "reference": "basemap_feature",  # the county's reference layers (geo.io.basemap), "reference:roads" ...
 }
 KEY = {"admin_unit": "code", "grid": "gid"}  # the row key when it is not `id`
 
