@@ -14,6 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from geo import config
 
@@ -80,6 +81,20 @@ def store(incident_id: int, photo: Photo, root: Path | None = None) -> str:
 
 def url_path(incident_id: int, name: str) -> str:
     return f"{URL_PREFIX}/{int(incident_id)}/{name}"
+
+
+def shown_path(incident_id: int, media_url: str | None, root: Path | None = None) -> str | None:
+    """The same-site path of the incident's photo if it is a file we stored for this
+    incident, else None (issue #18, finding 6).
+
+    An Open311 client's media_url points wherever the client likes: shown as an image it
+    would make every operator's browser fetch it, telling its owner when and from where the
+    case was opened. Only our own files are shown, by a relative path (whatever host the
+    stored URL names); anything else is offered as a link the operator chooses to open."""
+    match = re.search(r"/uploads/([0-9]+)/([^/?#]+)$", urlsplit(media_url or "").path)
+    if not match or match.group(1) != str(int(incident_id)):
+        return None
+    return url_path(incident_id, match.group(2)) if stored_file(match.group(1), match.group(2), root) else None
 
 
 def stored_file(incident_id: str, name: str, root: Path | None = None) -> tuple[Path, str] | None:

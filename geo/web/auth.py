@@ -116,6 +116,9 @@ def _headers(response: flask.Response) -> flask.Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    # Images only from this site (and the data:/blob: URLs plotly and the map make): no page can
+    # make an operator's browser fetch a URL an outsider chose (issue #18, finding 6).
+    response.headers.setdefault("Content-Security-Policy", "img-src 'self' data: blob:")
     if flask.request.path.startswith(("/api/", "/_dash-update-component", "/reports/", "/uploads/")):
         response.headers.setdefault("Cache-Control", "private, no-store")
     return response

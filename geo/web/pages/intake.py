@@ -15,6 +15,7 @@ import base64
 import re
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dash
 import flask
@@ -130,6 +131,7 @@ labels.ZH_CN.update(
         "intake.detail.position": "位置",
         "intake.detail.satisfaction": "满意度",
         "intake.detail.photo": "照片",
+        "intake.detail.external_photo": "外部图片链接（{host}，报送方提供，点击后在新窗口打开）",
         "intake.detail.merged": "已合并至",
         "intake.risk": "风险等级",
         "intake.reasons": "研判依据",
@@ -503,6 +505,23 @@ def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, de
     )
 
 
+def photo_view(incident_id: int, media_url: str):
+    """Our own stored photo as an image; a reporter's external URL only as a link, with its
+    host shown, that the operator decides to open (no fetch, no referrer)."""
+    own = intake_media.shown_path(incident_id, media_url)
+    if own:
+        return html.A(html.Img(src=own, className="in-photo"), href=own, target="_blank")
+    host = urlsplit(media_url).hostname or "?"
+    return html.A(
+        t("intake.detail.external_photo", host=host),
+        href=media_url if media_url.lower().startswith(("http://", "https://")) else None,
+        target="_blank",
+        rel="noopener noreferrer nofollow",
+        referrerPolicy="no-referrer",
+        className="in-photo-link",
+    )
+
+
 def detail_view(row: dict | None, history: list[dict], reminders: list[dict], message=None) -> list:
     if row is None:
         return [html.Div(t("intake.detail.empty"), className="in-muted"), actions_view(None)]
@@ -557,12 +576,7 @@ def detail_view(row: dict | None, history: list[dict], reminders: list[dict], me
     if row["satisfaction"]:
         facts.append((t("intake.detail.satisfaction"), f"{row['satisfaction']} / 5"))
     if row["media_url"]:
-        facts.append(
-            (
-                t("intake.detail.photo"),
-                html.A(html.Img(src=row["media_url"], className="in-photo"), href=row["media_url"], target="_blank"),
-            )
-        )
+        facts.append((t("intake.detail.photo"), photo_view(row["id"], row["media_url"])))
     if row["merged_into"]:
         facts.append(
             (t("intake.detail.merged"), dcc.Link(f"#{row['merged_into']}", href=f"/intake?incident={row['merged_into']}"))
