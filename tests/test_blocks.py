@@ -172,3 +172,16 @@ def test_partition_follows_the_road_layer_when_there_is_one(tiny_jurisdiction, c
     assert along.road_share >= 0.9
     assert along.metrics["proposal"]["max_dev_target"] <= 0.15
     assert along.to_dict(geojson=False)["method"] == "blocks"
+
+
+def test_the_planner_snaps_a_split_line_onto_the_street(tiny_jurisdiction, conn):
+    """A split drawn 3 m beside a street lands on it, as a reshape lands on a neighbour."""
+    from geo.planning import drafts
+
+    add_grid(conn, URBAN + "001", (106.65, 35.53, 106.66, 35.55))
+    add_roads(conn, [shapely.LineString([(106.6551, 35.52), (106.6551, 35.56)])])
+    plan_id = drafts.create(conn, URBAN, created_by="t")
+    drawn = shapely.LineString([(106.65513, 35.529), (106.65513, 35.551)])  # about 3 m east of the street
+    drafts.split(conn, plan_id, URBAN + "001", drawn, tolerance=0.0001, force=True)
+    west = drafts.grids(conn, plan_id)[URBAN + "001"]["geom"]
+    assert max(x for x, _ in shapely.get_parts(west)[0].exterior.coords) == pytest.approx(106.6551, abs=1e-9)

@@ -34,6 +34,7 @@ class Context:
     meter: Meter
     config: PlanningConfig
     urban: bool = True
+    roads: shapely.Geometry | None = None  # the road layer over the community: edits snap onto streets too
 
 
 @dataclass

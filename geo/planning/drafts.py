@@ -24,7 +24,7 @@ import shapely
 from psycopg2.extras import Json
 from shapely import ops
 
-from geo import db
+from geo import db, streets
 from geo.coverage.geometry import Meter, polygon_parts
 from geo.coverage.standards import as_config
 from geo.planning.check import Check, Context, check, worsened
@@ -159,6 +159,7 @@ def context(conn, plan_id: int, config=None) -> Context:
         Meter(int(unit["metric_srid"])),
         as_config(config),
         bool(unit["urban"]),
+        streets.roads_over(conn, code),
     )
 
 
@@ -307,8 +308,11 @@ def _grid(live: dict, code: str) -> dict:
 
 
 def _snapper(ctx: Context, live: dict, exclude: set[str]) -> Snapper:
+    """Snap targets: the other grids, the neighbours' grids, the community's edge and, where the
+    county's road layer is imported, the streets (以路为界: a boundary drawn near a road lands on it)."""
     others = [g["geom"] for c, g in live.items() if c not in exclude] + list(ctx.neighbours.values())
-    return Snapper(others + [ctx.area.boundary])
+    roads = [ctx.roads] if ctx.roads is not None else []
+    return Snapper(others + [ctx.area.boundary] + roads)
 
 
 def next_code(conn, plan_id: int, admin_code: str, taken: set[str] = frozenset()) -> str:
