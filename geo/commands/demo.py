@@ -21,6 +21,7 @@ DATA_TABLES = (
     "category",
     "jurisdiction",
     "import_log",
+    "forecast_run",
 )
 
 
@@ -80,6 +81,7 @@ def print_accounts() -> None:
 def load(conn, world, progress=lambda m: None) -> None:
     """Replace every data table with the demo, in one transaction."""
     from geo import db
+    from geo.analysis import forecast_store
     from geo.coverage import report as coverage
     from geo.risk import tiers as risk
 
@@ -286,6 +288,8 @@ def load(conn, world, progress=lambda m: None) -> None:
     coverage.refresh(conn, force=True)
     db.scalar(conn, "SELECT refresh_household_hex()")
     conn.commit()
+    progress("风险预测 this week's and last week's forecasts")
+    forecast_store.ensure_weekly(conn)
 
 
 def _load_departmental(cur, dept) -> None:

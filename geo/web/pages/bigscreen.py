@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from geo import config, db
-from geo.analysis import dashboard, indicators
+from geo.analysis import dashboard, forecast_store, indicators
 from geo.labels import t
 from geo.security.masking import mask_phone
 from geo.web import nav
@@ -34,9 +34,10 @@ def pct(x) -> str:
     return "—" if x is None else f"{x * 100:.1f}%"
 
 
-def kpi_cards(k: dict) -> list:
+def kpi_cards(k: dict, forecast_hit: dict | None = None) -> list:
     """The KPI strip: each value with its window under it and its definition as a tooltip
-    (geo.analysis.indicators), ratios over too few cases as "样本不足"."""
+    (geo.analysis.indicators), ratios over too few cases as "样本不足"; `forecast_hit` is
+    last week's forecast against what happened (geo.analysis.forecast_store.last_week)."""
     year = indicators.window_caption(*indicators.last_days(dashboard.YEAR_DAYS))
     cards = [
         ("kpi-today", "today", t("kpi.today"), f"{k['today']:,}", t("unit.items"), "今日", ""),
@@ -80,6 +81,7 @@ def kpi_cards(k: dict) -> list:
         ),
         ("kpi-coverage", None, t("kpi.coverage"), pct(k["coverage"]), "", t("kpi.coverage.hint"), ""),
         ("kpi-fulltime", None, t("kpi.fulltime"), pct(k["fulltime_urban"]), "", t("kpi.fulltime.hint"), ""),
+        forecast_kpi(forecast_hit),
     ]
     return [
         html.Div(
@@ -105,6 +107,25 @@ def indicator_tooltip(key: str | None, k: dict) -> str:
         return ind.numerator
     base = k.get({"resolution_rate": "resolution_base", "village_share": "village_base"}[key])
     return f"{ind.name} = {ind.numerator} ÷ {ind.denominator}（{base:,} 件；少于 {ind.min_sample} 件为{indicators.INSUFFICIENT}）"
+
+
+def forecast_kpi(hit: dict | None) -> tuple:
+    if not hit or hit.get("hit_rate") is None:
+        return ("kpi-forecast", None, t("kpi.forecast_hit"), "—", "", t("kpi.forecast_hit.none"), "")
+    hint = f"{t('kpi.forecast_hit.hint')} {hit['hits']:,}/{hit['incidents']:,}"
+    return ("kpi-forecast", None, t("kpi.forecast_hit"), pct(hit["hit_rate"]), "", hint, "")
+
+
+def forecast_rows(f: dict | None) -> list:
+    """The grid card's 下周预警 line and its reasons, when the grid has a stored forecast."""
+    if not f:
+        return []
+    text = t("card.forecast.value", expected=f"{f['expected']:.1f}", rank=f["rank"])
+    badge = html.Span(t("card.forecast.rising"), className="badge forecast-rising") if f["rising"] else None
+    return [
+        html.Div([t("card.forecast"), " ", html.Span(text, className="card-forecast"), " ", badge], className="card-sub"),
+        html.Ul([html.Li(r) for r in f["reasons"]], className="card-reasons"),
+    ]
 
 
 def _layout_fig(fig: go.Figure, height: int | None = None) -> go.Figure:
@@ -283,6 +304,7 @@ def grid_card(card: dict | None) -> list:
         ),
         html.Div(t("card.reasons"), className="card-sub"),
         html.Ul([html.Li(r) for r in (card.get("reasons") or [])] or [html.Li(t("empty"))], className="card-reasons"),
+        *forecast_rows(card.get("forecast")),
         html.Div(t("card.staff"), className="card-sub"),
         html.Ul(staff or [html.Li(t("card.no_staff"), className="alert")], className="card-staff"),
         dcc.Link(t("card.drill"), href=f"/drill?code={card['code']}", className="card-link"),
@@ -306,6 +328,7 @@ def layout(**_query):
         j = home_unit(conn, dashboard.jurisdiction(conn), home)
         versions = dashboard.versions(conn)
         k = dashboard.kpis(conn, home)
+        hit = forecast_store.last_week(conn)
         cats = dashboard.by_category(conn, home)
         tr = dashboard.trend(conn, home)
         levels = dashboard.level_shares(conn, home)
@@ -339,7 +362,7 @@ def layout(**_query):
                     ),
                 ],
             ),
-            html.Div(id="kpis", className="kpis", children=kpi_cards(k)),
+            html.Div(id="kpis", className="kpis", children=kpi_cards(k, hit)),
             html.Div(
                 className="body",
                 children=[
@@ -452,7 +475,7 @@ def refresh_panels(_versions):
     with db.pooled() as conn:
         home = home_code(conn)
         return (
-            kpi_cards(dashboard.kpis(conn, home)),
+            kpi_cards(dashboard.kpis(conn, home), forecast_store.last_week(conn)),
             category_figure(dashboard.by_category(conn, home)),
             trend_figure(dashboard.trend(conn, home)),
             level_figure(dashboard.level_shares(conn, home)),
@@ -488,6 +511,8 @@ def show_grid(click):
         return no_update, {"display": "none"}
     with db.pooled() as conn:
         card = dashboard.grid_card(conn, click["code"])
+        if card is not None:
+            card = dict(card, forecast=forecast_store.grid_forecast(conn, click["code"]))
     return grid_card(card), {"display": "block"}
 
 

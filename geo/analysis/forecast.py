@@ -1,0 +1,439 @@
+"""风险预测: the expected number of incidents per grid in the next N days (issue #16).
+
+The model is a Poisson regression (a GLM with log link, scikit-learn's PoissonRegressor) of
+the incidents of the next N days on what each grid looked like before the cut-off:
+
+  recent trend   log(1 + count) of the last 7, 28 and 91 days;
+  long-run level log(1 + count of the last 365 days) and log(1 + yearly rate over all the
+                 history before the cut-off, up to three years);
+  neighbours     log(1 + mean count of the 6 nearest grids) over 91 days and their
+                 long-run yearly rate, and the neighbourhood's incidents per household
+                 (near repeats: trouble spreads to the next street; a quiet grid in a
+                 troubled neighbourhood is not as safe as its own few counts say);
+  season         log of how much busier the same N days were a year earlier than the 91
+                 days before them, jurisdiction-wide (disputes peak in winter and spring,
+                 other events in summer);
+  exposure       log(1 + households of the grid).
+
+It is fitted afresh at every run on the same grids at up to 26 weekly cut-offs before the
+as-of instant (each cut-off's target is the N days after it, all of them before as-of), so
+it learns how much each term predicts in this jurisdiction rather than trusting weights
+chosen elsewhere, and it never reads an incident reported at or after as-of: the counts
+come from one query bounded by `reported_at < as_of` (whole local days from the daily
+aggregate, the as-of's own partial day from `incident`). Why this model and what it beats
+is in docs/forecast.md.
+
+Everything works on one matrix of daily counts, grids x days back from as-of, and its
+cumulative sums, so a window's count is one subtraction and the backtest refits at earlier
+cut-offs from the same matrix without reading the database again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from datetime import time as dtime
+
+import numpy as np
+
+from geo import db
+from geo.worktime import CST
+
+TOP_SHARE = 0.05  # 下周预警 and the backtest's hit rate: the top 5 % of grids
+MEDIUM_SHARE = 0.20  # tiers of the forecast: top 5 % high, the next 15 % medium, the rest low
+RISING_RATIO = 1.15  # "rising": the forecast is at least 15 % above the last 28 days' pace
+TRAIN_WEEKS = 26  # weekly cut-offs the model is fitted on (half a year: every season's edge once)
+MAX_TRAIN_ROWS = 400_000  # fewer cut-offs for very many grids, so a city fits in seconds
+LONG_RUN_DAYS = 3 * 365  # the long-run level looks back at most three years
+SEASON_BASE_DAYS = 91
+NEIGHBOURS = 6
+LOOKBACK_DAYS = LONG_RUN_DAYS + SEASON_BASE_DAYS + 7 * TRAIN_WEEKS + 90
+FEATURES = ("n7", "n28", "n91", "n365", "long_run", "nb91", "nb_long", "nb_rate", "season", "households")
+REASON_GROUPS = {  # the explanation's four parts, each fed by some of the features
+    "trend": ("n7", "n28", "n91"),
+    "neighbours": ("nb91", "nb_long", "nb_rate"),
+    "season": ("season",),
+    "long_run": ("n365", "long_run", "households"),
+}
+
+
+class ForecastError(ValueError):
+    """A forecast that cannot be made (bad arguments, no grids): the message says what to do."""
+
+
+def as_of_instant(value: str | date | datetime | None) -> datetime:
+    """The as-of instant: now, a date (00:00 China time that day) or a date and time
+    (China time unless it names its zone)."""
+    if value is None:
+        return datetime.now(CST)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=CST)
+    if isinstance(value, date):
+        return datetime.combine(value, dtime(0, 0), CST)
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), dtime(0, 0), CST)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ForecastError(f"as-of {text!r} is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)
+
+
+def check_days(days: int) -> int:
+    if not 1 <= int(days) <= 90:
+        raise ForecastError(f"days must be between 1 and 90, not {days}")
+    return int(days)
+
+
+# --------------------------------------------------------------------------- the counts
+
+
+@dataclass
+class History:
+    """Daily incident counts of the current grids before `as_of`.
+
+    `cum[:, j]` is the number of incidents of each grid in the j days before as-of (local
+    days; the as-of's own day, when as-of is not a midnight, counts with the day before),
+    so the count in the days [a, b) back is cum[:, b] - cum[:, a].
+    """
+
+    as_of: datetime
+    codes: np.ndarray
+    cum: np.ndarray  # grids x (horizon + 1), cumulative
+    span: int  # days back to the first incident: how much history there is
+    households: np.ndarray
+    neighbours: np.ndarray  # grids x NEIGHBOURS indices of the nearest grids (-1: none)
+    area_km2: np.ndarray
+
+    def count(self, start: int, end: int) -> np.ndarray:
+        """Incidents per grid reported in the days [start, end) before as-of."""
+        h = self.cum.shape[1] - 1
+        return (self.cum[:, min(end, h)] - self.cum[:, min(start, h)]).astype(float)
+
+    def total(self, start: int, end: int) -> float:
+        return float(self.count(start, end).sum())
+
+
+def load_history(conn, as_of: datetime, horizon: int = LOOKBACK_DAYS) -> History:
+    """Everything the model reads, each piece one query; no incident at or after as_of."""
+    grids = db.rows(
+        conn,
+        """
+        SELECT g.code, ST_Area(g.geom::geography) / 1e6 AS km2,
+               ST_X(p) AS x, ST_Y(p) AS y, coalesce(h.n, 0) AS households
+          FROM grid_current g
+          CROSS JOIN LATERAL ST_Transform(ST_PointOnSurface(g.geom),
+                             coalesce((SELECT metric_srid FROM jurisdiction LIMIT 1), 4545)) AS p
+          LEFT JOIN (SELECT grid_code, count(*) AS n FROM household WHERE grid_code IS NOT NULL GROUP BY 1) h
+                 ON h.grid_code = g.code
+         ORDER BY g.code""",
+    )
+    if not grids:
+        raise ForecastError("no current grids: import grids first (python -m geo import grids FILE)")
+    codes = np.array([g["code"] for g in grids])  # sorted: ORDER BY code
+    daily = daily_counts(conn, as_of, horizon, codes)
+    cum = np.zeros((len(codes), horizon + 1), dtype=np.int32)
+    np.cumsum(daily, axis=1, out=cum[:, 1:])
+    busy = np.flatnonzero(daily.sum(axis=0))
+    span = int(busy[-1]) + 1 if len(busy) else 0
+    xy = np.array([(g["x"], g["y"]) for g in grids], dtype=float)
+    return History(
+        as_of=as_of,
+        codes=codes,
+        cum=cum,
+        span=span,
+        households=np.array([g["households"] for g in grids], dtype=float),
+        neighbours=nearest(xy, NEIGHBOURS),
+        area_km2=np.array([g["km2"] for g in grids], dtype=float),
+    )
+
+
+def daily_counts(conn, as_of: datetime, horizon: int, codes: np.ndarray) -> np.ndarray:
+    """grids x days-back matrix of incidents reported before as_of (binary COPY: a city's
+    two million grid-days arrive as numpy columns, not as Python rows)."""
+    from geo.io import binary_copy
+
+    cols = binary_copy.read(
+        conn,
+        """
+        SELECT grid_code::text, incident_day(%(as_of)s) - day - 1 AS back, sum(n)::bigint AS n
+          FROM incident_daily
+         WHERE day < incident_day(%(as_of)s) AND day >= incident_day(%(as_of)s) - %(horizon)s
+           AND bucket <> 'cancelled' AND grid_code <> ''
+         GROUP BY 1, 2
+        UNION ALL
+        SELECT grid_code::text, 0, count(*) FROM incident
+         WHERE reported_at >= incident_day_start(incident_day(%(as_of)s)) AND reported_at < %(as_of)s
+           AND status <> 'cancelled' AND grid_code IS NOT NULL
+         GROUP BY 1""",
+        {"as_of": as_of, "horizon": horizon},
+        [("grid_code", "text"), ("back", "int4"), ("n", "int8")],
+    )
+    daily = np.zeros((len(codes), horizon), dtype=np.int32)
+    grid = cols["grid_code"]
+    categories = np.asarray(grid.categories, dtype=object)
+    at = np.searchsorted(codes, categories).clip(0, max(len(codes) - 1, 0))
+    known = codes[at] == categories if len(codes) else np.zeros(len(categories), bool)
+    row = np.where(known, at, -1)[grid.codes]
+    back = cols["back"]
+    keep = (row >= 0) & (back >= 0) & (back < horizon)
+    np.add.at(daily, (row[keep], back[keep]), cols["n"][keep])
+    return daily
+
+
+def nearest(xy: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k nearest other grids (by representative point), -1 where fewer exist.
+
+    Nearest points rather than shared edges: fast for 20,000 grids (a k-d tree, no polygon
+    adjacency to build), and a grid cut off by a gap in the coverage still has neighbours.
+    """
+    from scipy.spatial import cKDTree
+
+    n = len(xy)
+    if n < 2:
+        return np.full((n, k), -1)
+    kk = min(k + 1, n)
+    _, idx = cKDTree(xy).query(xy, k=kk)
+    idx = np.asarray(idx).reshape(n, kk)[:, 1:]
+    if idx.shape[1] < k:
+        idx = np.hstack([idx, np.full((n, k - idx.shape[1]), -1)])
+    return idx
+
+
+# --------------------------------------------------------------------------- features
+
+
+def features(h: History, offset: int, days: int) -> tuple[np.ndarray, dict]:
+    """The model's inputs for a cut-off `offset` days before as-of (only days >= offset are
+    read), as a grids x FEATURES matrix, and the raw figures the explanation quotes."""
+    o = offset
+    n7, n28, n91, n365 = (h.count(o, o + w) for w in (7, 28, 91, 365))
+    available = max(0, min(h.span - o, LONG_RUN_DAYS))
+    long_run = h.count(o, o + available) / available * 365 if available else np.zeros(len(h.codes))
+    nb91, nb_long, nb_households = (neighbour_mean(h.neighbours, v) for v in (n91, long_run, h.households))
+    nb_rate = (nb_long + 1) / (nb_households + 1)  # the neighbourhood's yearly incidents per household
+    season = seasonal_factor(h, o, days)
+    x = np.column_stack(
+        [
+            np.log1p(n7),
+            np.log1p(n28),
+            np.log1p(n91),
+            np.log1p(n365),
+            np.log1p(long_run),
+            np.log1p(nb91),
+            np.log1p(nb_long),
+            np.log(nb_rate),
+            np.full(len(h.codes), math.log(season)),
+            np.log1p(h.households),
+        ]
+    )
+    raw = dict(n7=n7, n28=n28, n91=n91, n365=n365, long_run=long_run, available=available, nb91=nb91, season=season)
+    return x, raw
+
+
+def neighbour_mean(neighbours: np.ndarray, values: np.ndarray) -> np.ndarray:
+    valid = neighbours >= 0
+    picked = np.where(valid, values[np.maximum(neighbours, 0)], 0.0)
+    return picked.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+
+
+def seasonal_factor(h: History, offset: int, days: int) -> float:
+    """How much busier the N days after the cut-off's date a year earlier were than the 91
+    days before that date, jurisdiction-wide; 1 without two years of history to tell."""
+    a = offset + 365
+    if a + SEASON_BASE_DAYS > h.span:
+        return 1.0
+    after = h.total(a - days, a)
+    base = h.total(a, a + SEASON_BASE_DAYS) / SEASON_BASE_DAYS * days
+    if base <= 0 or after <= 0:
+        return 1.0
+    return float(min(max(after / base, 0.25), 4.0))
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass
+class Fitted:
+    """A fitted model and what it was fitted on."""
+
+    method: str
+    coef: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES)))
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES)))
+    scale: np.ndarray = field(default_factory=lambda: np.ones(len(FEATURES)))
+    intercept: float = 0.0
+    rows: int = 0
+    cutoffs: int = 0
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.exp(self.intercept + ((x - self.mean) / self.scale) @ self.coef)
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Each feature's share of the log of the forecast, relative to an average grid."""
+        return ((x - self.mean) / self.scale) * self.coef
+
+    def describe(self) -> dict:
+        return {
+            "method": self.method,
+            "features": list(FEATURES),
+            "coefficients": {f: round(float(c), 4) for f, c in zip(FEATURES, self.coef)},
+            "intercept": round(float(self.intercept), 4),
+            "training_rows": self.rows,
+            "training_cutoffs": self.cutoffs,
+        }
+
+
+def training_offsets(h: History, offset: int, days: int) -> list[int]:
+    """Weekly cut-offs before the forecast's own (`offset`) whose N following days are all
+    before it, with at least 28 days of history behind them."""
+    weeks = max(4, min(TRAIN_WEEKS, MAX_TRAIN_ROWS // max(len(h.codes), 1)))
+    out = []
+    for k in range(weeks):
+        o = offset + days + 7 * k
+        if o + 28 > h.span:
+            break
+        out.append(o)
+    return out
+
+
+def fit(h: History, offset: int, days: int) -> Fitted:
+    """The Poisson GLM at the cut-off `offset` days before as-of; with too little history
+    to fit it (under 4 weekly cut-offs, or no incident in the targets), the long-run rate."""
+    offsets = training_offsets(h, offset, days)
+    if len(offsets) >= 4:
+        x = np.vstack([features(h, o, days)[0] for o in offsets])
+        y = np.concatenate([h.count(o - days, o) for o in offsets])
+        if y.sum() > 0:
+            return _poisson(x, y, len(offsets))
+    return Fitted(method="long_run_rate")
+
+
+def _poisson(x: np.ndarray, y: np.ndarray, cutoffs: int) -> Fitted:
+    from sklearn.linear_model import PoissonRegressor
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = PoissonRegressor(alpha=1e-4, max_iter=100, solver="newton-cholesky")
+    with warnings.catch_warnings():  # lbfgs may stop a hair short of its tolerance: harmless here
+        warnings.simplefilter("ignore")
+        model.fit((x - mean) / scale, y)
+    return Fitted("poisson_glm", model.coef_, mean, scale, float(model.intercept_), len(y), cutoffs)
+
+
+def predict(h: History, offset: int, days: int, fitted: Fitted | None = None) -> tuple[np.ndarray, Fitted, np.ndarray, dict]:
+    """Expected incidents per grid in the N days after the cut-off `offset` days before as-of."""
+    fitted = fitted or fit(h, offset, days)
+    x, raw = features(h, offset, days)
+    if fitted.method == "long_run_rate":
+        expected = raw["long_run"] / 365 * days * raw["season"]
+    else:
+        expected = fitted.predict(x)
+    return expected, fitted, x, raw
+
+
+# --------------------------------------------------------------------------- the forecast
+
+
+@dataclass
+class Forecast:
+    as_of: datetime
+    days: int
+    grids: list[dict]  # grid_code, expected, tier, reasons, rank, recent, rising
+    model: dict
+    seconds: float
+
+    def to_json(self) -> dict:
+        """The shape of `python -m geo forecast --json` (issue #16)."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "days": self.days,
+            "grids": [{k: g[k] for k in ("grid_code", "expected", "tier", "reasons")} for g in self.grids],
+        }
+
+
+def forecast(conn, as_of=None, days: int = 7) -> Forecast:
+    """Per current grid, the expected incidents in the `days` days after `as_of` (default
+    now; a date means 00:00 China time), from incidents reported before as-of only."""
+    as_of = as_of_instant(as_of)
+    days = check_days(days)
+    from sklearn.linear_model import PoissonRegressor  # noqa: F401  (imported before the clock starts: a process pays it once)
+
+    started = time.perf_counter()
+    h = load_history(conn, as_of)
+    expected, fitted, x, raw = predict(h, 0, days)
+    grids = rank_and_explain(h, expected, fitted, x, raw, days)
+    return Forecast(as_of, days, grids, fitted.describe(), time.perf_counter() - started)
+
+
+def grid_names(conn) -> dict[str, str]:
+    return {r["code"]: r["name"] for r in db.rows(conn, "SELECT code, name FROM grid_current")}
+
+
+def tiers_by_rank(expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank (1 = most expected; ties by grid order) and tier of each grid."""
+    n = len(expected)
+    order = np.argsort(-expected, kind="stable")
+    rank = np.empty(n, dtype=int)
+    rank[order] = np.arange(1, n + 1)
+    top = max(1, math.ceil(TOP_SHARE * n))
+    medium = max(top, math.ceil(MEDIUM_SHARE * n))
+    tier = np.where(rank <= top, "high", np.where(rank <= medium, "medium", "low"))
+    return rank, tier
+
+
+def rank_and_explain(h: History, expected, fitted: Fitted, x, raw, days: int) -> list[dict]:
+    rank, tier = tiers_by_rank(expected)
+    recent = raw["n28"] / 28 * days
+    rising = expected >= RISING_RATIO * recent
+    contrib = fitted.contributions(x) if fitted.method == "poisson_glm" else np.zeros_like(x)
+    out = []
+    for i in np.argsort(rank):
+        out.append(
+            {
+                "grid_code": str(h.codes[i]),
+                "expected": round(float(expected[i]), 2),
+                "tier": str(tier[i]),
+                "reasons": reasons(i, raw, contrib, days, float(expected[i]), float(recent[i])),
+                "rank": int(rank[i]),
+                "recent": round(float(recent[i]), 2),
+                "rising": bool(rising[i] and expected[i] > 0),
+            }
+        )
+    return out
+
+
+def reasons(i: int, raw: dict, contrib: np.ndarray, days: int, expected: float, recent: float) -> list[str]:
+    """Four short sentences (trend, neighbours, season, long-run level), the part that
+    pushes this grid's forecast up the most first."""
+    n28, n365, long_run = raw["n28"][i], raw["n365"][i], raw["long_run"][i]
+    weekly_recent, weekly_year = n28 / 4, n365 / 52
+    if expected >= RISING_RATIO * recent and expected > 0:
+        direction = "预测上升"
+    elif weekly_year > 0 and weekly_recent > 1.3 * weekly_year:
+        direction = "近期偏高"
+    elif weekly_year > 0 and weekly_recent < 0.7 * weekly_year:
+        direction = "近期偏低"
+    else:
+        direction = "平稳"
+    season = raw["season"]
+    season_text = (
+        f"季节：去年同期比前三月{'高' if season >= 1 else '低'} {abs(season - 1):.0%}"
+        if season != 1.0
+        else "季节：历史不足两年，未计"
+    )
+    texts = {
+        "trend": f"近期趋势{direction}：近28天 {int(n28)} 起（周均 {weekly_recent:.1f}），近一年周均 {weekly_year:.1f}",
+        "neighbours": f"周边：相邻 {NEIGHBOURS} 个网格近90天平均 {raw['nb91'][i]:.1f} 起",
+        "season": season_text,
+        "long_run": f"长期水平：近 {int(raw['available'])} 天折合每周 {long_run / 52:.1f} 起",
+    }
+    weight = {
+        group: float(sum(contrib[i, FEATURES.index(f)] for f in members)) if contrib.size else 0.0
+        for group, members in REASON_GROUPS.items()
+    }
+    return [texts[g] for g in sorted(texts, key=lambda g: -weight[g])]

@@ -1,0 +1,64 @@
+"""下周预警 on the big screen (issue #16): the layer draws the weekly forecast's top grids,
+a click on one opens its card with the expected count and the reasons, and the KPI strip
+shows how last week's forecast did (预测命中率), all in a real Chromium on the demo."""
+
+from __future__ import annotations
+
+import pytest
+
+from geo import db
+from geo.analysis import forecast_store
+from tests.browser import chromium_driver, running_app, wait_for
+
+
+@pytest.fixture(scope="module")
+def page(demo_url):
+    with running_app(demo_url) as url:
+        driver = chromium_driver()
+        driver.get(url + "/")
+        wait_for(
+            lambda: driver.execute_script("return window.quanyuFeatureCounts && window.quanyuFeatureCounts().forecast > 0"),
+            timeout=90,
+            message="the forecast layer",
+        )
+        yield driver
+        driver.quit()
+
+
+def test_the_top_grids_are_drawn_and_a_click_shows_why(page, demo_conn):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    demo_conn.rollback()
+    run = forecast_store.latest_run(demo_conn)
+    assert run is not None and run["as_of"] == forecast_store.week_start()
+    top = forecast_store.top_grids(demo_conn, run["id"])
+    assert len(top) == db.scalar(demo_conn, "SELECT ceil(0.05 * count(*)) FROM grid_current")
+    # The largest top grid: easy to hit with the mouse at the district's zoom.
+    code, lon, lat = db.one(
+        demo_conn,
+        """SELECT code, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat
+             FROM grid_current WHERE code = ANY(%s) ORDER BY ST_Area(geom) DESC LIMIT 1""",
+        ([g["grid_code"] for g in top],),
+    ).values()
+    x, y = page.execute_script("const p = window.quanyuMap.project([arguments[0], arguments[1]]); return [p.x, p.y];", lon, lat)
+    canvas = page.find_element(By.CSS_SELECTOR, "#map canvas")
+    w, h = canvas.size["width"], canvas.size["height"]
+    ActionChains(page).move_to_element_with_offset(canvas, x - w / 2, y - h / 2).click().perform()
+    card = wait_for(lambda: (el := page.find_element(By.ID, "grid-card")).is_displayed() and el, message="the grid card")
+    wait_for(lambda: code in card.text and "下周预警" in card.text, message=f"grid {code}'s forecast in the card")
+    mine = next(g for g in top if g["grid_code"] == code)
+    assert f"全辖第 {mine['rank']} 位" in card.text
+    assert mine["reasons"][0] in card.text and "长期水平" in card.text
+
+
+def test_the_kpi_strip_shows_last_weeks_hit_rate(page, demo_conn):
+    from selenium.webdriver.common.by import By
+
+    demo_conn.rollback()
+    last = forecast_store.last_week(demo_conn)
+    assert last is not None and last["incidents"] > 0
+    kpi = page.find_element(By.ID, "kpi-forecast")
+    assert "预测命中率" in kpi.text
+    assert kpi.find_element(By.CLASS_NAME, "kpi-value").text == f"{last['hit_rate'] * 100:.1f}%"
+    assert f"{last['hits']:,}/{last['incidents']:,}" in kpi.text
