@@ -5,7 +5,8 @@ grids filled violet with a bright edge, the next 15 % outlined, and a dashed whi
 where the forecast is rising (at least 15 % above the last 28 days' pace: the forecast
 warning of the alarm rules). Violet is used by no other layer, so it reads as "forecast",
 not as a risk tier, over the tier fill. A click opens the grid card with the expected
-count and the reasons. A missing weekly run is made on the first tile request of the week
+count and the reasons. Off by default (the wall already draws six layers; the operator
+switches it on in 图层), on the drill page a checkbox of its own. A missing weekly run is made on the first tile request of the week
 (with the owner's connection: the run covers the whole jurisdiction, row-level security
 then shows each unit its own grids).
 """
@@ -63,4 +64,5 @@ LAYER = MapLayer(
     clickable=True,
     simplify=True,
     prepare=ensure_weekly_run,
+    visible=False,
 )

@@ -17,8 +17,19 @@ def page(demo_url):
         driver = chromium_driver()
         driver.get(url + "/")
         wait_for(
-            lambda: driver.execute_script("return window.quanyuFeatureCounts && window.quanyuFeatureCounts().forecast > 0"),
+            lambda: driver.execute_script("return window.quanyuFeatureCounts && window.quanyuFeatureCounts().grid_risk > 0"),
             timeout=90,
+            message="the map",
+        )
+        # 下周预警 is off by default (the wall draws enough): the operator switches it on.
+        from selenium.webdriver.common.by import By
+
+        box = driver.find_element(By.CSS_SELECTOR, "#visible-layers input[value=forecast]")
+        assert not box.is_selected()
+        box.click()
+        wait_for(
+            lambda: driver.execute_script("return window.quanyuFeatureCounts().forecast > 0"),
+            timeout=60,
             message="the forecast layer",
         )
         yield driver
