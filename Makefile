@@ -54,7 +54,11 @@ WORKERS ?= 2
 serve-prod: db-start
 	$(VENV_PY) -m gunicorn -w $(WORKERS) -b $(HOST):$(PORT) --timeout 120 app:server
 
+# Everything: lint and format check (ruff, config in pyproject.toml), then the whole suite.
+# The fast suite without a browser: `$(VENV_PY) -m pytest -q -m "not browser"`.
 test: install system-deps browser-deps
+	$(VENV_PY) -m ruff check .
+	$(VENV_PY) -m ruff format --check .
 	$(VENV_PY) -m geo db start --test
 	$(VENV_PY) -m pytest -q
 

@@ -1,8 +1,12 @@
-"""Shared fixtures: one connection to the test database and a way to empty it.
+"""Shared fixtures: the test database, the tiny jurisdiction and the small worlds built on it,
+and the Kongtong demo in a database of its own.
 
 Tests run against the real PostGIS test database (`quanyu_test`, or $TEST_DATABASE_URL),
 never mocks: the behaviour under test is mostly SQL. Each test that writes starts from
 `clean_db`, which truncates every data table (reference tables such as `category` stay).
+The worlds' constants and builders are in tests/support/ (test modules import those, never
+each other); browser tests are in tests/browser/ (marker `browser`), fuzz tests in
+tests/fuzz/ (marker `fuzz`): `pytest -m "not browser"` runs the fast suite.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from geo import db
+from tests.support import coverage as coverage_world
+from tests.support import demo, drill, imports, loop, tiny
+from tests.support import risk as risk_world
 
-# audit_log is append-only (a trigger refuses TRUNCATE): tests compare entries by id instead.
-KEEP_TABLES = ("schema_migration", "spatial_ref_sys", "category", "audit_log")
 CATEGORIES_CSV = Path(__file__).resolve().parent.parent / "data" / "categories.csv"
 
 
@@ -26,25 +31,9 @@ def conn():
     connection.close()
 
 
-def truncate_data(connection) -> None:
-    """Empty every table of the public schema except KEEP_TABLES (ids restart at 1)."""
-    connection.rollback()
-    tables = [
-        r["tablename"]
-        for r in db.rows(
-            connection,
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND NOT (tablename = ANY(%s))",
-            (list(KEEP_TABLES),),
-        )
-    ]
-    if tables:
-        db.execute(connection, "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-    connection.commit()
-
-
 @pytest.fixture
 def clean_db(conn):
-    truncate_data(conn)
+    tiny.truncate_data(conn)
     return conn
 
 
@@ -60,43 +49,16 @@ def categories(conn):
     return {r["minor_code"]: r for r in db.rows(conn, "SELECT * FROM category")}
 
 
-# A tiny jurisdiction near Pingliang (Kongtong, 620802): a ~1.8 x 2.2 km district, one
-# town covering it, an urban community in the west half and a village in the east half.
-TINY_UNITS = (  # code, level, name, kind, urban, parent, (xmin, ymin, xmax, ymax) in WGS84
-    ("620802", "district", "崆峒区", "区", True, None, (106.65, 35.53, 106.67, 35.55)),
-    ("620802001", "town", "东关街道", "街道", True, "620802", (106.65, 35.53, 106.67, 35.55)),
-    ("620802001001", "community", "新民社区", "社区", True, "620802001", (106.65, 35.53, 106.66, 35.55)),
-    ("620802001002", "community", "柳湖村", "村", False, "620802001", (106.66, 35.53, 106.67, 35.55)),
-)
-
-
 @pytest.fixture(scope="session")
 def tiny_units() -> list[dict]:
-    """TINY_UNITS as dicts with shapely boxes (to build boundary files from)."""
-    import shapely
-
-    keys = ("code", "level", "name", "kind", "urban", "parent_code")
-    return [dict(zip(keys, u[:6]), geom=shapely.box(*u[6])) for u in TINY_UNITS]
-
-
-def insert_units(connection, units: list[dict]) -> None:
-    """Insert admin units (dicts as tiny_units gives) and make the first one the jurisdiction."""
-    with db.transaction(connection) as cur:
-        for u in units:
-            cur.execute(
-                """INSERT INTO admin_unit (code, level, name, kind, urban, parent_code, geom)
-                   VALUES (%s, %s, %s, %s, %s, %s, ST_Multi(ST_GeomFromText(%s, 4326)))""",
-                (u["code"], u["level"], u["name"], u["kind"], u["urban"], u["parent_code"], u["geom"].wkt),
-            )
-        cur.execute(
-            "INSERT INTO jurisdiction (code, name, metric_srid) VALUES (%s, %s, 4545)", (units[0]["code"], units[0]["name"])
-        )
+    """The tiny jurisdiction's units as dicts with shapely boxes (to build boundary files from)."""
+    return tiny.tiny_units()
 
 
 @pytest.fixture
 def tiny_jurisdiction(clean_db, tiny_units) -> list[dict]:
     """An empty database holding only the tiny jurisdiction's units (and its row)."""
-    insert_units(clean_db, tiny_units)
+    tiny.insert_units(clean_db, tiny_units)
     return tiny_units
 
 
@@ -106,9 +68,9 @@ def reset_db(conn, tiny_units):
     the tiny jurisdiction put back unless units=False."""
 
     def reset(units: bool = True) -> None:
-        truncate_data(conn)
+        tiny.truncate_data(conn)
         if units:
-            insert_units(conn, tiny_units)
+            tiny.insert_units(conn, tiny_units)
 
     return reset
 
@@ -119,15 +81,79 @@ def add_grids(conn):
     admin_code is the code's first 12 digits."""
 
     def add(grids, layer: str = "official") -> None:
-        with db.transaction(conn) as cur:
-            for code, name, kind, geom in grids:
-                cur.execute(
-                    """INSERT INTO grid (code, name, kind, layer, admin_code, geom)
-                       VALUES (%s, %s, %s, %s, left(%s, 12), ST_Multi(ST_GeomFromText(%s, 4326)))""",
-                    (code, name, kind, layer, code, geom.wkt),
-                )
+        tiny.insert_grids(conn, grids, layer)
 
     return add
 
 
-from tests.demo_fixtures import demo_conn, demo_url  # noqa: E402,F401  (fixtures for tests on the demo)
+# --------------------------------------------------------------------------- small worlds
+
+
+@pytest.fixture
+def loop_world(tiny_jurisdiction, categories, conn):
+    """The incident loop's world: three grids, one with staff (tests/support/loop.py)."""
+    loop.add_loop_world(conn)
+    return conn
+
+
+@pytest.fixture
+def town(tiny_jurisdiction, conn, categories):
+    """The drill-down's world: four grids, households and incidents (tests/support/drill.py)."""
+    drill.add_town(conn)
+    return conn
+
+
+@pytest.fixture
+def world(tiny_jurisdiction, categories, conn):
+    """The risk tests' world: two empty grids, the default configuration (tests/support/risk.py)."""
+    risk_world.add_risk_world(conn)
+    return conn
+
+
+@pytest.fixture
+def gridded(tiny_jurisdiction, conn):
+    """The tiny jurisdiction with its three official grids (tests/support/imports.py)."""
+    tiny.insert_grids(conn, imports.GRIDS)
+    return conn
+
+
+@pytest.fixture
+def layout(conn, tiny_jurisdiction):
+    """The coverage tests' world: grids A-D with their defects (tests/support/coverage.py)."""
+    coverage_world.add_layout(conn)
+    return conn
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+@pytest.fixture(scope="session")
+def demo_url() -> str:
+    """A database holding the Kongtong demo (seed 2026, ending today), loaded once a day."""
+    url = demo.demo_database_url()
+    demo.ensure_demo(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def demo_conn(demo_url):
+    connection = db.connect(demo_url)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def drill_page(demo_url):
+    """The 研判 page module (geo/web/pages/drill.py) inside a Dash app with pages, reading the demo."""
+    import os
+
+    import dash
+
+    os.environ["DATABASE_URL"] = demo_url  # db.pooled() reads it per call; pools are keyed by URL
+    try:
+        dash.Dash(__name__, use_pages=True, pages_folder="")
+        from geo.web.pages import drill as page
+
+        yield page
+    finally:
+        os.environ.pop("DATABASE_URL", None)

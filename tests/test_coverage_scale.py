@@ -19,22 +19,7 @@ from geo.coverage import report as coverage
 from geo.coverage.households import membership
 from geo.io import binary_copy
 from geo.security import access
-from tests.test_coverage import (
-    H_A,
-    H_EDGE,
-    H_GAP,
-    H_SLIVER,
-    H_TWO,
-    URBAN,
-    VILLAGE,
-    A,
-    B,
-    C,
-    D,
-    add_households,
-    layout,  # noqa: F401  (layout is a fixture)
-    only,
-)
+from tests.support.coverage import H_A, H_EDGE, H_GAP, H_SLIVER, H_TWO, URBAN, VILLAGE, A, B, C, D, add_households, only
 
 HOUSEHOLDS = [H_A, H_EDGE, H_TWO, H_GAP, H_SLIVER]  # ids 1..5 in the layout fixture
 

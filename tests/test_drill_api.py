@@ -10,7 +10,7 @@ import pytest
 
 from geo import pgserver as cluster
 from geo.web.api import analysis as analysis_api
-from tests.test_drill import COMMUNITY, town  # noqa: F401  (fixture)
+from tests.support.drill import COMMUNITY
 
 
 @pytest.fixture

@@ -107,7 +107,7 @@ def test_only_maplibre_ranges(bad):
 def test_endpoint_serves_signed_in_pages_only(tiny_jurisdiction, monkeypatch):
     import app  # the one Dash app of the process
     from geo import pgserver
-    from tests.browser import signed_in_client
+    from tests.support.webapp import signed_in_client
 
     url = pgserver.database_url(test=True)
     monkeypatch.setenv("DATABASE_URL", url)  # the app's requests go to the test database

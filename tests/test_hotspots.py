@@ -12,7 +12,7 @@ import pytest
 from libpysal.weights import lat2W
 
 from geo.analysis import hotspots
-from tests.test_drill import COMMUNITY, add_incidents, lattice
+from tests.support.drill import COMMUNITY, add_incidents, lattice
 
 WINDOW = (date(2026, 7, 1), date(2026, 7, 31))
 

@@ -10,7 +10,7 @@ from scipy import stats
 
 from geo.analysis import emerging
 from geo.worktime import CST
-from tests.test_drill import COMMUNITY, add_incidents, lattice
+from tests.support.drill import COMMUNITY, add_incidents, lattice
 
 
 def test_mann_kendall_equals_scipys_kendall_tau_without_ties():

@@ -21,19 +21,11 @@ import shapely
 from geo import cli, crs, db
 from geo.io import importer
 from geo.worktime import CST
+from tests.support.imports import EAST, GRID_E, GRID_NW, GRID_SW, GRIDS, WEST, counts
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(truncated|laundered).*")  # shapefile field names
 
 FORMATS = ("geojson", "gpkg", "zip", "shp", "csv", "xlsx")
-WEST, EAST = "620802001001", "620802001002"
-GRID_NW, GRID_SW, GRID_E = WEST + "001", WEST + "002", EAST + "001"
-# Official grids: the west community cut at lat 35.54 into north (001) and south (002);
-# the village is one grid.
-GRIDS = (
-    (GRID_NW, "新民社区第1网格", "urban", shapely.box(106.65, 35.54, 106.66, 35.55)),
-    (GRID_SW, "新民社区第2网格", "urban", shapely.box(106.65, 35.53, 106.66, 35.54)),
-    (GRID_E, "柳湖村第1网格", "rural", shapely.box(106.66, 35.53, 106.67, 35.55)),
-)
 GEOD = pyproj.Geod(ellps="WGS84")
 
 
@@ -82,25 +74,12 @@ def _table(records, geoms):
     return keys + ["wkt"], [[r[k] for k in keys] + [g.wkt] for r, g in zip(records, geoms)]
 
 
-def counts(conn) -> dict[str, int]:
-    """Row count of every table: the 'nothing was written' check."""
-    tables = [r["tablename"] for r in db.rows(conn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-    return {t: db.scalar(conn, f'SELECT count(*) FROM "{t}"') for t in tables}
-
-
 def distance_m(a, b) -> float:
     return GEOD.inv(a.x, a.y, b.x, b.y)[2]
 
 
 def stored_points(conn, table: str) -> list:
     return [shapely.from_wkt(r["w"]) for r in db.rows(conn, f"SELECT ST_AsText(geom) AS w FROM {table} ORDER BY id")]
-
-
-@pytest.fixture
-def gridded(tiny_jurisdiction, conn, add_grids):
-    """The tiny jurisdiction with its three official grids."""
-    add_grids(GRIDS)
-    return conn
 
 
 def fail(conn, layer, path, **kwargs) -> str:

@@ -13,7 +13,7 @@ from geo import pgserver as cluster
 from geo.analysis import dashboard, drill, indicators, rankings
 from geo.cli import main
 from geo.worktime import CST
-from tests.test_drill import add_incidents, lattice
+from tests.support.drill import add_incidents, lattice
 
 TOWN = "620802001"
 NOW = datetime.now(CST)

@@ -13,7 +13,7 @@ from geo.incidents import dispatch as routing
 from geo.incidents import lifecycle
 from geo.incidents.lifecycle import STATUSES, TRANSITIONS, TransitionRefused
 from geo.worktime import CST
-from tests.test_routing_world import IN_SW, loop_world  # noqa: F401  (fixture)
+from tests.support.loop import IN_SW
 
 T0 = datetime(2026, 11, 16, 9, 30, tzinfo=CST)
 

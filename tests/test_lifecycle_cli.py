@@ -9,7 +9,7 @@ import pytest
 
 from geo import cli, db
 from geo.security import apikeys
-from tests.test_routing_world import GRID_SW, IN_SW, OUTSIDE, loop_world  # noqa: F401
+from tests.support.loop import GRID_SW, IN_SW, OUTSIDE
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from geo.incidents import dispatch as routing
 from geo.incidents import duplicates, lifecycle, supervision
 from geo.incidents.lifecycle import TransitionRefused
 from geo.worktime import CST
-from tests.test_routing_world import IN_SW, IN_VILLAGE, loop_world  # noqa: F401
+from tests.support.loop import IN_SW, IN_VILLAGE
 
 MONDAY_9 = datetime(2026, 11, 16, 9, 0, tzinfo=CST)
 

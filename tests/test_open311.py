@@ -16,7 +16,7 @@ from geo.incidents import lifecycle
 from geo.security import apikeys
 from geo.web.api import open311
 from geo.worktime import CST
-from tests.test_routing_world import GRID_SW, IN_SW, OUTSIDE, loop_world  # noqa: F401
+from tests.support.loop import GRID_SW, IN_SW, OUTSIDE
 
 REQUEST_FIELDS = [
     "service_request_id",

@@ -21,7 +21,7 @@ from geo import db
 from geo.incidents import lifecycle
 from geo.security import apikeys
 from geo.web.api import open311
-from tests.test_routing_world import GRID_SW, IN_SW, loop_world  # noqa: F401
+from tests.support.loop import GRID_SW, IN_SW
 
 georeport = pytest.importorskip("georeport")
 

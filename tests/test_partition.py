@@ -11,7 +11,7 @@ import shapely
 
 from geo import cli, db
 from geo.planning import partition
-from tests.test_coverage import URBAN, add_households
+from tests.support.coverage import URBAN, add_households
 
 BOX = shapely.box(106.65, 35.53, 106.66, 35.55)  # the tiny urban community
 U_SHAPE = shapely.difference(BOX, shapely.box(106.653, 35.535, 106.657, 35.55))  # a courtyard open to the north

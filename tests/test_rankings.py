@@ -13,7 +13,7 @@ from geo import pgserver as cluster
 from geo.analysis import rankings
 from geo.cli import main
 from geo.worktime import CST
-from tests.test_drill import add_incidents
+from tests.support.drill import add_incidents
 
 TOWNS = {  # code -> (name, lon) : three towns side by side, each with one community
     "620802001": ("东关街道", 106.651),

@@ -13,7 +13,7 @@ from geo import pgserver as cluster
 from geo.risk import excel as risk_excel
 from geo.risk import printable as risk_html
 from geo.risk import reports as risk_reports
-from tests.test_risk import BOX_B, GRID_A, GRID_B, NOW, add_incident, world  # noqa: F401  (fixture)
+from tests.support.risk import BOX_B, GRID_A, GRID_B, NOW, add_incident
 
 TOWN = "620802001"
 

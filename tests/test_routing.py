@@ -10,15 +10,7 @@ from geo import db
 from geo.incidents import dispatch as routing
 from geo.incidents import lifecycle
 from geo.worktime import CST
-from tests.test_routing_world import (  # noqa: F401  (fixture)
-    GRID_SW,
-    GRID_VILLAGE,
-    IN_GAP,
-    IN_SW,
-    IN_VILLAGE,
-    OUTSIDE,
-    loop_world,
-)
+from tests.support.loop import GRID_SW, GRID_VILLAGE, IN_GAP, IN_SW, IN_VILLAGE, OUTSIDE
 
 FRIDAY_1630 = datetime(2026, 11, 20, 16, 30, tzinfo=CST)
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from geo import db
-from tests.browser import TEST_PASSWORD, ensure_account, signed_in_client
+from tests.support.webapp import TEST_PASSWORD, ensure_account, signed_in_client
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ def client(demo_url):
     old = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = demo_url
     import app  # the one Dash app of the process (a second one would take the pages' callbacks from it)
-    from tests.browser import signed_in_client
+    from tests.support.webapp import signed_in_client
 
     yield signed_in_client(app.server, demo_url)
     if old is None:

@@ -4,7 +4,7 @@ The whole view lives in the query string (place, window, category, measure, buck
 by one function, `parse_view`, and written back by `view_query`, so a shared or reloaded URL
 shows exactly the same page, and the page and this API cannot disagree about defaults.
 Bad input is a 400 naming the parameter, never a 500: dates within MIN_DAY..MAX_DAY, numbers
-finite and within NUMBER_RANGES, no control characters (fuzzed by tests/test_fuzz_api.py).
+finite and within NUMBER_RANGES, no control characters (fuzzed by tests/fuzz/test_api.py).
 """
 
 from __future__ import annotations

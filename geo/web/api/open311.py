@@ -17,7 +17,7 @@ request with only `address_string` gets a 400 saying so.
 Bad input (issue #9): every parameter is checked before it reaches SQL (and reaches it only
 as a bound value): no control characters, bounded lengths, codes by pattern, dates within
 MIN_DATE..MAX_DATE, finite WGS84 coordinates, bodies up to MAX_POST_BYTES (413) and only the
-form encodings the specification names (415). Fuzzed by tests/test_fuzz_open311.py
+form encodings the specification names (415). Fuzzed by tests/fuzz/test_open311.py
 (docs/fuzzing.md).
 """
 

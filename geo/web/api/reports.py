@@ -2,7 +2,7 @@
 /reports/notice/<town_code> (风险提示函), as A4 pages (print CSS), as PDF with ?format=pdf
 where Chromium is installed, and as Excel with ?format=xlsx. Optional ?week_end=YYYY-MM-DD.
 Bad input is a 400 (a week_end outside FIRST_DAY..LAST_DAY, an unknown format) or a 404 (a
-town code that is not 9 digits), never a 500 (tests/test_fuzz_api.py).
+town code that is not 9 digits), never a 500 (tests/fuzz/test_api.py).
 """
 
 from __future__ import annotations

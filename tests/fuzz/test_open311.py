@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from geo import db
 from geo.security import apikeys
 from geo.web.api import open311
-from tests.fuzz_support import INJECTIONS, hostile, huge_text, nasty_text, numberish, short_hostile, short_nasty
-from tests.test_routing_world import IN_SW, IN_VILLAGE, OUTSIDE, loop_world  # noqa: F401
+from tests.fuzz.hostile import INJECTIONS, hostile, huge_text, nasty_text, numberish, short_hostile, short_nasty
+from tests.support.loop import IN_SW, IN_VILLAGE, OUTSIDE
 
 PREFIX = "/open311/v2"
 TRACE_MARKERS = ("Traceback", 'File "/', "psycopg", "Werkzeug Debugger")

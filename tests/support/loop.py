@@ -1,7 +1,6 @@
-"""Fixtures for the incident-loop tests (routing, lifecycle, Open311): a tiny world.
+"""The incident loop's tiny world (routing, lifecycle, Open311; conftest's `loop_world`).
 
-No tests here; test_routing, test_lifecycle and test_open311 import `loop_world`. The
-tiny jurisdiction (conftest) gets three official grids and one grid's staff:
+The tiny jurisdiction (tests/support/tiny.py) gets three official grids and one grid's staff:
 
     lon 106.65      106.66      106.67
     35.55 +----------+----------+
@@ -14,10 +13,10 @@ tiny jurisdiction (conftest) gets three official grids and one grid's staff:
 
 from __future__ import annotations
 
-import pytest
 import shapely
 
 from geo import db
+from tests.support.tiny import insert_grids
 
 GRID_SW = "620802001001001"
 GRID_NW = "620802001001002"
@@ -29,14 +28,15 @@ IN_GAP = (106.665, 35.548)  # in the village, in no grid
 OUTSIDE = (106.70, 35.60)
 
 
-@pytest.fixture
-def loop_world(tiny_jurisdiction, categories, add_grids, conn):
-    add_grids(
+def add_loop_world(conn) -> None:
+    """The three grids and the south-west grid's staff (on the tiny jurisdiction)."""
+    insert_grids(
+        conn,
         [
             (GRID_SW, "新民社区第一网格", "urban", shapely.box(106.65, 35.53, 106.66, 35.54)),
             (GRID_NW, "新民社区第二网格", "urban", shapely.box(106.65, 35.54, 106.66, 35.55)),
             (GRID_VILLAGE, "柳湖村一组", "rural", shapely.box(106.66, 35.53, 106.67, 35.545)),
-        ]
+        ],
     )
     with db.transaction(conn) as cur:
         cur.executemany(
@@ -47,4 +47,3 @@ def loop_world(tiny_jurisdiction, categories, add_grids, conn):
                 (GRID_SW, "fulltime", "李四", "13712345678", GRID_SW),
             ],
         )
-    return conn

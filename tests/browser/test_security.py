@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from geo import db
-from tests.browser import ROOT, chromium_driver, running_app, severe_console_errors, sign_in, wait_for
+from tests.browser.chromium import chromium_driver, severe_console_errors, sign_in, wait_for
+from tests.support.webapp import ROOT, running_app
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "login.png"
 

@@ -26,8 +26,8 @@ from hypothesis.errors import InvalidArgument
 
 from geo import db
 from geo.io import importer, upload_check
-from tests.fuzz_support import INJECTIONS, hostile, short_nasty
-from tests.test_import import EAST, GRIDS, WEST, counts, gridded  # noqa: F401
+from tests.fuzz.hostile import INJECTIONS, hostile, short_nasty
+from tests.support.imports import counts
 
 # GDAL and geopandas warn about the broken inputs on purpose (unclosed rings, unparsable JSON columns).
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")

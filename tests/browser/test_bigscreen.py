@@ -10,7 +10,8 @@ import time
 import pytest
 
 from geo import db
-from tests.browser import ROOT, chromium_driver, requested_urls, running_app, severe_console_errors, wait_for
+from tests.browser.chromium import chromium_driver, requested_urls, severe_console_errors, wait_for
+from tests.support.webapp import ROOT, running_app
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "bigscreen.png"
 

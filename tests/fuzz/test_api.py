@@ -4,7 +4,7 @@
 
 Why: every query parameter and upload must end in an answer or a 4xx naming the problem,
 never a 500 or a stack trace, and GET requests never write. The blueprints run on a bare
-Flask app over the tiny world of tests/test_routing_world.py. docs/fuzzing.md has the record.
+Flask app over the tiny world of tests/support/loop.py. docs/fuzzing.md has the record.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from geo.incidents import media as intake_media
 from geo.web.api import analysis as analysis_api
 from geo.web.api import reports
 from geo.web.api import tiles as maptiles
-from tests.fuzz_support import short_hostile, short_nasty
-from tests.test_routing_world import loop_world  # noqa: F401
+from tests.fuzz.hostile import short_hostile, short_nasty
 
 TRACE_MARKERS = ("Traceback", 'File "/', "psycopg", "Werkzeug Debugger")
 TOWN = "620802001"

@@ -1,7 +1,6 @@
-"""Running the app and a headless Chromium for browser tests.
+"""A headless Chromium for the browser tests, signed in through the real sign-in form.
 
-The app runs as a real process (`python app.py`) against the demo database, and Chromium
-is Debian's, driven by Selenium through Debian's chromedriver, with the flags this
+Chromium is Debian's, driven by Selenium through Debian's chromedriver, with the flags this
 closed network needs (no background networking, no component updates). The browser's
 performance log records every request, so a test can prove the page asks no other host.
 """
@@ -11,53 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-_app_databases: dict[str, str] = {}  # app URL -> its DATABASE_URL, for sign_in()
-TEST_PASSWORD = "Test-pass-2026!"
-
-
-def ensure_account(database_url: str, role: str = "admin", unit: str | None = None) -> str:
-    """A test account of `role` bound to `unit` (default: the jurisdiction); its user name."""
-    import psycopg2
-
-    from geo import db
-    from geo.security import accounts
-
-    conn = db.connect(database_url)
-    try:
-        unit = unit or db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
-        username = f"test-{role}-{unit}".replace("_", "-")
-        if not db.scalar(conn, "SELECT 1 FROM app_user WHERE username = %s", (username,)):
-            try:
-                accounts.create_user(conn, username, TEST_PASSWORD, role, unit, f"测试{role}")
-            except (accounts.AccountError, psycopg2.IntegrityError):
-                conn.rollback()  # made meanwhile by a parallel test
-        accounts.set_active(conn, username, True)  # forgives failures left by a throttling test
-        # ... and the loopback address every test client signs in from must not reach the per-address limit
-        db.execute(conn, "DELETE FROM login_attempt WHERE NOT ok AND ip IN ('127.0.0.1', '::1')")
-        conn.commit()
-        return username
-    finally:
-        conn.close()
+from tests.support.webapp import TEST_PASSWORD, app_databases, ensure_account
 
 
 def sign_in(driver, url: str, role: str = "admin", unit: str | None = None, path: str = "/") -> str:
@@ -65,7 +23,7 @@ def sign_in(driver, url: str, role: str = "admin", unit: str | None = None, path
     from selenium import webdriver
     from selenium.webdriver.common.by import By
 
-    username = ensure_account(_app_databases[url], role, unit)
+    username = ensure_account(app_databases[url], role, unit)
     from urllib.parse import quote
 
     webdriver.Chrome.get(driver, f"{url}/login?next={quote(path, safe='')}")
@@ -74,34 +32,6 @@ def sign_in(driver, url: str, role: str = "admin", unit: str | None = None, path
     driver.find_element(By.ID, "sign-in").click()
     wait_for(lambda: "/login" not in driver.current_url, timeout=20, message="sign-in did not leave the form")
     return username
-
-
-@contextmanager
-def running_app(database_url: str, **env):
-    port = free_port()
-    environ = dict(os.environ, DATABASE_URL=database_url, QUANYU_HOST="127.0.0.1", QUANYU_PORT=str(port), **env)
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/login", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"app did not start:\n{log.read()[-3000:]}")
-                time.sleep(0.3)
-        _app_databases[url] = database_url
-        yield url
-    finally:
-        _app_databases.pop(url, None)
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-        os.unlink(log.name)
 
 
 def chromium_driver(width: int = 1920, height: int = 1080, sign_in_as: str | None = "admin", unit: str | None = None):
@@ -155,7 +85,7 @@ def _signing_chrome():
 
     class SigningChrome(webdriver.Chrome):
         def get(self, url: str) -> None:
-            app = next((a for a in _app_databases if url.startswith(a)), None)
+            app = next((a for a in app_databases if url.startswith(a)), None)
             if app and self.sign_in_as and app not in self.signed_in:
                 self.signed_in.add(app)
                 path = url[len(app) :] or "/"
@@ -195,19 +125,3 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.25, message: st
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-
-
-def signed_in_client(server, database_url: str, role: str = "admin", unit: str | None = None):
-    """A Flask test client of the whole app, signed in through the real form; its
-    `csrf` attribute holds the token state-changing requests must send."""
-    import re
-
-    username = ensure_account(database_url, role, unit)
-    client = server.test_client()
-    form = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    resp = client.post("/login", data={"username": username, "password": TEST_PASSWORD, "csrf_token": token})
-    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
-    client.csrf = client.get_cookie("_csrf_token").value
-    client.username = username
-    return client

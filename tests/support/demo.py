@@ -1,4 +1,4 @@
-"""Fixtures for tests that read the Kongtong demo (imported by conftest.py).
+"""The Kongtong demo's own test database (conftest.py's demo_url and demo_conn fixtures).
 
 The demo lives in a database of its own beside the test database: tests that truncate
 (`clean_db`) and tests that read the demo must never share one.
@@ -10,7 +10,6 @@ import os
 from datetime import datetime
 
 import psycopg2
-import pytest
 from psycopg2 import sql
 
 from geo import db
@@ -37,9 +36,8 @@ def demo_database_url() -> str:
     return f"{head}/{demo_name}" + (f"?{query}" if query else "")
 
 
-@pytest.fixture(scope="session")
-def demo_url() -> str:
-    """A database holding the Kongtong demo (seed 2026, ending today), loaded once.
+def ensure_demo(url: str) -> None:
+    """Load the demo (seed 2026, ending today) into `url` unless it holds that one already.
 
     Reused across runs while generator version, seed and end date match, so only the
     first run of the day pays the load (about a minute).
@@ -48,18 +46,11 @@ def demo_url() -> str:
     from geo.demo import generator as demo
     from geo.worktime import CST
 
-    url = demo_database_url()
     conn = db.connect(url)
-    want = dict(seed=DEMO_SEED, end=datetime.now(CST).date().isoformat(), years=3, generator=demo.GENERATOR_VERSION)
-    have = db.scalar(conn, "SELECT value FROM setting WHERE key = 'demo'") or {}
-    if {k: have.get(k) for k in want} != want:
-        load(conn, demo.generate(seed=DEMO_SEED, progress=lambda m: None))
-    conn.close()
-    return url
-
-
-@pytest.fixture(scope="session")
-def demo_conn(demo_url):
-    connection = db.connect(demo_url)
-    yield connection
-    connection.close()
+    try:
+        want = dict(seed=DEMO_SEED, end=datetime.now(CST).date().isoformat(), years=3, generator=demo.GENERATOR_VERSION)
+        have = db.scalar(conn, "SELECT value FROM setting WHERE key = 'demo'") or {}
+        if {k: have.get(k) for k in want} != want:
+            load(conn, demo.generate(seed=DEMO_SEED, progress=lambda m: None))
+    finally:
+        conn.close()

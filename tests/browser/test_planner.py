@@ -20,8 +20,9 @@ import shapely
 from geo import db
 from geo.planning import drafts as planning
 from geo.planning.publish import grids_at
-from tests.browser import ROOT, chromium_driver, requested_urls, running_app, severe_console_errors, wait_for
-from tests.test_planning_demo import fixable_community, restore
+from tests.browser.chromium import chromium_driver, requested_urls, severe_console_errors, wait_for
+from tests.support.planning import fixable_community, restore
+from tests.support.webapp import ROOT, running_app
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "planner.png"
 
@@ -179,7 +180,7 @@ HOUSEHOLDS = {"in_a": (106.652, 35.54), "near_c": (106.6575, 35.5395), "deep_b":
 
 @pytest.fixture(scope="module")
 def tiny_app(conn, tiny_units):
-    from tests.conftest import insert_units, truncate_data
+    from tests.support.tiny import insert_units, truncate_data
 
     truncate_data(conn)
     insert_units(conn, tiny_units)

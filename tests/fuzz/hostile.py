@@ -1,27 +1,13 @@
-"""Hypothesis profiles and the hostile values shared by the fuzz tests (tests/test_fuzz_*.py).
+"""The hostile values shared by the fuzz tests (tests/fuzz/; their profiles are in conftest.py).
 
-Why one place: the three fuzz suites must agree on how hard they push (30 examples per test
-in CI, thousands with HYPOTHESIS_PROFILE=long) and on what "hostile" means (SQL and HTML
+Why one place: the fuzz suites must agree on what "hostile" means (SQL and HTML
 injection, NUL and control characters, non-finite numbers, huge values), so that
 docs/fuzzing.md can say what was tried in one table.
 """
 
 from __future__ import annotations
 
-import os
-
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-
-# The fuzz tests share one database fixture across the examples of a test (each example
-# compares row counts before and after itself), hence function_scoped_fixture is fine.
-_COMMON = dict(
-    deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
-)
-settings.register_profile("ci", max_examples=30, **_COMMON)
-settings.register_profile("long", max_examples=1000, **_COMMON)
-settings.register_profile("dev", max_examples=100, **_COMMON)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 INJECTIONS = (
     "'; DROP TABLE household; --",

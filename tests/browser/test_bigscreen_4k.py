@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.browser import ROOT, chromium_driver, running_app, severe_console_errors, wait_for
+from tests.browser.chromium import chromium_driver, severe_console_errors, wait_for
+from tests.support.webapp import ROOT, running_app
 
 SHOTS = {
     (1920, 1080): ROOT / "docs" / "screenshots" / "bigscreen-1080p.png",

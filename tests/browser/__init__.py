@@ -1,0 +1,1 @@
+"""Browser tests: every test that starts Chromium (marker `browser`, set by conftest.py here)."""
