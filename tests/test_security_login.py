@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.web.auth import _safe_next
-from tests.browser import TEST_PASSWORD, ensure_account
+from tests.support.webapp import TEST_PASSWORD, ensure_account
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import dash
 import pytest
 
 from geo.security import access
-from tests.browser import signed_in_client
+from tests.support.webapp import signed_in_client
 
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
 
