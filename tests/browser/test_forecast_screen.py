@@ -8,7 +8,8 @@ import pytest
 
 from geo import db
 from geo.analysis import forecast_store
-from tests.browser import chromium_driver, running_app, wait_for
+from tests.browser.chromium import chromium_driver, wait_for
+from tests.support.webapp import running_app
 
 
 @pytest.fixture(scope="module")
