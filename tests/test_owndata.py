@@ -445,3 +445,114 @@ def test_cli_history_and_undo(clean_db, tmp_path, capsys):
     assert "undid batch 1" in capsys.readouterr().out
     assert db.scalar(clean_db, "SELECT count(*) FROM admin_unit") == 0
     assert cli.main(["import", "undo", "1", "--test"]) == 1  # already undone: said, not a traceback
+
+
+def test_a_fresh_database_has_categories_and_the_risk_configuration(conn):
+    """`db migrate` on an empty database seeds the reference data (and never overwrites it)."""
+    import psycopg2
+
+    from geo import pgserver
+    from geo.io import reference
+
+    url = pgserver.database_url(test=True)
+    name = conn.info.dbname + "_fresh"
+    admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        fresh = psycopg2.connect(url.rsplit("/", 1)[0] + "/" + name)
+        try:
+            assert db.migrate(fresh)  # every migration applied, then the seed
+            assert db.scalar(fresh, "SELECT count(*) FROM category") == 177
+            assert db.scalar(fresh, "SELECT count(DISTINCT major_code) FROM category") == 12
+            assert db.scalar(fresh, "SELECT config->>'version' FROM risk_config") == "2026-11 default"
+            db.execute(fresh, "UPDATE category SET department = '本地' WHERE minor_code = '0101'")
+            fresh.commit()
+            assert reference.seed(fresh) == []  # idempotent: what is there stays
+            assert db.scalar(fresh, "SELECT department FROM category WHERE minor_code = '0101'") == "本地"
+        finally:
+            fresh.close()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+def test_categories_and_aliases_import(clean_db, categories, tmp_path):
+    from geo.io import reference
+
+    table = _sheet(
+        tmp_path / "类别.xlsx",
+        ["大类编码", "大类名称", "小类编码", "小类名称", "责任部门", "时限", "时限单位", "严重程度", "是否纠纷", "说明"],
+        [["13", "农村事务", "1301", "农村饮水", "水务局", 5, "工作日", 2, "否", None]],
+    )
+    try:
+        result = reference.import_categories(clean_db, table)
+        assert (result.inserted, result.updated) == (1, 0)
+        assert db.one(clean_db, "SELECT minor_name, time_unit, is_dispute FROM category WHERE minor_code = '1301'") == {
+            "minor_name": "农村饮水",
+            "time_unit": "working_days",
+            "is_dispute": False,
+        }
+        assert reference.import_categories(clean_db, table).unchanged == 1
+        aliases = tmp_path / "aliases.csv"
+        aliases.write_text("别名,小类编码\n吃水难,1301\n", encoding="gbk")
+        assert reference.import_categories(clean_db, aliases).inserted == 1
+        gpd.GeoDataFrame({"code": ["620802"], "name": ["崆峒区"]}, geometry=[shapely.box(*DISTRICT)], crs=4326).to_file(
+            tmp_path / "d.geojson", driver="GeoJSON", engine="pyogrio"
+        )
+        importer.import_file(clean_db, "boundary", tmp_path / "d.geojson")
+        ledger_file = _sheet(
+            tmp_path / "l.xlsx", ["受理时间", "诉求类型", "经度", "纬度"], [["2025/3/5 14:22", "吃水难", 106.655, 35.54]]
+        )
+        importer.import_file(clean_db, "incidents", ledger_file)
+        assert db.scalar(clean_db, "SELECT minor_code FROM incident") == "1301"
+    finally:  # category is reference data the other tests share: put it back as it was
+        from tests.conftest import truncate_data
+
+        truncate_data(clean_db)
+        db.execute(clean_db, "DELETE FROM category WHERE minor_code = '1301'")
+        clean_db.commit()
+
+
+def test_reimported_units_match_by_name_and_batches_undo_grids_and_replace(clean_db, tmp_path):
+    conn = clean_db
+    importer.import_file(conn, "boundary", district_shapefile(tmp_path))
+    units = towns_and_communities(tmp_path)
+    importer.import_file(conn, "boundary", units)
+    again = importer.import_file(conn, "boundary", units)
+    assert "2 unit(s) had names only: 2 code(s) matched by name within their town, 0 generated" in again.summary()
+    assert again.counts["unchanged"] == 3 and db.scalar(conn, "SELECT count(*) FROM admin_unit") == 4
+
+    grids = importer.import_file(conn, "grids", gcj_grids_zip(tmp_path))
+    moved = tmp_path / "moved.geojson"
+    code, box = grid_boxes()[0]
+    gpd.GeoDataFrame({"网格编码": [code]}, geometry=[shapely.affinity.scale(box, 0.9, 0.9)], crs=4326).to_file(
+        moved, driver="GeoJSON", engine="pyogrio"
+    )
+    edit = importer.import_file(conn, "grids", moved)
+    assert edit.counts["updated"] == 1
+    batches.undo(conn, edit.batch, "test")  # the old boundary comes back, as version 3
+    got = db.one(conn, "SELECT version, ST_AsText(geom) AS g FROM grid_current WHERE code = %s", (code,))
+    assert got["version"] == 3 and shapely.hausdorff_distance(shapely.from_wkt(got["g"]), box) < 1e-7
+    assert grids.batch < edit.batch
+
+    importer.import_file(conn, "households", bd09_households(tmp_path))
+    (tmp_path / "b").mkdir()
+    smaller = bd09_households(tmp_path / "b", HOUSEHOLDS[:3])
+    replaced = importer.import_file(conn, "households", smaller, mode="replace")
+    assert replaced.counts["removed"] == len(HOUSEHOLDS) and db.scalar(conn, "SELECT count(*) FROM household") == 3
+    batches.undo(conn, replaced.batch, "test")
+    assert db.scalar(conn, "SELECT count(*) FROM household") == len(HOUSEHOLDS)
+
+
+def test_encoding_can_be_forced_and_garbled_names_are_named(clean_db, tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_bytes("详细地址,经度,纬度\n东关1号,106.655,35.54\n".encode("gbk"))
+    with pytest.raises(importer.ImportFailed) as info:
+        importer.import_file(clean_db, "households", path, encoding="latin-1")
+    assert "look garbled" in str(info.value) and "--encoding gbk" in str(info.value)
+    report = inspect.inspect_file(clean_db, "households", path)
+    assert report["encoding"]["name"] == "GBK/GB18030" and report["mapping"]["详细地址"] == "address"

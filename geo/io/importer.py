@@ -100,6 +100,7 @@ class _Context:
     jurisdiction: tuple | None = None
     derived_closed: bool = False
     mapping: columns.Mapping | None = None
+    notes: list[str] = field(default_factory=list)  # what completing the records decided, for the output
 
     @property
     def actor(self) -> str:
@@ -179,7 +180,9 @@ def _complete_incidents(ctx: _Context, records: list[dict], problems: Problems) 
             rec["closed_at"] = None
     ctx.derived_closed = "closed_at" not in ctx.mapping.fields
     if derived:
-        ctx.say(f"{derived} closed case(s) without a closing time: closed at their deadline (no 办结时间 column)")
+        ctx.notes.append(
+            f"{derived} closed case(s) without a 办结时间: taken as closed at their deadline (or when reported, if it is ahead)"
+        )
 
 
 def _complete_places(ctx: _Context, records: list[dict], problems: Problems) -> None:
@@ -425,6 +428,7 @@ def prepare(
     prep.records = _parse_fields(source, prep.layer_fields, mapping, problems, say)
     if spec.complete:
         spec.complete(ctx, prep.records, problems)
+    prep.notes += ctx.notes
     ignored = [CONTROL.sub("?", str(c))[:60] for c in source.frame.columns if c not in mapping.fields.values()]
     if ignored:
         prep.notes.append(f"ignored column(s): {', '.join(ignored)}")
@@ -711,6 +715,9 @@ def import_file(
                 raise _DryRun
     except _DryRun:
         pass
+    except ImportFailed as exc:  # a check made in SQL: the inspection still shows what was read
+        exc.prepared = prep
+        raise
     if problems.rows and not dry_run:
         result.rejected_path = rejected.write(source, problems, rejected_to)
     result.problems, result.prepared = problems, prep

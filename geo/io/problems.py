@@ -98,7 +98,14 @@ class Problems:
     def fail(self) -> None:
         if self:
             lines = self.lines()
-            raise ImportFailed(self.path, lines, self.crs_line, total=len(lines))
+            exc = ImportFailed(self.path, lines, self.crs_line, total=len(lines))
+            if self.by_row and not self.file:
+                exc.args = (
+                    exc.args[0]
+                    + "\n修正后重试 fix these rows and import again, or import the other rows now with --skip-invalid: "
+                    f"these {len(self.by_row)} row(s) are then written to FILE.rejected.csv with the reason",
+                )
+            raise exc
 
     def fail_file(self) -> None:
         """Raise if a file-level problem exists (no row could be read)."""

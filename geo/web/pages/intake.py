@@ -993,7 +993,7 @@ def import_upload(contents, filename, version):
         path.write_bytes(data)
         try:
             with db.system() as conn:  # a bulk load is a system job (COPY; RLS checked above by the account's unit)
-                result = import_file(conn, "incidents", path)
+                result = import_file(conn, "incidents", path, user=actor_name())
                 from geo.security import accounts
 
                 accounts.audit(
