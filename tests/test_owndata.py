@@ -510,7 +510,7 @@ def test_categories_and_aliases_import(clean_db, categories, tmp_path):
         importer.import_file(clean_db, "incidents", ledger_file)
         assert db.scalar(clean_db, "SELECT minor_code FROM incident") == "1301"
     finally:  # category is reference data the other tests share: put it back as it was
-        from tests.conftest import truncate_data
+        from tests.support.tiny import truncate_data
 
         truncate_data(clean_db)
         db.execute(clean_db, "DELETE FROM category WHERE minor_code = '1301'")
