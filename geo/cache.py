@@ -1,9 +1,11 @@
-"""A small least-recently-used map shared by the in-process caches of the big screen.
+"""The one in-process cache of the app: a least-recently-used map, and per-day values.
 
-Each cache keys its results by everything they depend on (data versions, database, the
-account's scope, the arguments), so an entry is never stale, only unused; this keeps the
-most recently used within a count and is safe under the app's threads. Two threads missing
-the same key both compute it: wasted work once, never a wrong answer.
+Every cache keys its results by everything they depend on (data versions, database, the
+account's scope, the arguments), so an entry is never stale, only unused; an LRU keeps the
+most recently used within a budget and is safe under the app's threads. Two threads missing
+the same key both compute it: wasted work once, never a wrong answer. Its users: the big
+screen's counts (geo/analysis/dashboard.py, geo/analysis/heat.py), vector tiles within a
+byte budget (geo/web/api/tiles.py), the drill page's jurisdiction-wide hotspot statistics.
 """
 
 from __future__ import annotations
@@ -17,33 +19,55 @@ T = TypeVar("T")
 
 
 class LRU:
-    def __init__(self, maxsize: int):
+    """At most `maxsize` entries, or with `weigh` (value -> int, e.g. `len` of bytes) at most
+    `maxsize` in total weight; the least recently used go first. An entry heavier than the
+    whole budget is not kept at all."""
+
+    def __init__(self, maxsize: int, weigh: Callable[[object], int] | None = None):
         self.maxsize = maxsize
+        self._weigh = weigh
         self._items: OrderedDict[Hashable, object] = OrderedDict()
+        self._weights: dict[Hashable, int] = {}
+        self.weight = 0  # total weight (entries when no `weigh`)
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value under `key`, computed (outside the lock) and kept when missing."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]  # type: ignore[return-value]
         value = compute()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
+        self.put(key, value)
         return value
 
     def get_if_present(self, key: Hashable):
+        """The value under `key`, or None."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
         return None
 
+    def put(self, key: Hashable, value) -> None:
+        """Keep `value` under `key` (replacing an entry there), then evict down to the budget."""
+        w = self._weigh(value) if self._weigh else 1
+        with self._lock:
+            if key in self._items:
+                self.weight -= self._weights.pop(key)
+                del self._items[key]
+            self._items[key] = value
+            self._weights[key] = w
+            self.weight += w
+            while self.weight > self.maxsize and self._items:
+                old, _ = self._items.popitem(last=False)
+                self.weight -= self._weights.pop(old)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._weights.clear()
+            self.weight = 0
 
     def __len__(self) -> int:
         return len(self._items)

@@ -15,8 +15,6 @@ back button goes through the router and re-renders the view from the URL.
 from __future__ import annotations
 
 import base64
-import threading
-from collections import OrderedDict
 from datetime import date
 from urllib.parse import parse_qsl
 
@@ -25,7 +23,7 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
-from geo import db, labels
+from geo import cache, db, labels
 from geo.analysis import dashboard, drill, drill_geo, indicators, rankings
 from geo.labels import t
 from geo.security import access, accounts
@@ -277,8 +275,7 @@ def view_data(conn, view: dict) -> dict:
     return data
 
 
-_results: OrderedDict = OrderedDict()
-_results_lock = threading.Lock()
+_results = cache.LRU(RESULTS_KEPT)
 
 
 def jurisdiction_wide(conn, fn, *args, **kwargs):
@@ -301,16 +298,7 @@ def jurisdiction_wide(conn, fn, *args, **kwargs):
         tuple(sorted(kwargs.items())),
         db.scope_key(),
     )
-    with _results_lock:
-        if key in _results:
-            _results.move_to_end(key)
-            return _results[key]
-    value = fn(conn, *args, **kwargs)
-    with _results_lock:
-        _results[key] = value
-        while len(_results) > RESULTS_KEPT:
-            _results.popitem(last=False)
-    return value
+    return _results.get(key, lambda: fn(conn, *args, **kwargs))
 
 
 def hotspot_data(conn, view: dict, code: str, level: str) -> dict:
