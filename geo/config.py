@@ -8,6 +8,7 @@
 | QUANYU_BASEMAP_CRS | wgs84 | the basemap's coordinate system: wgs84 or gcj02 (AMap/Tencent-style tiles) |
 | QUANYU_BASEMAP_ATTRIBUTION | "" | attribution text shown on the map |
 | QUANYU_LIVE_SECONDS | 5 | how often the big screen polls for changes |
+| QUANYU_TILE_TIMEOUT_S | 10 | longest a vector tile's queries may run (pg_tileserv's default too) |
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Settings:
     basemap_crs: str
     basemap_attribution: str
     live_seconds: float
+    tile_timeout_s: float
 
 
 def settings() -> Settings:
@@ -44,4 +46,16 @@ def settings() -> Settings:
         basemap_crs=crs,
         basemap_attribution=os.environ.get("QUANYU_BASEMAP_ATTRIBUTION", ""),
         live_seconds=float(os.environ.get("QUANYU_LIVE_SECONDS", "5")),
+        tile_timeout_s=_positive_seconds("QUANYU_TILE_TIMEOUT_S", "10"),
     )
+
+
+def _positive_seconds(name: str, default: str) -> float:
+    raw = os.environ.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < 86400):
+        raise ValueError(f"{name} must be a number of seconds above 0 (e.g. {default}), not {raw!r}")
+    return value

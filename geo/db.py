@@ -162,6 +162,21 @@ def transaction(conn) -> Iterator[Any]:
         raise
 
 
+@contextlib.contextmanager
+def statement_timeout(conn, seconds: float) -> Iterator[None]:
+    """Cut off every statement inside after `seconds`, as pg_tileserv guards each tile: a
+    SET LOCAL statement_timeout in the caller's transaction. PostgreSQL cancels a statement
+    that runs longer itself (psycopg2.errors.QueryCanceled), so a slow query never holds its
+    connection; the transaction is then aborted and the caller rolls it back, which also
+    drops the setting. On success the previous value is back for the rest of the transaction."""
+    ms = max(1, round(seconds * 1000))
+    old = scalar(
+        conn, "SELECT current_setting('statement_timeout') AS old, set_config('statement_timeout', %s, true)", (str(ms),)
+    )
+    yield
+    execute(conn, "SELECT set_config('statement_timeout', %s, true)", (old,))
+
+
 def rows(conn, sql: str, params: Sequence | dict | None = None) -> list[dict]:
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute(sql, params)

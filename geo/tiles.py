@@ -20,10 +20,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
-import threading
-from collections import OrderedDict
 
-from geo import crs, db
+import psycopg2.errors
+
+from geo import config, crs, db
 
 EXTENT = 4096
 BUFFER = 64
@@ -67,51 +67,32 @@ def tile_sql(layer) -> str:
         SELECT ST_AsMVT(t.*, %(name)s, {EXTENT}, 'mvtgeom') FROM t WHERE mvtgeom IS NOT NULL"""
 
 
-# Layers that render some tiles themselves (layer id -> fn(conn, layer, args) returning the
-# tile's bytes, or None to fall back to the layer's SQL): e.g. the heat layer's low zooms,
-# built from cached per-grid totals instead of a scan of the window's aggregate per tile.
-RENDERERS: dict = {}
+class TileTimeout(Exception):
+    """A tile's queries ran longer than the tile statement timeout and were cut off."""
 
 
-def render(conn, layer, z: int, x: int, y: int, params: dict, gcj02: bool = False) -> bytes:
+def render(conn, layer, z: int, x: int, y: int, params: dict, gcj02: bool = False, timeout_s: float | None = None) -> bytes:
+    """The layer's tile: by its `render` (which may decline with None), else by PostGIS from
+    its SQL; every query of it under a statement timeout (QUANYU_TILE_TIMEOUT_S, or
+    `timeout_s`). A tile cut off raises TileTimeout with the transaction rolled back, so
+    the connection is free again at once."""
     dx, dy = gcj02_shift(z, x, y) if gcj02 else (0.0, 0.0)
     tile_m = WORLD_M / 2**z
     args = dict(params, z=z, x=x, y=y, dx=dx, dy=dy, name=layer.id, px_m=tile_m / 256, cell_m=tile_m / 128)
-    custom = RENDERERS.get(layer.id)
-    if custom is not None:
-        data = custom(conn, layer, args)
-        if data is not None:
-            return data
-    data = db.scalar(conn, tile_sql(layer), args)
-    return bytes(data) if data else b""
-
-
-class TileCache:
-    """Tiles by (layer, tile, filters, data versions): a change in the data is a new key, so a
-    cached tile is never stale; old keys fall out by least-recent use within a byte budget."""
-
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key, value: bytes) -> None:
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = value
-            self._size += len(value)
-            while self._size > self.max_bytes and self._items:
-                _, old = self._items.popitem(last=False)
-                self._size -= len(old)
+    seconds = config.settings().tile_timeout_s if timeout_s is None else timeout_s
+    try:
+        with db.statement_timeout(conn, seconds):
+            data = layer.render(conn, layer, args) if layer.render is not None else None
+            if data is None:
+                found = db.scalar(conn, tile_sql(layer), args)
+                data = bytes(found) if found else b""
+        return data
+    except psycopg2.errors.QueryCanceled:
+        conn.rollback()
+        raise TileTimeout(
+            f"tile {layer.id}/{z}/{x}/{y} took longer than {seconds:g} s and was cut off: zoom in or narrow the "
+            "time window; if such tiles are expected, raise QUANYU_TILE_TIMEOUT_S"
+        ) from None
 
 
 def etag(key) -> str:

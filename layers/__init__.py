@@ -2,8 +2,9 @@
 
 A layer is a thin description over PostGIS, in the spirit of pg_tileserv's function
 layers: a SELECT for the features near a tile (geo.tiles wraps it into a vector tile),
-MapLibre paint rules, a legend, the UI filters it obeys, and the tables whose changes
-invalidate it. Adding a layer is adding a module here; the tile server, the layer switcher,
+the way its tiles are rendered when not by that SELECT alone, MapLibre paint rules, a
+legend, the UI filters it obeys, and the tables whose changes invalidate it. Layers read
+geo's domain modules and never the web (geo.web imports layers, not the reverse). Adding a layer is adding a module here; the tile server, the layer switcher,
 the legend and the live refresh pick it up.
 """
 
@@ -39,6 +40,10 @@ class MapLayer:
     simplify: bool = True
     clickable: bool = False  # a click on its features opens the grid card
     prepare: Callable | None = field(default=None, compare=False)  # refresh derived tables before serving
+    # How its tiles are made: None, by PostGIS from `sql` (geo.tiles.tile_sql); else
+    # fn(conn, layer, args) -> bytes, or None to fall back to `sql` for this request (e.g. the
+    # heat layer's low zooms, assembled from cached counts in geo/analysis/heat.py).
+    render: Callable | None = field(default=None, compare=False)
 
 
 def discover() -> dict[str, MapLayer]:

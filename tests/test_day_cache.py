@@ -6,6 +6,7 @@ Every figure is checked against a count over the raw incidents of a tiny world."
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime, timedelta
 
@@ -232,7 +233,7 @@ def test_a_write_of_today_rereads_today_only(world):
 
 def _features(conn, z, x, y, params, cached: bool, monkeypatch) -> str:
     """The heat tile's features as sorted 'POINT(..) n' text, from the cached path or the SQL path."""
-    import layers.incident_heat as heat
+    from geo.analysis import heat
     from layers import LAYERS
 
     layer = LAYERS["incident_heat"]
@@ -252,10 +253,9 @@ def _features(conn, z, x, y, params, cached: bool, monkeypatch) -> str:
             return b"x"
         return plain(c, sql, args)
 
-    if cached:
-        monkeypatch.setitem(tiles.RENDERERS, layer.id, heat.render_low_zoom)
-    else:
-        monkeypatch.delitem(tiles.RENDERERS, layer.id, raising=False)
+    assert layer.render is heat.render_low_zoom  # the layer says how it renders
+    if not cached:
+        layer = dataclasses.replace(layer, render=None)  # the SQL path, the reference
     monkeypatch.setattr(db, "scalar", capture)
     try:
         tiles.render(conn, layer, z, x, y, params, False)
@@ -320,7 +320,7 @@ def tiles_of(z: int) -> tuple[int, int]:
 def test_a_warm_up_fills_the_caches_of_its_role_and_unit_only(demo_url):
     """The worker's warm-up (geo/web/screen_warm.py) computes as the account's role and unit
     under row-level security; its entries serve that scope and no other."""
-    import layers.incident_heat as heat
+    from geo.analysis import heat
     from geo.security.access import Scope
     from geo.web import screen_warm
     from geo.web.home import home_code

@@ -165,7 +165,7 @@ def interactions(url: str, repeat: int) -> dict:
     # for real (a probe incident reported now and one reported on a past day, as a status
     # change of an older incident would touch), then refreshes every panel; the probes are
     # deleted afterwards. The caches-cleared figure is kept apart as "cold".
-    import layers.incident_heat as heat
+    from geo.analysis import heat
     from geo.bench.measure import PROBE_TITLE
 
     probe = db.one(

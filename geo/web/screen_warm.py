@@ -1,6 +1,6 @@
 """Warm the big screen's caches when a serving worker starts (issue #8 规模).
 
-Why: the screen's counts are cached per local day (geo/analysis/dashboard.py, layers/incident_heat.py,
+Why: the screen's counts are cached per local day (geo/analysis/dashboard.py, geo/analysis/heat.py,
 migration 0024) and survive writes, but a new worker starts empty, and at city scale its
 first big screen would pay every scan at once (the year's counts, the open rows, 90 days
 of heat: about 3 s). A background thread fills them right after the worker starts, for
@@ -60,7 +60,7 @@ def scopes(conn) -> list[access.Scope]:
 
 def warm_scope(scope: access.Scope, now: datetime | None = None, url: str | None = None) -> None:
     """What the big screen's first load reads, computed as `scope` would read it."""
-    import layers.incident_heat as heat
+    from geo.analysis import heat
     from geo.web.api.tiles import window_bounds
     from geo.web.home import home_code
 

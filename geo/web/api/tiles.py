@@ -14,13 +14,15 @@ from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from geo import config, db, tiles
+from geo import cache, config, db, tiles
 from geo.analysis import dashboard
 from geo.worktime import CST
 from layers import LAYERS
 
 bp = Blueprint("maptiles", __name__)
-CACHE = tiles.TileCache()
+# Tiles by (layer, tile, filters, data versions, scope): a change in the data is a new key, so a
+# cached tile is never stale; old keys fall out by least-recent use within a byte budget.
+CACHE = cache.LRU(64 * 1024 * 1024, weigh=len)
 _prepare_lock = threading.Lock()
 WINDOWS = {"1", "7", "30", "90", "custom"}
 MAJOR = re.compile(r"^[0-9]{2}$")
@@ -79,12 +81,15 @@ def tile(layer_id: str, z: int, x: int, y: int):
     with db.pooled() as conn:
         versions = dashboard.versions(conn)
         key = (layer.id, z, x, y, fkey, gcj02, tuple(versions.get(name) for name in layer.depends_on), db.scope_key())
-        data = CACHE.get(key)
+        data = CACHE.get_if_present(key)
         if data is None:
             if layer.prepare:
                 with _prepare_lock:
                     layer.prepare(conn)
-            data = tiles.render(conn, layer, z, x, y, params, gcj02=gcj02)
+            try:
+                data = tiles.render(conn, layer, z, x, y, params, gcj02=gcj02)
+            except tiles.TileTimeout as exc:
+                abort(503, str(exc))
             CACHE.put(key, data)
     tag = tiles.etag(key)
     if request.headers.get("If-None-Match") == tag:

@@ -1,0 +1,60 @@
+"""geo.cache.LRU, the one in-process cache: bounded by entries or by weight (the tiles' byte
+budget), least recently used out first, and every cache of the app is one of these."""
+
+from __future__ import annotations
+
+import threading
+
+from geo.cache import LRU
+
+
+def test_the_least_recently_used_entry_goes_first():
+    lru = LRU(2)
+    assert lru.get("a", lambda: 1) == 1 and lru.get("b", lambda: 2) == 2
+    assert lru.get("a", lambda: 99) == 1  # a hit: not recomputed, and now the most recent
+    lru.get("c", lambda: 3)
+    assert lru.get_if_present("b") is None and lru.get_if_present("a") == 1 and len(lru) == 2
+
+
+def test_a_weight_budget_keeps_the_total_under_it():
+    lru = LRU(10, weigh=len)
+    lru.put("a", b"xxxx")
+    lru.put("b", b"yyyy")
+    lru.put("a", b"zz")  # replacing an entry replaces its weight
+    assert lru.weight == 6 and lru.get_if_present("a") == b"zz"
+    lru.put("c", b"wwwww")  # 11 > 10: the least recent (b) goes
+    assert lru.get_if_present("b") is None and lru.weight == 7
+    lru.put("huge", b"h" * 11)  # heavier than the whole budget: not kept, and nothing else either
+    assert lru.get_if_present("huge") is None and lru.weight == 0 and len(lru) == 0
+
+
+def test_empty_values_are_cached_and_clear_empties():
+    lru = LRU(4, weigh=len)
+    calls = []
+    for _ in range(3):
+        lru.get("tile", lambda: calls.append(1) or b"")
+    assert calls == [1] and lru.get_if_present("tile") == b""  # an empty tile is a value, not a miss
+    lru.clear()
+    assert len(lru) == 0 and lru.weight == 0 and lru.get_if_present("tile") is None
+
+
+def test_threads_never_lose_the_bookkeeping():
+    lru = LRU(50, weigh=len)
+
+    def work(k):
+        for i in range(500):
+            lru.get((k, i % 80), lambda: b"x" * (i % 7 + 1))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert lru.weight <= 50
+    assert lru.weight == sum(len(lru.get_if_present(k)) for k in list(lru._items))
+
+
+def test_the_tile_cache_is_one_by_bytes():
+    from geo.web.api import tiles as tiles_api
+
+    assert isinstance(tiles_api.CACHE, LRU) and tiles_api.CACHE.maxsize == 64 * 1024 * 1024
