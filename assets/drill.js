@@ -31,6 +31,7 @@
           children: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
           points: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
           hot: { type: "vector", tiles: [`${origin}/tiles/grid_risk/{z}/{x}/{y}.pbf`], minzoom: 0, maxzoom: 16 },
+          forecast: { type: "vector", tiles: [`${origin}/tiles/forecast/{z}/{x}/{y}.pbf`], minzoom: 0, maxzoom: 16 },
         },
         layers: [
           { id: "background", type: "background", paint: { "background-color": "#0a1726" } },
@@ -44,6 +45,11 @@
             paint: { "fill-color": "#ffffff", "fill-opacity": 0.18 } },
           { id: "children-line", type: "line", source: "children",
             paint: { "line-color": "#dbe9ff", "line-opacity": 0.8, "line-width": 1.2 } },
+          { id: "forecast-fill", type: "fill", source: "forecast", "source-layer": "forecast", layout: { visibility: "none" },
+            filter: ["==", ["get", "tier"], "high"], paint: { "fill-color": "#b46cff", "fill-opacity": 0.45 } },
+          { id: "forecast-line", type: "line", source: "forecast", "source-layer": "forecast", layout: { visibility: "none" },
+            paint: { "line-color": ["match", ["get", "tier"], "high", "#e3c8ff", "#b46cff"],
+                     "line-width": ["match", ["get", "tier"], "high", 2.2, 1.2] } },
           { id: "points-circle", type: "circle", source: "points",
             paint: { "circle-color": TIER, "circle-radius": ["case", ["get", "selected"], 9, 5],
                      "circle-stroke-color": ["case", ["get", "selected"], "#ffffff", "#061120"],
@@ -54,7 +60,7 @@
       dragRotate: false, pitchWithRotate: false, fadeDuration: 0, maxZoom: 18,
     });
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "bottom-right");
-    map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+    map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 100 * (window.quanyuScale ? window.quanyuScale() : 1) }), "bottom-left");
     map.on("click", onClick);
     map.on("mousemove", onMove);
     map.on("mouseout", () => tip(null));
@@ -186,5 +192,19 @@
     return { x: p.x + rect.left, y: p.y + rect.top };
   };
 
-  window.dash_clientside = Object.assign({}, window.dash_clientside, { drill: { render } });
+  /* 下周预警 on or off (the checkbox beside the map modes): the forecast layer's tiles. */
+  function forecast(value) {
+    const on = (value || []).includes("forecast");
+    const show = () => ["forecast-fill", "forecast-line"].forEach((id) => S.map.setLayoutProperty(id, "visibility", on ? "visible" : "none"));
+    if (S.map && S.ready) S.ready.then(show);
+    return on ? "seg forecast-on" : "seg";
+  }
+
+  /* For the browser tests: forecast grids drawn now. */
+  window.drillForecastDrawn = function () {
+    if (!S.map || !S.map.loaded() || S.map.getLayoutProperty("forecast-fill", "visibility") !== "visible") return 0;
+    return S.map.queryRenderedFeatures({ layers: ["forecast-fill", "forecast-line"] }).length;
+  };
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, { drill: { render, forecast } });
 })();

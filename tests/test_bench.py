@@ -17,7 +17,20 @@ from geo.bench import report as bench_report
 from geo.bench import run as bench
 from geo.bench import screen as bench_screen
 
-SECTIONS = ("build", "data", "screen", "app", "coverage", "risk", "hotspots", "assignment", "partition", "import", "targets")
+SECTIONS = (
+    "build",
+    "data",
+    "screen",
+    "app",
+    "coverage",
+    "risk",
+    "hotspots",
+    "forecast",
+    "assignment",
+    "partition",
+    "import",
+    "targets",
+)
 
 
 def test_lattice_codes_nest_and_count():
@@ -86,6 +99,7 @@ def test_smoke_run_has_every_section():
         "first_load_warmed_worker",
         "app_rss",
         "hotspots",
+        "forecast",
         "largest_response",
         "live_refresh_panels_after_change_p95",
     } <= names  # the cost of a cache miss is reported too

@@ -320,6 +320,18 @@ def test_no_grids_is_an_error_with_a_way_forward(clean_db, capsys, monkeypatch):
     assert "import grids" in capsys.readouterr().err
 
 
+def test_the_benchmark_measures_the_full_forecast_and_reports_the_backtest(lattice):
+    from geo.bench import measure
+    from geo.bench import report as bench_report
+
+    add_incidents(lattice, history_rows())
+    result = measure.forecast(lattice, repeat=1, weeks=1)
+    assert result["grids"] == 25 and result["model"] == "poisson_glm" and result["median_ms"] > 0
+    assert set(result["backtest"]["summary"]) == set(bt.METHODS)
+    [target] = [t for t in bench_report.targets({"forecast": result}) if t["name"] == "forecast"]
+    assert target["met"] is (result["median_ms"] <= 10_000)
+
+
 # --------------------------------------------------------------------------- the demo
 
 

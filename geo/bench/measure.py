@@ -236,3 +236,23 @@ def hotspots(conn, repeat: int, days: int = 90) -> dict:
     r = timed(lambda: hs.gi_star(conn, end - timedelta(days=days), end), repeat, budget_s=60)
     frame = r["result"]
     return strip(r) | {"grids": len(frame), "hot_cells": int((frame["bin"] > 0).sum()), "window_days": days}
+
+
+def forecast(conn, repeat: int, weeks: int = 8) -> dict:
+    """Issue #16: the full 7-day forecast of every grid (read, fit, predict, explain), and
+    the backtest's figures (hit rate, PAI of the model and the baselines over `weeks`)."""
+    from geo.analysis import forecast as fc
+    from geo.analysis import forecast_backtest as bt
+
+    fc.forecast(conn, days=7)  # the first run pays the imports (scikit-learn): a process does once
+    r = timed(lambda: fc.forecast(conn, days=7), repeat, budget_s=120)
+    result = r["result"]
+    started = time.perf_counter()
+    backtest = bt.backtest(conn, weeks=weeks)
+    return strip(r) | {
+        "grids": len(result.grids),
+        "model": result.model["method"],
+        "training_rows": result.model["training_rows"],
+        "backtest_seconds": round(time.perf_counter() - started, 1),
+        "backtest": {"weeks": weeks, "summary": backtest["summary"], "margins": backtest["margins"]},
+    }

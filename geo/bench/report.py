@@ -104,6 +104,9 @@ def targets(report: dict, baseline: dict | None = None) -> list[dict]:
             "ms",
         ),
         _target("hotspots", "热点 Gi* hotspots", _get(report, "hotspots", "median_ms"), 2000, "ms"),
+        _target(
+            "forecast", "风险预测 full forecast, every grid (issue #16)", _get(report, "forecast", "median_ms"), 10_000, "ms"
+        ),
         _target("app_rss", "应用峰值内存 app peak RSS", _get(report, "app", "peak_rss_mb"), 1536, "MB"),
     ]
     if baseline:

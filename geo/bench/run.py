@@ -104,6 +104,7 @@ def run(scale: str, reuse: bool = False, baseline: dict | None = None, say=print
         ("coverage", lambda: m.coverage_check(conn, plan.repeat)),
         ("risk", lambda: m.risk_recompute(conn, plan.repeat)),
         ("hotspots", lambda: m.hotspots(conn, plan.repeat)),
+        ("forecast", lambda: m.forecast(conn, min(plan.repeat, 3))),
         ("assignment", lambda: bench_peers.assignment(conn, plan.assignment_points, plan.repeat)),
         ("partition", lambda: bench_peers.partition_peers(conn, plan.partition_target, plan.partition_units)),
         ("import", lambda: m.bulk_import(conn, plan.import_rows)),

@@ -74,3 +74,32 @@ def test_the_kpi_strip_shows_last_weeks_hit_rate(page, demo_conn):
     assert "预测命中率" in kpi.text
     assert kpi.find_element(By.CLASS_NAME, "kpi-value").text == f"{last['hit_rate'] * 100:.1f}%"
     assert f"{last['hits']:,}/{last['incidents']:,}" in kpi.text
+
+
+def test_the_drill_page_draws_the_forecast_and_a_grid_says_why(demo_url, demo_conn):
+    from selenium.webdriver.common.by import By
+
+    demo_conn.rollback()
+    run = forecast_store.latest_run(demo_conn)
+    grid = forecast_store.top_grids(demo_conn, run["id"], limit=1)[0]
+    with running_app(demo_url) as url:
+        driver = chromium_driver()
+        try:
+            driver.get(f"{url}/drill?code={grid['grid_code']}")
+            why = wait_for(
+                lambda: (els := driver.find_elements(By.CLASS_NAME, "card-forecast")) and els[0],
+                timeout=60,
+                message="the grid's 下周预警 in its detail",
+            )
+            assert f"全辖第 {grid['rank']} 位" in why.text
+            assert grid["reasons"][0] in driver.find_element(By.TAG_NAME, "body").text
+            box = driver.find_element(By.CSS_SELECTOR, "#drill-forecast input[value=forecast]")
+            assert driver.execute_script("return window.drillForecastDrawn()") == 0
+            box.click()
+            wait_for(
+                lambda: driver.execute_script("return window.drillForecastDrawn()") > 0,
+                timeout=60,
+                message="the forecast on the map",
+            )
+        finally:
+            driver.quit()

@@ -24,14 +24,14 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from geo import cache, db, labels
-from geo.analysis import dashboard, drill, drill_geo, indicators, rankings
+from geo.analysis import dashboard, drill, drill_geo, forecast_store, indicators, rankings
 from geo.labels import t
 from geo.security import access, accounts
 from geo.web.api.analysis import MEASURES, parse_view, view_query
 from geo.web.auth import permitted
 from geo.web.frame import frame
 from geo.web.home import home_code
-from geo.web.pages.bigscreen import FONT, pct
+from geo.web.pages.bigscreen import FONT, forecast_rows, pct
 from geo.worktime import CST
 
 LABELS = {
@@ -58,6 +58,7 @@ LABELS = {
     "drill.mode.emerging": "时空热点",
     "drill.option.fdr": "FDR校正",
     "drill.option.kde": "核密度",
+    "drill.forecast.layer": "下周预警",
     "drill.kpi.incidents": "事件",
     "drill.kpi.per_1000_households": "每千户事件",
     "drill.kpi.resolution_rate": "化解率",
@@ -324,7 +325,12 @@ def hotspot_data(conn, view: dict, code: str, level: str) -> dict:
     if level == "grid":
         row = gi[gi["code"] == code].to_dict(orient="records")
         pattern = trend[trend["code"] == code].to_dict(orient="records")
-        why = dict(gi=row[0] if row else None, emerging=pattern[0] if pattern else None, risk=risk.grid_risk(conn, code))
+        why = dict(
+            gi=row[0] if row else None,
+            emerging=pattern[0] if pattern else None,
+            risk=risk.grid_risk(conn, code),
+            forecast=forecast_store.grid_forecast(conn, code),
+        )
     return dict(gi=gi, moran=moran, emerging=trend, listed=listed, why=why)
 
 
@@ -718,6 +724,7 @@ def why_hot(why: dict | None) -> list:
         ),
         html.Div(t("drill.risk.reasons"), className="card-sub"),
         html.Ul([html.Li(r) for r in (rk.get("reasons") or [])] or [html.Li(t("drill.empty"))], className="why-reasons"),
+        *forecast_rows(why.get("forecast")),
     ]
 
 
@@ -924,6 +931,15 @@ def layout(**query):
                 value=[k for k in ("fdr", "kde") if view[k]],
                 options=[{"label": t(f"drill.option.{k}"), "value": k} for k in ("fdr", "kde")],
             ),
+            # 下周预警 (issue #16): the weekly forecast's top grids over whatever the map shows;
+            # drawn by the browser from the forecast layer's tiles, no round trip.
+            dcc.Checklist(
+                id="drill-forecast",
+                inline=True,
+                className="seg",
+                value=[],
+                options=[{"label": t("drill.forecast.layer"), "value": "forecast"}],
+            ),
         ],
     )
     return frame(
@@ -1114,4 +1130,10 @@ clientside_callback(
     ClientsideFunction(namespace="drill", function_name="render"),
     Output("drill-map-state", "data"),
     Input("drill-map-data", "data"),
+)
+
+clientside_callback(
+    ClientsideFunction(namespace="drill", function_name="forecast"),
+    Output("drill-forecast", "className"),
+    Input("drill-forecast", "value"),
 )
