@@ -181,6 +181,7 @@ def test_every_table_a_web_role_reads_is_scoped_or_reference_data(conn):
         "jurisdiction",
         "setting",
         "risk_config",
+        "alert_config",
         "data_version",
         "spatial_ref_sys",
         "coverage_run",

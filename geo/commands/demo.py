@@ -11,6 +11,9 @@ HELP = "生成崆峒区演示数据 (build the Kongtong demo jurisdiction)"
 
 DATA_TABLES = (
     "setting",
+    "alert_history",
+    "alert_incident",
+    "alert",
     "incident_history",
     "incident",
     "place",
@@ -81,6 +84,7 @@ def print_accounts() -> None:
 def load(conn, world, progress=lambda m: None) -> None:
     """Replace every data table with the demo, in one transaction."""
     from geo import db
+    from geo.alerts import rules as alert_rules
     from geo.analysis import forecast_store
     from geo.coverage import report as coverage
     from geo.risk import tiers as risk
@@ -284,6 +288,8 @@ def load(conn, world, progress=lambda m: None) -> None:
         risk.load_config(conn)  # scores every incident and grid
     else:  # incidents were scored by their trigger as they were copied in
         risk.recompute_grids(conn)
+    # Alarm rules from here on: the demo's history raises none, its live incidents do.
+    alert_rules.ensure_config(conn)
     progress("覆盖分析 coverage and household density")
     coverage.refresh(conn, force=True)
     db.scalar(conn, "SELECT refresh_household_hex()")
