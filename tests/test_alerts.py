@@ -314,3 +314,36 @@ def test_the_default_rules_load_and_a_broken_file_is_refused_by_key(tmp_path):
     (tmp_path / "b.toml").write_text(good.replace("level = 4", "level = 5"), encoding="utf-8")
     with pytest.raises(rules.AlertConfigError, match="rules.forecast.level must be 1"):
         rules.read_config(tmp_path / "b.toml")
+
+
+# --------------------------------------------------------------------------- export and sound
+
+
+def test_excel_export_lists_each_alarm_with_who_and_when(world):
+    import io
+
+    from openpyxl import load_workbook
+
+    from geo.alerts import export
+
+    report(world, people_involved=30)
+    [alarm] = alarms(world, "crowd")
+    lifecycle.acknowledge(world, alarm["id"], "值班员王")
+    ws = load_workbook(io.BytesIO(export.workbook_bytes(alarms(world)))).active
+    header, row = [c.value for c in ws[1]], [c.value for c in ws[2]]
+    assert ws.max_row == 2
+    values = dict(zip(header, row))
+    assert values["编号"] == alarm["id"] and values["级别"] == "橙色" and values["状态"] == "已签收"
+    assert values["规则"] == "聚集苗头（人数众多）" and values["签收"].startswith("值班员王 ")
+    assert "涉事人数 30 人，达到 30 人" in values["依据"]
+
+
+def test_the_shipped_alarm_sound_is_the_generated_wav():
+    import wave
+
+    from geo.web import alert_sound
+
+    assert alert_sound.PATH.read_bytes() == alert_sound.wav_bytes()
+    with wave.open(str(alert_sound.PATH)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22_050)
+        assert w.getnframes() / w.getframerate() == pytest.approx(1.2)

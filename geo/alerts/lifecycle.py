@@ -98,6 +98,11 @@ def history(conn, alert_id: int) -> list[dict]:
     )
 
 
+def version(conn) -> int:
+    """The alarms' data version (bumped in the writer's transaction): the screen polls it."""
+    return db.scalar(conn, "SELECT version FROM data_version WHERE name = 'alert'") or 0
+
+
 def open_count(conn, escalated_only: bool = False) -> int:
     return db.scalar(
         conn,

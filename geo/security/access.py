@@ -28,6 +28,7 @@ PLAN_PUBLISH = "plan.publish"  # switch the official grids to a plan
 UNMASK = "unmask"  # see a name, phone or ID number in full (logged)
 AUDIT_VIEW = "audit.view"  # read the audit log
 USER_MANAGE = "user.manage"  # create and disable accounts
+ALERT_HANDLE = "alert.handle"  # acknowledge, handle and close alarms (预警签收、处置、关闭)
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
@@ -43,9 +44,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             UNMASK,
             AUDIT_VIEW,
             USER_MANAGE,
+            ALERT_HANDLE,
         }
     ),
-    "operator": frozenset({VIEW, REPORT, INCIDENT_CREATE, INCIDENT_HANDLE, INCIDENT_DISPATCH, INCIDENT_IMPORT, UNMASK}),
+    "operator": frozenset(
+        {VIEW, REPORT, INCIDENT_CREATE, INCIDENT_HANDLE, INCIDENT_DISPATCH, INCIDENT_IMPORT, UNMASK, ALERT_HANDLE}
+    ),
     "planner": frozenset({VIEW, REPORT, PLAN_EDIT, PLAN_PUBLISH}),
     "leader": frozenset({VIEW, REPORT}),
     "grid_worker": frozenset({VIEW, INCIDENT_CREATE, INCIDENT_HANDLE}),
@@ -70,6 +74,7 @@ PAGES: dict[str, str] = {
     "/intake": INCIDENT_HANDLE,
     "/audit": AUDIT_VIEW,
     "/users": USER_MANAGE,
+    "/alerts": VIEW,
 }
 
 # Endpoints by path prefix, longest first wins. Anything not listed needs VIEW; Open311's
@@ -91,6 +96,7 @@ CALLBACK_PREFIXES: tuple[tuple[str, str], ...] = (
     ("in-", INCIDENT_HANDLE),
     ("audit-", AUDIT_VIEW),
     ("users-", USER_MANAGE),
+    ("alert-act", ALERT_HANDLE),
 )
 
 SCOPE_PATTERN = re.compile(r"^[0-9]{6}([0-9]{3}){0,2}$")

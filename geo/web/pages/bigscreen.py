@@ -18,6 +18,7 @@ from geo.analysis import dashboard, forecast_store, indicators
 from geo.labels import t
 from geo.security.masking import mask_phone
 from geo.web import nav
+from geo.web import alerts_screen
 from geo.web.frame import account_box
 from geo.web.home import home_code, home_unit
 from geo.worktime import CST
@@ -362,7 +363,10 @@ def layout(**_query):
                     ),
                 ],
             ),
-            html.Div(id="kpis", className="kpis", children=kpi_cards(k, hit)),
+            html.Div(
+                className="kpis",
+                children=[html.Div(id="kpis", className="kpis-cards", children=kpi_cards(k, hit)), alerts_screen.kpi()],
+            ),
             html.Div(
                 className="body",
                 children=[
@@ -424,6 +428,7 @@ def layout(**_query):
                                 ],
                             ),
                             html.Div(id="grid-card", className="grid-card", style={"display": "none"}),
+                            alerts_screen.overlay(),
                         ],
                     ),
                     html.Div(
@@ -445,6 +450,7 @@ def layout(**_query):
             dcc.Store(id="feed-last", data=feed_signature(items)),
             dcc.Store(id="grid-click"),
             dcc.Store(id="map-state"),
+            *alerts_screen.stores(),
         ],
     )
 
