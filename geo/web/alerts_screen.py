@@ -177,6 +177,7 @@ def poll(_n, known):
     Input({"type": "alert-act-ack", "id": ALL}, "n_clicks"),
     prevent_initial_call=True,
 )
+@access.requires(access.ALERT_HANDLE)
 def acknowledge(clicks):
     trigger = ctx.triggered_id
     if not trigger or not any(clicks or []):

@@ -263,6 +263,7 @@ def show(alert_id, _acted):
     State("alert-act-note", "value"),
     prevent_initial_call=True,
 )
+@access.requires(access.ALERT_HANDLE)
 def act(ack, handle, close, alert_id, note):
     if not alert_id or not ctx.triggered or not ctx.triggered[0].get("value"):
         return no_update

@@ -17,8 +17,7 @@ from geo import config, db
 from geo.analysis import dashboard, forecast_store, indicators
 from geo.labels import t
 from geo.security.masking import mask_phone
-from geo.web import nav
-from geo.web import alerts_screen
+from geo.web import alerts_screen, nav
 from geo.web.frame import account_box
 from geo.web.home import home_code, home_unit
 from geo.worktime import CST
