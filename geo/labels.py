@@ -247,7 +247,7 @@ ZH_CN: dict[str, str] = {
     "alert.why.joint": "{hours} 小时内 {sources} 报告同一地点（{radius} 米内）或同一当事人，达到 {threshold} 个来源",
     "alert.why.repeat": "{days} 天内同一地点（{radius} 米内）或同一当事人报告 {count} 次，达到 {threshold} 次",
     "alert.why.overdue_high": "办理时限 {deadline} 已过，仍未办结",
-    "alert.why.forecast": "预测下周事件 {expected} 起（上次预测 {previous} 起），位于全域前 {share} 且上升",
+    "alert.why.forecast": "预测未来一周事件 {expected} 起，高于近 28 天同期水平 {previous} 起，位于全域前 {share} 且上升",
     "alert.why.escalated": "超时未签收，已升级 {n} 次",
     "alert.kpi": "待处置预警",
     "alert.banner.more": "另有 {n} 条",

@@ -297,7 +297,35 @@ def test_forecast_warning_for_top_grids_whose_forecast_is_rising(world):
     assert evaluation.tick(world, forecaster=forecaster)["forecast"] == 0
     [alarm] = alarms(world, "forecast")
     assert alarm["grid_code"] == GRID_SW and alarm["level"] == 4
-    assert alarm["reasons"][:2] == ["预测下周事件 4.2 起（上次预测 2.0 起），位于全域前 5% 且上升", "近4周上升"]
+    assert alarm["reasons"][:2] == ["预测未来一周事件 4.2 起，高于近 28 天同期水平 2.0 起，位于全域前 5% 且上升", "近4周上升"]
+
+
+def test_forecast_warning_from_the_stored_weekly_forecast(world):
+    from geo.analysis import forecast, forecast_store
+
+    as_of = forecast_store.week_start()
+    grid = lambda code, expected, recent, rank, tier, rising: dict(  # noqa: E731
+        grid_code=code, expected=expected, recent=recent, rank=rank, tier=tier, rising=rising, reasons=["近期上升"]
+    )
+    forecast_store.store(
+        world,
+        forecast.Forecast(
+            as_of=as_of,
+            days=7,
+            grids=[
+                grid(GRID_SW, 6.0, 3.0, 1, "high", True),
+                grid(GRID_VILLAGE, 5.0, 5.0, 2, "high", False),
+                grid("620802001001002", 1.0, 0.2, 3, "low", True),
+            ],
+            model={},
+            seconds=0.0,
+        ),
+    )
+    assert evaluation.tick(world)["forecast"] == 1
+    assert evaluation.tick(world)["forecast"] == 0  # the same run never warns twice
+    [alarm] = alarms(world, "forecast")
+    assert alarm["grid_code"] == GRID_SW and alarm["detail"]["as_of"].startswith(str(as_of.date()))
+    assert alarm["reasons"][0].startswith("预测未来一周事件 6.0 起，高于近 28 天同期水平 3.0 起")
 
 
 # --------------------------------------------------------------------------- configuration

@@ -18,6 +18,7 @@ from typing import Callable
 
 from geo import db
 from geo.alerts import rules
+from geo.worktime import CST
 
 TICK_SECONDS = 60
 _last_tick = 0.0
@@ -56,29 +57,40 @@ def tick_if_due(url: str | None = None) -> dict | None:
         return tick(conn)
 
 
-def _default_forecaster() -> Callable | None:
-    """geo.analysis.forecast.rising_top once the forecast lands (issue #16 item 3)."""
-    try:
-        from geo.analysis import forecast  # noqa: PLC0415 - optional until the forecast lands
-    except ImportError:
-        return None
-    return getattr(forecast, "rising_top", None)
+def stored_forecast(conn, share: float, now: datetime | None = None) -> list[dict]:
+    """The forecast warning's input from the stored weekly forecast (geo.analysis.forecast_store):
+    its top-5% grids whose forecast is rising (at least forecast.RISING_RATIO times the last
+    28 days' pace), narrowed to the top `share` of grids when that is smaller than 5%."""
+    from geo.analysis import forecast_store
+
+    rows = forecast_store.rising_top_grids(conn, now)
+    if rows and share < 0.05:
+        total = db.scalar(conn, "SELECT count(*) FROM grid_current") or 0
+        rows = [r for r in rows if r["rank"] <= max(1, round(share * total))]
+    return [
+        {
+            "grid_code": r["grid_code"],
+            "expected": r["expected"],
+            "previous": r["recent"],
+            "rising": True,
+            "reasons": r["reasons"],
+            "as_of": r["run_as_of"],
+        }
+        for r in rows
+    ]
 
 
 def forecast_warnings(conn, now: datetime | None = None, forecaster: Callable | None = None) -> int:
     """下周预警: a grid in the top share of the stored forecast whose expectation is rising.
 
-    `forecaster(conn, share, as_of)` returns the top-share grids as rows with grid_code,
-    expected, previous (the grid's expectation in the forecast before, or None), optionally
-    rising (else expected > previous), reasons (list of text) and as_of (the forecast's
-    cut-off); one alarm per grid and forecast (trigger key grid + as-of date)."""
+    `forecaster(conn, share, now)` (default stored_forecast) returns the top-share grids as
+    rows with grid_code, expected, previous (the level it is compared with, or None),
+    optionally rising (else expected > previous), reasons (list of text) and as_of (the
+    forecast's cut-off); one alarm per grid and forecast run (trigger key grid + as-of date)."""
     rule = (rules.active_config(conn) or {}).get("rules", {}).get("forecast", {})
     if not rule.get("enabled", True):
         return 0
-    forecaster = forecaster or _default_forecaster()
-    if forecaster is None:
-        return 0
-    rows = forecaster(conn, rule["top_share"], now)
+    rows = (forecaster or stored_forecast)(conn, rule["top_share"], now)
     raised = 0
     with db.transaction(conn) as cur:
         for r in rows:
@@ -87,13 +99,13 @@ def forecast_warnings(conn, now: datetime | None = None, forecaster: Callable | 
                 rising = r.get("previous") is not None and float(r["expected"]) > float(r["previous"])
             if not rising:
                 continue
-            as_of = r["as_of"]
+            as_of = r["as_of"].astimezone(CST) if isinstance(r["as_of"], datetime) else r["as_of"]
             detail = {
                 "expected": round(float(r["expected"]), 1),
                 "previous": None if r.get("previous") is None else round(float(r["previous"]), 1),
                 "reasons": list(r.get("reasons") or []),
                 "share": rule["top_share"],
-                "as_of": str(as_of),
+                "as_of": as_of.isoformat() if isinstance(as_of, datetime) else str(as_of),
             }
             cur.execute(
                 """SELECT alert_raise('forecast', 'forecast:' || g.code || ':' || %(day)s, coalesce(g.name, g.code),
