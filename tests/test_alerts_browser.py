@@ -125,7 +125,9 @@ def test_joint_warning_from_open311_and_intake_reaches_the_screen_and_is_acknowl
             d.switch_to.window(screen)
             card_id = f"alert-card-{alarm['id']}"
             card = wait_for(lambda: d.find_elements(By.ID, card_id), 20, message="the alarm's card")[0]
-            seconds = (d.execute_script(f"return window.__cardSeen['{card_id}']") - saved_at) / 1000
+            # from the alarm's raising (its incident's transaction) to the card on the wall
+            seen_ms = d.execute_script(f"return window.__cardSeen['{card_id}']")
+            seconds = (seen_ms - float(alarm["raised_ms"])) / 1000
             text = card.text
             assert "联合预警" in text and "开放接口" in text and "中心录入" in text, text
             assert f"#{first}" in text and f"#{second}" in text, text
@@ -166,8 +168,8 @@ def test_joint_warning_from_open311_and_intake_reaches_the_screen_and_is_acknowl
             assert actions[0] == "触发" and "签收" in actions and who["acked_by"] in actors
             d.save_screenshot(str(DESK_SCREENSHOT))
             print(
-                f"joint warning on the big screen {seconds:.1f} s after the intake page's save "
-                f"(raised {(float(alarm['raised_ms']) - saved_at) / 1000:.1f} s after the click)"
+                f"joint warning on the big screen {seconds:.1f} s after it was raised "
+                f"({(seen_ms - saved_at) / 1000:.1f} s after the intake page's save)"
             )
             assert seconds <= 5.0
         finally:
