@@ -20,7 +20,7 @@ from geo.incidents import dispatch
 from geo.risk import tiers as risk
 from geo.security import access
 from geo.worktime import CST
-from tests.test_routing_world import GRID_SW, GRID_VILLAGE, IN_SW, IN_VILLAGE, loop_world  # noqa: F401
+from tests.support.loop import GRID_SW, GRID_VILLAGE, IN_SW, IN_VILLAGE
 
 GEOD = Geod(ellps="WGS84")
 WEST, EAST = "620802001001", "620802001002"
