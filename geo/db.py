@@ -4,6 +4,11 @@ Every query in the project goes through these helpers with bound parameters (psy
 `%(name)s` / `%s`), never string formatting, so that no input ever becomes SQL. Callers get
 plain dicts or DataFrames; connections come from one pool per process so that the app's
 callbacks and the tile server share a handful of sessions.
+
+The pool waits (issue #17): a request that finds every connection in use queues for one
+for up to QUANYU_POOL_WAIT_SECONDS instead of failing with psycopg2's "connection pool
+exhausted", and only then raises PoolBusy, which the web app answers with 503 and a
+Retry-After. Fifty wall screens polling at once are a queue, not fifty errors.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import contextvars
 import csv
 import hashlib
 import io
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -26,7 +33,7 @@ from geo import pgserver as cluster
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 7_246_810_001  # pg_advisory_lock key: one migrator at a time
 
-_pools: dict[str, psycopg2.pool.ThreadedConnectionPool] = {}
+_pools: dict[str, "WaitingPool"] = {}
 _pools_lock = threading.Lock()
 _migrated: set[str] = set()
 
@@ -74,12 +81,91 @@ def connect(url: str | None = None, *, test: bool = False):
     return conn
 
 
-def pool(url: str | None = None, maxconn: int = 8) -> psycopg2.pool.ThreadedConnectionPool:
+class PoolBusy(RuntimeError):
+    """Every pooled connection stayed in use for the whole wait: the server is saturated.
+    Not an error of the request; the web app answers 503 with Retry-After so that clients
+    (the big screen's next poll, a script) try again shortly."""
+
+    def __init__(self, waited_s: float, size: int, retry_after: int):
+        super().__init__(
+            f"数据库连接繁忙 all {size} database connections stayed busy for {waited_s:.1f} s; "
+            f"retry in {retry_after} s (or raise QUANYU_POOL_SIZE / QUANYU_POOL_WAIT_SECONDS)"
+        )
+        self.retry_after = retry_after
+
+
+def pool_size() -> int:
+    """Connections per process (QUANYU_POOL_SIZE, default 8): with gunicorn's threads, one per
+    thread means a request never waits for a connection behind another thread's."""
+    return max(1, int(os.environ.get("QUANYU_POOL_SIZE", "8")))
+
+
+def pool_wait_seconds() -> float:
+    """How long a request queues for a connection before PoolBusy (QUANYU_POOL_WAIT_SECONDS, 15)."""
+    return max(0.0, float(os.environ.get("QUANYU_POOL_WAIT_SECONDS", "15")))
+
+
+class WaitingPool:
+    """psycopg2's ThreadedConnectionPool behind a bounded wait.
+
+    A semaphore of `size` slots is the queue: getconn() blocks on it for up to `wait_s`
+    and raises PoolBusy when the wait passes. A thread that already holds a connection of
+    this pool takes a second one without queueing (a nested borrow would otherwise wait on
+    itself: eight threads each holding one and each waiting for a second is a deadlock);
+    those come from an overflow of another `size` connections and are closed after use.
+    """
+
+    def __init__(self, url: str, size: int, wait_s: float):
+        self.url, self.size, self.wait_s = url, size, wait_s
+        self._slots = threading.BoundedSemaphore(size)
+        self._pool = psycopg2.pool.ThreadedConnectionPool(1, size * 2, url, application_name="quanyu-app")
+        self._held = threading.local()
+        self._slotted: set[int] = set()  # id() of connections handed out against a slot
+
+    @property
+    def _used(self) -> dict:
+        return self._pool._used
+
+    def getconn(self):
+        depth = getattr(self._held, "depth", 0)
+        if depth == 0:
+            t = time.monotonic()
+            if not self._slots.acquire(timeout=self.wait_s):
+                raise PoolBusy(time.monotonic() - t, self.size, retry_after=max(1, min(30, round(self.wait_s / 3))))
+        try:
+            conn = self._pool.getconn()
+        except BaseException as exc:
+            if depth == 0:
+                self._slots.release()
+            if isinstance(exc, psycopg2.pool.PoolError):  # the overflow is spent too
+                raise PoolBusy(0.0, self.size * 2, retry_after=1) from None
+            raise
+        if depth == 0:
+            self._slotted.add(id(conn))
+        self._held.depth = depth + 1
+        return conn
+
+    def putconn(self, conn, close: bool = False) -> None:
+        slotted = id(conn) in self._slotted
+        self._slotted.discard(id(conn))
+        try:
+            # An overflow connection is closed rather than kept: the idle pool stays at `size`.
+            self._pool.putconn(conn, close=close or (not slotted and len(self._pool._pool) >= self.size))
+        finally:
+            self._held.depth = max(0, getattr(self._held, "depth", 1) - 1)
+            if slotted:
+                self._slots.release()
+
+    def closeall(self) -> None:
+        self._pool.closeall()
+
+
+def pool(url: str | None = None) -> WaitingPool:
     url = url or cluster.database_url()
     with _pools_lock:
         if url not in _pools:
             connect(url).close()  # make sure the schema is current before serving
-            _pools[url] = psycopg2.pool.ThreadedConnectionPool(1, maxconn, url, application_name="quanyu-app")
+            _pools[url] = WaitingPool(url, pool_size(), pool_wait_seconds())
         return _pools[url]
 
 

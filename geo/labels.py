@@ -32,6 +32,7 @@ ZH_CN: dict[str, str] = {
     "auth.required": "请先登录",
     "auth.csrf": "页面已过期，请刷新后重试",
     "auth.forbidden": "无权访问",
+    "server.busy": "系统繁忙，请 {seconds} 秒后重试（页面会自动重试）",
     "auth.forbidden.detail": "当前账号的角色没有此项权限：",
     "auth.sign_out": "退出",
     "auth.role.admin": "系统管理员",
