@@ -13,7 +13,7 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg2.extras
 from argon2 import PasswordHasher
@@ -72,6 +72,10 @@ class Session:
     csrf_token: str
     scope: access.Scope
     display_name: str
+    # For the web workers' session cache (geo.security.session_cache): the revocation
+    # version read in the same snapshot as the session, and the absolute expiry.
+    epoch: int = 0
+    expires_at: datetime | None = None
 
 
 def _digest(token: str) -> str:
@@ -141,6 +145,7 @@ def set_password(conn, username: str, password: str, actor: str = "cli", keep_to
             (_digest(keep_token) if keep_token else "", username),
         )
         _audit(cur, actor, "user.password", f"user:{username}", {})
+    _sessions_changed()
 
 
 def set_active(conn, username: str, active: bool, actor: str = "cli") -> None:
@@ -155,6 +160,7 @@ def set_active(conn, username: str, active: bool, actor: str = "cli") -> None:
                 (username,),
             )
         _audit(cur, actor, "user.enable" if active else "user.disable", f"user:{username}", {})
+    _sessions_changed()
 
 
 def users(conn) -> list[dict]:
@@ -298,21 +304,34 @@ def session(conn, token: str | None) -> Session | None:
         conn,
         """
         WITH s AS (
-            SELECT s.token_hash, s.csrf_token, u.username, u.role, u.admin_code, u.display_name
+            SELECT s.token_hash, s.csrf_token, s.expires_at, u.username, u.role, u.admin_code, u.display_name
               FROM app_session s JOIN app_user u ON u.id = s.user_id
              WHERE s.token_hash = %(h)s AND u.active AND s.revoked_at IS NULL
                AND s.expires_at > now() AND s.last_seen > now() - %(idle)s),
         touch AS (
             UPDATE app_session SET last_seen = now()
              WHERE token_hash = (SELECT token_hash FROM s) AND last_seen < now() - interval '30 seconds')
-        SELECT csrf_token, username, role, admin_code, display_name FROM s""",
+        SELECT csrf_token, expires_at, username, role, admin_code, display_name,
+               (SELECT version FROM auth_epoch) AS epoch FROM s""",
         {"h": _digest(token), "idle": session_idle()},
     )
     conn.commit()
     if not row:
         return None
     scope = access.Scope(username=row["username"], role=row["role"], admin_code=row["admin_code"])
-    return Session(token=token, csrf_token=row["csrf_token"], scope=scope, display_name=row["display_name"])
+    return Session(
+        token=token,
+        csrf_token=row["csrf_token"],
+        scope=scope,
+        display_name=row["display_name"],
+        epoch=row["epoch"],
+        expires_at=row["expires_at"],
+    )
+
+
+def auth_epoch(conn) -> int:
+    """The revocation version (migration 0060): it moves whenever a session may have ended."""
+    return db.scalar(conn, "SELECT version FROM auth_epoch")
 
 
 def sign_out(conn, token: str | None) -> None:
@@ -328,6 +347,15 @@ def sign_out(conn, token: str | None) -> None:
         row = cur.fetchone()
         if row:
             _audit(cur, row[0], "sign_out", f"user:{row[0]}", {}, role=row[1], admin_code=row[2])
+    _sessions_changed()
+
+
+def _sessions_changed() -> None:
+    """This process's web session cache reads the revocation version again (other workers
+    see it within a second: geo.security.session_cache)."""
+    from geo.security import session_cache  # it imports this module
+
+    session_cache.recheck()
 
 
 # --------------------------------------------------------------------------- audit

@@ -24,7 +24,7 @@ import flask
 
 from geo import db
 from geo.labels import t
-from geo.security import access, accounts
+from geo.security import access, accounts, session_cache
 
 bp = flask.Blueprint("auth", __name__)
 
@@ -78,8 +78,7 @@ def guard():
             return flask.jsonify([{"code": 503, "description": "no jurisdiction loaded"}]), 503
         db.set_scope(access.Scope(username="open311", role=access.PUBLIC_ROLE, admin_code=code, ip=_client_ip()))
         return None
-    with db.system() as conn:
-        sess = accounts.session(conn, req.cookies.get(SESSION_COOKIE))
+    sess = session_cache.lookup(req.cookies.get(SESSION_COOKIE))  # no database round trip when cached
     if sess is None:
         if _wants_html():
             return flask.redirect(flask.url_for("auth.login", next=_safe_next(req.full_path)))
@@ -332,6 +331,7 @@ def login():
 def logout():
     with db.system() as conn:
         accounts.sign_out(conn, flask.request.cookies.get(SESSION_COOKIE))
+    session_cache.forget(flask.request.cookies.get(SESSION_COOKIE))
     resp = flask.redirect(flask.url_for("auth.login"))
     resp.delete_cookie(SESSION_COOKIE)
     resp.delete_cookie(CSRF_COOKIE)
