@@ -41,18 +41,22 @@ db-start: install system-deps
 db-stop:
 	$(VENV_PY) -m geo db stop
 
+# Served by gunicorn: WORKERS processes of THREADS threads against one database (caches are
+# keyed by data versions, so every worker serves the same current data); quiet but for the
+# address to open (geo/web/gunicorn_conf.py). `python app.py` is Flask's development server.
+WORKERS ?= 2
+THREADS ?= 16
+GUNICORN = QUANYU_HOST=$(HOST) QUANYU_PORT=$(PORT) QUANYU_WORKERS=$(WORKERS) QUANYU_THREADS=$(THREADS) \
+	$(VENV_PY) -m gunicorn -c python:geo.web.gunicorn_conf app:server
+
 demo: db-start
 	$(VENV_PY) -m geo demo --if-empty
-	QUANYU_HOST=$(HOST) QUANYU_PORT=$(PORT) $(VENV_PY) app.py
+	$(GUNICORN)
 
 serve: db-start
-	QUANYU_HOST=$(HOST) QUANYU_PORT=$(PORT) $(VENV_PY) app.py
+	$(GUNICORN)
 
-# Production serving: gunicorn with WORKERS processes against one database (caches are
-# keyed by data versions, so every worker serves the same current data).
-WORKERS ?= 2
-serve-prod: db-start
-	$(VENV_PY) -m gunicorn -w $(WORKERS) -b $(HOST):$(PORT) --timeout 120 app:server
+serve-prod: serve
 
 # Everything: lint and format check (ruff, config in pyproject.toml), then the whole suite.
 # The fast suite without a browser: `$(VENV_PY) -m pytest -q -m "not browser"`.
