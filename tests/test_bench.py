@@ -13,6 +13,7 @@ import numpy as np
 import shapely
 
 from geo.bench import city as bench_city
+from geo.bench import load as bench_load
 from geo.bench import report as bench_report
 from geo.bench import run as bench
 from geo.bench import screen as bench_screen
@@ -22,6 +23,8 @@ SECTIONS = (
     "data",
     "screen",
     "app",
+    "load",
+    "push",
     "coverage",
     "risk",
     "hotspots",
@@ -73,6 +76,17 @@ def test_targets_say_met_and_missed_plainly():
     assert by["coverage"]["met"] is None  # not measured: neither met nor missed
 
 
+def test_load_crossing_is_interpolated_between_steps():
+    def st(n, p95):
+        return {"screens": n, "screen_requests": {"p95_ms": p95}}
+
+    assert bench_load.crossing([st(10, 100), st(50, 600), st(100, 1600)])["screens_at_p95_1s"] == 70
+    assert bench_load.crossing([st(10, 100)])["screens_at_p95_1s"] is None
+    assert bench_load.crossing([st(10, 1200)])["screens_at_p95_1s"] == 10
+    by = {t["name"]: t for t in bench_report.targets({"load": {"steps": [st(50, 250) | {"writes": {"errors": 1}}]}})}
+    assert by["load_50_p95"]["met"] is True and by["load_50_errors"]["met"] is False
+
+
 def test_smoke_run_has_every_section():
     report = bench.run("smoke", reuse=False, say=lambda _m: None)
     for section in SECTIONS:
@@ -89,6 +103,17 @@ def test_smoke_run_has_every_section():
     assert report["assignment"]["sql_join"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
     assert report["assignment"]["in_memory"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
     assert report["app"]["peak_rss_mb"] > 0
+    # the load test: signed-in screens polled and fetched tiles, writes came in, nothing failed
+    step = report["load"]["steps"][0]
+    assert step["screens"] == bench.PLANS["smoke"].load_steps[0]
+    assert step["by_kind"]["tile"]["requests"] > 0 and step["by_kind"]["poll"]["requests"] > 0
+    assert step["writes"]["written"] == step["writes"]["requests"] > 0
+    assert step["screen_requests"]["errors"] == step["writes"]["errors"] == 0
+    assert step["screen_requests"]["p95_ms"] > 0
+    # push: every screen's stream opened, every write reached every screen
+    push = report["push"]
+    assert push["streams_refused"] == 0 and push["missed"] == 0, push
+    assert push["commit_to_screen"]["p95_ms"] >= push["commit_to_event"]["p95_ms"] > 0
     assert {m["method"] for m in report["partition"]["methods"]} >= {"geo.planning.partition"}
     names = {t["name"] for t in report["targets"]}
     assert {

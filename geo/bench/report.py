@@ -109,6 +109,32 @@ def targets(report: dict, baseline: dict | None = None) -> list[dict]:
         ),
         _target("app_rss", "应用峰值内存 app peak RSS", _get(report, "app", "peak_rss_mb"), 1536, "MB"),
     ]
+    out.append(
+        _target(
+            "push_commit_to_screen_p95",
+            f"推送 commit to screen p95 ({_get(report, 'push', 'screens')} screens)",
+            _get(report, "push", "commit_to_screen", "p95_ms"),
+            2000,
+            "ms",
+        )
+    )
+    at50 = next((st for st in _get(report, "load", "steps", default=[]) if st["screens"] == 50), None)
+    if at50 is not None:
+        out += [
+            _target(
+                "load_50_p95", "负载 50 块大屏 p95 (50 wall screens + writes)", _get(at50, "screen_requests", "p95_ms"), 300, "ms"
+            ),
+            _target(
+                "load_50_errors",
+                "负载 50 块大屏 错误数 errors (incl. 503)",
+                _get(at50, "screen_requests", "errors", default=0)
+                + _get(at50, "screen_requests", "busy_503", default=0)
+                + _get(at50, "writes", "errors", default=0)
+                + _get(at50, "writes", "busy_503", default=0),
+                0,
+                "",
+            ),
+        ]
     if baseline:
         b = baseline.get("screen", {})
         for name in ("first_load",) + INTERACTIONS:
@@ -146,6 +172,24 @@ def table(report: dict) -> str:
             f"落格 assignment of {a['points']} points in {a['grids']} grids: in memory (geo.assign) "
             f"{_get(a, 'in_memory', 'median_ms')} ms, SQL {a['sql_join']['median_ms']} ms, geopandas sjoin "
             f"{a['geopandas_sjoin']['median_ms']} ms (ratios {a.get('ratio_sjoin_over_in_memory')} and {a['ratio_sjoin_over_sql']})"
+        )
+    load = report.get("load")
+    if load and "steps" in load:
+        lines.append(f"负载 load test ({load['server']}, poll every {load['poll_seconds']} s, writes {load['write_burst']}):")
+        for st in load["steps"]:
+            r, w = st["screen_requests"], st["writes"]
+            lines.append(
+                f"  {st['screens']:4} screens: {r['throughput_per_s']:7.1f} req/s  p50 {r.get('p50_ms')} p95 {r.get('p95_ms')} "
+                f"p99 {r.get('p99_ms')} ms  errors {r['errors']} 503 {r['busy_503']}; writes {w['requests']} "
+                f"p95 {w.get('p95_ms')} ms errors {w['errors']} 503 {w['busy_503']}"
+            )
+        lines.append(f"  p95 = 1 s at {load.get('screens_at_p95_1s')} screens ({load.get('screens_at_p95_1s_note')})")
+    push = report.get("push")
+    if push and "commit_to_screen" in push:
+        lines.append(
+            f"推送 push: {push['screens']} screens, {push['writes']} commits: commit to event p95 "
+            f"{_get(push, 'commit_to_event', 'p95_ms')} ms, to screen (refresh answered) p95 "
+            f"{_get(push, 'commit_to_screen', 'p95_ms')} ms; missed {push['missed']}, streams refused {push['streams_refused']}"
         )
     imp = _get(report, "import", "incidents")
     if imp and "stage_seconds" in imp:

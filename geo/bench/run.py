@@ -31,10 +31,28 @@ class Plan:
     repeat: int
     partition_target: int
     partition_units: int
+    load_steps: tuple[int, ...] = (10, 25, 50, 100, 150, 200, 300)  # wall screens per load step
+    load_step_seconds: float = 30
+    load_write_rate: float = 50  # intake writes a second during each step's burst
+    load_burst_seconds: float = 10
+    push_screens: int = 50  # screens holding the push stream while writes commit
+    push_writes: int = 10
 
 
 PLANS = {
-    "smoke": Plan(import_rows=300, assignment_points=2_000, repeat=2, partition_target=100, partition_units=25),
+    "smoke": Plan(
+        import_rows=300,
+        assignment_points=2_000,
+        repeat=2,
+        partition_target=100,
+        partition_units=25,
+        load_steps=(3,),
+        load_step_seconds=8,
+        load_write_rate=5,
+        load_burst_seconds=2,
+        push_screens=3,
+        push_writes=3,
+    ),
     "district": Plan(import_rows=20_000, assignment_points=200_000, repeat=5, partition_target=300, partition_units=150),
     "city": Plan(import_rows=100_000, assignment_points=500_000, repeat=5, partition_target=300, partition_units=150),
 }
@@ -68,9 +86,20 @@ def data_counts(conn) -> dict:
     )
 
 
-def run(scale: str, reuse: bool = False, baseline: dict | None = None, say=print) -> dict:
+def run(
+    scale: str,
+    reuse: bool = False,
+    baseline: dict | None = None,
+    say=print,
+    only: tuple[str, ...] | None = None,
+    load_steps: tuple[int, ...] | None = None,
+) -> dict:
+    """Build (or reuse) and measure; `only` names the sections to measure (all by default),
+    `load_steps` the screen counts of the load test (the plan's by default)."""
+    from geo.bench import load as bench_load
     from geo.bench import measure as m
     from geo.bench import peers as bench_peers
+    from geo.bench import push as bench_push
     from geo.bench import report as bench_report
     from geo.bench import screen as bench_screen
 
@@ -101,6 +130,18 @@ def run(scale: str, reuse: bool = False, baseline: dict | None = None, say=print
     steps = [
         ("screen", lambda: bench_screen.interactions(url, plan.repeat)),
         ("app", lambda: bench_screen.app_run(url)),
+        (
+            "load",
+            lambda: bench_load.run(
+                url,
+                steps=load_steps or plan.load_steps,
+                step_seconds=plan.load_step_seconds,
+                write_rate=plan.load_write_rate,
+                burst_s=plan.load_burst_seconds,
+                say=say,
+            ),
+        ),
+        ("push", lambda: bench_push.run(url, screens=plan.push_screens, writes=plan.push_writes)),
         ("coverage", lambda: m.coverage_check(conn, plan.repeat)),
         ("risk", lambda: m.risk_recompute(conn, plan.repeat)),
         ("hotspots", lambda: m.hotspots(conn, plan.repeat)),
@@ -109,7 +150,13 @@ def run(scale: str, reuse: bool = False, baseline: dict | None = None, say=print
         ("partition", lambda: bench_peers.partition_peers(conn, plan.partition_target, plan.partition_units)),
         ("import", lambda: m.bulk_import(conn, plan.import_rows)),
     ]
+    unknown = set(only or ()) - {name for name, _ in steps}
+    if unknown:
+        raise ValueError(f"no such section {', '.join(sorted(unknown))}; sections: {', '.join(n for n, _ in steps)}")
     for name, fn in steps:
+        if only and name not in only:
+            continue
+        conn.commit()  # no transaction left open across a step: a step's cleanup may need the locks it holds
         say(f"测量 measuring {name} …")
         t = time.perf_counter()
         try:

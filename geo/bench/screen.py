@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -28,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from geo import config, db
+from geo.bench import app_server
 from geo.bench.measure import strip, summary, timed
 from geo.worktime import CST
 
@@ -242,12 +240,6 @@ def interactions(url: str, repeat: int) -> dict:
 # --------------------------------------------------------------------------- the app
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 _opener = urllib.request.build_opener()
 BENCH_USER, BENCH_PASSWORD = "bench-admin", "Bench-pass-2026!"
 
@@ -258,6 +250,16 @@ def _get(url: str, timeout: float = 60) -> tuple[int, float]:
     with _opener.open(req, timeout=timeout) as r:
         n = len(r.read())
     return n, (time.perf_counter() - t) * 1000
+
+
+def ensure_bench_account(conn) -> None:
+    """The benchmark's administrator of the whole jurisdiction, made once per bench database."""
+    from geo.security import accounts
+
+    if not db.scalar(conn, "SELECT 1 FROM app_user WHERE username = %s", (BENCH_USER,)):
+        unit = db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
+        accounts.create_user(conn, BENCH_USER, BENCH_PASSWORD, "admin", unit, "基准测试")
+    accounts.set_active(conn, BENCH_USER, True)
 
 
 def _sign_in(base: str, url: str) -> bool:
@@ -276,14 +278,9 @@ def _sign_in(base: str, url: str) -> bool:
     except OSError:
         return False  # no sign-in page: an app without accounts
     try:
-        from geo.security import accounts
-
         conn = db.connect(url)
         try:
-            if not db.scalar(conn, "SELECT 1 FROM app_user WHERE username = %s", (BENCH_USER,)):
-                unit = db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
-                accounts.create_user(conn, BENCH_USER, BENCH_PASSWORD, "admin", unit, "基准测试")
-            accounts.set_active(conn, BENCH_USER, True)
+            ensure_bench_account(conn)
         finally:
             conn.close()
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -307,93 +304,65 @@ def _peak_rss_mb(pid: int) -> float:
 WORKERS = 2
 
 
-def _children(pid: int) -> list[int]:
-    """The worker processes of a gunicorn master (from /proc)."""
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def app_run(url: str, max_requests: int = 400, start_timeout: float = 120) -> dict:
     """Start the app (gunicorn -w 2, else app.py) against the bench database, drive a bounded
     set of requests, then a parallel first load, and read every process's VmHWM."""
     from geo.analysis import dashboard
-    from layers import LAYERS
 
     conn = db.connect(url)
     j = dashboard.jurisdiction(conn)
     majors = [r["major_code"] for r in db.rows(conn, "SELECT DISTINCT major_code FROM category ORDER BY 1")][:3]
     conn.close()
     z, view = initial_view((j["xmin"], j["ymin"], j["xmax"], j["ymax"]))
-    port = _free_port()
-    env = dict(os.environ, DATABASE_URL=url, QUANYU_HOST="127.0.0.1", QUANYU_PORT=str(port))
-    try:  # served as in production (make serve-prod): gunicorn, WORKERS processes, one database
-        import gunicorn  # noqa: F401
+    try:  # served as in production (make serve): gunicorn, WORKERS processes with threads, one database
+        with app_server.running(url, workers=WORKERS, start_timeout=start_timeout) as app:
+            return _drive(app, url, z, view, majors, max_requests)
+    except app_server.AppDidNotStart as exc:
+        return {"error": str(exc)}
 
-        cmd = [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--timeout", "300", "app:server"]
-        server = f"gunicorn -w {WORKERS}"
-    except ImportError:
-        cmd, server = [sys.executable, "app.py"], "app.py (gunicorn not installed)"
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                _get(base + "/api/versions", timeout=5)
-                break
-            except urllib.error.HTTPError:  # it answers (401 before sign-in): it is up
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode(errors="replace")[-800:] if proc.poll() is not None else "timeout"
-                    return {"error": f"app did not start: {err}"}
-                time.sleep(0.5)
-        signed_in = _sign_in(base, url)
-        urls = [base + "/", base + "/_dash-layout"]
-        for lid, layer in LAYERS.items():
-            variants = (
-                [""]
-                + ([f"?window={w}" for w in ("7", "90")] if "window" in layer.filters else [])
-                + ([f"?major={m}" for m in majors] if "category" in layer.filters else [])
-            )
-            urls += [f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf{v}" for v in variants for x, y in view]
-        urls += [base + "/api/versions"] * 10
-        urls = urls[:max_requests]
-        ms, largest = [], 0
-        for u in urls:
-            n, t = _get(u)
-            ms.append(t)
-            largest = max(largest, n)
-        # A browser's first load: page, layout and every visible layer's initial tiles, six
-        # requests at a time (as a browser does), spread over the workers. Cold: a new
-        # window value no worker has cached yet.
-        from concurrent.futures import ThreadPoolExecutor
 
-        first = [base + "/", base + "/_dash-layout"] + [
-            f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf?window=1" for lid, layer in LAYERS.items() if layer.visible for x, y in view
-        ]
-        t = time.perf_counter()
-        with ThreadPoolExecutor(6) as pool:
-            list(pool.map(_get, first))
-        parallel_ms = (time.perf_counter() - t) * 1000
-        pids = [proc.pid] + _children(proc.pid)
-        rss = {pid: round(_peak_rss_mb(pid), 1) for pid in pids}
-        return {
-            "server": server,
-            "signed_in": signed_in,
-            "requests": len(urls),
-            "http": summary(ms),
-            "largest_response_bytes": largest,
-            "first_load_parallel_ms": round(parallel_ms, 1),
-            "first_load_parallel_requests": len(first),
-            "peak_rss_mb": max(rss.values()),
-            "peak_rss_mb_total": round(sum(rss.values()), 1),
-        }
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def _drive(app: app_server.Served, url: str, z: int, view, majors: list[str], max_requests: int) -> dict:
+    from layers import LAYERS
+
+    base, server = app.base, f"gunicorn -w {app.workers} --threads {app.threads}"
+    signed_in = _sign_in(base, url)
+    urls = [base + "/", base + "/_dash-layout"]
+    for lid, layer in LAYERS.items():
+        variants = (
+            [""]
+            + ([f"?window={w}" for w in ("7", "90")] if "window" in layer.filters else [])
+            + ([f"?major={m}" for m in majors] if "category" in layer.filters else [])
+        )
+        urls += [f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf{v}" for v in variants for x, y in view]
+    urls += [base + "/api/versions"] * 10
+    urls = urls[:max_requests]
+    ms, largest = [], 0
+    for u in urls:
+        n, t = _get(u)
+        ms.append(t)
+        largest = max(largest, n)
+    # A browser's first load: page, layout and every visible layer's initial tiles, six
+    # requests at a time (as a browser does), spread over the workers. Cold: a new
+    # window value no worker has cached yet.
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = [base + "/", base + "/_dash-layout"] + [
+        f"{base}/tiles/{lid}/{z}/{x}/{y}.pbf?window=1" for lid, layer in LAYERS.items() if layer.visible for x, y in view
+    ]
+    t = time.perf_counter()
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(_get, first))
+    parallel_ms = (time.perf_counter() - t) * 1000
+    pids = app.pids()
+    rss = {pid: round(_peak_rss_mb(pid), 1) for pid in pids}
+    return {
+        "server": server,
+        "signed_in": signed_in,
+        "requests": len(urls),
+        "http": summary(ms),
+        "largest_response_bytes": largest,
+        "first_load_parallel_ms": round(parallel_ms, 1),
+        "first_load_parallel_requests": len(first),
+        "peak_rss_mb": max(rss.values()),
+        "peak_rss_mb_total": round(sum(rss.values()), 1),
+    }

@@ -15,6 +15,17 @@ def add_arguments(p):
     p.add_argument("--json", metavar="FILE", help="write the JSON report here (default var/bench/<scale>.json)")
     p.add_argument("--reuse", action="store_true", help="reuse the bench database when it is already loaded")
     p.add_argument(
+        "--only",
+        metavar="SECTIONS",
+        help="measure only these sections, comma-separated (screen, app, load, push, coverage, risk, hotspots, assignment, "
+        "partition, import); with --reuse, e.g. --reuse --only load",
+    )
+    p.add_argument(
+        "--load-screens",
+        metavar="N,N,…",
+        help="wall screens per step of the load test (default 10,25,50,100,150,200,300; stops once p95 passes 1 s)",
+    )
+    p.add_argument(
         "--baseline",
         metavar="FILE",
         help="district report for the district→city ratio (default var/bench/district.json when scale is city)",
@@ -35,7 +46,19 @@ def run(args) -> int:
         print(f"[{time.monotonic() - t0:7.1f}s] {msg}", file=sys.stderr, flush=True)
 
     baseline = bench.load_baseline(args.baseline) if args.scale == "city" or args.baseline else None
-    report = bench.run(args.scale, reuse=args.reuse, baseline=baseline, say=say)
+    only = tuple(x.strip() for x in args.only.split(",") if x.strip()) if args.only else None
+    try:
+        steps = tuple(int(x) for x in args.load_screens.split(",")) if args.load_screens else None
+    except ValueError:
+        print(
+            f"--load-screens takes whole numbers separated by commas, e.g. 10,25,50 (not {args.load_screens!r})", file=sys.stderr
+        )
+        return 2
+    try:
+        report = bench.run(args.scale, reuse=args.reuse, baseline=baseline, say=say, only=only, load_steps=steps)
+    except ValueError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
     path = bench.save(report, args.json)
     print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     print(bench_report.table(report))
