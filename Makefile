@@ -45,7 +45,7 @@ db-stop:
 # keyed by data versions, so every worker serves the same current data); quiet but for the
 # address to open (geo/web/gunicorn_conf.py). `python app.py` is Flask's development server.
 WORKERS ?= 2
-THREADS ?= 16
+THREADS ?= 64
 GUNICORN = QUANYU_HOST=$(HOST) QUANYU_PORT=$(PORT) QUANYU_WORKERS=$(WORKERS) QUANYU_THREADS=$(THREADS) \
 	$(VENV_PY) -m gunicorn -c python:geo.web.gunicorn_conf app:server
 

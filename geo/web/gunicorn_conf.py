@@ -2,8 +2,9 @@
 
 Why gunicorn with threads (issue #17): Flask's development server prints a red warning to
 every new user and is one process; gunicorn's gthread workers are processes that each
-serve QUANYU_THREADS requests at once (a wall screen's tiles arrive six at a time), while
-each process's database pool (QUANYU_POOL_SIZE) queues them for connections instead of
+serve QUANYU_THREADS (64) requests at once (a wall screen's tiles arrive six at a time, and
+each open big screen holds one thread with its push stream, /api/live), while each
+process's database pool (QUANYU_POOL_SIZE, 8) queues them for connections instead of
 failing. Quiet: gunicorn logs only warnings and errors, no access log; the one line a new
 user needs (where to open it) is printed when the server is ready.
 
@@ -22,7 +23,7 @@ port = int(os.environ.get("QUANYU_PORT", "8050"))
 bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
 workers = max(1, int(os.environ.get("QUANYU_WORKERS", "2")))
 worker_class = "gthread"
-threads = max(1, int(os.environ.get("QUANYU_THREADS", "16")))
+threads = max(1, int(os.environ.get("QUANYU_THREADS", "64")))
 # A worker whose request runs longer than this is restarted; coverage of a city runs ~5 s,
 # an export of a whole jurisdiction can take a minute.
 timeout = int(os.environ.get("QUANYU_REQUEST_TIMEOUT", "300"))

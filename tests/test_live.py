@@ -1,0 +1,133 @@
+"""Push, not poll (issue #17): a commit's data version reaches the process's listener through
+NOTIFY (a rolled-back write never does), the listener survives losing its connection, and
+/api/live streams the versions to a signed-in page (503 + Retry-After, so the page polls,
+when push is off)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from geo import db, live
+from tests.browser import signed_in_client
+
+
+@pytest.fixture
+def listener(monkeypatch):
+    from geo import pgserver
+
+    monkeypatch.setenv("DATABASE_URL", pgserver.database_url(test=True))
+    lis = live.Listener()
+    assert lis.wait_connected(10), "the listener connects"
+    yield lis
+    lis.stop()
+
+
+def _bump(conn, name: str = "incident", commit: bool = True) -> int:
+    v = db.scalar(conn, "UPDATE data_version SET version = version + 1 WHERE name = %s RETURNING version", (name,))
+    conn.commit() if commit else conn.rollback()
+    return v
+
+
+def test_a_commit_wakes_the_listener_and_a_rollback_does_not(listener, conn):
+    db.execute(conn, "INSERT INTO data_version (name) VALUES ('incident') ON CONFLICT DO NOTHING")
+    conn.commit()
+    seq, before, connected = listener.snapshot()
+    assert connected and "incident" in before
+    _bump(conn, commit=False)
+    t = time.monotonic()
+    assert listener.wait(seq, 1.0)[0] == seq  # nothing committed: nothing heard
+    assert time.monotonic() - t >= 0.9
+    v = _bump(conn)
+    t = time.monotonic()
+    new_seq, after, _ = listener.wait(seq, 5.0)
+    assert new_seq != seq and after["incident"] == v
+    assert time.monotonic() - t < 2.0  # pushed, not found by a poll
+
+
+def test_the_listener_comes_back_after_losing_its_connection(listener, conn):
+    seq, _, _ = listener.snapshot()
+    dbname = db.scalar(conn, "SELECT current_database()")
+    db.scalar(
+        conn,
+        """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE application_name = 'quanyu-listen' AND datname = %s AND pid <> pg_backend_pid()""",
+        (dbname,),
+    )
+    conn.commit()
+    deadline = time.monotonic() + 10
+    while listener.snapshot()[2] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert listener.wait_connected(15), "reconnected"
+    v = _bump(conn)  # and it hears commits again
+    seq2, versions, _ = listener.wait(listener.snapshot()[0], 5.0)
+    assert versions["incident"] == v
+
+
+# --------------------------------------------------------------------------- /api/live
+
+
+@pytest.fixture(scope="module")
+def server(demo_url):
+    import os
+
+    old = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = demo_url
+    import app
+
+    yield app.server
+    live.listener.stop()
+    if old is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = old
+
+
+def _events(resp, out: list, stop: threading.Event) -> None:
+    for chunk in resp.response:
+        for line in chunk.decode().splitlines() if isinstance(chunk, bytes) else chunk.splitlines():
+            if line.startswith("data:"):
+                out.append((time.monotonic(), json.loads(line[5:])))
+        if stop.is_set():
+            break
+
+
+def test_the_stream_pushes_a_commit_to_a_signed_in_page(server, demo_url):
+    anon = server.test_client()
+    assert anon.get("/api/live").status_code == 401
+    c = signed_in_client(server, demo_url, "operator")
+    resp = c.get("/api/live", buffered=False)
+    assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
+    got, stop = [], threading.Event()
+    reader = threading.Thread(target=_events, args=(resp, got, stop), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert got and "incident" in got[0][1]  # the versions at once, as /api/versions has them
+    other = db.connect(demo_url)
+    try:
+        t = time.monotonic()
+        v = _bump(other)
+        while not any(e[1].get("incident") == v for e in got) and time.monotonic() < t + 10:
+            time.sleep(0.05)
+        at = next(e[0] for e in got if e[1].get("incident") == v)
+        assert at - t < 2.0
+    finally:
+        stop.set()
+        _bump(other)  # wakes the stream so the reader sees stop
+        other.close()
+        reader.join(timeout=20)
+        resp.close()
+
+
+def test_push_off_answers_503_so_the_page_keeps_polling(server, demo_url, monkeypatch):
+    monkeypatch.setenv("QUANYU_PUSH", "0")
+    c = signed_in_client(server, demo_url, "operator")
+    resp = c.get("/api/live")
+    assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
+    assert resp.get_json()["fallback"] == "polling"
+    assert c.get("/api/versions").status_code == 200  # what the page's poll reads instead
