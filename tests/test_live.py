@@ -12,7 +12,7 @@ import time
 import pytest
 
 from geo import db, live
-from tests.browser import signed_in_client
+from tests.support.webapp import signed_in_client
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from geo import db
 from geo.security import session_cache
-from tests.browser import signed_in_client
+from tests.support.webapp import signed_in_client
 
 
 @contextlib.contextmanager

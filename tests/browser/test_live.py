@@ -11,7 +11,8 @@ import time
 import pytest
 
 from geo import db
-from tests.browser import chromium_driver, running_app, wait_for
+from tests.browser.chromium import chromium_driver, wait_for
+from tests.support.webapp import running_app
 
 
 def _add_incident(demo_conn) -> tuple[int, float]:
