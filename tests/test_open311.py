@@ -374,3 +374,27 @@ def test_tokens(client, key):
 
 def test_unknown_path_answers_with_an_error_array(client):
     assert "not found" in errors_of(client.get("/open311/v2/nothing.json"), 404)
+
+
+def test_the_category_import_carries_the_public_flag(loop_world, tmp_path):
+    """`python -m geo import categories` reads the 是否对外公开 column; without it flags stay as they are."""
+    from geo.io import reference
+
+    published = db.scalar(loop_world, "SELECT count(*) FROM category WHERE public")
+    assert published > 0
+    reference.import_categories(loop_world, reference.CATEGORIES_FILE)
+    assert db.scalar(loop_world, "SELECT count(*) FROM category WHERE public") == published
+    lines = reference.CATEGORIES_FILE.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    without = tmp_path / "no_public.csv"
+    without.write_text(
+        "\n".join(",".join(f for f in line.split(",")[: header.index("public")]) for line in lines[:3]) + "\n", encoding="utf-8"
+    )
+    reference.import_categories(loop_world, without)
+    assert db.scalar(loop_world, "SELECT count(*) FROM category WHERE public") == published
+    flipped = tmp_path / "flip.csv"
+    row = lines[1].split(",")
+    row[header.index("public")] = "1"
+    flipped.write_text(lines[0] + "\n" + ",".join(row) + "\n", encoding="utf-8")
+    reference.import_categories(loop_world, flipped)
+    assert db.scalar(loop_world, "SELECT public FROM category WHERE minor_code = %s", (row[header.index("minor_code")],))

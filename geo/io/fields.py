@@ -96,6 +96,9 @@ CATEGORIES = (
     Field("severity", v.integer(1, 5), required=True, aliases=("严重程度", "严重度"), label="严重程度"),
     Field("is_dispute", v.boolean, required=True, aliases=("矛盾纠纷", "是否纠纷"), label="是否矛盾纠纷"),
     Field("description", aliases=("说明", "描述"), label="说明"),
+    # Published on Open311's anonymous reads (migration 0025); without the column a new
+    # category stays unpublished and an existing one keeps its flag.
+    Field("public", v.boolean, aliases=("公开", "是否公开", "对外公开"), label="是否对外公开"),
 )
 ALIASES = (
     Field("alias", required=True, aliases=("别名", "常用说法", "事件类型", "诉求类型"), label="别名"),

@@ -123,13 +123,14 @@ def import_categories(conn, path, *, mode: str = "upsert", encoding: str | None 
         return _aliases(conn, path, records, problems)
     problems.fail()
     result = CategoriesResult(path, kind)
+    names = CATEGORY_COLUMNS + (("public",) if "public" in mapping.fields else ())
     with db.transaction(conn) as cur:
         for rec in records:
-            row = [rec.get(c) for c in CATEGORY_COLUMNS]
+            row = [bool(rec.get(c)) if c == "public" else rec.get(c) for c in names]
             cur.execute(
-                f"""INSERT INTO category AS c ({", ".join(CATEGORY_COLUMNS)}) VALUES ({", ".join(["%s"] * len(CATEGORY_COLUMNS))})
-                    ON CONFLICT (minor_code) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in CATEGORY_COLUMNS[1:])}
-                    WHERE ({", ".join("c." + c for c in CATEGORY_COLUMNS[1:])}) IS DISTINCT FROM ({", ".join("EXCLUDED." + c for c in CATEGORY_COLUMNS[1:])})
+                f"""INSERT INTO category AS c ({", ".join(names)}) VALUES ({", ".join(["%s"] * len(names))})
+                    ON CONFLICT (minor_code) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in names[1:])}
+                    WHERE ({", ".join("c." + c for c in names[1:])}) IS DISTINCT FROM ({", ".join("EXCLUDED." + c for c in names[1:])})
                     RETURNING xmax = 0""",
                 row,
             )

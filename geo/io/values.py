@@ -156,7 +156,7 @@ def _parse_time_text(s: str) -> datetime:
 
 
 def boolean(v: Any) -> bool:
-    return choice({True: ("true", "t", "yes", "y", "是", "城镇"), False: ("false", "f", "no", "n", "否", "农村")})(v)
+    return choice({True: ("true", "t", "yes", "y", "1", "是", "城镇"), False: ("false", "f", "no", "n", "0", "否", "农村")})(v)
 
 
 def code(*lengths: int) -> Callable[[Any], str]:
