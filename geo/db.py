@@ -207,13 +207,23 @@ def _apply_scope(conn, scope) -> None:
         if scope is None:
             cur.execute("""SELECT set_config('role', 'none', false), set_config('quanyu.scope', '', false),
                                   set_config('quanyu.unit', '', false), set_config('quanyu.user', '', false),
-                                  set_config('quanyu.role', '', false), set_config('quanyu.ip', '', false)""")
+                                  set_config('quanyu.role', '', false), set_config('quanyu.ip', '', false),
+                                  set_config('statement_timeout', '0', false)""")
         else:
             cur.execute(
                 """SELECT set_config('role', %s, false), set_config('quanyu.scope', %s, false),
                                   set_config('quanyu.unit', %s, false), set_config('quanyu.user', %s, false),
-                                  set_config('quanyu.role', %s, false), set_config('quanyu.ip', %s, false)""",
-                (scope.db_role, scope.prefix, scope.admin_code, scope.username, scope.role, scope.ip or ""),
+                                  set_config('quanyu.role', %s, false), set_config('quanyu.ip', %s, false),
+                                  set_config('statement_timeout', %s, false)""",
+                (
+                    scope.db_role,
+                    scope.prefix,
+                    scope.admin_code,
+                    scope.username,
+                    scope.role,
+                    scope.ip or "",
+                    str(int(getattr(scope, "timeout_ms", 0) or 0)),
+                ),
             )
     conn.commit()
 

@@ -88,8 +88,10 @@ def test_partition_from_the_database(community_with_households):
 def test_partition_rejects_bad_input(community_with_households):
     with pytest.raises(ValueError, match="unknown community"):
         partition.partition(community_with_households, "620802001")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="target must be a number of households from 10"):
         partition.partition(community_with_households, URBAN, target=0)
+    with pytest.raises(ValueError, match="persons_limit must be"):
+        partition.partition(community_with_households, URBAN, target=300, persons_limit=-1)
 
 
 def test_cli(community_with_households, capsys):

@@ -25,6 +25,9 @@ LABELS = {
     **{f"{p}_cold": f"{z}冷点" for p, z in zip(PATTERNS, ("新增", "连续", "加剧", "持续", "减弱", "零星", "振荡", "历史"))},
     "none": "无模式",
 }
+# The weekly cube is grids x weeks x (neighbours): 520 weeks took 13 s and 5.3 GB for one
+# request at district scale (issue #18, finding 7); two years keep one request near 1 GB at most.
+MAX_WEEKS = 104
 MOSTLY = 0.9  # "at least 90 % of the time steps" (ArcGIS)
 
 
@@ -102,8 +105,8 @@ def emerging(
     The weeks are the `weeks` whole weeks ending with the day `end` (default today, CST);
     a week is significant at `alpha` (two-sided, as the Gi* bins), the trend at `trend_alpha`.
     """
-    if not 2 <= int(weeks) <= 520:
-        raise ValueError("weeks must be between 2 and 520")
+    if not 2 <= int(weeks) <= MAX_WEEKS:
+        raise ValueError(f"weeks must be between 2 and {MAX_WEEKS}")
     weeks = int(weeks)
     last_day = end if end is not None else datetime.now(CST).date()
     _, stop = time_window(last_day, last_day)

@@ -12,6 +12,12 @@ import shapely
 from geo import crs as crs_mod
 
 POINT, POLYGON = "point", "polygon"
+# Bounds on the work one import may ask for (issue #18, finding 7: a 1,000,001-vertex grid was
+# accepted, and every later overlay, tile and coverage run paid for it). A detailed official
+# township boundary has some tens of thousands of vertices; above these a file is refused with
+# a way forward (simplify it) before any coordinate is converted.
+MAX_VERTICES_PER_FEATURE = 200_000
+MAX_VERTICES_PER_FILE = 5_000_000
 
 
 def prepare(source, kind: str, crs: crs_mod.Crs, problems):
@@ -26,10 +32,14 @@ def prepare(source, kind: str, crs: crs_mod.Crs, problems):
     else:
         good = (types == 3) | (types == 6)
     good &= ~shapely.is_empty(geoms)
+    within = _within_vertex_limits(geoms, problems)
+    good &= within
     wanted = "points" if kind == POINT else "polygons"
     for i in np.flatnonzero(~good):
         g = geoms[i]
-        if i in source.geometry_errors:
+        if not within[i]:
+            pass  # named by _within_vertex_limits
+        elif i in source.geometry_errors:
             problems.add(i, source.geometry_errors[i])
         elif g is None or g.is_empty:
             problems.add(i, "empty geometry (NULL or no coordinates)")
@@ -42,6 +52,20 @@ def prepare(source, kind: str, crs: crs_mod.Crs, problems):
         _check_in_china(geoms, idx, kind, crs, problems)
     repairs = _repair_polygons(source, geoms, problems) if kind == POLYGON else []
     return geoms, repairs
+
+
+def _within_vertex_limits(geoms, problems) -> np.ndarray:
+    """False where a feature has too many vertices (each named); all False when the file has."""
+    counts = shapely.get_num_coordinates(geoms)
+    hint = "simplify it first (e.g. ogr2ogr -simplify 0.5, or mapshaper -simplify) and import again"
+    over = counts > MAX_VERTICES_PER_FEATURE
+    for i in np.flatnonzero(over):
+        problems.add(i, f"{counts[i]:,} vertices in one feature, more than {MAX_VERTICES_PER_FEATURE:,}: {hint}")
+    total = int(counts.sum())
+    if total > MAX_VERTICES_PER_FILE:
+        problems.add(None, f"{total:,} vertices in the file, more than {MAX_VERTICES_PER_FILE:,}: {hint}, or split the file")
+        return np.zeros(len(geoms), dtype=bool)
+    return ~over
 
 
 def _check_in_china(geoms, idx, kind: str, crs: crs_mod.Crs, problems) -> None:

@@ -243,12 +243,21 @@ def propose(community_ll, lon, lat, persons, target: int, persons_limit: int | N
     return tile(community_ll, frame, cuts, leaves), frame
 
 
+MIN_TARGET, MAX_TARGET = 10, 5000  # households per grid: the standard is 300-500 (urban), far fewer (rural)
+MAX_PERSONS_LIMIT = 50_000
+
+
 def partition(conn, community_code: str, target: int = 300, persons_limit: int | None = None, config=None) -> Proposal:
     """A proposal of grids for one community, with its metrics beside the current grids'."""
     t0 = time.perf_counter()
-    if target is None or int(target) < 1:
-        raise ValueError(f"target must be a positive number of households, got {target!r}")
+    if target is None or not MIN_TARGET <= int(target) <= MAX_TARGET:
+        raise ValueError(f"target must be a number of households from {MIN_TARGET} to {MAX_TARGET}, got {target!r}")
     target = int(target)
+    if persons_limit is not None and not MIN_TARGET <= int(persons_limit) <= MAX_PERSONS_LIMIT:
+        # -1 made every grid "over the limit" and the search 80 times slower (issue #18, finding 7)
+        raise ValueError(
+            f"persons_limit must be a number of persons from {MIN_TARGET} to {MAX_PERSONS_LIMIT}, got {persons_limit!r}"
+        )
     config = as_config(config)
     unit = db.one(
         conn,

@@ -110,6 +110,9 @@ class Scope:
     role: str
     admin_code: str
     ip: str | None = None
+    # The longest one SQL statement of the request may run (ms; 0 = no limit), by request class
+    # (geo.web.auth.STATEMENT_TIMEOUTS): one request must not hold a connection for minutes.
+    timeout_ms: int = 0
 
     @property
     def db_role(self) -> str:

@@ -21,6 +21,7 @@ import secrets
 from urllib.parse import urlsplit
 
 import flask
+import psycopg2.errors
 
 from geo import db
 from geo.labels import t
@@ -76,14 +77,24 @@ def guard():
         code = _jurisdiction_code()
         if not code:
             return flask.jsonify([{"code": 503, "description": "no jurisdiction loaded"}]), 503
-        db.set_scope(access.Scope(username="open311", role=access.PUBLIC_ROLE, admin_code=code, ip=_client_ip()))
+        db.set_scope(
+            access.Scope(
+                username="open311", role=access.PUBLIC_ROLE, admin_code=code, ip=_client_ip(), timeout_ms=statement_timeout(path)
+            )
+        )
         return None
     sess = session_cache.lookup(req.cookies.get(SESSION_COOKIE))  # no database round trip when cached
     if sess is None:
         if _wants_html():
             return flask.redirect(flask.url_for("auth.login", next=_safe_next(req.full_path)))
         return flask.jsonify({"error": "sign-in required", "message": t("auth.required")}), 401
-    scope = access.Scope(username=sess.scope.username, role=sess.scope.role, admin_code=sess.scope.admin_code, ip=_client_ip())
+    scope = access.Scope(
+        username=sess.scope.username,
+        role=sess.scope.role,
+        admin_code=sess.scope.admin_code,
+        ip=_client_ip(),
+        timeout_ms=statement_timeout(path),
+    )
     flask.g.session = sess
     if req.method not in SAFE_METHODS:
         sent = req.headers.get("X-CSRFToken") or req.form.get("csrf_token")
@@ -103,6 +114,30 @@ def guard():
         return flask.jsonify({"error": "forbidden", "permission": needed, "message": t("auth.forbidden")}), 403
     db.set_scope(scope)
     return None
+
+
+# The longest one statement of a request may run, by request class (seconds; environment
+# QUANYU_STATEMENT_TIMEOUT_<CLASS> overrides): anonymous reads least, printed reports most.
+STATEMENT_TIMEOUTS = (
+    (OPEN311_PREFIX, "OPEN311", 5),
+    ("/tiles/", "TILES", 10),
+    ("/reports/", "REPORTS", 60),
+    ("", "DEFAULT", 30),  # APIs, pages and Dash callbacks
+)
+
+
+def statement_timeout(path: str) -> int:
+    """The statement timeout (ms) of a request to `path`."""
+    prefix, name, seconds = next(entry for entry in STATEMENT_TIMEOUTS if path.startswith(entry[0]))
+    return int(float(os.environ.get(f"QUANYU_STATEMENT_TIMEOUT_{name}", seconds)) * 1000)
+
+
+@bp.app_errorhandler(psycopg2.errors.QueryCanceled)
+def _too_long(exc):
+    """A statement that hit the request's timeout: 503 with what to do, not a 500."""
+    flask.current_app.logger.warning("statement timeout on %s %s: %s", flask.request.method, flask.request.path, exc)
+    message = "查询超时：请缩小时间范围或区域后重试 (the query took too long: narrow the window or the area and try again)"
+    return flask.jsonify({"error": "timeout", "message": message}), 503
 
 
 @bp.teardown_app_request
