@@ -396,5 +396,10 @@ def test_the_category_import_carries_the_public_flag(loop_world, tmp_path):
     row = lines[1].split(",")
     row[header.index("public")] = "1"
     flipped.write_text(lines[0] + "\n" + ",".join(row) + "\n", encoding="utf-8")
-    reference.import_categories(loop_world, flipped)
-    assert db.scalar(loop_world, "SELECT public FROM category WHERE minor_code = %s", (row[header.index("minor_code")],))
+    code = row[header.index("minor_code")]
+    try:
+        reference.import_categories(loop_world, flipped)
+        assert db.scalar(loop_world, "SELECT public FROM category WHERE minor_code = %s", (code,))
+    finally:  # the category table outlives the test (the session's fixture loads it once)
+        db.execute(loop_world, "UPDATE category SET public = false WHERE minor_code = %s", (code,))
+        loop_world.commit()

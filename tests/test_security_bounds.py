@@ -14,7 +14,7 @@ import shapely
 
 from geo import db
 from geo.io import geometry, importer
-from tests.browser import signed_in_client
+from tests.support.webapp import signed_in_client
 
 
 @pytest.fixture(scope="module")
