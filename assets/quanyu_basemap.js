@@ -4,7 +4,8 @@
  * (/api/basemap-style, written once in layers/basemap.py); tiles and label glyphs are served
  * by our own server, so nothing is asked of another host.
  *
- *   window.quanyuBasemap(map)   adds the basemap under the map's first non-background layer.
+ *   window.quanyuBasemap(map)   adds roads, water and blocks under the map's first
+ *                               non-background layer, and street and place names on top.
  */
 (function () {
   "use strict";
@@ -25,11 +26,10 @@
     Object.entries(style.sources).forEach(([id, src]) => {
       map.addSource(id, Object.assign({}, src, { tiles: src.tiles.map(absolute) }));
     });
+    const scaled = (layer) => (window.quanyuScalePaint ? window.quanyuScalePaint(layer) : layer);
     const first = map.getStyle().layers.find((l) => l.type !== "background");
-    style.layers.forEach((layer) => {
-      const scaled = window.quanyuScalePaint ? window.quanyuScalePaint(layer) : layer;
-      map.addLayer(scaled, first ? first.id : undefined);
-    });
+    style.under.forEach((layer) => map.addLayer(scaled(layer), first ? first.id : undefined));
+    style.over.forEach((layer) => map.addLayer(scaled(layer)));
   }
 
   window.quanyuBasemap = function (map) {

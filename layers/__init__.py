@@ -62,13 +62,16 @@ GLYPHS_URL = "/glyphs/{fontstack}/{range}.pbf"  # made by this server from the l
 
 
 def basemap_style() -> dict:
-    """The reference layers (底图) alone, for maps that draw their own overlays (drill-down,
-    planner): glyphs, one vector source and its style layers, to go under everything."""
-    config = map_config({"basemap": LAYERS["basemap"]})
+    """The reference layers alone, for maps that draw their own overlays (drill-down, planner):
+    glyphs, their vector sources, the style layers to go under everything (`under`: roads,
+    water, blocks) and over everything (`over`: street and place names)."""
+    config = map_config({k: LAYERS[k] for k in ("basemap", "street_names")})
+    layers = config["style"]["layers"]
     return {
         "glyphs": GLYPHS_URL,
         "sources": config["style"]["sources"],
-        "layers": [layer for layer in config["style"]["layers"] if layer.get("source") == "basemap"],
+        "under": [layer for layer in layers if layer.get("source") == "basemap"],
+        "over": [layer for layer in layers if layer.get("source") == "street_names"],
     }
 
 

@@ -4,25 +4,26 @@ drawn under everything so that an operator can tell which street a red grid lies
 They come from the local surveying office's DLG files (`python -m geo import reference FILE
 --kind roads|water|blocks|places`), never from an outside host. A feature's `rank` (1 major ...
 4 minor) decides from which zoom it shows, so a whole county at zoom 9 is its highways and
-rivers, not 200,000 alleys; tiles simplify lines to half a pixel. Labels use the glyphs made
-here from the local CJK font (geo/glyphs.py).
+rivers, not 200,000 alleys; tiles simplify lines to half a pixel. Their names are drawn over
+everything by layers/street_names.py.
 """
 
 from layers import LegendItem, MapLayer
 
 # Dark wall screen: roads light on dark, majors warm so they read from the operators' desks.
 ROAD_COLOURS = ["match", ["get", "rank"], 1, "#e0a458", 2, "#c3ccd8", 3, "#8593a6", "#5f6e82"]
-LABEL = {"text-color": "#dfe7f1", "text-halo-color": "#06111f", "text-halo-width": 1.6}
+
+# Ranks by zoom: a county at zoom 9 is its highways and rivers; every alley from zoom 14.
+BY_RANK = """SELECT geom, kind, class, rank, name FROM basemap_feature
+              WHERE geom && (SELECT b FROM bbox)
+                AND rank <= CASE WHEN %(z)s < 10 THEN 1 WHEN %(z)s < 12 THEN 2 WHEN %(z)s < 14 THEN 3 ELSE 4 END"""
 
 LAYER = MapLayer(
     id="basemap",
     label="layer.basemap",
     order=1,
-    sql="""SELECT geom, kind, class, rank, name FROM basemap_feature
-            WHERE geom && (SELECT b FROM bbox)
-              AND rank <= CASE WHEN %(z)s < 10 THEN 1 WHEN %(z)s < 12 THEN 2 WHEN %(z)s < 14 THEN 3 ELSE 4 END
-              AND (kind <> 'blocks' OR %(z)s >= 13)""",
-    attributes=("kind", "class", "rank", "name"),
+    sql=BY_RANK + " AND kind <> 'places' AND (kind <> 'blocks' OR %(z)s >= 13)",
+    attributes=("kind", "class", "rank"),
     style=(
         {
             "type": "fill",
@@ -56,31 +57,6 @@ LAYER = MapLayer(
                     ["match", ["get", "rank"], 1, 7, 2, 5, 3, 3.2, 2],
                 ],
             },
-        },
-        {
-            "type": "symbol",
-            "filter": ["all", ["==", ["get", "kind"], "roads"], ["has", "name"]],
-            "minzoom": 13,
-            "layout": {
-                "symbol-placement": "line",
-                "text-field": ["get", "name"],
-                "text-font": ["Noto Sans CJK SC"],
-                "text-size": ["interpolate", ["linear"], ["zoom"], 13, 11, 17, 14],
-                "text-max-angle": 30,
-                "symbol-spacing": 320,
-            },
-            "paint": LABEL,
-        },
-        {
-            "type": "symbol",
-            "filter": ["all", ["==", ["get", "kind"], "places"], ["has", "name"]],
-            "layout": {
-                "text-field": ["get", "name"],
-                "text-font": ["Noto Sans CJK SC"],
-                "text-size": ["match", ["get", "rank"], 1, 16, 2, 14, 12],
-                "text-padding": 4,
-            },
-            "paint": LABEL,
         },
     ),
     legend=(

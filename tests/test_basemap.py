@@ -52,11 +52,11 @@ def road_shapefile(tmp_path, roads=ROADS, name="roads"):
     return target
 
 
-def tile_of(conn, lon, lat, z):
+def tile_of(conn, lon, lat, z, layer="street_names"):
     n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * n)
-    return tiles.render(conn, LAYERS["basemap"], z, x, y, {"start": None, "end": None, "major": None})
+    return tiles.render(conn, LAYERS[layer], z, x, y, {"start": None, "end": None, "major": None})
 
 
 def test_roads_import_as_the_office_wrote_them(tiny_jurisdiction, conn, tmp_path):
@@ -82,6 +82,7 @@ def test_tiles_carry_names_and_show_majors_first(tiny_jurisdiction, conn, tmp_pa
     assert "崆峒大道".encode() in far and "柳湖巷".encode() not in far  # a county at zoom 9: highways only
     for z in range(8, 18):
         assert "崆峒大道".encode() in tile_of(conn, 106.66, 35.54, z)  # at every zoom
+        assert tile_of(conn, 106.66, 35.54, z, "basemap")  # and the road itself
 
 
 def test_reimport_replaces_and_undo_brings_back(tiny_jurisdiction, conn, tmp_path):

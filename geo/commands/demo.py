@@ -14,6 +14,7 @@ DATA_TABLES = (
     "alert_history",
     "alert_incident",
     "alert",
+    "basemap_feature",
     "incident_history",
     "incident",
     "place",
@@ -160,6 +161,13 @@ def load(conn, world, progress=lambda m: None) -> None:
             ),
         )
         _load_departmental(cur, g[g["layer"] != "official"])
+        if world.basemap is not None:
+            db.copy_rows(
+                cur,
+                "basemap_feature",
+                ["kind", "name", "class", "rank", "geom"],
+                ((r.kind, r.name, r.klass, int(r.rank), _ewkb(r.geom)) for r in world.basemap.itertuples(index=False)),
+            )
         st = world.staff
         db.copy_rows(
             cur,

