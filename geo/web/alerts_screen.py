@@ -129,7 +129,7 @@ def banner(waiting: list[dict], can_ack: bool) -> list:
         return []
     more = len(waiting) - MAX_CARDS
     return [card(a, can_ack) for a in waiting[:MAX_CARDS]] + (
-        [html.Div(t("alert.banner.more", n=more), className="alert-more")] if more > 0 else []
+        [dcc.Link(t("alert.banner.more", n=more), href="/alerts", className="alert-more")] if more > 0 else []
     )
 
 
