@@ -160,6 +160,9 @@ def bulk_import(conn, rows: int) -> dict:
 
 def remove_probes(conn) -> None:
     """Delete what the benchmark added (history rows are append-only and stay)."""
+    from geo.bench.alerts import remove_probe_alerts
+
+    remove_probe_alerts(conn)  # alarms link incidents: they go first
     with db.transaction(conn) as cur:
         cur.execute("SET LOCAL quanyu.risk_defer = 'on'")
         # incident.merged_into references incident without an index: every deleted row would

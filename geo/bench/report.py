@@ -103,6 +103,13 @@ def targets(report: dict, baseline: dict | None = None) -> list[dict]:
             50,
             "ms",
         ),
+        _target(
+            "alerts_per_incident",
+            "预警规则 alarm evaluation per new incident (issue #16)",
+            _get(report, "alerts", "rules_per_incident", "p95_ms"),
+            50,
+            "ms",
+        ),
         _target("hotspots", "热点 Gi* hotspots", _get(report, "hotspots", "median_ms"), 2000, "ms"),
         _target(
             "forecast", "风险预测 full forecast, every grid (issue #16)", _get(report, "forecast", "median_ms"), 10_000, "ms"

@@ -96,6 +96,7 @@ def run(
 ) -> dict:
     """Build (or reuse) and measure; `only` names the sections to measure (all by default),
     `load_steps` the screen counts of the load test (the plan's by default)."""
+    from geo.bench import alerts as bench_alerts
     from geo.bench import load as bench_load
     from geo.bench import measure as m
     from geo.bench import peers as bench_peers
@@ -144,6 +145,7 @@ def run(
         ("push", lambda: bench_push.run(url, screens=plan.push_screens, writes=plan.push_writes)),
         ("coverage", lambda: m.coverage_check(conn, plan.repeat)),
         ("risk", lambda: m.risk_recompute(conn, plan.repeat)),
+        ("alerts", lambda: bench_alerts.evaluation(conn, max(20, plan.repeat * 8))),
         ("hotspots", lambda: m.hotspots(conn, plan.repeat)),
         ("forecast", lambda: m.forecast(conn, min(plan.repeat, 3))),
         ("assignment", lambda: bench_peers.assignment(conn, plan.assignment_points, plan.repeat)),
