@@ -375,3 +375,23 @@ def test_the_shipped_alarm_sound_is_the_generated_wav():
     with wave.open(str(alert_sound.PATH)) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22_050)
         assert w.getnframes() / w.getframerate() == pytest.approx(1.2)
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+def test_bench_times_the_rules_and_leaves_no_probe_or_alarm_behind(world):
+    from geo.bench import alerts as bench_alerts
+    from geo.bench import measure
+
+    for d, s in ((0, "hotline"), (30, "police"), (60, "patrol")):
+        report(world, at(d), source=s, reporter_phone="13800001234")
+    links = "SELECT alert_id, incident_id FROM alert_incident ORDER BY 1, 2"
+    before, linked_before = {r["id"] for r in db.rows(world, "SELECT id FROM alert")}, db.rows(world, links)
+    result = bench_alerts.evaluation(world, repeat=6)
+    assert result["rules_per_incident"]["runs"] == result["insert_with_triggers"]["runs"] == 6
+    assert result["rules_per_incident"]["p95_ms"] > 0 and result["alarms_raised_or_joined"] > 0
+    measure.remove_probes(world)
+    assert db.scalar(world, "SELECT count(*) FROM incident WHERE title = %s", (measure.PROBE_TITLE,)) == 0
+    assert {r["id"] for r in db.rows(world, "SELECT id FROM alert")} == before  # real alarms stay, probes' go
+    assert db.rows(world, links) == linked_before

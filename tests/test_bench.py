@@ -27,6 +27,7 @@ SECTIONS = (
     "push",
     "coverage",
     "risk",
+    "alerts",
     "hotspots",
     "forecast",
     "assignment",
@@ -125,6 +126,7 @@ def test_smoke_run_has_every_section():
         "app_rss",
         "hotspots",
         "forecast",
+        "alerts_per_incident",
         "largest_response",
         "live_refresh_panels_after_change_p95",
     } <= names  # the cost of a cache miss is reported too

@@ -85,15 +85,23 @@ def evaluation(conn, repeat: int = 40, seed: int = 16) -> dict:
 
 
 def remove_probe_alerts(conn) -> None:
-    """Delete the alarms that link the benchmark's probe incidents (before the probes go)."""
+    """Remove what the probes did to the alarms before the probes go: alarms a probe raised
+    (its id in the trigger key, or probes only linked) are deleted, and probes that joined a
+    real alarm are unlinked from it (the real alarm stays)."""
     with db.transaction(conn) as cur:
+        cur.execute("CREATE TEMP TABLE bench_probes ON COMMIT DROP AS SELECT id FROM incident WHERE title = %s", (PROBE_TITLE,))
         cur.execute(
             """CREATE TEMP TABLE bench_probe_alerts ON COMMIT DROP AS
-               SELECT DISTINCT ai.alert_id AS id FROM alert_incident ai JOIN incident i ON i.id = ai.incident_id
-                WHERE i.title = %s""",
-            (PROBE_TITLE,),
+               SELECT a.id FROM alert a
+                WHERE split_part(a.trigger_key, ':', 2) IN (SELECT id::text FROM bench_probes)
+                   OR (EXISTS (SELECT 1 FROM alert_incident ai WHERE ai.alert_id = a.id)
+                       AND NOT EXISTS (SELECT 1 FROM alert_incident ai WHERE ai.alert_id = a.id
+                                          AND ai.incident_id NOT IN (SELECT id FROM bench_probes)))"""
         )
-        cur.execute("DELETE FROM alert_incident WHERE alert_id IN (SELECT id FROM bench_probe_alerts)")
+        cur.execute(
+            """DELETE FROM alert_incident WHERE alert_id IN (SELECT id FROM bench_probe_alerts)
+                   OR incident_id IN (SELECT id FROM bench_probes)"""
+        )
         cur.execute("ALTER TABLE alert_history DISABLE TRIGGER alert_history_append_only")
         cur.execute("DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM bench_probe_alerts)")
         cur.execute("ALTER TABLE alert_history ENABLE TRIGGER alert_history_append_only")
