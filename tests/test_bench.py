@@ -12,7 +12,9 @@ import math
 import numpy as np
 import shapely
 
+from geo import db
 from geo.bench import city as bench_city
+from geo.bench import databases as bench_db
 from geo.bench import load as bench_load
 from geo.bench import report as bench_report
 from geo.bench import run as bench
@@ -33,6 +35,7 @@ SECTIONS = (
     "assignment",
     "partition",
     "import",
+    "streets",
     "targets",
 )
 
@@ -132,3 +135,21 @@ def test_smoke_run_has_every_section():
     } <= names  # the cost of a cache miss is reported too
     assert all(np.isfinite(report["screen"][k]["p95_ms"]) for k in bench_report.INTERACTIONS)
     assert "MISSED" in bench_report.table(report) or "met" in bench_report.table(report)
+
+
+def test_streets_section_imports_tiles_and_partitions_along_roads():
+    """A street network over the smoke city: imported as a county's file, tiled within the
+    interaction budget's reach, the busiest community partitioned along it and compared."""
+    report = bench.run("smoke", reuse=True, say=lambda _m: None, only=("streets",))
+    s = report["streets"]
+    assert "error" not in s, s
+    assert s["import"]["features"] == s["segments"] > 500
+    assert set(s["tiles"]) == {f"{layer}_z{z}" for layer in ("basemap", "street_names") for z in (9, 12, 14, 16)}
+    methods = {m["method"]: m for m in s["partition"]["methods"]}
+    assert {"straight cuts (no roads)", "geo.planning.blocks", "gerrychain.recursive_tree_part"} <= set(methods)
+    ours = methods["geo.planning.blocks"]
+    assert ours["road_share"] >= 0.9 > methods["straight cuts (no roads)"]["road_share"]
+    assert "street_tiles_p95" in {t["name"] for t in report["targets"]}
+    conn = db.connect(bench_db.ensure("smoke"))
+    assert db.scalar(conn, "SELECT count(*) FROM basemap_feature") == 0  # the section leaves no roads behind
+    conn.close()

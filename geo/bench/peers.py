@@ -196,7 +196,9 @@ def _maxp(units, target, frame, lon, lat, persons, seed) -> dict:
         return _score("spopt.MaxPHeuristic", time.perf_counter() - t, [], frame, lon, lat, persons, target, error=repr(exc))
 
 
-def _tree_part(units, k, frame, lon, lat, persons, target, seed) -> dict:
+def _tree_part(units, k, frame, lon, lat, persons, target, seed, measure=None) -> dict:
+    """GerryChain's recursive tree partition of `units` into k regions, scored; `measure(geoms)`
+    adds figures of the caller's (the streets bench: share of boundary on roads)."""
     t = time.perf_counter()
     try:
         import random
@@ -235,9 +237,12 @@ def _tree_part(units, k, frame, lon, lat, persons, target, seed) -> dict:
             raise RuntimeError("no balanced tree partition within epsilon 0.5 and 2,000 attempts per cut")
         labels = [assignment[i] for i in range(len(units))]
         geoms = _regions(units, labels, frame)
-        return _score("gerrychain.recursive_tree_part", time.perf_counter() - t, geoms, frame, lon, lat, persons, target) | {
-            "epsilon": epsilon
-        }
+        extra = measure(geoms) if measure else {}
+        return (
+            _score("gerrychain.recursive_tree_part", time.perf_counter() - t, geoms, frame, lon, lat, persons, target)
+            | {"epsilon": epsilon}
+            | extra
+        )
     except Exception as exc:
         return _score(
             "gerrychain.recursive_tree_part", time.perf_counter() - t, [], frame, lon, lat, persons, target, error=repr(exc)

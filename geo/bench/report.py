@@ -69,6 +69,15 @@ def targets(report: dict, baseline: dict | None = None) -> list[dict]:
         ),
     ]
     out += [_target(f"{name}_p95", f"交互 {name} p95", _get(s, name, "p95_ms"), 300, "ms") for name in INTERACTIONS]
+    out.append(
+        _target(
+            "street_tiles_p95",
+            "底图瓦片 basemap and street-name tiles p95 (no cache, worst zoom)",
+            _get(report, "streets", "tile_p95_ms"),
+            300,
+            "ms",
+        )
+    )
     if _get(s, "live_refresh_panels_after_change") is not None:  # caches miss once per write
         out.append(
             _target(

@@ -36,6 +36,7 @@ class Plan:
     load_write_rate: float = 50  # intake writes a second during each step's burst
     load_burst_seconds: float = 10
     push_screens: int = 50  # screens holding the push stream while writes commit
+    street_segments: int = 200_000  # road pieces of the streets section (a city's DLG road layer)
     push_writes: int = 10
 
 
@@ -52,8 +53,16 @@ PLANS = {
         load_burst_seconds=2,
         push_screens=3,
         push_writes=3,
+        street_segments=1_500,
     ),
-    "district": Plan(import_rows=20_000, assignment_points=200_000, repeat=5, partition_target=300, partition_units=150),
+    "district": Plan(
+        import_rows=20_000,
+        assignment_points=200_000,
+        repeat=5,
+        partition_target=300,
+        partition_units=150,
+        street_segments=20_000,
+    ),
     "city": Plan(import_rows=100_000, assignment_points=500_000, repeat=5, partition_target=300, partition_units=150),
 }
 
@@ -103,6 +112,7 @@ def run(
     from geo.bench import push as bench_push
     from geo.bench import report as bench_report
     from geo.bench import screen as bench_screen
+    from geo.bench import streets as bench_streets
 
     plan = PLANS[scale]
     url = bench_db.ensure(scale)
@@ -150,6 +160,7 @@ def run(
         ("forecast", lambda: m.forecast(conn, min(plan.repeat, 3))),
         ("assignment", lambda: bench_peers.assignment(conn, plan.assignment_points, plan.repeat)),
         ("partition", lambda: bench_peers.partition_peers(conn, plan.partition_target, plan.partition_units)),
+        ("streets", lambda: bench_streets.run(conn, plan.street_segments, plan.partition_target, plan.repeat)),
         ("import", lambda: m.bulk_import(conn, plan.import_rows)),
     ]
     unknown = set(only or ()) - {name for name, _ in steps}
