@@ -18,7 +18,7 @@ def add_arguments(p):
         "--only",
         metavar="SECTIONS",
         help="measure only these sections, comma-separated (screen, app, load, push, coverage, risk, alerts, hotspots, assignment, "
-        "partition, import); with --reuse, e.g. --reuse --only load",
+        "partition, streets, import); with --reuse, e.g. --reuse --only load",
     )
     p.add_argument(
         "--load-screens",
