@@ -211,6 +211,10 @@
       container: el, attributionControl: false, doubleClickZoom: false,
       style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#081627" } }] },
       bounds: data.bounds, fitBoundsOptions: { padding: 30 },
+      // Shift belongs to the planner: Shift+click adds a grid to the selection and Shift+drag
+      // picks households. MapLibre's box zoom would take every Shift+mousedown first, so a
+      // person could never select a second grid (the scroll wheel and buttons still zoom).
+      boxZoom: false,
     });
     S.map.on("load", () => {
       addLayers(S.map);
@@ -269,7 +273,6 @@
     S.selected = S.selected.filter((c) => codes.has(c));
     if (mode !== S.mode) { S.mode = mode; S.sketch = []; }
     S.map.getCanvas().style.cursor = S.mode === "select" ? "" : "crosshair";
-    if (S.mode === "move") S.map.boxZoom.disable(); else S.map.boxZoom.enable();
     document.body.classList.toggle("pl-moving", S.mode === "move");
     pushSelected();
     pushHouseholds();

@@ -421,3 +421,28 @@ def test_accept_a_merged_layer_piece_from_its_list(tiny_app, conn):
         assert severe_console_errors(driver) == []
     finally:
         driver.quit()
+
+
+def test_merge_two_grids_chosen_by_click_and_shift_click(tiny_app, conn):
+    """A person selects B, Shift+clicks C and presses 合并所选 (MapLibre's box zoom used to
+    take the Shift+mousedown, so the second grid was never selected)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    plan_id = fresh_plan(conn, URBAN)
+    driver = chromium_driver(sign_in_as="planner")
+    try:
+        open_planner(driver, tiny_app, URBAN)
+        point(driver, 106.6575, 35.535).click().perform()  # B
+        wait_for(lambda: driver.execute_script("return window.plannerState().selected") == [B], message="B selected")
+        point(driver, 106.6575, 35.545).key_down(Keys.SHIFT).click().key_up(Keys.SHIFT).perform()  # Shift+click C
+        wait_for(lambda: driver.execute_script("return window.plannerState().selected") == [B, C], message="B and C selected")
+        driver.find_element(By.ID, "pl-merge").click()
+        message(driver, "已应用：合并")
+        after = planning.grids(conn, plan_id)
+        assert set(after) == {A, B}
+        assert shapely.equals(after[B]["geom"], shapely.box(106.655, 35.53, 106.66, 35.55))
+        wait_for(lambda: driver.execute_script("return window.plannerState().grids") == 2, message="2 grids on the map")
+        assert severe_console_errors(driver) == []
+    finally:
+        driver.quit()
