@@ -132,6 +132,12 @@
   }
 
   function init(config) {
+    // Back on the big screen after another page (the menu navigates without a reload): the
+    // old map's element is gone; drop it and the layers it held, or the new map would be
+    // asked to place layers before ones it never had.
+    if (state.map) state.map.remove();
+    state.current = {};
+    state.pending = {};
     state.config = config;
     const style = { version: 8, sources: {}, layers: [], glyphs: window.location.origin + config.style.glyphs };
     config.style.layers.filter((l) => !l.source || !config.style.sources[l.source] || config.style.sources[l.source].type !== "vector")

@@ -293,3 +293,16 @@ def t(key: str, **fmt) -> str:
     lang = LANGUAGES.get(os.environ.get("QUANYU_LANG", "zh_CN"), ZH_CN)
     text = lang.get(key) or ZH_CN.get(key) or key
     return text.format(**fmt) if fmt else text
+
+
+# Dash's dropdown speaks English by default ("Search", "No options found"): every
+# dcc.Dropdown of the pages gets these (labels=DROPDOWN_LABELS).
+DROPDOWN_LABELS = {
+    "select_all": "全选",
+    "deselect_all": "全不选",
+    "selected_count": "已选 {num_selected} 项",
+    "search": "搜索",
+    "clear_search": "清除搜索",
+    "clear_selection": "清除选择",
+    "no_options_found": "无匹配项",
+}

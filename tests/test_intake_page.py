@@ -45,8 +45,14 @@ def count(conn) -> int:
     return db.scalar(conn, "SELECT count(*) FROM incident")
 
 
-def save(page, lon=INSIDE[0], lat=INSIDE[1], system="wgs84", minor="0103", photo=None, name=None, merge=0):
+def save_all(page, lon=INSIDE[0], lat=INSIDE[1], system="wgs84", minor="0103", photo=None, name=None, merge=0):
+    """Every output of the save callback."""
     return page.save(1, lon, lat, system, minor, "楼上漏水", "新民路 1 号", 2, 3, 1, 0, photo, name, merge, 0)
+
+
+def save(page, **kwargs):
+    """The message, the result and the version the save callback answers."""
+    return save_all(page, **kwargs)[:3]
 
 
 def error_text(component) -> str:
@@ -107,6 +113,17 @@ def test_save_routes_stores_photo_and_records_history(page, conn, tmp_path):
     assert stored.read_bytes() == PNG
     assert [(h["to_status"], h["actor"]) for h in lifecycle.history(conn, row["id"])] == [("received", "operator")]
     assert "已受理事件" in str(result) and "社区（村）委会" in str(result)
+
+
+def test_save_confirms_in_the_viewport_and_empties_the_form(page, conn):
+    out = save_all(page)
+    toast, fields, photo = out[3], out[4:-1], out[-1]
+    row = db.one(conn, "SELECT id FROM incident")
+    assert f"已受理事件 #{row['id']}" in str(toast) and toast.id == "in-toast-saved"
+    assert list(fields) == [empty for _, empty in page.FORM_FIELDS] and photo is None
+    assert dict(page.FORM_FIELDS)["in-description"] == "" and dict(page.FORM_FIELDS)["in-lon"] is None
+    refused = save_all(page, minor=None)  # refused: the reason in the viewport, the form kept
+    assert "in-toast-error" in str(refused[3]) and all(v is page.no_update for v in refused[4:])
 
 
 def test_gcj02_coordinates_are_converted(page, conn):

@@ -13,7 +13,7 @@ import json
 import dash
 from dash import Input, Output, State, callback, dash_table, dcc, html
 
-from geo import db
+from geo import db, labels
 from geo.labels import t
 from geo.security import accounts
 from geo.web.frame import TABLE_STYLE, frame
@@ -86,6 +86,7 @@ def layout(**_query):
                     [
                         t("audit.action"),
                         dcc.Dropdown(
+                            labels=labels.DROPDOWN_LABELS,
                             id="audit-action",
                             clearable=True,
                             className="audit-dd",

@@ -13,7 +13,7 @@ import dash
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from geo import config, db
+from geo import config, db, labels
 from geo.analysis import dashboard, forecast_store, indicators
 from geo.labels import t
 from geo.security.masking import mask_phone
@@ -405,6 +405,7 @@ def layout(**_query):
                                         style={"display": "none"},
                                     ),
                                     dcc.Dropdown(
+                                        labels=labels.DROPDOWN_LABELS,
                                         id="major",
                                         placeholder=t("map.category.all"),
                                         className="major",

@@ -891,6 +891,7 @@ def layout(**query):
                 max_date_allowed=date(2100, 1, 1),
             ),
             dcc.Dropdown(
+                labels=labels.DROPDOWN_LABELS,
                 id="drill-major",
                 value=view["major"],
                 placeholder=t("drill.category.all"),

@@ -292,13 +292,19 @@ def form_pane(cats: list[dict]) -> html.Div:
                             _field(
                                 t("intake.major"),
                                 dcc.Dropdown(
+                                    labels=labels.DROPDOWN_LABELS,
                                     id="in-major",
                                     options=[{"label": n, "value": c} for c, n in majors],
                                     className="in-dd",
                                     clearable=False,
                                 ),
                             ),
-                            _field(t("intake.minor"), dcc.Dropdown(id="in-minor", options=[], className="in-dd in-dd-wide")),
+                            _field(
+                                t("intake.minor"),
+                                dcc.Dropdown(
+                                    labels=labels.DROPDOWN_LABELS, id="in-minor", options=[], className="in-dd in-dd-wide"
+                                ),
+                            ),
                         ],
                     ),
                     _field(
@@ -313,6 +319,7 @@ def form_pane(cats: list[dict]) -> html.Div:
                             _field(
                                 t("intake.intensity"),
                                 dcc.Dropdown(
+                                    labels=labels.DROPDOWN_LABELS,
                                     id="in-intensity",
                                     value=0,
                                     clearable=False,
@@ -323,6 +330,7 @@ def form_pane(cats: list[dict]) -> html.Div:
                             _field(
                                 t("intake.behaviour"),
                                 dcc.Dropdown(
+                                    labels=labels.DROPDOWN_LABELS,
                                     id="in-behaviour",
                                     value=0,
                                     clearable=False,
@@ -350,6 +358,9 @@ def form_pane(cats: list[dict]) -> html.Div:
                     html.Div(className="in-row", children=[html.Button(t("intake.save"), id="in-save", className="in-primary")]),
                     html.Div(id="in-msg", className="in-msg"),
                     html.Div(id="in-result"),
+                    # what the save did, fixed in the viewport: the button sits below the fold
+                    # of a 1920x1080 screen, and the form is emptied for the next call
+                    html.Div(id="in-toast", className="in-toast", role="status"),
                 ],
             ),
         ],
@@ -420,6 +431,7 @@ def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, de
                             _field(
                                 t("intake.queue.status"),
                                 dcc.Dropdown(
+                                    labels=labels.DROPDOWN_LABELS,
                                     id="in-q-status",
                                     multi=True,
                                     className="in-dd-status",
@@ -429,6 +441,7 @@ def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, de
                             _field(
                                 t("intake.queue.town"),
                                 dcc.Dropdown(
+                                    labels=labels.DROPDOWN_LABELS,
                                     id="in-q-town",
                                     className="in-dd",
                                     options=[{"label": r["name"], "value": r["code"]} for r in town_rows],
@@ -644,6 +657,7 @@ def actions_view(status: str | None) -> html.Div:
                     _field(
                         t("intake.level"),
                         dcc.Dropdown(
+                            labels=labels.DROPDOWN_LABELS,
                             id="in-tr-level",
                             className="in-dd-s",
                             options=[{"label": lifecycle.LEVEL_LABELS[lv], "value": lv} for lv in lifecycle.LEVELS],
@@ -653,6 +667,7 @@ def actions_view(status: str | None) -> html.Div:
                     _field(
                         t("intake.satisfaction"),
                         dcc.Dropdown(
+                            labels=labels.DROPDOWN_LABELS,
                             id="in-tr-satisfaction",
                             className="in-dd-s",
                             value=5,
@@ -821,7 +836,12 @@ def show_tab(tab):
     return [None if k == tab else {"display": "none"} for k in TABS]
 
 
-@callback(Output("in-minor", "options"), Output("in-minor", "value"), Input("in-major", "value"), prevent_initial_call=True)
+@callback(
+    Output("in-minor", "options"),
+    Output("in-minor", "value", allow_duplicate=True),
+    Input("in-major", "value"),
+    prevent_initial_call=True,
+)
 def minor_options(major):
     with db.pooled() as conn:
         cats = intake.categories(conn)
@@ -831,8 +851,8 @@ def minor_options(major):
 
 
 @callback(
-    Output("in-lon", "value"),
-    Output("in-lat", "value"),
+    Output("in-lon", "value", allow_duplicate=True),
+    Output("in-lat", "value", allow_duplicate=True),
     Output("in-crs", "value"),
     Input("in-click", "data"),
     prevent_initial_call=True,
@@ -877,10 +897,39 @@ def photo_checked(contents, filename):
     return f"{t('intake.photo.ok')}: {filename} ({len(photo.data) // 1024} KB)" if photo else ""
 
 
+FORM_FIELDS = (  # (component, value of an empty form): emptied after a save
+    ("in-lon", None),
+    ("in-lat", None),
+    ("in-address", ""),
+    ("in-minor", None),
+    ("in-description", ""),
+    ("in-people", 1),
+    ("in-duration", 0),
+    ("in-intensity", 0),
+    ("in-behaviour", 0),
+)
+
+
+def toast(row: dict) -> html.Div:
+    """The short confirmation shown in the viewport after a save."""
+    return html.Div(
+        [
+            html.Span(f"✓ {t('intake.saved')} #{row['id']}", className="in-saved-title"),
+            html.Span(f"{row['minor_name']} · {row['department']} · {row['community_name']}"),
+            dcc.Link(t("intake.queue.open") + " →", href=f"/intake?incident={row['id']}", className="in-open-link"),
+        ],
+        className="in-toast-ok",
+        id="in-toast-saved",
+    )
+
+
 @callback(
     Output("in-msg", "children"),
     Output("in-result", "children"),
     Output("in-version", "data", allow_duplicate=True),
+    Output("in-toast", "children"),
+    *[Output(cid, "value", allow_duplicate=True) for cid, _ in FORM_FIELDS],
+    Output("in-photo", "contents", allow_duplicate=True),
     Input("in-save", "n_clicks"),
     State("in-lon", "value"),
     State("in-lat", "value"),
@@ -915,9 +964,17 @@ def save(
     merge_into,
     version,
 ):
-    """Save the form; every check runs before anything is written."""
+    """Save the form; every check runs before anything is written. Saved: a confirmation in
+    the viewport and an empty form (a filled form invites saving the same call twice);
+    refused: the reason, in the viewport too, and the form kept for correcting."""
+    keep = (no_update,) * (len(FORM_FIELDS) + 1)
+
+    def refused(text: str) -> tuple:
+        error = html.Div(text, className="in-error")
+        return (error, None, no_update, html.Div(text, className="in-toast-error"), *keep)
+
     if not permitted(access.INCIDENT_CREATE):
-        return html.Div(t("auth.forbidden"), className="in-error"), None, no_update
+        return refused(t("auth.forbidden"))
     try:
         x, y = intake.to_wgs84(lon, lat, system) if lon is not None and lat is not None else (None, None)
         photo = intake_media.from_upload(photo_contents, photo_name)
@@ -932,13 +989,14 @@ def save(
             conflict_intensity=intensity,
             behaviour_risk=behaviour,
             merge_into=merge_into or None,
+            actor=actor_name("operator"),  # the history's first row names the account, as every later one
         )
         with db.pooled() as conn:
             new_id = intake.submit(conn, report, photo, base_url=_base_url())
             row = intake.incident(conn, new_id)
     except (intake.IntakeError, RoutingError, intake_media.PhotoRejected, lifecycle.TransitionRefused) as exc:
-        return html.Div(str(exc), className="in-error"), None, no_update
-    return "", saved_view(row), (version or 0) + 1
+        return refused(str(exc))
+    return ("", saved_view(row), (version or 0) + 1, toast(row), *(empty for _, empty in FORM_FIELDS), None)
 
 
 def _base_url() -> str:

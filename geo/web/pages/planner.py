@@ -440,6 +440,7 @@ def layout(community: str | None = None, **_query):
         children=[
             html.Div(t("planner.community"), className="pl-sub"),
             dcc.Dropdown(
+                labels=labels.DROPDOWN_LABELS,
                 id="pl-community",
                 value=code,
                 clearable=False,
@@ -467,7 +468,13 @@ def layout(community: str | None = None, **_query):
                 children=[
                     html.Div(t("planner.move.hint"), className="pl-sub"),
                     html.Div(t("planner.move.selected", n=0), id="pl-hh-info", className="pl-hh-info"),
-                    dcc.Dropdown(id="pl-move-target", options=targets, placeholder=t("planner.move.target"), className="pl-dd"),
+                    dcc.Dropdown(
+                        labels=labels.DROPDOWN_LABELS,
+                        id="pl-move-target",
+                        options=targets,
+                        placeholder=t("planner.move.target"),
+                        className="pl-dd",
+                    ),
                     html.Button(t("planner.move"), id="pl-move"),
                 ],
             ),
@@ -491,7 +498,9 @@ def layout(community: str | None = None, **_query):
             ),
             html.Div(id="pl-proposal"),
             html.Div(t("planner.diff"), className="pl-sub"),
-            dcc.Dropdown(id="pl-diff", value="", options=options, clearable=False, className="pl-dd"),
+            dcc.Dropdown(
+                labels=labels.DROPDOWN_LABELS, id="pl-diff", value="", options=options, clearable=False, className="pl-dd"
+            ),
             dcc.Input(
                 id="pl-diff-date",
                 type="text",

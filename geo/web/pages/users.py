@@ -13,7 +13,7 @@ import secrets
 import dash
 from dash import Input, Output, State, callback, dash_table, dcc, html, no_update
 
-from geo import db
+from geo import db, labels
 from geo.labels import t
 from geo.security import access, accounts
 from geo.web.auth import actor_name, permitted
@@ -103,7 +103,12 @@ def layout(**_query):
                         dcc.Input(id="users-display", type="text", maxLength=40, className="audit-user"),
                     ]
                 ),
-                html.Label([t("users.col.role"), dcc.Dropdown(id="users-role", options=roles, className="audit-dd")]),
+                html.Label(
+                    [
+                        t("users.col.role"),
+                        dcc.Dropdown(labels=labels.DROPDOWN_LABELS, id="users-role", options=roles, className="audit-dd"),
+                    ]
+                ),
                 html.Label(
                     [t("users.col.admin_code"), dcc.Input(id="users-unit", type="text", maxLength=12, className="audit-user")]
                 ),

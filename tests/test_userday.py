@@ -1,0 +1,243 @@
+"""三类用户的一天: an operator, a leader and a planner each do a day's work on a county built
+here (not the demo), through the pages only, with a person's gestures (clicks, Shift+clicks,
+typing through Selenium's ActionChains), checking after each step what a person would see:
+feedback in the viewport, lists refreshed, the same number under the same label everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import shapely
+
+from geo import db
+from geo import pgserver as cluster
+from geo.analysis import indicators
+from geo.incidents import lifecycle
+from geo.risk import tiers as risk
+from geo.worktime import CST
+from tests.browser import chromium_driver, ensure_account, running_app, severe_console_errors, wait_for
+from tests.test_drill import add_incidents
+
+NOW = datetime.now(CST)
+TOWN, URBAN, VILLAGE = "620802001", "620802001001", "620802001002"
+A, B, C = URBAN + "001", URBAN + "002", URBAN + "003"
+IN_A, IN_B = (106.6525, 35.54), (106.6575, 35.535)
+OLD = datetime(NOW.year - 1, 11, 26, 9, 30, tzinfo=CST)  # a ledger row of last year, imported last
+
+
+@pytest.fixture(scope="module")
+def county(conn, tiny_units, categories):
+    """Three grids in the urban community, one in the village, households, a year of cases:
+    12 disputes settled at village level, 2 overdue, 1 reported this morning, and last year's
+    ledger row inserted after all of them (the highest id, the oldest report)."""
+    from tests.conftest import insert_units, truncate_data
+
+    truncate_data(conn)
+    insert_units(conn, tiny_units)
+    risk.ensure_config(conn)
+    grids = [
+        (A, "新民社区第1网格", "urban", shapely.box(106.65, 35.53, 106.655, 35.55)),
+        (B, "新民社区第2网格", "urban", shapely.box(106.655, 35.53, 106.66, 35.54)),
+        (C, "新民社区第3网格", "urban", shapely.box(106.655, 35.54, 106.66, 35.55)),
+        (VILLAGE + "001", "柳湖村第1网格", "rural", shapely.box(106.66, 35.53, 106.67, 35.55)),
+    ]
+    with db.transaction(conn) as cur:
+        for code, name, kind, geom in grids:
+            cur.execute(
+                """INSERT INTO grid (code, name, kind, layer, admin_code, geom)
+                   VALUES (%s, %s, %s, 'official', left(%s, 12), ST_Multi(ST_GeomFromText(%s, 4326)))""",
+                (code, name, kind, code, geom.wkt),
+            )
+        for k, (lon, lat) in enumerate([IN_A, IN_B, (106.6575, 35.545), (106.665, 35.54)]):
+            cur.execute(
+                """INSERT INTO household (address, head_name, persons, admin_code, geom)
+                   VALUES (%s, '欧阳娜娜', 3, left(community_of(ST_SetSRID(ST_MakePoint(%s, %s), 4326)), 12),
+                           ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
+                (f"新民路{k + 1}号", lon, lat, lon, lat),
+            )
+        cur.execute("SELECT locate_points('household'::regclass)")
+    add_incidents(conn, [IN_A] * 12, reported_at=NOW - timedelta(days=20))
+    add_incidents(conn, [IN_B] * 2, status="in_progress", reported_at=NOW - timedelta(days=12), deadline_days=3)
+    add_incidents(conn, [IN_B], status="received", reported_at=NOW - timedelta(minutes=30), deadline_days=5)
+    add_incidents(conn, [IN_A], status="closed", reported_at=OLD)
+    with db.transaction(conn) as cur:
+        cur.execute("UPDATE incident SET level_handled = 'community' WHERE status IN ('closed', 'followed_up')")
+        cur.execute("UPDATE incident SET title = '去年台账：' || id WHERE reported_at < %s", (NOW - timedelta(days=200),))
+    risk.recompute_incidents(conn)
+    with running_app(cluster.database_url(test=True), QUANYU_LIVE_SECONDS="1") as url:
+        yield url
+
+
+# --------------------------------------------------------------------------- gestures and what a person sees
+
+
+def css(driver, selector: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def click(driver, selector: str) -> None:
+    """A mouse click on what a person sees (moved to, then clicked)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    element = wait_for(lambda: (e := css(driver, selector)).is_displayed() and e, message=f"{selector} visible")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    ActionChains(driver).move_to_element(element).click().perform()
+
+
+def type_into(driver, selector: str, text: str, enter: bool = False) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    click(driver, selector)
+    chain = ActionChains(driver).send_keys(text)
+    if enter:
+        chain = chain.pause(0.4).send_keys(Keys.ENTER)
+    chain.perform()
+
+
+def choose(driver, dropdown: str, text: str) -> None:
+    """Open a dropdown, type to search it and click the option that reads `text`."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    click(driver, f"#{dropdown}")
+    ActionChains(driver).pause(0.3).send_keys(text).perform()
+    option = wait_for(
+        lambda: [
+            o for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option, [role=option]") if o.text.startswith(text)
+        ],
+        message=f"option {text} of {dropdown}",
+    )[0]
+    ActionChains(driver).move_to_element(option).click().perform()
+    wait_for(lambda: text in text_of(driver, f"#{dropdown}"), message=f"{text} chosen in {dropdown}")
+
+
+def text_of(driver, selector: str) -> str:
+    return css(driver, selector).text
+
+
+def in_viewport(driver, selector: str) -> bool:
+    """Whether the element is on screen without scrolling (reading the layout, setting nothing)."""
+    return driver.execute_script(
+        "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+        "return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;",
+        selector,
+    )
+
+
+def menu_to(driver, label: str) -> list[str]:
+    """Open the page menu (the big screen's ☰, or the desk header) and click `label`; the labels offered."""
+    from selenium.webdriver.common.by import By
+
+    if driver.find_elements(By.ID, "screen-menu"):
+        click(driver, "#screen-menu-button")
+        links = driver.find_elements(By.CSS_SELECTOR, "#screen-menu .screen-menu-list a")
+    else:
+        links = driver.find_elements(By.CSS_SELECTOR, "#page-nav a")
+    labels = [a.text for a in links]
+    target = next(a for a in links if a.text == label)
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).move_to_element(target).click().perform()
+    return labels
+
+
+def feed_titles(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [e.get_attribute("textContent") for e in driver.find_elements(By.CSS_SELECTOR, "#feed .feed-title")]
+
+
+def open_screen(driver, url: str) -> None:
+    driver.get(url + "/")
+    try:
+        wait_for(lambda: feed_titles(driver), timeout=60, message="the big screen's feed")
+    except AssertionError:
+        driver.save_screenshot("/tmp/userday-screen.png")
+        raise AssertionError(f"no feed on {driver.current_url}: {driver.find_element('tag name', 'body').text[:300]!r}") from None
+
+
+# --------------------------------------------------------------------------- the operator
+
+
+def test_an_operators_day(county, conn):
+    from selenium.webdriver.common.by import By
+
+    url = county
+    d = chromium_driver(sign_in_as="operator")
+    try:
+        open_screen(d, url)
+        # the feed by report time: this morning's case first, last year's ledger row last, with its year
+        items = d.find_elements(By.CSS_SELECTOR, "#feed .feed-item")
+        assert len(items) == 16
+        # (read as text content: the last items sit below the panel's fold)
+        times = [e.find_element(By.CSS_SELECTOR, ".feed-time").get_attribute("textContent") for e in items]
+        assert times[-1] == f"{OLD:%Y-%m-%d %H:%M}" and feed_titles(d)[-1].startswith("去年台账")
+        assert len(times[0]) == 5  # today: the time alone
+        # KPIs with their windows; the same numbers the definitions give
+        ref = indicators.compute(conn, "", *indicators.last_days(365, NOW))
+        assert text_of(d, "#kpi-open .kpi-value") == str(ref["open"]) == "3"
+        assert text_of(d, "#kpi-overdue .kpi-value") == "2" and text_of(d, "#kpi-open .kpi-hint") == "当前"
+        assert text_of(d, "#kpi-resolution .kpi-value") == indicators.pct(ref["resolution_rate"])
+        assert "近365天" in text_of(d, "#kpi-resolution .kpi-hint")
+
+        # to the intake page through the menu; the operator's menu has no planner
+        labels = menu_to(d, "事件受理")
+        assert "网格规划" not in labels and "研判分析" in labels
+        wait_for(lambda: d.find_elements(By.ID, "in-save"), timeout=30, message="the intake form")
+        # a caller reports a quarrel: coordinates read out, category picked, description typed
+        type_into(d, "#in-lon", "106.6576")
+        type_into(d, "#in-lat", "35.5351")
+        choose(d, "in-major", "矛盾纠纷")
+        choose(d, "in-minor", "邻里纠纷")
+        type_into(d, "#in-description", "楼上装修噪音，双方争吵")
+        wait_for(lambda: "新民社区第2网格" in text_of(d, "#in-preview"), message="routing preview")
+        before = db.scalar(conn, "SELECT max(id) FROM incident")
+        conn.commit()
+        click(d, "#in-save")
+        # the answer is on screen where the operator is looking, and the form is empty again
+        toast = wait_for(lambda: d.find_elements(By.ID, "in-toast-saved"), timeout=20, message="saved confirmation")[0]
+        new_id = db.scalar(conn, "SELECT max(id) FROM incident")
+        conn.commit()
+        assert new_id > before and f"#{new_id}" in toast.text and in_viewport(d, "#in-toast-saved")
+        assert css(d, "#in-description").get_attribute("value") == ""
+        assert css(d, "#in-lon").get_attribute("value") == ""
+
+        # the work queue: open it by number, register and dispatch it with the buttons
+        click(d, "#in-tab label:nth-of-type(3)")
+        type_into(d, "#in-q-id", str(new_id))
+        click(d, "#in-q-open")
+
+        def status():
+            els = d.find_elements(By.ID, "in-detail-status")
+            return els[0].get_attribute("data-status") if els else None
+
+        wait_for(lambda: status() == "received", timeout=30, message="the new case's detail")
+        for step in ("registered", "dispatched"):
+            click(d, f".in-tr-{step}")
+            wait_for(lambda: status() == step, timeout=20, message=f"status {step}")
+        history = [
+            r.find_element(By.CSS_SELECTOR, ".in-h-actor").text for r in d.find_elements(By.CSS_SELECTOR, "#in-history tbody tr")
+        ]
+        me = f"测试operator({ensure_account(cluster.database_url(test=True), 'operator')})"
+        assert history == [me] * 3  # every row names the account, the first ("received") too
+
+        # back to the big screen through the header: the new case heads the feed, dispatched
+        menu_to(d, "指挥大屏")
+        wait_for(lambda: feed_titles(d), timeout=60, message="the big screen again")
+        first = css(d, "#feed .feed-item")
+        assert first.get_attribute("id") == f"feed-{new_id}" and "已派遣" in first.text
+        assert text_of(d, "#kpi-open .kpi-value") == "4"
+        # a colleague closes it in the work queue: the wall follows without a reload
+        lifecycle.transition(conn, new_id, "in_progress", actor="colleague")
+        lifecycle.transition(conn, new_id, "verified", actor="colleague")
+        lifecycle.transition(conn, new_id, "closed", actor="colleague")
+        wait_for(lambda: "已结案" in css(d, f"#feed-{new_id}").text, timeout=20, message="the feed shows the case closed")
+        wait_for(lambda: text_of(d, "#kpi-open .kpi-value") == "3", timeout=20, message="在办 back to 3")
+        assert severe_console_errors(d) == []
+    finally:
+        d.quit()
