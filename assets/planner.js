@@ -267,6 +267,12 @@
     if (S.key !== data.key) {
       if (S.key !== null) S.map.fitBounds(data.bounds, { padding: 30, duration: 0 });
       S.key = data.key;
+      // the address says which community is open, so that it can be bookmarked and sent
+      const url = new URL(window.location.href);
+      if (url.searchParams.get("community") !== data.key) {
+        url.searchParams.set("community", data.key);
+        window.history.replaceState(window.history.state, "", url.toString());
+      }
       S.selected = [];
     }
     const codes = new Set(data.grids.features.map((f) => f.properties.code));

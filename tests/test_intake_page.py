@@ -171,6 +171,20 @@ def test_queue_filters_by_status_town_and_due(page, conn):
     assert intake.queue(conn, due="overdue", now=now) == []
     late = intake.queue(conn, due="overdue", now=now + timedelta(days=30))
     assert [r["id"] for r in late] == [3, 2, 1] and all(r["overdue"] for r in late)
+    assert intake.queue_count(conn) == 3 and intake.queue_count(conn, statuses=["registered"]) == 1
+    assert [r["id"] for r in intake.queue(conn, limit=2, offset=2)] == [1]
+
+
+def test_every_case_of_a_long_queue_is_reachable_page_by_page(page, conn):
+    """The queue used to stop at 200 cases; now it is read a page at a time and says how many."""
+    from tests.test_drill import add_incidents
+
+    total = page.QUEUE_PAGE * 2 + 5
+    add_incidents(conn, [INSIDE] * total, status="received")
+    assert intake.queue_count(conn) == total
+    seen = [r["id"] for k in range(3) for r in intake.queue(conn, limit=page.QUEUE_PAGE, offset=k * page.QUEUE_PAGE)]
+    assert sorted(seen) == sorted(db.scalar(conn, "SELECT array_agg(id) FROM incident"))
+    assert page.queue_count_text(total, 2) == f"共 {total} 件 · 第 3/3 页（可点列头排序）"
 
 
 def test_batch_import_reports_problems_and_writes_nothing(page, conn):

@@ -162,6 +162,28 @@ def find_incident(conn, text) -> int | None:
     return found
 
 
+_QUEUE_WHERE = """
+         WHERE (%(statuses)s::text[] IS NULL OR i.status = ANY(%(statuses)s))
+           AND (%(town)s::text IS NULL OR left(i.admin_code, 9) = %(town)s)
+           AND (%(due)s::text IS NULL OR (i.status = ANY(%(open)s) AND CASE WHEN %(due)s = 'overdue'
+                THEN i.deadline < %(now)s ELSE i.deadline >= %(now)s AND i.deadline < %(soon)s END))"""
+
+
+def _queue_params(conn, statuses, town, due, now) -> dict:
+    if due not in (None, "", "overdue", "due_soon"):
+        raise ValueError("due must be 'overdue' or 'due_soon'")
+    now = now or db.scalar(conn, "SELECT now()")
+    soon = add_working_time(now, SOON_WORKING_HOURS, "working_hours", **work_calendar(conn))
+    return {
+        "statuses": statuses or None,
+        "town": town or None,
+        "due": due or None,
+        "now": now,
+        "soon": soon,
+        "open": sorted(lifecycle.OPEN_STATUSES),
+    }
+
+
 def queue(
     conn,
     statuses: list[str] | None = None,
@@ -170,14 +192,13 @@ def queue(
     sort: list[dict] | None = None,
     limit: int = QUEUE_LIMIT,
     now: datetime | None = None,
+    offset: int = 0,
 ) -> list[dict]:
     """The work queue: incidents filtered by status, town and 督办 state ('overdue' or
     'due_soon': open and due within SOON_WORKING_HOURS working hours), newest first unless
-    `sort` (DataTable sort_by: [{'column_id', 'direction'}]) says otherwise."""
-    if due not in (None, "", "overdue", "due_soon"):
-        raise ValueError("due must be 'overdue' or 'due_soon'")
-    now = now or db.scalar(conn, "SELECT now()")
-    soon = add_working_time(now, SOON_WORKING_HOURS, "working_hours", **work_calendar(conn))
+    `sort` (DataTable sort_by: [{'column_id', 'direction'}]) says otherwise; one page of
+    `limit` rows from `offset` (queue_count says how many there are in all)."""
+    params = _queue_params(conn, statuses, town, due, now)
     order = [
         f"{SORTS[s['column_id']]} {'DESC' if s.get('direction') == 'desc' else 'ASC'} NULLS LAST"
         for s in (sort or [])
@@ -193,19 +214,13 @@ def queue(
           JOIN category c USING (minor_code)
           LEFT JOIN admin_unit cm ON cm.code = i.admin_code
           LEFT JOIN admin_unit t ON t.code = left(i.admin_code, 9)
-         WHERE (%(statuses)s::text[] IS NULL OR i.status = ANY(%(statuses)s))
-           AND (%(town)s::text IS NULL OR left(i.admin_code, 9) = %(town)s)
-           AND (%(due)s::text IS NULL OR (i.status = ANY(%(open)s) AND CASE WHEN %(due)s = 'overdue'
-                THEN i.deadline < %(now)s ELSE i.deadline >= %(now)s AND i.deadline < %(soon)s END))
+          {_QUEUE_WHERE}
          ORDER BY {", ".join(order)}, i.id DESC
-         LIMIT %(limit)s""",
-        {
-            "statuses": statuses or None,
-            "town": town or None,
-            "due": due or None,
-            "now": now,
-            "soon": soon,
-            "open": sorted(lifecycle.OPEN_STATUSES),
-            "limit": int(limit),
-        },
+         LIMIT %(limit)s OFFSET %(offset)s""",
+        dict(params, limit=int(limit), offset=max(int(offset), 0)),
     )
+
+
+def queue_count(conn, statuses=None, town=None, due=None, now: datetime | None = None) -> int:
+    """How many incidents the work queue's filters match, on every page together."""
+    return db.scalar(conn, f"SELECT count(*) FROM incident i {_QUEUE_WHERE}", _queue_params(conn, statuses, town, due, now))

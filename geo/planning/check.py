@@ -102,6 +102,8 @@ def loads(ctx: Context, grids: dict[str, dict]) -> tuple[list[dict], int]:
                 off=abs(deviation) > ctx.config.household_tolerance,
                 over_persons=bool(limit and persons > limit),
                 action=g.get("action", "keep"),
+                kind=g.get("kind", "urban"),
+                own_standard=g.get("household_standard"),
             )
         )
     return out, int((~held).sum())

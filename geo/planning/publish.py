@@ -55,6 +55,14 @@ def publish(conn, plan_id: int, by: str | None = None, refresh_coverage: bool | 
             raise PlanError(f"plan {plan_id} was published or abandoned meanwhile")
         cur.execute("SELECT now()")
         at = cur.fetchone()[0]
+        # what the switch does, grid by grid, for the message a planner reads: which grids
+        # take a new version, which are new, and which are retired
+        cur.execute(
+            """SELECT action, array_agg(code ORDER BY code) FROM plan_grid
+                WHERE plan_id = %s AND action IN ('changed', 'new', 'removed') GROUP BY action""",
+            (plan_id,),
+        )
+        actions = dict(cur.fetchall())
         cur.execute(
             """UPDATE grid g SET valid_to = now()
                          FROM plan_grid p
@@ -89,7 +97,16 @@ def publish(conn, plan_id: int, by: str | None = None, refresh_coverage: bool | 
             cur.execute("SELECT locate_points(%s::regclass, %s::geometry)", (table, area))
             located[table] = cur.fetchone()[0]
         cur.execute("UPDATE plan SET status = 'published', published_at = now() WHERE id = %s", (plan_id,))
-    result = dict(plan_id=plan_id, published_at=at, closed=closed, inserted=inserted, relocated=located)
+    result = dict(
+        plan_id=plan_id,
+        published_at=at,
+        closed=closed,
+        inserted=inserted,
+        relocated=located,
+        changed=actions.get("changed", []),
+        new=actions.get("new", []),
+        retired=actions.get("removed", []),
+    )
     if refresh_coverage == "later":
         result["community_score"] = community_score
         result["refresh"] = refresh_later()

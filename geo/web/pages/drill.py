@@ -198,8 +198,13 @@ def page_view(args: dict) -> dict:
     mode = args.get("map") or "measure"
     if mode not in MODES:
         raise ValueError(f"map must be one of {MODES}")
+    quarter = args.get("quarter") or None
+    if quarter is not None:
+        rankings.quarter_window(str(quarter))  # refuses anything but 2026Q3
+        quarter = str(quarter).upper()
     return dict(
         view,
+        quarter=quarter,
         incident=int(incident) if incident else None,
         map=None if mode == "measure" else mode,
         fdr="1" if str(args.get("fdr", "")) in ("1", "true") else None,
@@ -337,7 +342,23 @@ def hotspot_data(conn, view: dict, code: str, level: str) -> dict:
 def ranking_key(view: dict) -> str:
     """Quarter, month and district of the rankings a view shows: '2026Q4 2026-11 620802'."""
     end = view["end"]
-    return f"{end.year}Q{(end.month - 1) // 3 + 1} {end:%Y-%m} {drill_geo.grid_prefix(view['code'])[:6]}"
+    scope = drill_geo.grid_prefix(view["code"])[:6]
+    if view.get("quarter"):  # chosen in the panel: its 月调度 is its last month, or this month while it runs
+        first, last = rankings.quarter_window(view["quarter"])
+        month = min(last, max(first, end))
+        return f"{view['quarter']} {month:%Y-%m} {scope}"
+    return f"{end.year}Q{(end.month - 1) // 3 + 1} {end:%Y-%m} {scope}"
+
+
+def recent_quarters(today: date | None = None, n: int = 8) -> list[str]:
+    """The quarter of today and the n - 1 before it, newest first: the 季通报 one can pick."""
+    today = today or date.today()
+    year, q = today.year, (today.month - 1) // 3 + 1
+    out = []
+    for _ in range(n):
+        out.append(f"{year}Q{q}")
+        year, q = (year - 1, 4) if q == 1 else (year, q - 1)
+    return out
 
 
 def ranking_data(conn, view: dict) -> dict:
@@ -779,6 +800,17 @@ def ranking_panel(r: dict) -> list:
             className="rank-head",
             children=[
                 html.Div(t("drill.rankings.quarter", quarter=report["quarter"]), className="panel-title"),
+                dcc.Dropdown(
+                    labels=labels.DROPDOWN_LABELS,
+                    id="drill-quarter",
+                    value=report["quarter"],
+                    clearable=False,
+                    searchable=False,
+                    className="drill-quarter",
+                    options=[
+                        {"label": q, "value": q} for q in sorted(set(recent_quarters()) | {report["quarter"]}, reverse=True)
+                    ],
+                ),
                 html.Button(t("drill.export"), id="drill-export", n_clicks=0, className="btn"),
             ],
         ),
@@ -1072,6 +1104,21 @@ def navigate(click, closed, start, end, major, measure, bucket, mode, options, s
         )
     new = search_of(view)
     return no_update if new == search else new
+
+
+@callback(
+    Output("drill-url", "search", allow_duplicate=True),
+    Input("drill-quarter", "value"),
+    State("drill-url", "search"),
+    prevent_initial_call=True,
+)
+def choose_quarter(quarter, search):
+    """The 季通报's own quarter, chosen in its panel (not the date picker's end)."""
+    view = view_of_search(search)
+    if not quarter or ranking_key(view).split()[0] == quarter:
+        return no_update
+    view.update(quarter=quarter)
+    return search_of(view)
 
 
 RENDERED = (

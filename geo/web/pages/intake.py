@@ -111,7 +111,7 @@ labels.ZH_CN.update(
         "intake.queue.due.due_soon": "即将到期",
         "intake.queue.open": "打开",
         "intake.queue.id": "事件编号 / 工单编号",
-        "intake.queue.count": "显示 {n} 件（最多 {limit} 件，可点列头排序）",
+        "intake.queue.count": "共 {n} 件 · 第 {page}/{pages} 页（可点列头排序）",
         "intake.col.id": "编号",
         "intake.col.title": "事件",
         "intake.col.status": "状态",
@@ -418,7 +418,16 @@ def queue_records(rows: list[dict]) -> list[dict]:
     ]
 
 
-def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, detail) -> html.Div:
+QUEUE_PAGE = 20  # rows per page of the work queue
+
+
+def queue_count_text(total: int, page: int) -> str:
+    pages = max(1, -(-total // QUEUE_PAGE))
+    return t("intake.queue.count", n=total, page=min(page, pages - 1) + 1, pages=pages)
+
+
+def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, detail, total: int | None = None) -> html.Div:
+    total = len(rows) if total is None else total
     return html.Div(
         className="in-queue-pane",
         children=[
@@ -467,13 +476,15 @@ def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, de
                             ),
                         ],
                     ),
-                    html.Div(
-                        t("intake.queue.count", n=len(rows), limit=intake.QUEUE_LIMIT), id="in-q-count", className="in-muted"
-                    ),
+                    html.Div(queue_count_text(total, 0), id="in-q-count", className="in-muted"),
                     dash_table.DataTable(
                         id="in-queue",
                         data=queue_records(rows),
-                        page_size=20,
+                        # every case reachable: pages are read from the database one at a time
+                        page_action="custom",
+                        page_current=0,
+                        page_size=QUEUE_PAGE,
+                        page_count=max(1, -(-total // QUEUE_PAGE)),
                         sort_action="custom",
                         sort_mode="single",
                         sort_by=[],
@@ -502,7 +513,18 @@ def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, de
                                 "fontWeight": "700",
                             },
                             {"if": {"filter_query": f"{{id}} = {selected or -1}"}, "backgroundColor": "rgba(95,211,255,0.16)"},
-                            {"if": {"state": "active"}, "backgroundColor": "rgba(95,211,255,0.16)", "border": "none"},
+                            {
+                                "if": {"state": "active"},
+                                "backgroundColor": "rgba(95,211,255,0.28)",
+                                "color": "#ffffff",
+                                "border": "none",
+                            },
+                            {
+                                "if": {"state": "selected"},
+                                "backgroundColor": "rgba(95,211,255,0.28)",
+                                "color": "#ffffff",
+                                "border": "none",
+                            },
                         ],
                     ),
                 ],
@@ -788,14 +810,15 @@ def layout(incident=None, tab=None, **_query):
     with db.pooled() as conn:
         j = dashboard.jurisdiction(conn)
         cats = intake.categories(conn)
-        rows = intake.queue(conn)
+        rows = intake.queue(conn, limit=QUEUE_PAGE)
+        total = intake.queue_count(conn)
         town_rows = intake.towns(conn)
         detail, point = load_detail(conn, selected)
         sup = supervision_pane(conn)
     panes = {
         "form": form_pane(cats),
         "import": import_pane(),
-        "queue": queue_pane(rows, town_rows, selected, detail),
+        "queue": queue_pane(rows, town_rows, selected, detail, total),
         "supervision": sup,
     }
     return frame(
@@ -1071,17 +1094,26 @@ def import_upload(contents, filename, version):
 @callback(
     Output("in-queue", "data"),
     Output("in-q-count", "children"),
+    Output("in-queue", "page_count"),
+    Output("in-queue", "page_current"),
     Input("in-q-status", "value"),
     Input("in-q-town", "value"),
     Input("in-q-due", "value"),
     Input("in-queue", "sort_by"),
     Input("in-version", "data"),
+    Input("in-queue", "page_current"),
     prevent_initial_call=True,
 )
-def refresh_queue(statuses, town, due, sort_by, _version):
+def refresh_queue(statuses, town, due, sort_by, _version, page):
+    """One page of the queue; a new filter or sort starts again at the first page."""
+    keep = {"in-queue.page_current", "in-version.data"} & set(ctx.triggered_prop_ids or {})
+    page = (page or 0) if keep else 0
     with db.pooled() as conn:
-        rows = intake.queue(conn, statuses, town, due, sort_by)
-    return queue_records(rows), t("intake.queue.count", n=len(rows), limit=intake.QUEUE_LIMIT)
+        total = intake.queue_count(conn, statuses, town, due)
+        pages = max(1, -(-total // QUEUE_PAGE))
+        page = min(page, pages - 1)
+        rows = intake.queue(conn, statuses, town, due, sort_by, limit=QUEUE_PAGE, offset=page * QUEUE_PAGE)
+    return queue_records(rows), queue_count_text(total, page), pages, page
 
 
 @callback(

@@ -110,7 +110,7 @@ labels.ZH_CN.update(
         "planner.metric.pp": "紧凑度 Polsby-Popper",
         "planner.msg.applied": "已应用：{op}",
         "planner.msg.refused": "未应用：此编辑会增加{what}。可修改后重试，或点“仍然应用”。",
-        "planner.msg.published": "已发布：{n} 个网格换新版本，本社区覆盖率 {score}",
+        "planner.msg.published": "已发布：{changed} 个网格换新版本，新增 {new} 个，撤销 {retired} 个{retired_codes}；本社区覆盖率 {score}",
         "planner.msg.nothing": "没有可撤销/重做的编辑",
         "planner.msg.select": "请先在地图上选择网格（按住 Shift 多选）",
         "planner.op.draw": "画网格",
@@ -253,9 +253,20 @@ def _grid_item(label: str, code: str, cls: str):
     return html.Div(html.Span(label, className="pl-fly", **{"data-code": code}), className=f"pl-item {cls}")
 
 
+def load_issues(load: dict) -> list[str]:
+    """A draft grid's load findings by the coverage report's rules (geo/coverage/households.py):
+    the household standard applies to grids with their own and to urban grids."""
+    issues = []
+    if (load.get("own_standard") or load.get("kind", "urban") == "urban") and load["off"]:
+        issues.append("above_standard" if load["deviation"] > 0 else "below_standard")
+    if load.get("over_persons"):
+        issues.append("over_persons_limit")
+    return issues
+
+
 def defect_list(check, report, own: set[str]) -> list:
     """Every defect of the community: the draft's spatial defects (with fixes) first, then
-    the current grids' load and staffing findings from coverage analysis."""
+    the draft grids' load and the staffing findings of the grids still in the draft."""
     items = []
     for i, d in enumerate(check.defects):
         label = f"{t('planner.defect.' + d.kind)} {d.area_m2:,.0f} m² · {' / '.join(c[-3:] for c in d.grid_codes)}"
@@ -288,14 +299,18 @@ def defect_list(check, report, own: set[str]) -> list:
                 )
             ]
         items.append(_fly(d.lon, d.lat, label, fixes, cls=f"pl-item pl-{d.kind}"))
-    for g in report.grid_load:
-        for issue in g["issues"]:
+    # load and staffing follow the draft: a merged-away grid is gone from the list at once,
+    # and the merged one is listed with its new count (the stored coverage report is of the
+    # published grids until publish)
+    for load in check.loads:
+        for issue in load_issues(load):
             items.append(
                 _grid_item(
-                    f"{t('planner.defect.' + issue)} · {g['grid_code'][-3:]} ({g['households']} 户)", g["grid_code"], "pl-load"
+                    f"{t('planner.defect.' + issue)} · {load['code'][-3:]} ({load['households']} 户)", load["code"], "pl-load"
                 )
             )
-    for s in report.staffing:
+    in_draft = {load["code"] for load in check.loads}
+    for s in (s for s in report.staffing if s["grid_code"] in in_draft):
         for issue in s["issues"]:
             items.append(_grid_item(f"{t('planner.defect.' + issue)} · {s['grid_code'][-3:]}", s["grid_code"], "pl-staff"))
     outside = report.households["outside_grids"]
@@ -413,6 +428,19 @@ def panels(conn, plan_id: int, last: dict | None = None) -> tuple:
 
 
 # --------------------------------------------------------------------------- layout
+
+
+def published_message(result: dict) -> str:
+    """What a publish did, including the grids it retired (a merge retires all but one)."""
+    retired = result.get("retired", [])
+    return t(
+        "planner.msg.published",
+        changed=len(result.get("changed", [])),
+        new=len(result.get("new", [])),
+        retired=len(retired),
+        retired_codes=f"（{'、'.join(retired)}）" if retired else "",
+        score=pct(result.get("community_score")),
+    )
 
 
 def _default_community(conn, communities: list[dict]) -> str:
@@ -665,7 +693,7 @@ def act(
                 by = getattr(db.current_scope(), "username", None) or "planner"
                 result = publish(conn, plan_id, by=by, refresh_coverage="later")
                 new_plan = planning.open_draft(conn, planning.get(conn, plan_id)["admin_code"])
-                msg = t("planner.msg.published", n=result["inserted"], score=pct(result.get("community_score")))
+                msg = published_message(result)
                 return version + 1, msg, None, hidden, None, new_plan
             if trigger == "pl-accept":
                 if not proposal:
