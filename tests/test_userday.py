@@ -98,15 +98,21 @@ def click(driver, selector: str) -> None:
             time.sleep(0.5)
 
 
-def type_into(driver, selector: str, text: str, enter: bool = False) -> None:
+def type_into(driver, selector: str, text: str) -> None:
+    """Click into a field and type; if the page was still settling and ate keystrokes, select
+    what is there and type it again, as a person who looks at the field would."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
-    click(driver, selector)
-    chain = ActionChains(driver).send_keys(text)
-    if enter:
-        chain = chain.pause(0.4).send_keys(Keys.ENTER)
-    chain.perform()
+    for _ in range(3):
+        click(driver, selector)
+        ActionChains(driver).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).send_keys(Keys.DELETE).send_keys(
+            text
+        ).perform()
+        time.sleep(0.3)
+        if css(driver, selector).get_attribute("value") == text:
+            return
+    raise AssertionError(f"{selector} reads {css(driver, selector).get_attribute('value')!r}, typed {text!r}")
 
 
 def choose(driver, dropdown: str, text: str) -> None:
@@ -137,7 +143,13 @@ def choose(driver, dropdown: str, text: str) -> None:
 
 
 def text_of(driver, selector: str) -> str:
-    return css(driver, selector).text
+    """What a person reads in the element now ("" while Dash is replacing it)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    try:
+        return css(driver, selector).text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
 
 
 def in_viewport(driver, selector: str) -> bool:
@@ -254,14 +266,18 @@ def test_an_operators_day(county, conn):
         # back to the big screen through the header: the new case heads the feed, dispatched
         menu_to(d, "指挥大屏")
         wait_for(lambda: feed_titles(d), timeout=60, message="the big screen again")
-        first = css(d, "#feed .feed-item")
-        assert first.get_attribute("id") == f"feed-{new_id}" and "已派遣" in first.text
+        wait_for(
+            lambda: d.find_elements(By.CSS_SELECTOR, f"#feed .feed-item:first-child#feed-{new_id}"),
+            timeout=20,
+            message="the new case first",
+        )
+        assert "已派遣" in text_of(d, f"#feed-{new_id}")
         assert text_of(d, "#kpi-open .kpi-value") == "4"
         # a colleague closes it in the work queue: the wall follows without a reload
         lifecycle.transition(conn, new_id, "in_progress", actor="colleague")
         lifecycle.transition(conn, new_id, "verified", actor="colleague")
         lifecycle.transition(conn, new_id, "closed", actor="colleague")
-        wait_for(lambda: "已结案" in css(d, f"#feed-{new_id}").text, timeout=20, message="the feed shows the case closed")
+        wait_for(lambda: "已结案" in text_of(d, f"#feed-{new_id}"), timeout=20, message="the feed shows the case closed")
         wait_for(lambda: text_of(d, "#kpi-open .kpi-value") == "3", timeout=20, message="在办 back to 3")
         assert severe_console_errors(d) == []
     finally:
@@ -312,7 +328,7 @@ def test_a_leaders_day(county, conn):
         last_q4 = f"{NOW.year - 1}Q4"
         choose(d, "drill-quarter", last_q4)
         wait_for(lambda: last_q4 in text_of(d, "#drill-rankings .panel-title"), timeout=30, message="the chosen quarter")
-        row = css(d, "#drill-rank-towns tbody tr").text
+        row = text_of(d, "#drill-rank-towns tbody tr")
         assert "东关街道" in row and indicators.INSUFFICIENT in row
         assert f"quarter={last_q4}" in d.current_url
         assert severe_console_errors(d) == []
