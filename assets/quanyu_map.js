@@ -62,8 +62,13 @@
   }
 
   function removeCopy(copy) {
-    copy.styleIds.forEach((id) => state.map.getLayer(id) && state.map.removeLayer(id));
-    if (state.map.getSource(copy.srcId)) state.map.removeSource(copy.srcId);
+    const map = state.map;
+    copy.styleIds.forEach((id) => map.getLayer(id) && map.removeLayer(id));
+    // A source still loading tiles is dropped once the map is idle: removed mid-load,
+    // MapLibre reports "There is no tile" for the answers still on their way.
+    const drop = () => { if (map.getSource(copy.srcId)) map.removeSource(copy.srcId); };
+    if (!map.getSource(copy.srcId) || map.isSourceLoaded(copy.srcId)) drop();
+    else map.once("idle", drop);
   }
 
   function swap(layer, query) {

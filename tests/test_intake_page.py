@@ -177,7 +177,7 @@ def test_queue_filters_by_status_town_and_due(page, conn):
 
 def test_every_case_of_a_long_queue_is_reachable_page_by_page(page, conn):
     """The queue used to stop at 200 cases; now it is read a page at a time and says how many."""
-    from tests.test_drill import add_incidents
+    from tests.support.drill import add_incidents
 
     total = page.QUEUE_PAGE * 2 + 5
     add_incidents(conn, [INSIDE] * total, status="received")

@@ -18,8 +18,9 @@ from geo.analysis import indicators
 from geo.incidents import lifecycle
 from geo.risk import tiers as risk
 from geo.worktime import CST
-from tests.browser import chromium_driver, ensure_account, running_app, severe_console_errors, wait_for
-from tests.test_drill import add_incidents
+from tests.browser.chromium import chromium_driver, severe_console_errors, wait_for
+from tests.support.drill import add_incidents
+from tests.support.webapp import ensure_account, running_app
 
 NOW = datetime.now(CST)
 TOWN, URBAN, VILLAGE = "620802001", "620802001001", "620802001002"
@@ -33,7 +34,7 @@ def county(conn, tiny_units, categories):
     """Three grids in the urban community, one in the village, households, a year of cases:
     12 disputes settled at village level, 2 overdue, 1 reported this morning, and last year's
     ledger row inserted after all of them (the highest id, the oldest report)."""
-    from tests.conftest import insert_units, truncate_data
+    from tests.support.tiny import insert_units, truncate_data
 
     truncate_data(conn)
     insert_units(conn, tiny_units)
@@ -343,7 +344,7 @@ def test_a_planners_day(county, conn):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    from tests.test_planner_page import point
+    from tests.browser.test_planner import point
 
     url = county
     d = chromium_driver(sign_in_as="planner")
