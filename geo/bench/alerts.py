@@ -6,7 +6,8 @@ to look at: the joint, repeat and cluster rules search 100 m / 50 m / 500 m arou
 recent reporter (the same-party path). The incident is written with the alarm trigger
 deferred, then alert_evaluate_incidents() is timed alone in the same transaction: the
 evaluation's own cost. The whole INSERT with every trigger (risk, daily counts, alarms) is
-timed too, as an operator's save sees it. Probes and their alarms are removed afterwards.
+timed too, as an operator's save sees it. Probes, their alarms and their grids' risk are
+put back afterwards.
 """
 
 from __future__ import annotations
@@ -75,7 +76,13 @@ def evaluation(conn, repeat: int = 40, seed: int = 16) -> dict:
             t = time.perf_counter()
             cur.execute(sql, params)
             insert_ms.append((time.perf_counter() - t) * 1000)
-    remove_probe_alerts(conn)
+    from geo.bench.measure import remove_probes
+    from geo.risk import tiers as risk
+
+    remove_probes(conn)  # the probes, their alarms and history
+    touched = sorted({sp["grid_code"] for sp in spots if sp["grid_code"]})
+    if touched:
+        risk.recompute_grids(conn, touched)  # the probes' grids as they were
     return {
         "rules_per_incident": summary(rules_ms),
         "insert_with_triggers": summary(insert_ms),
