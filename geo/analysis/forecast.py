@@ -46,7 +46,7 @@ TOP_SHARE = 0.05  # 下周预警 and the backtest's hit rate: the top 5 % of gri
 MEDIUM_SHARE = 0.20  # tiers of the forecast: top 5 % high, the next 15 % medium, the rest low
 RISING_RATIO = 1.15  # "rising": the forecast is at least 15 % above the last 28 days' pace
 TRAIN_WEEKS = 26  # weekly cut-offs the model is fitted on (half a year: every season's edge once)
-MAX_TRAIN_ROWS = 400_000  # fewer cut-offs for very many grids, so a city fits in seconds
+MAX_TRAIN_ROWS = 200_000  # fewer cut-offs for very many grids (10 for a city of 20,000), so a city fits in seconds
 LONG_RUN_DAYS = 3 * 365  # the long-run level looks back at most three years
 SEASON_BASE_DAYS = 91
 NEIGHBOURS = 6
@@ -107,7 +107,6 @@ class History:
     span: int  # days back to the first incident: how much history there is
     households: np.ndarray
     neighbours: np.ndarray  # grids x NEIGHBOURS indices of the nearest grids (-1: none)
-    area_km2: np.ndarray
 
     def count(self, start: int, end: int) -> np.ndarray:
         """Incidents per grid reported in the days [start, end) before as-of."""
@@ -123,8 +122,7 @@ def load_history(conn, as_of: datetime, horizon: int = LOOKBACK_DAYS) -> History
     grids = db.rows(
         conn,
         """
-        SELECT g.code, ST_Area(g.geom::geography) / 1e6 AS km2,
-               ST_X(p) AS x, ST_Y(p) AS y, coalesce(h.n, 0) AS households
+        SELECT g.code, ST_X(p) AS x, ST_Y(p) AS y, coalesce(h.n, 0) AS households
           FROM grid_current g
           CROSS JOIN LATERAL ST_Transform(ST_PointOnSurface(g.geom),
                              coalesce((SELECT metric_srid FROM jurisdiction LIMIT 1), 4545)) AS p
@@ -148,40 +146,43 @@ def load_history(conn, as_of: datetime, horizon: int = LOOKBACK_DAYS) -> History
         span=span,
         households=np.array([g["households"] for g in grids], dtype=float),
         neighbours=nearest(xy, NEIGHBOURS),
-        area_km2=np.array([g["km2"] for g in grids], dtype=float),
     )
 
 
 def daily_counts(conn, as_of: datetime, horizon: int, codes: np.ndarray) -> np.ndarray:
-    """grids x days-back matrix of incidents reported before as_of (binary COPY: a city's
-    two million grid-days arrive as numpy columns, not as Python rows)."""
+    """grids x days-back matrix of incidents reported before as_of.
+
+    The aggregate's rows are streamed as they are (binary COPY; codes arrive as a
+    Categorical) and summed here: at city scale incident_daily holds about one row per incident, so a
+    GROUP BY in the server would hash two million rows (and spill to disk) only to send
+    as many back; numpy adds them up in a few hundredths of a second.
+    """
     from geo.io import binary_copy
 
     cols = binary_copy.read(
         conn,
         """
-        SELECT grid_code::text, incident_day(%(as_of)s) - day - 1 AS back, sum(n)::bigint AS n
+        SELECT grid_code::text AS code, incident_day(%(as_of)s) - day - 1 AS back, n
           FROM incident_daily
          WHERE day < incident_day(%(as_of)s) AND day >= incident_day(%(as_of)s) - %(horizon)s
            AND bucket <> 'cancelled' AND grid_code <> ''
-         GROUP BY 1, 2
         UNION ALL
-        SELECT grid_code::text, 0, count(*) FROM incident
+        SELECT grid_code::text, 0, 1 FROM incident
          WHERE reported_at >= incident_day_start(incident_day(%(as_of)s)) AND reported_at < %(as_of)s
-           AND status <> 'cancelled' AND grid_code IS NOT NULL
-         GROUP BY 1""",
+           AND status <> 'cancelled' AND grid_code IS NOT NULL""",
         {"as_of": as_of, "horizon": horizon},
-        [("grid_code", "text"), ("back", "int4"), ("n", "int8")],
+        [("code", "text"), ("back", "int4"), ("n", "int4")],
     )
-    daily = np.zeros((len(codes), horizon), dtype=np.int32)
-    grid = cols["grid_code"]
+    grid = cols["code"]  # a Categorical: each distinct code once
     categories = np.asarray(grid.categories, dtype=object)
     at = np.searchsorted(codes, categories).clip(0, max(len(codes) - 1, 0))
-    known = codes[at] == categories if len(codes) else np.zeros(len(categories), bool)
+    known = (codes[at] == categories) if len(codes) else np.zeros(len(categories), bool)
     row = np.where(known, at, -1)[grid.codes]
     back = cols["back"]
     keep = (row >= 0) & (back >= 0) & (back < horizon)
-    np.add.at(daily, (row[keep], back[keep]), cols["n"][keep])
+    flat = row[keep].astype(np.int64) * horizon + back[keep]
+    summed = np.bincount(flat, weights=cols["n"][keep], minlength=len(codes) * horizon)  # ufunc.at is 10x slower
+    daily = summed.reshape(len(codes), horizon).astype(np.int32)
     return daily
 
 

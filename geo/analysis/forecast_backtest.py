@@ -68,6 +68,12 @@ def top_share_hits(scores: np.ndarray, actual: np.ndarray, area: np.ndarray, sha
     }
 
 
+def grid_areas(conn, codes: np.ndarray) -> np.ndarray:
+    """km² of each current grid in `codes` order (PAI's denominator)."""
+    by_code = {r["code"]: r["km2"] for r in db.rows(conn, "SELECT code, ST_Area(geom::geography) / 1e6 AS km2 FROM grid_current")}
+    return np.array([by_code.get(c, 0.0) for c in codes], dtype=float)
+
+
 def risk_scores(conn, codes: np.ndarray, as_of: datetime | None) -> np.ndarray:
     """Grid risk scores in `codes` order: computed as of a past instant with the active
     configuration, or (as_of None) the ones stored today."""
@@ -94,6 +100,7 @@ def backtest(conn, weeks: int = 8, days: int = 7, end=None) -> dict:
     days = fc.check_days(days)
     end = fc.as_of_instant(end or datetime.now(fc.CST).date())
     h = fc.load_history(conn, end, fc.LOOKBACK_DAYS + 7 * weeks)
+    area = grid_areas(conn, h.codes)
     rows = []
     for i in range(weeks, 0, -1):
         offset = 7 * i
@@ -113,7 +120,7 @@ def backtest(conn, weeks: int = 8, days: int = 7, end=None) -> dict:
                 "cutoff": cutoff.isoformat(),
                 "incidents": int(actual.sum()),
                 "model_method": fitted.method,
-                "methods": {m: _rounded(top_share_hits(scores[m], actual, h.area_km2)) for m in METHODS},
+                "methods": {m: _rounded(top_share_hits(scores[m], actual, area)) for m in METHODS},
             }
         )
     summary = {
