@@ -431,7 +431,13 @@ def test_several_districts_without_their_city(clean_db, tmp_path):
     result = importer.import_file(clean_db, "boundary", path)
     assert "jurisdiction set to 崆峒区、泾川县 (620800), every top-level unit imported" in result.summary()
     assert db.scalar(clean_db, "SELECT count(*) FROM admin_unit WHERE parent_code = '620800'") == 2
-    result = importer.import_file(clean_db, "boundary", path, jurisdiction="620800 平凉市")
+    homes = _sheet(tmp_path / "h.xlsx", ["详细地址", "经度", "纬度"], [["甲", 106.66, 35.54], ["乙", 106.68, 35.54]])
+    importer.import_file(clean_db, "households", homes)  # each in its district, none "outside"
+    assert [r["admin_code"] for r in db.rows(clean_db, "SELECT admin_code FROM household ORDER BY ST_X(geom)")] == [
+        "620802",
+        "620821",
+    ]
+    importer.import_file(clean_db, "boundary", path, jurisdiction="620800 平凉市")
     assert db.one(clean_db, "SELECT code, name FROM jurisdiction") == {"code": "620800", "name": "平凉市"}
 
 

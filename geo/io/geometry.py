@@ -20,6 +20,17 @@ MAX_VERTICES_PER_FEATURE = 200_000
 MAX_VERTICES_PER_FILE = 5_000_000
 
 
+def crs_line(crs: crs_mod.Crs, reason: str) -> str:
+    """The sentence every import prints: which system the coordinates were read in, and why."""
+    if crs.key == crs_mod.WGS84.key:
+        tail = "stored as is"
+    elif crs.key == crs_mod.CGCS2000.key:
+        tail = "stored as WGS84 (CGCS2000 and WGS84 differ by centimetres)"
+    else:
+        tail = "→ converted to WGS84"
+    return f"坐标系 CRS: {crs.label} ({reason}) {tail}"
+
+
 def prepare(source, kind: str, crs: crs_mod.Crs, problems):
     """Checked WGS84 geometries (None where a row has a problem) and the repairs made."""
     geoms = np.empty(len(source), dtype=object)

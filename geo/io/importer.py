@@ -19,30 +19,38 @@ from __future__ import annotations
 
 import inspect as _inspect
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import shapely
 
 from geo import crs as crs_mod
 from geo import db
-from geo.incidents.dispatch import work_calendar
-from geo.io import batches, columns, fields, geometry, readers, rejected, staging, upload_check, values, writers
+from geo.io import (
+    batches,
+    columns,
+    crs_evidence,
+    fields,
+    geometry,
+    readers,
+    records,
+    rejected,
+    staging,
+    units,
+    upload_check,
+    values,
+    writers,
+)
 from geo.io import jurisdiction as jurisdiction_mod
+from geo.io.geometry import crs_line
 from geo.io.problems import ImportFailed, Problems
 from geo.io.values import CONTROL, HOUSEHOLD_TAGS, MAX_TEXT_CHARS, MAX_TIME, MIN_TIME  # noqa: F401 (the importer's API)
-from geo.worktime import CST, add_working_time
 
 LAYERS = ("boundary", "grids", "households", "incidents", "places", "staff")
 MODES = ("append", "upsert", "replace")
 POINT, POLYGON = geometry.POINT, geometry.POLYGON
 TOLERANCE_M = staging.TOLERANCE_M
-URBAN_KINDS = {"社区", "街道", "区", "市"}
-_KIND_SUFFIXES = ("社区", "居委会", "街道", "村委会", "村", "镇", "乡", "区", "县", "市")
-CRS_DISAGREE_MIN = 3  # grids whose code names another community than the map, before the CRS is doubted
 
 
 @dataclass
@@ -118,93 +126,6 @@ class _Layer:
     prefer: str | None = None  # layer or sheet name looked for in a multi-layer file
 
 
-# --------------------------------------------------------------------------- completing records
-
-
-def _duplicates(name: str, ctx: _Context, records: list[dict], problems: Problems) -> None:
-    first: dict[str, int] = {}
-    for i, rec in enumerate(records):
-        value = rec.get(name) if rec else None
-        if value is not None and first.setdefault(value, i) != i:
-            problems.add(i, f"{name} {value} repeats {ctx.source.label(first[value])}")
-
-
-def _complete_boundary(ctx: _Context, records: list[dict], problems: Problems) -> None:
-    _duplicates("code", ctx, records, problems)
-    for rec in records:
-        code, name = rec.get("code"), rec.get("name") or ""
-        rec["kind"] = rec.get("kind") or next((s for s in _KIND_SUFFIXES if name.endswith(s)), None)
-        rec["urban"] = rec["kind"] in URBAN_KINDS | {"居委会"} if rec.get("urban") is None else rec["urban"]
-        rec["source"] = rec.get("source") or ctx.actor
-        if code is None:
-            rec["level"] = rec["parent"] = None  # found in SQL: the unit it lies in, by name or generated
-            continue
-        rec["level"] = (
-            "community" if len(code) == 12 else "town" if len(code) == 9 else "city" if code.endswith("00") else "district"
-        )
-        rec["parent"] = {12: code[:9], 9: code[:6]}.get(len(code), None if rec["level"] == "city" else code[:4] + "00")
-
-
-def _complete_incidents(ctx: _Context, records: list[dict], problems: Problems) -> None:
-    """Category, title, deadline and closing time of each incident. Deadlines count on the
-    same office calendar (holidays, make-up days) as incidents entered by hand; a limit in
-    working days depends only on the local day, so it is computed once per day. A closed
-    case without a 办结时间 is taken as closed at its deadline (or when reported, if the
-    deadline is still ahead), and the output says how many."""
-    _duplicates("external_id", ctx, records, problems)
-    calendar = work_calendar(ctx.conn)
-    by_day: dict[tuple, datetime] = {}
-    now = datetime.now(CST)
-    derived = 0
-    for i, rec in enumerate(records):
-        if i in problems.rows:
-            continue
-        category = ctx.categories[rec.pop("category")]
-        rec["minor_code"] = category["minor_code"]
-        rec["title"] = rec["title"] or category["minor_name"]
-        limit, unit = category["time_limit"], category["time_unit"]
-        if unit == "working_days":
-            key = (rec["reported_at"].astimezone(CST).date(), limit)
-            if key not in by_day:
-                by_day[key] = add_working_time(rec["reported_at"], limit, unit, **calendar)
-            rec["deadline"] = by_day[key]
-        else:
-            rec["deadline"] = add_working_time(rec["reported_at"], limit, unit, **calendar)
-        if rec["status"] in values.CLOSED_STATUSES:
-            if rec.get("closed_at") is None:
-                rec["closed_at"] = rec["deadline"] if rec["deadline"] <= now else rec["reported_at"]
-                derived += 1
-            elif rec["closed_at"] < rec["reported_at"]:
-                problems.add(i, f"办结时间 {rec['closed_at']:%Y-%m-%d %H:%M} is before the report time")
-        else:
-            rec["closed_at"] = None
-    ctx.derived_closed = "closed_at" not in ctx.mapping.fields
-    if derived:
-        ctx.notes.append(
-            f"{derived} closed case(s) without a 办结时间: taken as closed at their deadline (or when reported, if it is ahead)"
-        )
-
-
-def _complete_places(ctx: _Context, records: list[dict], problems: Problems) -> None:
-    """kind from the place type (学校 -> sensitive_place) where the file has no kind column."""
-    _duplicates("external_id", ctx, records, problems)
-    if "kind" in ctx.mapping.fields:
-        return
-    parse = values.place_kind(values.place_types())
-    column = ctx.mapping.fields.get("category", "category")
-    for i, rec in enumerate(records):
-        if rec is None or rec.get("category") is None or i in problems.rows:
-            continue
-        try:
-            rec["kind"] = parse(rec["category"])
-        except values.Unknown as exc:
-            problems.add_value(i, column, rec["category"], str(exc), exc.suggestion)
-
-
-def _complete_households(ctx: _Context, records: list[dict], problems: Problems) -> None:
-    _duplicates("external_id", ctx, records, problems)
-
-
 SPECS: dict[str, _Layer] = {
     "boundary": _Layer(
         POLYGON,
@@ -220,7 +141,7 @@ SPECS: dict[str, _Layer] = {
             ("source", "text"),
         ),
         writers.write_boundary,
-        _complete_boundary,
+        records.boundary,
         derived=(),
     ),
     "grids": _Layer(
@@ -234,7 +155,7 @@ SPECS: dict[str, _Layer] = {
             ("household_standard", "integer"),
         ),
         writers.write_grids,
-        partial(_duplicates, "code"),
+        partial(records.duplicates, "code"),
     ),
     "households": _Layer(
         POINT,
@@ -248,7 +169,7 @@ SPECS: dict[str, _Layer] = {
             ("tags", "text[]"),
         ),
         partial(writers.write_points, "household"),
-        _complete_households,
+        records.households,
     ),
     "incidents": _Layer(
         POINT,
@@ -270,7 +191,7 @@ SPECS: dict[str, _Layer] = {
             ("address", "text"),
         ),
         partial(writers.write_points, "incident"),
-        _complete_incidents,
+        records.incidents,
     ),
     "places": _Layer(
         POINT,
@@ -287,7 +208,7 @@ SPECS: dict[str, _Layer] = {
             ("address", "text"),
         ),
         partial(writers.write_points, "place"),
-        _complete_places,
+        records.places,
     ),
     "staff": _Layer(
         None,
@@ -302,17 +223,6 @@ def _category_aliases(conn) -> dict[str, str]:
     aliases = values.shipped_category_aliases()
     aliases.update({r["alias"]: r["minor_code"] for r in db.rows(conn, "SELECT alias, minor_code FROM category_alias")})
     return aliases
-
-
-def crs_line(crs: crs_mod.Crs, reason: str) -> str:
-    """The sentence every import prints: which system the coordinates were read in, and why."""
-    if crs.key == crs_mod.WGS84.key:
-        tail = "stored as is"
-    elif crs.key == crs_mod.CGCS2000.key:
-        tail = "stored as WGS84 (CGCS2000 and WGS84 differ by centimetres)"
-    else:
-        tail = "→ converted to WGS84"
-    return f"坐标系 CRS: {crs.label} ({reason}) {tail}"
 
 
 # --------------------------------------------------------------------------- reading and checking
@@ -424,7 +334,7 @@ def prepare(
     if spec.geometry is not None:
         prep.geoms, prep.repairs = geometry.prepare(source, spec.geometry, prep.crs, problems)
         if layer == "grids" and crs is None:
-            _check_grid_crs(prep)
+            crs_evidence.check_grids(prep)
     prep.records = _parse_fields(source, prep.layer_fields, mapping, problems, say)
     if spec.complete:
         spec.complete(ctx, prep.records, problems)
@@ -520,75 +430,6 @@ def _parse_one(f: columns.Field, v: Any) -> tuple[bool, Any]:
         return False, (str(exc), getattr(exc, "suggestion", None))
 
 
-def _check_grid_crs(prep: Prepared) -> None:
-    """Grids whose codes name another community than the one they lie in, by more than a
-    few: the usual cause is coordinates in another system than the file says (GCJ-02 data
-    behind a WGS84 .prj). If reading them in another system makes the codes agree, that
-    system is used and the output says why; otherwise a warning names the likely cause."""
-    conn, source = prep.ctx.conn, prep.source
-    mapping = prep.mapping
-    if "code" not in mapping.fields:
-        return
-    codes = np.array([_code_or_none(v) for v in source.frame[mapping.fields["code"]].tolist()], dtype=object)
-    units = db.rows(conn, "SELECT code, ST_AsBinary(geom) AS wkb FROM admin_unit WHERE level = 'community' AND geom IS NOT NULL")
-    coded = np.flatnonzero([c is not None and g is not None for c, g in zip(codes, prep.geoms)])
-    if not units or len(coded) < CRS_DISAGREE_MIN:
-        return
-    unit_codes = np.array([u["code"] for u in units], dtype=object)
-    tree = shapely.STRtree(shapely.from_wkb([bytes(u["wkb"]) for u in units]))
-
-    def disagreements(geoms) -> int:
-        points = shapely.point_on_surface(geoms)
-        hits = tree.query(points, predicate="within")
-        where = np.full(len(points), None, dtype=object)
-        where[hits[0]] = unit_codes[hits[1]]
-        return int(sum(1 for c, w in zip(codes[coded], where) if c[:12] != w))
-
-    base = disagreements(prep.geoms[coded])
-    if base < max(CRS_DISAGREE_MIN, 0.1 * len(coded)):
-        return
-    raw = np.array(source.geometry, dtype=object)[coded]
-    geographic = prep.crs.key in (crs_mod.WGS84.key, crs_mod.CGCS2000.key)
-    candidates = (crs_mod.GCJ02, crs_mod.BD09) if geographic else (crs_mod.WGS84,) if prep.crs.epsg is None else ()
-    best = None
-    for alt in candidates:
-        try:
-            moved = crs_mod.geometry_to_wgs84(shapely.force_2d(raw), alt)
-        except Exception:  # noqa: BLE001 (a system that cannot even convert these is not the answer)
-            continue
-        n = disagreements(moved)
-        if best is None or n < best[1]:
-            best = (alt, n)
-    if best is not None and best[1] <= base / 4:
-        alt, n = best
-        why = (
-            f"{prep.crs_reason}, but read so {base} of {len(coded)} grids lie outside the community their code names; "
-            f"read as {alt.label} {len(coded) - n} agree"
-        )
-        prep.crs, prep.crs_reason = alt, why
-        prep.crs_line = crs_line(alt, why)
-        prep.problems.crs_line = prep.crs_line
-        prep.ctx.say("警告 warning: " + why + f": using {alt.label}; pass --crs to decide otherwise")
-        prep.warnings.append(f"coordinate system corrected: {why}")
-        problems = Problems(source, prep.path, prep.crs_line)
-        problems.file, problems.by_row, problems.values = prep.problems.file, {}, {}
-        prep.geoms, prep.repairs = geometry.prepare(source, POLYGON, alt, problems)
-        prep.problems = problems
-    else:
-        prep.warnings.append(
-            f"{base} of {len(coded)} grids lie outside the community their code names: the coordinate system may be "
-            f"wrong ({prep.crs.label} assumed: {prep.crs_reason}); check it, or pass --crs"
-        )
-        prep.ctx.say("警告 warning: " + prep.warnings[-1])
-
-
-def _code_or_none(v) -> str | None:
-    try:
-        return values.code(15)(v)
-    except (ValueError, TypeError):
-        return None
-
-
 # --------------------------------------------------------------------------- importing
 
 
@@ -679,7 +520,7 @@ def import_file(
             )
             staging.stage(cur, ctx, prep.spec, records, prep.geoms if prep.geoms is not None else np.empty(0), located)
             if layer == "boundary":
-                _codes_for_named_units(cur, ctx, problems, prep.notes)
+                units.codes_for_named(cur, ctx, problems, prep.notes)
             counts, notes = prep.spec.write(cur, ctx, problems, prep.spec.columns)
             if not skip_invalid:
                 problems.fail()
@@ -723,57 +564,6 @@ def import_file(
     result.problems, result.prepared = problems, prep
     ctx.say("完成 done", 1.0)
     return result
-
-
-def _codes_for_named_units(cur, ctx: _Context, problems: Problems, notes: list[str]) -> None:
-    """Units with a name but no code (communities as many offices list them): the parent is
-    the unit holding most of it (or the one its 所属乡镇 names); the code is that of the
-    parent's unit with the same name, else the parent's code + the next free number."""
-    cur.execute("SELECT count(*) FROM import_stage WHERE code IS NULL")
-    if not cur.fetchone()[0]:
-        return
-    cur.execute(
-        """WITH units AS (SELECT code, name, geom FROM admin_unit WHERE length(code) IN (6, 9)
-                          UNION ALL SELECT code, name, geom FROM import_stage WHERE code IS NOT NULL AND length(code) IN (6, 9))
-           UPDATE import_stage s SET parent = (
-               SELECT u.code FROM units u
-                WHERE (s.parent_name IS NOT NULL AND u.name = s.parent_name)
-                   OR (s.parent_name IS NULL AND ST_Intersects(u.geom, s.geom)
-                       AND ST_Area(ST_Intersection(u.geom, s.geom)) > 0.5 * ST_Area(s.geom))
-                ORDER BY length(u.code) DESC, u.code LIMIT 1)
-            WHERE s.code IS NULL"""
-    )
-    for n, name in writers._fetch(cur, "SELECT n, name FROM import_stage WHERE code IS NULL AND parent IS NULL ORDER BY n"):
-        problems.add(
-            n, f"{name} has no code and lies in no imported town or district: add a 区划代码 column, or import the towns first"
-        )
-    staging.reject(cur, ctx, problems)
-    cur.execute(
-        """UPDATE import_stage s SET code = a.code FROM admin_unit a
-            WHERE s.code IS NULL AND a.parent_code = s.parent AND a.name = s.name"""
-    )
-    matched = cur.rowcount
-    cur.execute(
-        """WITH used AS (SELECT left(code, length(code) - 3) AS parent, max(right(code, 3)::int) AS top
-                           FROM (SELECT code FROM admin_unit UNION ALL SELECT code FROM import_stage WHERE code IS NOT NULL) c
-                          WHERE length(code) IN (9, 12) GROUP BY 1),
-                todo AS (SELECT n, parent, row_number() OVER (PARTITION BY parent
-                                ORDER BY round(ST_Y(ST_Centroid(geom))::numeric, 3) DESC, ST_X(ST_Centroid(geom)), n) AS k
-                           FROM import_stage WHERE code IS NULL)
-           UPDATE import_stage s SET code = t.parent || lpad((COALESCE(u.top, 0) + t.k)::text, 3, '0')
-             FROM todo t LEFT JOIN used u ON u.parent = t.parent WHERE s.n = t.n AND COALESCE(u.top, 0) + t.k <= 999
-           RETURNING s.name, s.code"""
-    )
-    generated = cur.fetchall()
-    cur.execute(
-        """UPDATE import_stage SET level = CASE length(code) WHEN 12 THEN 'community' WHEN 9 THEN 'town' END
-            WHERE level IS NULL AND code IS NOT NULL"""
-    )
-    shown = "、".join(f"{name} {code}" for name, code in generated[:8]) + (" …" if len(generated) > 8 else "")
-    notes.append(
-        f"{matched + len(generated)} unit(s) had names only: {matched} code(s) matched by name within their town, "
-        f"{len(generated)} generated (parent code + sequence, north→south, west→east)" + (f": {shown}" if generated else "")
-    )
 
 
 __all__ = ["ImportFailed", "ImportResult", "LAYERS", "MODES", "SPECS", "import_file", "prepare", "crs_line"]

@@ -29,7 +29,10 @@ def _common_code(codes: list[str]) -> str:
     for width in (4, 2):
         if len({c[:width] for c in codes}) == 1:
             return codes[0][:width].ljust(6, "0")
-    return "000000"
+    raise ValueError(
+        f"the top-level units {', '.join(codes)} lie in different provinces: this database serves one jurisdiction; "
+        "import one province's units, or name the unit with --jurisdiction CODE"
+    )
 
 
 def refresh(cur, forced: tuple[str, str | None] | None, source: str, *, only_if_needed: bool = False) -> str | None:

@@ -134,13 +134,7 @@ def import_categories(conn, path, *, mode: str = "upsert", encoding: str | None 
                     RETURNING xmax = 0""",
                 row,
             )
-            got = cur.fetchone()
-            if got is None:
-                result.unchanged += 1
-            elif got[0]:
-                result.inserted += 1
-            else:
-                result.updated += 1
+            _tally(result, cur.fetchone())
         if mode == "replace":
             codes = [r["minor_code"] for r in records]
             cur.execute(
@@ -176,15 +170,19 @@ def _aliases(conn, path: Path, records: list[dict], problems: Problems) -> Categ
                    RETURNING xmax = 0""",
                 (rec["alias"], rec["minor_code"]),
             )
-            got = cur.fetchone()
-            if got is None:
-                result.unchanged += 1
-            elif got[0]:
-                result.inserted += 1
-            else:
-                result.updated += 1
+            _tally(result, cur.fetchone())
         _log(cur, path, "category_aliases", result)
     return result
+
+
+def _tally(result: CategoriesResult, returned) -> None:
+    """Count one upsert by what RETURNING xmax = 0 gave: no row (unchanged), true (new), false (updated)."""
+    if returned is None:
+        result.unchanged += 1
+    elif returned[0]:
+        result.inserted += 1
+    else:
+        result.updated += 1
 
 
 def _log(cur, path: Path, layer: str, result: CategoriesResult) -> None:

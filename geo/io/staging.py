@@ -92,7 +92,8 @@ def locate(conn, geoms) -> tuple[np.ndarray, np.ndarray]:
     rest = idx[grid_code[idx] == None]  # noqa: E711 (elementwise)
     if len(rest):  # only these need the units: few polygons, but large (real boundaries)
         units = db.rows(
-            conn, "SELECT code, ST_AsBinary(geom) AS wkb FROM admin_unit WHERE geom IS NOT NULL ORDER BY length(code) DESC, code"
+            conn,
+            "SELECT code, ST_AsBinary(geom) AS wkb FROM admin_unit WHERE geom IS NOT NULL ORDER BY length(code) DESC, level = 'city', code",
         )
         if units:
             won = assign.assign(geoms[rest], shapely.from_wkb([bytes(r["wkb"]) for r in units]))
@@ -109,10 +110,10 @@ def assign_admin(cur, ctx, problems) -> None:
     cur.execute(
         """UPDATE import_stage s SET admin_code = COALESCE(
                (SELECT a.code FROM admin_unit a WHERE ST_Intersects(a.geom, s.geom)
-                 ORDER BY length(a.code) DESC, a.code LIMIT 1),
+                 ORDER BY length(a.code) DESC, a.level = 'city', a.code LIMIT 1),
                (SELECT a.code FROM admin_unit a
                  WHERE ST_DWithin(a.geom, s.geom, %(deg)s) AND ST_DWithin(a.geom::geography, s.geom::geography, %(m)s)
-                 ORDER BY length(a.code) DESC, ST_Distance(a.geom::geography, s.geom::geography), a.code LIMIT 1))
+                 ORDER BY length(a.code) DESC, a.level = 'city', ST_Distance(a.geom::geography, s.geom::geography), a.code LIMIT 1))
             WHERE s.admin_code IS NULL""",
         {"deg": _TOLERANCE_DEG, "m": TOLERANCE_M},
     )

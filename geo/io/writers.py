@@ -177,7 +177,11 @@ def write_boundary(cur, ctx, problems, columns) -> tuple[dict, list[str]]:
     cur.execute("SELECT count(*) FROM import_stage WHERE existed AND changed")
     counts["updated"] = cur.fetchone()[0]
     notes = [f"{inserted} new, {counts['updated']} updated and {counts['unchanged']} unchanged administrative unit(s)"]
-    said = jurisdiction.refresh(cur, ctx.jurisdiction, ctx.actor, only_if_needed=ctx.jurisdiction is None)
+    try:
+        said = jurisdiction.refresh(cur, ctx.jurisdiction, ctx.actor, only_if_needed=ctx.jurisdiction is None)
+    except ValueError as exc:
+        problems.add(None, str(exc))
+        problems.fail()
     if said:
         notes.append(said)
     return counts, notes

@@ -1,0 +1,103 @@
+"""What each layer derives from its parsed rows, before anything is written.
+
+Why apart: these are the layers' rules (a division code's level and parent, an incident's
+category, deadline and closing time, a place's kind from its type), separate from reading
+files and from writing tables. Each takes the import context, the records (dicts, one per
+row) and the problems, and completes the records in place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geo.incidents.dispatch import work_calendar
+from geo.io import values
+from geo.io.problems import Problems
+from geo.worktime import CST, add_working_time
+
+URBAN_KINDS = {"社区", "街道", "区", "市"}
+_KIND_SUFFIXES = ("社区", "居委会", "街道", "村委会", "村", "镇", "乡", "区", "县", "市")
+
+
+def duplicates(name: str, ctx, records: list[dict], problems: Problems) -> None:
+    first: dict[str, int] = {}
+    for i, rec in enumerate(records):
+        value = rec.get(name) if rec else None
+        if value is not None and first.setdefault(value, i) != i:
+            problems.add(i, f"{name} {value} repeats {ctx.source.label(first[value])}")
+
+
+def boundary(ctx, records: list[dict], problems: Problems) -> None:
+    duplicates("code", ctx, records, problems)
+    for rec in records:
+        code, name = rec.get("code"), rec.get("name") or ""
+        rec["kind"] = rec.get("kind") or next((s for s in _KIND_SUFFIXES if name.endswith(s)), None)
+        rec["urban"] = rec["kind"] in URBAN_KINDS | {"居委会"} if rec.get("urban") is None else rec["urban"]
+        rec["source"] = rec.get("source") or ctx.actor
+        if code is None:
+            rec["level"] = rec["parent"] = None  # found in SQL: the unit it lies in, by name or generated
+            continue
+        rec["level"] = (
+            "community" if len(code) == 12 else "town" if len(code) == 9 else "city" if code.endswith("00") else "district"
+        )
+        rec["parent"] = {12: code[:9], 9: code[:6]}.get(len(code), None if rec["level"] == "city" else code[:4] + "00")
+
+
+def incidents(ctx, records: list[dict], problems: Problems) -> None:
+    """Category, title, deadline and closing time of each incident. Deadlines count on the
+    same office calendar (holidays, make-up days) as incidents entered by hand; a limit in
+    working days depends only on the local day, so it is computed once per day. A closed
+    case without a 办结时间 is taken as closed at its deadline (or when reported, if the
+    deadline is still ahead), and the output says how many."""
+    duplicates("external_id", ctx, records, problems)
+    calendar = work_calendar(ctx.conn)
+    by_day: dict[tuple, datetime] = {}
+    now = datetime.now(CST)
+    derived = 0
+    for i, rec in enumerate(records):
+        if i in problems.rows:
+            continue
+        category = ctx.categories[rec.pop("category")]
+        rec["minor_code"] = category["minor_code"]
+        rec["title"] = rec["title"] or category["minor_name"]
+        limit, unit = category["time_limit"], category["time_unit"]
+        if unit == "working_days":
+            key = (rec["reported_at"].astimezone(CST).date(), limit)
+            if key not in by_day:
+                by_day[key] = add_working_time(rec["reported_at"], limit, unit, **calendar)
+            rec["deadline"] = by_day[key]
+        else:
+            rec["deadline"] = add_working_time(rec["reported_at"], limit, unit, **calendar)
+        if rec["status"] in values.CLOSED_STATUSES:
+            if rec.get("closed_at") is None:
+                rec["closed_at"] = rec["deadline"] if rec["deadline"] <= now else rec["reported_at"]
+                derived += 1
+            elif rec["closed_at"] < rec["reported_at"]:
+                problems.add(i, f"办结时间 {rec['closed_at']:%Y-%m-%d %H:%M} is before the report time")
+        else:
+            rec["closed_at"] = None
+    ctx.derived_closed = "closed_at" not in ctx.mapping.fields
+    if derived:
+        ctx.notes.append(
+            f"{derived} closed case(s) without a 办结时间: taken as closed at their deadline (or when reported, if it is ahead)"
+        )
+
+
+def places(ctx, records: list[dict], problems: Problems) -> None:
+    """kind from the place type (学校 -> sensitive_place) where the file has no kind column."""
+    duplicates("external_id", ctx, records, problems)
+    if "kind" in ctx.mapping.fields:
+        return
+    parse = values.place_kind(values.place_types())
+    column = ctx.mapping.fields.get("category", "category")
+    for i, rec in enumerate(records):
+        if rec is None or rec.get("category") is None or i in problems.rows:
+            continue
+        try:
+            rec["kind"] = parse(rec["category"])
+        except values.Unknown as exc:
+            problems.add_value(i, column, rec["category"], str(exc), exc.suggestion)
+
+
+def households(ctx, records: list[dict], problems: Problems) -> None:
+    duplicates("external_id", ctx, records, problems)
