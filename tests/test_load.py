@@ -195,3 +195,37 @@ def test_cached_sessions_still_expire_and_the_idle_clock_still_runs(server, demo
         assert c.get("/api/versions").status_code == 401  # expired: the cached copy knows its expiry
     finally:
         other.close()
+
+
+def test_24_concurrent_requests_of_one_session_wait_and_all_succeed(server, demo_url):
+    """Issue #18's "24 concurrent requests from one session: 10 answered 5xx": with every
+    connection busy when they arrive, they queue and are all answered once connections return."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = signed_in_client(server, demo_url, "operator")
+    cookies = {name: c.get_cookie(name).value for name in ("quanyu_session", "_csrf_token")}
+
+    def one(_):
+        tc = server.test_client()
+        for name, value in cookies.items():
+            tc.set_cookie(name, value)
+        return tc.get("/api/versions").status_code
+
+    p = db.pool(demo_url)
+    release, held = threading.Event(), threading.Barrier(p.size + 1)
+
+    def hold():
+        with db.pooled(demo_url):
+            held.wait(timeout=30)
+            release.wait(timeout=30)
+
+    holders = [threading.Thread(target=hold, daemon=True) for _ in range(p.size)]
+    for th in holders:
+        th.start()
+    held.wait(timeout=30)
+    threading.Timer(1.0, release.set).start()  # the busy requests finish a second later
+    with ThreadPoolExecutor(24) as ex:
+        codes = list(ex.map(one, range(24)))
+    for th in holders:
+        th.join(timeout=30)
+    assert codes == [200] * 24
