@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +32,18 @@ class Served:
     proc: subprocess.Popen
     workers: int
     threads: int
+    log: Path
+
+    def wait_warm(self, timeout: float = 180) -> float:
+        """Wait until every worker has printed its screen warm-up line (geo.web.screen_warm);
+        returns the seconds waited (bounded by `timeout`)."""
+        t = time.monotonic()
+        while time.monotonic() - t < timeout:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+            if text.count("大屏缓存预热") + text.count("screen cache warm-up failed") >= self.workers:
+                break
+            time.sleep(0.5)
+        return round(time.monotonic() - t, 1)
 
     def pids(self) -> list[int]:
         """The master and its worker processes (from /proc)."""
@@ -61,7 +74,10 @@ def running(url: str, workers: int = 2, threads: int = 64, start_timeout: float 
         **env_extra,
     )
     cmd = [sys.executable, "-m", "gunicorn", "-c", "python:geo.web.gunicorn_conf", "app:server"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the server's log to a file, never a pipe nobody reads (a full pipe would stop the server)
+    log = Path(tempfile.mkstemp(prefix="quanyu-bench-app-", suffix=".log")[1])
+    err = log.open("w")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_timeout
@@ -74,10 +90,10 @@ def running(url: str, workers: int = 2, threads: int = 64, start_timeout: float 
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode(errors="replace")[-800:] if proc.poll() is not None else "timeout"
-                    raise AppDidNotStart(f"app did not start: {err}") from None
+                    why = log.read_text(encoding="utf-8", errors="replace")[-800:] if proc.poll() is not None else "timeout"
+                    raise AppDidNotStart(f"app did not start: {why}") from None
                 time.sleep(0.5)
-        yield Served(base, proc, workers, threads)
+        yield Served(base, proc, workers, threads, log)
     finally:
         proc.terminate()
         try:
@@ -85,3 +101,5 @@ def running(url: str, workers: int = 2, threads: int = 64, start_timeout: float 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+        err.close()
+        log.unlink(missing_ok=True)

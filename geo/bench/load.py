@@ -26,6 +26,7 @@ import random
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -81,6 +82,8 @@ class Recorder:
             "throughput_per_s": round(len(rows) / seconds, 1) if seconds else None,
             "errors": sum(1 for s in status if not (200 <= s < 400) and s != 503),
             "busy_503": sum(1 for s in status if s == 503),
+            # what the failures were (0: no answer: the connection failed or timed out)
+            "failed_statuses": {str(k): v for k, v in sorted(Counter(s for s in status if not 200 <= s < 400).items())},
         }
         if len(ms):
             out |= {f"p{q}_ms": round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)} | {
@@ -365,6 +368,9 @@ def run(
     started = time.monotonic()
     try:
         with app_server.running(url, workers=workers, threads=threads) as app:
+            # measured on warmed workers (a cold process's first screen is its own figure:
+            # screen.first_load); the warm-up's wait is reported
+            out["warm_up_wait_s"] = app.wait_warm()
             for n in steps:
                 if time.monotonic() - started + step_seconds > budget_s:
                     out["stopped"] = f"time budget {budget_s:g} s spent"

@@ -136,6 +136,7 @@ def run(url: str, screens: int = 50, writes: int = 10, spacing_s: float = 2.0, g
     }
     try:
         with app_server.running(url, workers=workers, threads=threads) as app:
+            out["warm_up_wait_s"] = app.wait_warm()
             group = [StreamScreen(app.base, tok, csrf, rec) for tok, csrf in sessions]
             for s in group:
                 s.start()
