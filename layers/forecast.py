@@ -2,8 +2,8 @@
 
 Drawn from the latest stored 7-day run (geo/analysis/forecast_store.py): the top 5 % of
 grids filled violet with a bright edge, the next 15 % outlined, and a dashed white edge
-where the forecast is rising (at least 15 % above the last 28 days' pace: the forecast
-warning of the alarm rules). Violet is used by no other layer, so it reads as "forecast",
+where the forecast is rising (at least 15 % and half an incident a week above the last 28 days'
+pace: the forecast warning of the alarm rules). Violet is used by no other layer, so it reads as "forecast",
 not as a risk tier, over the tier fill. A click opens the grid card with the expected
 count and the reasons. Off by default (the wall already draws six layers; the operator
 switches it on in 图层), on the drill page a checkbox of its own. A missing weekly run is made on the first tile request of the week

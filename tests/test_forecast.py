@@ -263,8 +263,8 @@ def test_weekly_runs_give_last_weeks_hit_rate_and_the_forecast_warning(lattice):
     this_week = db.rows(
         lattice,
         """SELECT f.grid_code FROM forecast_grid f JOIN forecast_run r ON r.id = f.run_id
-            WHERE r.as_of = %s AND f.tier = 'high' AND f.expected >= %s * f.recent AND f.expected > 0""",
-        (AS_OF, fc.RISING_RATIO),
+            WHERE r.as_of = %s AND f.tier = 'high' AND f.expected >= %s * f.recent AND f.expected - f.recent >= %s""",
+        (AS_OF, fc.RISING_RATIO, fc.RISING_MIN_PER_WEEK),
     )
     assert sorted(r["grid_code"] for r in rising) == sorted(r["grid_code"] for r in this_week)
     assert all(r["run_as_of"] == AS_OF for r in rising)

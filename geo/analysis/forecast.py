@@ -45,6 +45,7 @@ from geo.worktime import CST
 TOP_SHARE = 0.05  # 下周预警 and the backtest's hit rate: the top 5 % of grids
 MEDIUM_SHARE = 0.20  # tiers of the forecast: top 5 % high, the next 15 % medium, the rest low
 RISING_RATIO = 1.15  # "rising": the forecast is at least 15 % above the last 28 days' pace
+RISING_MIN_PER_WEEK = 0.5  # ...and at least half an incident a week above it (not 0.2 over 0.8 by noise)
 TRAIN_WEEKS = 26  # weekly cut-offs the model is fitted on (half a year: every season's edge once)
 MAX_TRAIN_ROWS = 200_000  # fewer cut-offs for very many grids (10 for a city of 20,000), so a city fits in seconds
 LONG_RUN_DAYS = 3 * 365  # the long-run level looks back at most three years
@@ -390,7 +391,7 @@ def tiers_by_rank(expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def rank_and_explain(h: History, expected, fitted: Fitted, x, raw, days: int) -> list[dict]:
     rank, tier = tiers_by_rank(expected)
     recent = raw["n28"] / 28 * days
-    rising = expected >= RISING_RATIO * recent
+    rising = is_rising(expected, recent, days)
     contrib = fitted.contributions(x) if fitted.method == "poisson_glm" else np.zeros_like(x)
     out = []
     for i in np.argsort(rank):
@@ -408,12 +409,18 @@ def rank_and_explain(h: History, expected, fitted: Fitted, x, raw, days: int) ->
     return out
 
 
+def is_rising(expected, recent, days: int):
+    """The forecast is rising: 15 % and half an incident a week above the last 28 days' pace."""
+    expected, recent = np.asarray(expected, float), np.asarray(recent, float)
+    return (expected >= RISING_RATIO * recent) & (expected - recent >= RISING_MIN_PER_WEEK * days / 7)
+
+
 def reasons(i: int, raw: dict, contrib: np.ndarray, days: int, expected: float, recent: float) -> list[str]:
     """Four short sentences (trend, neighbours, season, long-run level), the part that
     pushes this grid's forecast up the most first."""
     n28, n365, long_run = raw["n28"][i], raw["n365"][i], raw["long_run"][i]
     weekly_recent, weekly_year = n28 / 4, n365 / 52
-    if expected >= RISING_RATIO * recent and expected > 0:
+    if is_rising(expected, recent, days):
         direction = "预测上升"
     elif weekly_year > 0 and weekly_recent > 1.3 * weekly_year:
         direction = "近期偏高"

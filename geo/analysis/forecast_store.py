@@ -156,8 +156,8 @@ def grid_forecast(conn, grid_code: str, at: datetime | None = None) -> dict | No
 
 def rising_top_grids(conn, as_of: datetime | None = None) -> list[dict]:
     """The forecast warning (预测预警) for the alarm rules: grids in the top 5 % of the latest
-    weekly forecast made at or before `as_of` whose forecast is rising (at least
-    forecast.RISING_RATIO times the last 28 days' pace).
+    weekly forecast made at or before `as_of` whose forecast is rising (forecast.is_rising: at
+    least 15 % and half an incident a week above the last 28 days' pace).
 
     Each: grid_code, name, admin_code, expected, recent, rank, reasons, run_as_of. Empty
     when no weekly run is stored yet (ensure_weekly makes them). A trigger's natural key

@@ -38,6 +38,12 @@ MEASURES = {
     "KPI value": (".kpi-value", "font"),
     "panel title": (".panel-title", "font"),
     "feed title": (".feed-title", "font"),
+    "alarm sound toggle": ("#alert-sound", "height"),
+}
+# Drawn only while an alarm is open: compared when the page shows it at both sizes.
+WHEN_SHOWN = {
+    "alarm card title": (".alert-card .alert-title", "font"),
+    "alarm acknowledge button": (".alert-card .alert-ack", "height"),
 }
 
 MEASURE_JS = """
@@ -72,7 +78,7 @@ def measure(app_url, width: int, height: int) -> dict:
             message="the charts",
         )
         time.sleep(1.5)  # the legend and the charts' last redraw
-        sizes = driver.execute_script(MEASURE_JS, MEASURES)
+        sizes = driver.execute_script(MEASURE_JS, MEASURES | WHEN_SHOWN)
         assert severe_console_errors(driver) == []
         shot = SHOTS[(width, height)]
         shot.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +93,8 @@ def test_every_element_is_twice_as_large_on_a_4k_wall(app_url):
     uhd = measure(app_url, 3840, 2160)
     missing = [name for name in MEASURES if not hd.get(name) or not uhd.get(name)]
     assert missing == [], f"not found on the page: {missing}"
-    ratios = {name: uhd[name] / hd[name] for name in MEASURES}
+    shown = [name for name in WHEN_SHOWN if hd.get(name) and uhd.get(name)]
+    ratios = {name: uhd[name] / hd[name] for name in [*MEASURES, *shown]}
     off = {name: (hd[name], uhd[name], round(r, 2)) for name, r in ratios.items() if not 1.8 <= r <= 2.2}
     assert off == {}, f"1080p px, 4K px, ratio: {off}"
     for shot in SHOTS.values():
