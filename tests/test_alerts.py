@@ -119,6 +119,21 @@ def test_history_loaded_long_after_the_fact_raises_nothing(world):
     assert alarms(world) == []
 
 
+def test_a_record_closed_before_it_is_written_raises_nothing_but_counts_as_a_neighbour(world):
+    with db.transaction(world) as cur:  # as an import of closed 12345 records writes them
+        for metres in (0, 100):
+            cur.execute(
+                """INSERT INTO incident (title, minor_code, source, reported_at, status, closed_at, people_involved,
+                                         grid_code, admin_code, geom)
+                   VALUES ('已结案记录', '0103', 'import', now() - interval '2 hours', 'closed', now(), 50, %s, %s,
+                           ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
+                (GRID_SW, WEST, *at(metres)),
+            )
+    assert alarms(world) == []  # 50 people, but closed: no crowd alarm
+    report(world, at(200))
+    assert [a["detail"]["count"] for a in alarms(world, "cluster")] == [3]
+
+
 def test_joint_warning_needs_two_sources_at_one_place_within_72_h(world):
     report(world, at(0), source="open311", hours_ago=71)
     report(world, at(99), source="open311", hours_ago=1)
@@ -395,3 +410,34 @@ def test_bench_times_the_rules_and_leaves_no_probe_or_alarm_behind(world):
     assert db.scalar(world, "SELECT count(*) FROM incident WHERE title = %s", (measure.PROBE_TITLE,)) == 0
     assert {r["id"] for r in db.rows(world, "SELECT id FROM alert")} == before  # real alarms stay, probes' go
     assert db.rows(world, links) == linked_before
+
+
+# --------------------------------------------------------------------------- the big screen's pieces
+
+
+def test_the_screen_shows_new_alarms_and_the_leaders_screen_only_escalated_ones(world, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", cluster.database_url(test=True))
+    import app  # noqa: F401  (the pages and their callbacks register with the one Dash app)
+    from geo.web import alerts_screen
+
+    report(world, people_involved=30)
+    [first] = alarms(world, "crowd")
+    evaluation.tick(world, now=first["ack_due"])  # unacknowledged in time: escalated
+    report(world, IN_VILLAGE, people_involved=40)
+    second = next(a for a in alarms(world, "crowd") if a["id"] != first["id"])
+
+    def screen(role):
+        with db.scoped(scope(role, "620802")):
+            banner, count, cls, markers = alerts_screen.refresh(None, None)
+        return [c.id for c in banner], count, cls, markers
+
+    ids, count, cls, markers = screen("operator")
+    assert ids == [f"alert-card-{second['id']}", f"alert-card-{first['id']}"]  # newest first
+    assert count == "2" and "alert" in cls.split()
+    assert {m["id"]: m["new"] for m in markers} == {first["id"]: True, second["id"]: True}
+    ids, count, _, _ = screen("leader")
+    assert ids == [f"alert-card-{first['id']}"] and count == "2"  # leaders: what nobody acknowledged in time
+    lifecycle.acknowledge(world, second["id"], "值班员王")
+    ids, _, _, markers = screen("operator")
+    assert ids == [f"alert-card-{first['id']}"]  # acknowledged: off the banner, its marker stops pulsing
+    assert {m["id"]: m["new"] for m in markers}[second["id"]] is False

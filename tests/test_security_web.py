@@ -342,3 +342,16 @@ def test_an_account_changes_its_own_password_and_other_sessions_end(server, demo
     with db.system(demo_url) as conn:
         assert accounts.session(conn, other.token) is None  # the other one does not
         assert accounts.sign_in(conn, "self-service", "Brand-new-pw-2").scope.username == "self-service"
+
+
+def test_a_leader_reads_the_alarm_desk_but_only_operators_acknowledge(server, demo_url):
+    import dash
+
+    leader, operator = client(server, demo_url, "leader"), client(server, demo_url, "operator")
+    assert leader.get("/alerts").status_code == 200 and operator.get("/alerts").status_code == 200
+    leader.get("/")
+    for output_id in ("alert-act-result", "alert-act-desk"):
+        output = next(k for k in dash.get_app().callback_map if f"{output_id}.data" in k)
+        body = {"output": output, "outputs": {"id": output_id, "property": "data"}, "inputs": [], "state": []}
+        assert leader.post("/_dash-update-component", json=body, headers={"X-CSRFToken": leader.csrf}).status_code == 403
+        assert operator.post("/_dash-update-component", json=body, headers={"X-CSRFToken": operator.csrf}).status_code != 403
