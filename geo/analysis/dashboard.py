@@ -554,11 +554,16 @@ def grid_card(conn, code: str) -> dict | None:
     )
     if grid is None:
         return None
-    grid["staff"] = db.rows(
+    grid["staff"] = grid_staff(conn, code)
+    return grid
+
+
+def grid_staff(conn, code: str) -> list[dict]:
+    """Who answers for a grid (1+1+N): 网格长 first, then 专职, 兼职, 流动."""
+    return db.rows(
         conn,
         """
         SELECT role, name, phone FROM grid_staff WHERE grid_code = %s
          ORDER BY array_position(ARRAY['leader', 'fulltime', 'parttime', 'mobile'], role), id""",
         (code,),
     )
-    return grid

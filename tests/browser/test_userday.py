@@ -60,6 +60,11 @@ def county(conn, tiny_units, categories):
                 (f"新民路{k + 1}号", lon, lat, lon, lat),
             )
         cur.execute("SELECT locate_points('household'::regclass)")
+        cur.execute(
+            """INSERT INTO grid_staff (grid_code, role, name, phone, admin_code)
+               VALUES (%s, 'leader', '王建国', '13812345678', %s), (%s, 'fulltime', '李梅', '13900001111', %s)""",
+            (A, URBAN, A, URBAN),
+        )
     add_incidents(conn, [IN_A] * 12, reported_at=NOW - timedelta(days=20))
     add_incidents(conn, [IN_B] * 2, status="in_progress", reported_at=NOW - timedelta(days=12), deadline_days=3)
     add_incidents(conn, [IN_B], status="received", reported_at=NOW - timedelta(minutes=30), deadline_days=5)
@@ -322,6 +327,10 @@ def test_a_leaders_day(county, conn):
             lambda: text_of(d, "#drill-kpi-incidents") == f"{urban['incidents']:,}", timeout=30, message="the community's count"
         )
         assert text_of(d, "#drill-kpi-open") == f"{urban['open']:,}"
+        # the grid: who answers for it, phone numbers masked
+        click(d, f'#drill-children a[data-code="{A}"]')
+        staff = wait_for(lambda: text_of(d, "#drill-staff"), timeout=30, message="the grid's staff")
+        assert "网格长 王建国 138****5678" in staff and "李梅" in staff and "13900001111" not in staff
         # the 季通报 beside it: the town ranked with the same rate over its quarter; no empty unit ranked
         quarter_rows = d.find_elements(By.CSS_SELECTOR, "#drill-rank-towns tbody tr")
         assert len(quarter_rows) == 1 and "东关街道" in quarter_rows[0].text

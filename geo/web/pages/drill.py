@@ -27,6 +27,7 @@ from geo import cache, db, labels
 from geo.analysis import dashboard, drill, drill_geo, forecast_store, indicators, rankings
 from geo.labels import t
 from geo.security import access, accounts
+from geo.security.masking import mask_phone
 from geo.web.api.analysis import MEASURES, parse_view, view_query
 from geo.web.auth import permitted
 from geo.web.frame import frame
@@ -335,6 +336,7 @@ def hotspot_data(conn, view: dict, code: str, level: str) -> dict:
             emerging=pattern[0] if pattern else None,
             risk=risk.grid_risk(conn, code),
             forecast=forecast_store.grid_forecast(conn, code),
+            staff=dashboard.grid_staff(conn, code),
         )
     return dict(gi=gi, moran=moran, emerging=trend, listed=listed, why=why)
 
@@ -745,6 +747,14 @@ def why_hot(why: dict | None) -> list:
         ),
         html.Div(t("drill.risk.reasons"), className="card-sub"),
         html.Ul([html.Li(r) for r in (rk.get("reasons") or [])] or [html.Li(t("drill.empty"))], className="why-reasons"),
+        # who answers for the grid: the leader's next call after "why is it hot"
+        html.Div(t("card.staff"), className="card-sub"),
+        html.Ul(
+            [html.Li(f"{t('role.' + s['role'])} {s['name']} {mask_phone(s['phone'] or '')}") for s in why.get("staff") or []]
+            or [html.Li(t("card.no_staff"), className="alert")],
+            className="why-staff",
+            id="drill-staff",
+        ),
         *forecast_rows(why.get("forecast")),
     ]
 
