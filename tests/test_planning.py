@@ -146,6 +146,9 @@ def test_draft_diff_names_the_grids_a_plan_would_change(community):
     d = draft_diff(community, plan_id)
     assert d["changed_grids"] == [A, B]
     assert d["counts"]["changed"] >= 1  # B's area now belongs to A
+    # counted in grids too: one retired, one reshaped, none new (a merge adds no area)
+    n = len(grids_at(community, URBAN))
+    assert d["grids"] == dict(before=n, after=n - 1, created=0, retired=1, reshaped=1)
 
 
 def test_exports_carry_the_coverage_report(community, tmp_path):

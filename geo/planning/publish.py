@@ -212,7 +212,16 @@ def difference(old: dict, new: dict) -> dict:
         dict(type="Feature", properties=dict(change="old", code=c), geometry=shapely.geometry.mapping(g))
         for c, g in sorted(old.items())
     ]  # the old version's outlines, to look at
-    return dict(type="FeatureCollection", features=features, changed_grids=changed_codes, counts=counts)
+    # and in grids, which is what a planner counts ("9 grids become 3"): the pieces above are
+    # areas, and a merge of nine grids into three adds or removes no area at all
+    grids_count = dict(
+        before=len(old),
+        after=len(new),
+        created=sum(c not in old for c in new),
+        retired=sum(c not in new for c in old),
+        reshaped=sum(c in old and c in new and c in changed_codes for c in new),
+    )
+    return dict(type="FeatureCollection", features=features, changed_grids=changed_codes, counts=counts, grids=grids_count)
 
 
 def diff(conn, admin_code: str, at_from: datetime | None, at_to: datetime | None = None) -> dict:

@@ -378,6 +378,10 @@ def test_a_planners_day(county, conn):
         assert "新民社区第3网格" not in text_of(d, "#pl-defects") and "003" not in text_of(d, "#pl-defects")
         assert in_viewport(d, "#pl-msg")
         assert d.find_elements(By.CSS_SELECTOR, "#pl-undo:not([disabled])")
+        # the draft against what is in force, counted in grids
+        choose(d, "pl-diff", "草稿 vs 现行")
+        summary = wait_for(lambda: text_of(d, "#pl-diff-summary"), timeout=30, message="the comparison")
+        assert summary.startswith("网格 3 → 2 个：新建 0 个，撤销 1 个，调整 1 个")
         # publish: the message names the grid the merge retired
         click(d, "#pl-publish")
         wait_for(lambda: "已发布" in text_of(d, "#pl-msg"), timeout=90, message="published")

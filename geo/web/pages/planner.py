@@ -100,7 +100,7 @@ labels.ZH_CN.update(
         "planner.diff.draft": "草稿 vs 现行",
         "planner.diff.plan": "方案 #{id} 发布前 vs 现行",
         "planner.diff.date": "指定日期 vs 现行",
-        "planner.diff.summary": "新增 {added} 处，移除 {removed} 处，易主 {changed} 处；涉及网格 {grids}",
+        "planner.diff.summary": "网格 {before} → {after} 个：新建 {created} 个，撤销 {retired} 个，调整 {reshaped} 个；面积上新增 {added} 处，移除 {removed} 处，易主 {changed} 处；涉及网格 {codes}",
         "planner.proposal": "自动划分：{n} 格",
         "planner.metric": "指标",
         "planner.metric.current": "现状",
@@ -803,7 +803,7 @@ def show_diff(choice, date, _version, plan_id, code):
                 d = diff(conn, code, datetime.fromisoformat(date))
     except (ValueError, planning.PlanError) as exc:
         return None, str(exc), date_style
-    summary = t("planner.diff.summary", grids="、".join(c[-3:] for c in d["changed_grids"]) or "—", **d["counts"])
+    summary = t("planner.diff.summary", codes="、".join(c[-3:] for c in d["changed_grids"]) or "—", **d["counts"], **d["grids"])
     return json.loads(json.dumps(d)), summary, date_style
 
 
