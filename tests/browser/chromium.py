@@ -117,6 +117,19 @@ def severe_console_errors(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def click_map_at(driver, lon: float, lat: float, double: bool = False) -> None:
+    """A real mouse click (or double click) on the big screen's map at a longitude/latitude."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    canvas = driver.find_element(By.CSS_SELECTOR, "#map canvas")
+    x, y = driver.execute_script("const p = window.quanyuMap.project([arguments[0], arguments[1]]); return [p.x, p.y];", lon, lat)
+    chain = ActionChains(driver).move_to_element_with_offset(
+        canvas, round(x - canvas.size["width"] / 2), round(y - canvas.size["height"] / 2)
+    )
+    (chain.double_click() if double else chain.click()).perform()
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.25, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

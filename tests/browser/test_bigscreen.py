@@ -10,7 +10,7 @@ import time
 import pytest
 
 from geo import db
-from tests.browser.chromium import chromium_driver, requested_urls, severe_console_errors, wait_for
+from tests.browser.chromium import chromium_driver, click_map_at, requested_urls, severe_console_errors, wait_for
 from tests.support.webapp import ROOT, running_app
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "bigscreen.png"
@@ -76,7 +76,6 @@ def test_kpis_and_panels_are_shown(page, demo_conn):
 
 
 def test_click_on_a_grid_opens_its_card(page, demo_conn):
-    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     code, lon, lat = db.one(
@@ -85,10 +84,7 @@ def test_click_on_a_grid_opens_its_card(page, demo_conn):
         SELECT code, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat
           FROM grid_current WHERE kind = 'rural' ORDER BY ST_Area(geom) DESC LIMIT 1""",
     ).values()
-    x, y = page.execute_script("const p = window.quanyuMap.project([arguments[0], arguments[1]]); return [p.x, p.y];", lon, lat)
-    canvas = page.find_element(By.CSS_SELECTOR, "#map canvas")
-    w, h = canvas.size["width"], canvas.size["height"]
-    ActionChains(page).move_to_element_with_offset(canvas, x - w / 2, y - h / 2).click().perform()
+    click_map_at(page, lon, lat)
     card = wait_for(lambda: (el := page.find_element(By.ID, "grid-card")).is_displayed() and el, message="the grid card")
     wait_for(lambda: code in card.text, message=f"grid {code} in the card")
     assert "网格力量" in card.text and "研判依据" in card.text

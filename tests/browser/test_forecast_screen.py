@@ -8,7 +8,7 @@ import pytest
 
 from geo import db
 from geo.analysis import forecast_store
-from tests.browser.chromium import chromium_driver, wait_for
+from tests.browser.chromium import chromium_driver, click_map_at, wait_for
 from tests.support.webapp import running_app
 
 
@@ -38,7 +38,6 @@ def page(demo_url):
 
 
 def test_the_top_grids_are_drawn_and_a_click_shows_why(page, demo_conn):
-    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     demo_conn.rollback()
@@ -53,10 +52,7 @@ def test_the_top_grids_are_drawn_and_a_click_shows_why(page, demo_conn):
              FROM grid_current WHERE code = ANY(%s) ORDER BY ST_Area(geom) DESC LIMIT 1""",
         ([g["grid_code"] for g in top],),
     ).values()
-    x, y = page.execute_script("const p = window.quanyuMap.project([arguments[0], arguments[1]]); return [p.x, p.y];", lon, lat)
-    canvas = page.find_element(By.CSS_SELECTOR, "#map canvas")
-    w, h = canvas.size["width"], canvas.size["height"]
-    ActionChains(page).move_to_element_with_offset(canvas, x - w / 2, y - h / 2).click().perform()
+    click_map_at(page, lon, lat)
     card = wait_for(lambda: (el := page.find_element(By.ID, "grid-card")).is_displayed() and el, message="the grid card")
     wait_for(lambda: code in card.text and "下周预警" in card.text, message=f"grid {code}'s forecast in the card")
     mine = next(g for g in top if g["grid_code"] == code)
