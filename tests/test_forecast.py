@@ -100,6 +100,28 @@ def test_cancelled_incidents_and_incidents_in_no_grid_are_not_counted(lattice):
     assert h.span == 2
 
 
+def test_a_new_deployment_with_a_few_weeks_of_history_gets_the_long_run_rate(lattice):
+    codes = lattice_codes()
+    add_incidents(
+        lattice, [(codes[4], AS_OF - timedelta(days=d) + timedelta(hours=2)) for d in range(1, 21)]
+    )  # one a day, 20 days
+    add_incidents(lattice, [(codes[9], AS_OF - timedelta(days=3))])
+    result = fc.forecast(lattice, AS_OF, 7)
+    assert result.model["method"] == "long_run_rate"
+    by_code = {g["grid_code"]: g for g in result.grids}
+    assert by_code[codes[4]]["expected"] == pytest.approx(20 / 20 * 7, abs=0.01)  # its rate over the 20 days there are
+    assert by_code[codes[9]]["expected"] == pytest.approx(1 / 20 * 7, abs=0.01)
+    # the top two of 25 are high; only those two expect anything, so the rest are low
+    assert [g["grid_code"] for g in result.grids if g["tier"] == "high"] == [codes[4], codes[9]]
+    assert {g["tier"] for g in result.grids[2:]} == {"low"}
+
+
+def test_grids_with_nothing_expected_are_never_flagged(lattice):
+    result = fc.forecast(lattice, AS_OF, 7)  # no incidents at all
+    assert {g["tier"] for g in result.grids} == {"low"}
+    assert all(g["expected"] == 0 and not g["rising"] for g in result.grids)
+
+
 # --------------------------------------------------------------------------- the arithmetic
 
 

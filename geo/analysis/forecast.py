@@ -377,7 +377,8 @@ def grid_names(conn) -> dict[str, str]:
 
 
 def tiers_by_rank(expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rank (1 = most expected; ties by grid order) and tier of each grid."""
+    """Rank (1 = most expected; ties by grid order) and tier of each grid: the top 5 % high,
+    the next 15 % medium, the rest low, and low wherever nothing is expected."""
     n = len(expected)
     order = np.argsort(-expected, kind="stable")
     rank = np.empty(n, dtype=int)
@@ -385,6 +386,7 @@ def tiers_by_rank(expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     top = max(1, math.ceil(TOP_SHARE * n))
     medium = max(top, math.ceil(MEDIUM_SHARE * n))
     tier = np.where(rank <= top, "high", np.where(rank <= medium, "medium", "low"))
+    tier[np.asarray(expected) <= 0] = "low"  # nothing expected is never a warning, whatever its rank
     return rank, tier
 
 
