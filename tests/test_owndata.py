@@ -562,3 +562,24 @@ def test_encoding_can_be_forced_and_garbled_names_are_named(clean_db, tmp_path):
     assert "look garbled" in str(info.value) and "--encoding gbk" in str(info.value)
     report = inspect.inspect_file(clean_db, "households", path)
     assert report["encoding"]["name"] == "GBK/GB18030" and report["mapping"]["详细地址"] == "address"
+
+
+def test_ledger_with_a_title_row_and_annotated_statuses(clean_db, categories, tmp_path):
+    gpd.GeoDataFrame({"code": ["620802"], "name": ["崆峒区"]}, geometry=[shapely.box(*DISTRICT)], crs=4326).to_file(
+        tmp_path / "d.geojson", driver="GeoJSON", engine="pyogrio"
+    )
+    importer.import_file(clean_db, "boundary", tmp_path / "d.geojson")
+    book = openpyxl.Workbook()
+    book.active.title = "填表说明"  # a first sheet of notes, the ledger on the second
+    book.active.append(["受理时间填写到分钟"])
+    book.active.append(["事件类型按12345分类"])
+    sheet = book.create_sheet("台账")
+    sheet.append(["2025年3月 12345热线工单台账"])  # a title in one (merged) cell above the header
+    sheet.append(["工单编号", "受理时间", "事件类型", "办理状态", "经度", "纬度"])
+    sheet.append(["A1", "2025/3/5 14:22", "停车难", "已办结（满意）", 106.655, 35.54])
+    sheet.append(["A2", "2025/3/6 09:00", "噪音扰民", "办理中(超期)", 106.656, 35.54])
+    book.save(tmp_path / "台账.xlsx")
+    result = importer.import_file(clean_db, "incidents", tmp_path / "台账.xlsx")
+    assert result.counts["inserted"] == 2
+    rows = db.rows(clean_db, "SELECT external_id, status FROM incident ORDER BY external_id")
+    assert rows == [{"external_id": "A1", "status": "closed"}, {"external_id": "A2", "status": "in_progress"}]

@@ -144,6 +144,8 @@ def read_source(
         header, rows, lines, sheet, sheets = _read_xlsx(path, layer, prefer_layer)
         source = _table_source(path, fmt, header, rows, lines)
         source.layers, source.read_layers = sheets, [sheet]
+        if len(sheets) > 1:
+            source.notes.append(f"read sheet {sheet!r} of {sheets} (--layer names another)")
     else:
         source = _read_vector(path, fmt, layer, prefer_layer, encoding, geometry, all_polygon_layers)
     _pop_crs_column(source)
@@ -321,6 +323,7 @@ def _read_csv(path: Path, forced: str | None = None):
         lines.append(start)
     if header is None:
         raise ValueError("the CSV is empty (no header row)")
+    header = skip_title_rows(header, rows, lines)
     return header, rows, lines, encoding
 
 
@@ -348,7 +351,7 @@ def _read_xlsx(path: Path, layer: str | None, prefer_sheet: str | None):
     try:
         if layer is not None and layer not in book.sheetnames:
             raise ValueError(f"the workbook has no sheet {layer!r}; its sheets: {', '.join(book.sheetnames)}")
-        name = layer or (prefer_sheet if prefer_sheet in book.sheetnames else book.sheetnames[0])
+        name = layer or (prefer_sheet if prefer_sheet in book.sheetnames else _first_table(book))
         sheets, sheet = list(book.sheetnames), book[name]
         header, rows, lines = None, [], []
         for number, record in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -363,7 +366,34 @@ def _read_xlsx(path: Path, layer: str | None, prefer_sheet: str | None):
         book.close()
     if header is None:
         raise ValueError(f"the sheet {name!r} is empty (no header row)")
+    header = skip_title_rows(header, rows, lines)
     return header, rows, lines, name, sheets
+
+
+def _first_table(book) -> str:
+    """The first sheet that holds a table (a header of several cells and a row under it): a
+    workbook often opens with a 填表说明 sheet of one column of notes."""
+    for sheet in book.worksheets:
+        filled = [n for n in (_filled(r) for r in sheet.iter_rows(max_row=12, values_only=True)) if n]
+        if len(filled) >= 2 and max(filled) >= 2 and filled[-1] >= 2:
+            return sheet.title
+    return book.sheetnames[0]
+
+
+def _filled(record) -> int:
+    return sum(1 for v in record if v is not None and str(v).strip())
+
+
+def skip_title_rows(header: list, rows: list, lines: list, most: int = 5) -> list:
+    """The real header of a ledger that opens with a title (「2025年12345工单台账」, one merged
+    cell) or a note line: while the header has one filled cell and the next row has several,
+    the next row is the header. `rows` and `lines` lose what was skipped (in place)."""
+    skipped = 0
+    while skipped < most and rows and _filled(header) <= 1 and _filled(rows[0]) >= 2:
+        header = ["" if v is None else str(v) for v in rows.pop(0)]
+        lines.pop(0)
+        skipped += 1
+    return header
 
 
 def _table_source(path: Path, fmt: str, header: list, rows: list[list], lines: list[int]) -> Source:

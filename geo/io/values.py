@@ -85,6 +85,8 @@ def choice(choices: dict[Any, tuple[str, ...]]) -> Callable[[Any], Any]:
 
     def parse(v):
         k = key(text(v))
+        if k not in lookup:  # 已办结（满意）, 办理中(超期): the word before the brackets decides
+            k = key(re.sub(r"\s*[（(\[【].*$", "", str(v).strip()))
         if k not in lookup:
             raise Unknown(f"unknown value; accepted: {accepted}", suggest(str(v), words))
         return lookup[k]
