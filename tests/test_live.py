@@ -12,7 +12,7 @@ import time
 import pytest
 
 from geo import db, live
-from tests.support.webapp import signed_in_client
+from tests.support.webapp import app_serving, signed_in_client
 
 
 @pytest.fixture
@@ -72,18 +72,9 @@ def test_the_listener_comes_back_after_losing_its_connection(listener, conn):
 
 @pytest.fixture(scope="module")
 def server(demo_url):
-    import os
-
-    old = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = demo_url
-    import app
-
-    yield app.server
+    with app_serving(demo_url) as flask_app:
+        yield flask_app
     live.listener.stop()
-    if old is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = old
 
 
 def _events(resp, out: list, stop: threading.Event) -> None:

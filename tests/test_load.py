@@ -13,13 +13,14 @@ import pytest
 
 from geo import db
 from geo.security import session_cache
-from tests.support.webapp import signed_in_client
+from tests.support.webapp import app_serving, signed_in_client
 
 
 @contextlib.contextmanager
-def saturated(url: str, wait_s: float):
+def saturated(url: str, wait_s: float, hold_s: float | None = None):
     """Every slot of the app pool for `url` held by other threads (as busy requests would
-    hold them) and the pool's wait shortened to `wait_s`."""
+    hold them) and the pool's wait set to `wait_s`; they let go after `hold_s` if given,
+    else when the block ends."""
     p = db.pool(url)
     old_wait, release, held = p.wait_s, threading.Event(), threading.Barrier(p.size + 1)
 
@@ -33,6 +34,8 @@ def saturated(url: str, wait_s: float):
         th.start()
     held.wait(timeout=30)
     p.wait_s = wait_s
+    if hold_s is not None:
+        threading.Timer(hold_s, release.set).start()
     try:
         yield p
     finally:
@@ -98,17 +101,8 @@ def test_the_pool_waits_for_a_connection_then_says_busy(conn):
 
 @pytest.fixture(scope="module")
 def server(demo_url):
-    import os
-
-    old = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = demo_url
-    import app
-
-    yield app.server
-    if old is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = old
+    with app_serving(demo_url) as flask_app:
+        yield flask_app
 
 
 def test_a_saturated_pool_answers_503_and_signed_in_static_files_still_load(server, demo_url):
@@ -211,21 +205,6 @@ def test_24_concurrent_requests_of_one_session_wait_and_all_succeed(server, demo
             tc.set_cookie(name, value)
         return tc.get("/api/versions").status_code
 
-    p = db.pool(demo_url)
-    release, held = threading.Event(), threading.Barrier(p.size + 1)
-
-    def hold():
-        with db.pooled(demo_url):
-            held.wait(timeout=30)
-            release.wait(timeout=30)
-
-    holders = [threading.Thread(target=hold, daemon=True) for _ in range(p.size)]
-    for th in holders:
-        th.start()
-    held.wait(timeout=30)
-    threading.Timer(1.0, release.set).start()  # the busy requests finish a second later
-    with ThreadPoolExecutor(24) as ex:
+    with saturated(demo_url, wait_s=15, hold_s=1.0), ThreadPoolExecutor(24) as ex:  # busy for a second more
         codes = list(ex.map(one, range(24)))
-    for th in holders:
-        th.join(timeout=30)
     assert codes == [200] * 24

@@ -95,3 +95,20 @@ def signed_in_client(server, database_url: str, role: str = "admin", unit: str |
     client.csrf = client.get_cookie("_csrf_token").value
     client.username = username
     return client
+
+
+@contextmanager
+def app_serving(database_url: str):
+    """The process's one Dash app (its Flask server) reading `database_url`: DATABASE_URL is
+    set while it is in use and restored after (for Flask test clients of the whole app)."""
+    old = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = database_url
+    import app  # pages register their callbacks with the one app of the process
+
+    try:
+        yield app.server
+    finally:
+        if old is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = old
