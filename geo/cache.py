@@ -2,8 +2,10 @@
 
 Every cache keys its results by everything they depend on (data versions, database, the
 account's scope, the arguments), so an entry is never stale, only unused; an LRU keeps the
-most recently used within a budget and is safe under the app's threads. Two threads missing
-the same key both compute it: wasted work once, never a wrong answer. Its users: the big
+most recently used within a budget and is safe under the app's threads. Threads missing the
+same key at once compute it once (issue #17): the first computes, the others wait for its
+result (or its exception) instead of repeating the work: fifty screens refreshing after the
+same write, or asking for the same new tile, cost one computation per worker, not fifty. Its users: the big
 screen's counts (geo/analysis/dashboard.py, geo/analysis/heat.py), vector tiles within a
 byte budget (geo/web/api/tiles.py), the drill page's jurisdiction-wide hotspot statistics.
 """
@@ -16,6 +18,19 @@ from datetime import date
 from typing import Callable, Hashable, TypeVar
 
 T = TypeVar("T")
+FLIGHT_WAIT_S = 120.0  # a waiter computes by itself if the first thread takes longer than this
+
+
+class _Flight:
+    """One computation in progress, and what the threads waiting for it receive."""
+
+    __slots__ = ("done", "value", "error", "owner")
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.value = None
+        self.error: BaseException | None = None
+        self.owner = threading.get_ident()
 
 
 class LRU:
@@ -30,16 +45,38 @@ class LRU:
         self._weights: dict[Hashable, int] = {}
         self.weight = 0  # total weight (entries when no `weigh`)
         self._lock = threading.Lock()
+        self._flights: dict[Hashable, _Flight] = {}
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The value under `key`, computed (outside the lock) and kept when missing."""
+        """The value under `key`, computed (outside the lock) and kept when missing; while one
+        thread computes it, the others missing it wait for that result."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]  # type: ignore[return-value]
-        value = compute()
-        self.put(key, value)
-        return value
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            if flight.owner != threading.get_ident() and flight.done.wait(FLIGHT_WAIT_S):
+                if flight.error is not None:
+                    raise flight.error
+                return flight.value  # type: ignore[return-value]
+            return compute()  # the same thread again (a compute that asks for its own key), or a stuck leader
+        try:
+            value = compute()
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        else:
+            flight.value = value
+            self.put(key, value)
+            return value
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.done.set()
 
     def get_if_present(self, key: Hashable):
         """The value under `key`, or None."""

@@ -58,3 +58,55 @@ def test_the_tile_cache_is_one_by_bytes():
     from geo.web.api import tiles as tiles_api
 
     assert isinstance(tiles_api.CACHE, LRU) and tiles_api.CACHE.maxsize == 64 * 1024 * 1024
+
+
+def test_threads_missing_the_same_key_at_once_compute_it_once():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    lru, calls, lock = LRU(8), [], threading.Lock()
+
+    def compute():
+        with lock:
+            calls.append(1)
+        time.sleep(0.3)  # long enough for every thread to miss while it runs
+        return "tile"
+
+    with ThreadPoolExecutor(16) as ex:
+        got = list(ex.map(lambda _: lru.get("k", compute), range(16)))
+    assert got == ["tile"] * 16 and len(calls) == 1
+
+
+def test_the_waiting_threads_get_the_first_threads_error_and_nothing_is_kept():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pytest
+
+    lru, calls, lock = LRU(8), [], threading.Lock()
+
+    def compute():
+        with lock:
+            calls.append(1)
+        time.sleep(0.3)
+        raise TimeoutError("too slow")
+
+    def ask(_):
+        try:
+            return lru.get("k", compute)
+        except TimeoutError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(8) as ex:
+        assert list(ex.map(ask, range(8))) == ["too slow"] * 8
+    assert len(calls) == 1 and lru.get_if_present("k") is None
+    with pytest.raises(TimeoutError):  # a later miss computes again
+        lru.get("k", compute)
+    assert len(calls) == 2
+
+
+def test_a_compute_asking_for_its_own_key_does_not_wait_on_itself():
+    lru = LRU(8)
+    assert lru.get("k", lambda: lru.get("k", lambda: 1) + 1) == 2

@@ -81,16 +81,17 @@ def tile(layer_id: str, z: int, x: int, y: int):
     with db.pooled() as conn:
         versions = dashboard.versions(conn)
         key = (layer.id, z, x, y, fkey, gcj02, tuple(versions.get(name) for name in layer.depends_on), db.scope_key())
-        data = CACHE.get_if_present(key)
-        if data is None:
+
+        def render() -> bytes:
             if layer.prepare:
                 with _prepare_lock:
                     layer.prepare(conn)
-            try:
-                data = tiles.render(conn, layer, z, x, y, params, gcj02=gcj02)
-            except tiles.TileTimeout as exc:
-                abort(503, str(exc))
-            CACHE.put(key, data)
+            return tiles.render(conn, layer, z, x, y, params, gcj02=gcj02)
+
+        try:  # screens asking for the same new tile at once render it once (geo.cache.LRU)
+            data = CACHE.get(key, render)
+        except tiles.TileTimeout as exc:
+            abort(503, str(exc))
     tag = tiles.etag(key)
     if request.headers.get("If-None-Match") == tag:
         return Response(status=304)
