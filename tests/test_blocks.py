@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import shapely
 
+from geo.local_frame import LocalFrame
 from geo.planning import blocks as blk
-from geo.planning.frame import LocalFrame
 from geo.streets import community_blocks
 
 LON0, LAT0 = 106.66, 35.54

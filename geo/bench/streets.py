@@ -1,7 +1,7 @@
 """The benchmark's streets: a county's road layer imported and tiled, and grids along roads.
 
-A synthetic street network over the bench jurisdiction's communities (a jittered grid of
-streets, about `segments` road pieces, with a few long arterials), written to a GeoPackage and
+A synthetic street network over the bench jurisdiction's busiest communities (a jittered grid
+of streets, denser where households are, about `segments` road pieces), written to a GeoPackage and
 imported through the same path as a county's file (geo.io.basemap); then the basemap and
 street-name tiles at the zooms a wall uses, with no tile cache; the coverage check with the
 road layer present (it then also looks for blocks cut in two); and the partition along roads of
@@ -24,45 +24,47 @@ import shapely
 from geo import db, tiles
 from geo.bench.measure import strip, timed
 from geo.bench.peers import _score, _tree_part, busiest_community
-from geo.planning.frame import LocalFrame
+from geo.local_frame import LocalFrame
 
 ZOOMS = (9, 12, 14, 16)
 NAMES = ["人民路", "解放路", "建设路", "中山街", "新华路", "和平路", "文化巷", "东关巷", "西大街", "南大街", "北大街", "民主巷"]
 
 
-def street_network(conn, segments: int, seed: int = 8):
-    """Lines (lon/lat) streets every ~d metres across the urban communities (d chosen so the
-    network has about `segments` pieces), with names, classes."""
+def street_network(conn, segments: int, target: int = 300, seed: int = 8):
+    """Lines (lon/lat) with names and classes: a jittered street grid over the busiest
+    communities, densest where households are (about four blocks per grid of `target`
+    households), community after community until about `segments` road pieces."""
     rng = np.random.default_rng(seed)
-    wkb = db.scalar(
+    rows = db.rows(
         conn,
-        """SELECT ST_AsBinary(ST_Union(geom)) FROM admin_unit a WHERE level = 'community'
-              AND code IN (SELECT admin_code FROM household GROUP BY 1 ORDER BY count(*) DESC LIMIT 400)""",
+        """SELECT a.code, ST_AsBinary(a.geom) AS wkb, count(h.id) AS households
+             FROM admin_unit a JOIN household h ON h.admin_code = a.code
+            WHERE a.level = 'community' GROUP BY a.code, a.geom ORDER BY count(h.id) DESC, a.code""",
     )
-    area = shapely.from_wkb(bytes(wkb))
-    c = area.centroid
-    frame = LocalFrame(c.x, c.y)
-    region = frame.to_m(area)
-    minx, miny, maxx, maxy = region.bounds
-    # A street grid of spacing d has about 2 * region_area / d^2 pieces between crossings.
-    d = max(60.0, math.sqrt(2 * region.area / max(segments, 1)))
     lines, names, classes = [], [], []
-    for axis in (0, 1):
-        lo, hi = (minx, maxx) if axis == 0 else (miny, maxy)
-        span = (miny, maxy) if axis == 0 else (minx, maxx)
-        for k, v in enumerate(np.arange(lo + d / 2, hi, d)):
-            ts = np.linspace(span[0], span[1], max(2, int((span[1] - span[0]) / d) + 1))
-            wiggle = rng.normal(0, d * 0.04, len(ts))
-            xy = np.column_stack([v + wiggle, ts]) if axis == 0 else np.column_stack([ts, v + wiggle])
-            street = shapely.intersection(shapely.LineString(xy), region)
-            arterial = k % 8 == 0
-            for piece in shapely.get_parts(street):
-                # one feature per block face: road layers come as pieces between crossings
-                coords = np.asarray(piece.coords)
-                for a, b in zip(coords[:-1], coords[1:]):
-                    lines.append(frame.to_lonlat(shapely.LineString([a, b])))
-                    names.append(NAMES[(k + axis) % len(NAMES)])
-                    classes.append("主干路" if arterial else "支路")
+    for r in rows:
+        if len(lines) >= segments:
+            break
+        community = shapely.from_wkb(bytes(r["wkb"]))
+        c = community.centroid
+        frame = LocalFrame(c.x, c.y)
+        region = frame.to_m(community)
+        d = float(np.clip(math.sqrt(region.area * target / (4 * max(r["households"], 1))), 60.0, 400.0))
+        minx, miny, maxx, maxy = region.bounds
+        for axis in (0, 1):
+            lo, hi = (minx, maxx) if axis == 0 else (miny, maxy)
+            span = (miny - d, maxy + d) if axis == 0 else (minx - d, maxx + d)
+            for k, v in enumerate(np.arange(lo + d / 2, hi, d)):
+                ts = np.linspace(span[0], span[1], max(2, int((span[1] - span[0]) / d) + 1))
+                wiggle = rng.normal(0, d * 0.04, len(ts))
+                xy = np.column_stack([v + wiggle, ts]) if axis == 0 else np.column_stack([ts, v + wiggle])
+                street = shapely.intersection(shapely.LineString(xy), region.buffer(d / 3))
+                for piece in shapely.get_parts(street):  # one feature per block face, as road layers come
+                    coords = np.asarray(piece.coords)
+                    for a, b in zip(coords[:-1], coords[1:]):
+                        lines.append(frame.to_lonlat(shapely.LineString([a, b])))
+                        names.append(NAMES[(k + axis) % len(NAMES)])
+                        classes.append("主干路" if k % 6 == 0 else "支路")
     return lines, names, classes
 
 
@@ -74,7 +76,7 @@ def run(conn, segments: int, target: int, repeat: int, seed: int = 8) -> dict:
     from layers import LAYERS
 
     t = time.perf_counter()
-    lines, names, classes = street_network(conn, segments, seed)
+    lines, names, classes = street_network(conn, segments, target, seed)
     out: dict = {"segments": len(lines), "generate_s": round(time.perf_counter() - t, 2)}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "roads.gpkg"

@@ -8,9 +8,11 @@ A piece counts when it is larger than rounding (the noise area of the planning s
 
 from __future__ import annotations
 
+import numpy as np
 import shapely
 
 from geo import db, streets
+from geo.local_frame import LocalFrame
 
 MIN_SHARE = 0.01  # of the block's area: a smaller piece is a boundary drawn beside the road
 
@@ -27,33 +29,49 @@ def scope_roads(conn, area) -> list:
 
 
 def cut_blocks(roads: list, units, grid_codes: list[str], grid_geoms, meter, noise_area_m2: float) -> list[dict]:
-    """Blocks lying in two or more grids, per community of `units` (code, geom), largest first."""
+    """Blocks lying in two or more grids, per community of `units` (code, geom), largest first.
+
+    Per community, the grids each block touches come from one STRtree query, and only blocks
+    touching two or more grids are intersected with them (most blocks lie in one);
+    areas are in square metres through the community's local scale (exact to ~1e-4)."""
     if not roads or not len(grid_codes):
         return []
     road_tree = shapely.STRtree(roads)
+    grid_geoms = np.asarray(grid_geoms, dtype=object)
     grid_tree = shapely.STRtree(grid_geoms)
     found = []
     for code, community in zip(units["code"], units["geom"]):
-        near = [roads[i] for i in road_tree.query(community, predicate="intersects")]
-        if not near:
+        near = road_tree.query(community, predicate="intersects")
+        if not len(near):  # no road enters it: the road layer says nothing of this community
             continue
-        for block in streets.community_blocks(community, shapely.union_all(near)):
-            block_m2 = float(meter.metric(block).area)
-            pieces = []
-            for j in grid_tree.query(block, predicate="intersects"):
-                piece = float(meter.metric(shapely.intersection(block, grid_geoms[j])).area)
-                if piece >= max(noise_area_m2, MIN_SHARE * block_m2):
-                    pieces.append((grid_codes[j], round(piece, 1)))
-            if len(pieces) >= 2:
-                c = shapely.point_on_surface(block)
-                found.append(
-                    dict(
-                        admin_code=code,
-                        grid_codes=sorted(g for g, _ in pieces),
-                        block_area_m2=round(block_m2, 1),
-                        pieces_m2=dict(sorted(pieces)),
-                        lon=round(c.x, 6),
-                        lat=round(c.y, 6),
-                    )
+        blocks = np.asarray(streets.community_blocks(community, shapely.union_all([roads[i] for i in near])), dtype=object)
+        if not len(blocks):
+            continue
+        m2 = LocalFrame(community.centroid.x, community.centroid.y).m2_per_square_degree
+        b_idx, g_idx = grid_tree.query(blocks, predicate="intersects")
+        multi = np.flatnonzero(np.bincount(b_idx, minlength=len(blocks)) >= 2)
+        keep = np.isin(b_idx, multi)
+        b_idx, g_idx = b_idx[keep], g_idx[keep]
+        if not len(b_idx):
+            continue
+        pieces = shapely.area(shapely.intersection(blocks[b_idx], grid_geoms[g_idx])) * m2
+        block_m2 = shapely.area(blocks) * m2
+        real = pieces >= np.maximum(noise_area_m2, MIN_SHARE * block_m2[b_idx])
+        by_block: dict[int, list] = {}
+        for b, g, a in zip(b_idx[real].tolist(), g_idx[real].tolist(), pieces[real].tolist()):
+            by_block.setdefault(b, []).append((grid_codes[g], round(a, 1)))
+        for b, parts in by_block.items():
+            if len(parts) < 2:
+                continue
+            c = shapely.point_on_surface(blocks[b])
+            found.append(
+                dict(
+                    admin_code=code,
+                    grid_codes=sorted(g for g, _ in parts),
+                    block_area_m2=round(float(block_m2[b]), 1),
+                    pieces_m2=dict(sorted(parts)),
+                    lon=round(c.x, 6),
+                    lat=round(c.y, 6),
                 )
+            )
     return sorted(found, key=lambda d: -d["block_area_m2"])

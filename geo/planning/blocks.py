@@ -19,7 +19,7 @@ import math
 import numpy as np
 import shapely
 
-from geo.planning.frame import ANGLES, LocalFrame
+from geo.local_frame import ANGLES, LocalFrame
 from geo.streets import community_blocks
 
 MIN_SHARED_M = 0.5  # blocks touching at a corner only are not neighbours

@@ -29,8 +29,8 @@ import shapely
 
 from geo import db, streets
 from geo.coverage.standards import as_config
+from geo.local_frame import ANGLES, LocalFrame, polsby_popper
 from geo.planning import blocks
-from geo.planning.frame import ANGLES, LocalFrame, polsby_popper
 
 CROSSING_PENALTY = 4.0  # a cut crossing the community twice costs as if it were 5x longer
 

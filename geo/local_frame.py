@@ -1,8 +1,9 @@
 """A local metric frame for a community: straight lines stay straight, lengths in metres.
 
-Partitions (geo.planning.partition, geo.planning.blocks) measure cuts, areas and compactness
-in metres around the community's centre; an affine map of lon/lat is exact enough over a
-community (~1e-4) and keeps a straight cut straight when it is drawn back in lon/lat.
+The partitions (geo.planning.partition, geo.planning.blocks) and the coverage check of blocks
+measure cuts, areas and compactness in metres around the community's centre; an affine map of
+lon/lat is exact enough over a community (~1e-4) and keeps a straight cut straight when it is
+drawn back in lon/lat.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ class LocalFrame:
 
     def to_lonlat(self, geom):
         return affinity.affine_transform(geom, [1 / self.kx, 0, 0, 1 / self.ky, self.lon0, self.lat0])
+
+    @property
+    def m2_per_square_degree(self) -> float:
+        """Square metres in one square degree here (areas of lon/lat geometries, exact to ~1e-4)."""
+        return self.kx * self.ky
 
     def xy(self, lon, lat) -> np.ndarray:
         return np.column_stack([(np.asarray(lon, float) - self.lon0) * self.kx, (np.asarray(lat, float) - self.lat0) * self.ky])
