@@ -188,11 +188,11 @@ DEDICATED_TYPES = {
     "other": ("其他",),
 }
 HOUSEHOLD_TAGS = {
-    "new_arrival": ("新迁入", "新入住"),
-    "left_behind": ("留守",),
-    "major_change": ("重大变故",),
-    "hardship": ("特困", "困难"),
-    "unemployed": ("失业",),
+    "new_arrival": ("新迁入", "新入住", "新迁入户", "新入住户", "流入人口"),
+    "left_behind": ("留守", "留守老人", "留守儿童", "留守妇女", "留守人员"),
+    "major_change": ("重大变故", "家庭重大变故"),
+    "hardship": ("特困", "困难", "特困户", "困难户", "低保户", "特困供养"),
+    "unemployed": ("失业", "失业人员", "失业户"),
 }
 SOURCES = {
     "patrol": ("巡查", "网格员巡查", "网格员上报"),
