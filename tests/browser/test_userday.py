@@ -7,6 +7,7 @@ feedback in the viewport, lists refreshed, the same number under the same label 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -190,6 +191,19 @@ def feed_titles(driver) -> list[str]:
     return [e.get_attribute("textContent") for e in driver.find_elements(By.CSS_SELECTOR, "#feed .feed-title")]
 
 
+@contextmanager
+def day_of(url: str, role: str):
+    """A browser signed in as `role`, starting the day on the big screen; the day ends with
+    no error in the browser's console."""
+    d = chromium_driver(sign_in_as=role)
+    try:
+        open_screen(d, url)
+        yield d
+        assert severe_console_errors(d) == []
+    finally:
+        d.quit()
+
+
 def open_screen(driver, url: str) -> None:
     driver.get(url + "/")
     try:
@@ -206,9 +220,7 @@ def test_an_operators_day(county, conn):
     from selenium.webdriver.common.by import By
 
     url = county
-    d = chromium_driver(sign_in_as="operator")
-    try:
-        open_screen(d, url)
+    with day_of(url, "operator") as d:
         # the feed by report time: this morning's case first, last year's ledger row last, with its year
         items = d.find_elements(By.CSS_SELECTOR, "#feed .feed-item")
         assert len(items) == 16
@@ -285,9 +297,6 @@ def test_an_operators_day(county, conn):
         lifecycle.transition(conn, new_id, "closed", actor="colleague")
         wait_for(lambda: "已结案" in text_of(d, f"#feed-{new_id}"), timeout=20, message="the feed shows the case closed")
         wait_for(lambda: text_of(d, "#kpi-open .kpi-value") == "3", timeout=20, message="在办 back to 3")
-        assert severe_console_errors(d) == []
-    finally:
-        d.quit()
 
 
 # --------------------------------------------------------------------------- the leader
@@ -297,9 +306,7 @@ def test_a_leaders_day(county, conn):
     from selenium.webdriver.common.by import By
 
     url = county
-    d = chromium_driver(sign_in_as="leader")
-    try:
-        open_screen(d, url)
+    with day_of(url, "leader") as d:
         screen_open = text_of(d, "#kpi-open .kpi-value")
         # the leader's menu: the screen and 研判, no intake, no planning
         labels = menu_to(d, "研判分析")
@@ -341,9 +348,6 @@ def test_a_leaders_day(county, conn):
         row = text_of(d, "#drill-rank-towns tbody tr")
         assert "东关街道" in row and indicators.INSUFFICIENT in row
         assert f"quarter={last_q4}" in d.current_url
-        assert severe_console_errors(d) == []
-    finally:
-        d.quit()
 
 
 # --------------------------------------------------------------------------- the planner
@@ -356,9 +360,7 @@ def test_a_planners_day(county, conn):
     from tests.browser.test_planner import point
 
     url = county
-    d = chromium_driver(sign_in_as="planner")
-    try:
-        open_screen(d, url)
+    with day_of(url, "planner") as d:
         labels = menu_to(d, "网格规划")
         assert "网格规划" in labels and "事件受理" not in labels
         wait_for(lambda: d.execute_script("return window.plannerState && window.plannerState()"), timeout=60, message="the map")
@@ -388,6 +390,3 @@ def test_a_planners_day(county, conn):
         assert f"1 个网格换新版本，新增 0 个，撤销 1 个（{C}）" in text_of(d, "#pl-msg")
         conn.commit()
         assert db.scalar(conn, "SELECT count(*) FROM grid_current WHERE code IN (%s, %s)", (B, C)) == 1
-        assert severe_console_errors(d) == []
-    finally:
-        d.quit()
