@@ -27,21 +27,11 @@ from geo.io.problems import ImportFailed
 SAMPLE_FEATURES = 300  # geometries in the map preview
 
 
-def inspect_file(
-    conn,
-    layer: str,
-    path,
-    *,
-    crs=None,
-    encoding: str | None = None,
-    source_layer: str | None = None,
-    columns: dict | str | None = None,
-    grid_layer: str | None = None,
-    mode: str | None = None,
-    jurisdiction: str | None = None,
-    sample: int = SAMPLE_FEATURES,
-) -> dict:
+def inspect_file(conn, layer: str, path, *, sample: int = SAMPLE_FEATURES, **options) -> dict:
     """Everything the page shows about `path` for `layer`, nothing written. JSON-ready.
+
+    options: those of import_file (crs, encoding, source_layer, columns, grid_layer, mode,
+    jurisdiction); skip_invalid and dry_run are set here.
 
     Keys: ok (importable as is, or with skip_invalid when only rows are wrong), layer, file,
     format, layers (all in the file), read_layers, encoding {name, reason}, crs {key, label,
@@ -53,20 +43,7 @@ def inspect_file(
     path = Path(path)
     report: dict = {"ok": False, "layer": layer, "file": path.name, "counts": None}
     try:
-        result = importer.import_file(
-            conn,
-            layer,
-            path,
-            crs=crs,
-            encoding=encoding,
-            source_layer=source_layer,
-            columns=columns,
-            grid_layer=grid_layer,
-            mode=mode,
-            jurisdiction=jurisdiction,
-            skip_invalid=True,
-            dry_run=True,
-        )
+        result = importer.import_file(conn, layer, path, **{**options, "skip_invalid": True, "dry_run": True})
     except ImportFailed as exc:
         prep = getattr(exc, "prepared", None)
         _describe(report, prep, sample)
