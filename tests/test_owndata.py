@@ -583,3 +583,20 @@ def test_ledger_with_a_title_row_and_annotated_statuses(clean_db, categories, tm
     assert result.counts["inserted"] == 2
     rows = db.rows(clean_db, "SELECT external_id, status FROM incident ORDER BY external_id")
     assert rows == [{"external_id": "A1", "status": "closed"}, {"external_id": "A2", "status": "in_progress"}]
+
+
+def test_grid_codes_that_disagree_with_the_map_in_every_system_are_warned_about(clean_db, tmp_path):
+    importer.import_file(clean_db, "boundary", district_shapefile(tmp_path))
+    importer.import_file(clean_db, "boundary", towns_and_communities(tmp_path))
+    boxes = grid_boxes()
+    swapped = [(boxes[(i + 4) % 8][0], g) for i, (_, g) in enumerate(boxes)]  # every code names the other community
+    path = tmp_path / "swapped.geojson"
+    gpd.GeoDataFrame({"网格编码": [c for c, _ in swapped]}, geometry=[g for _, g in swapped], crs=4326).to_file(
+        path, driver="GeoJSON", engine="pyogrio"
+    )
+    report = inspect.inspect_file(clean_db, "grids", path)
+    assert report["warnings"] and "8 of 8 grids lie outside the community their code names" in report["warnings"][0]
+    assert "the coordinate system may be wrong" in report["warnings"][0] and report["crs"]["key"] == "wgs84"
+    result = importer.import_file(clean_db, "grids", path)
+    assert any("coordinate system may be wrong" in n for n in result.notes)
+    assert db.scalar(clean_db, "SELECT count(*) FROM grid_current WHERE left(code, 12) <> admin_code") == 8  # the map decides
