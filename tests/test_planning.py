@@ -190,3 +190,25 @@ def test_cli_list_show_publish_diff(community, capsys, tmp_path):
 
     assert json.loads(capsys.readouterr().out)["changed_grids"] == [A]
     assert cli.main(["plan", "publish", str(plan_id), "--test"]) != 0
+
+
+def test_an_adopted_proposal_keeps_codes_with_their_territory(community):
+    """A code carries a grid's history: it stays with the ground it covered, new ground gets
+    a new code and a code whose ground went elsewhere is retired (not handed to a stranger)."""
+    plan_id = planning.create(community, URBAN)
+    top, south = shapely.box(106.650, 35.540, 106.660, 35.550), shapely.box(106.650, 35.530, 106.660, 35.541)
+    # the proposal lists the south strip first: reusing codes in order would call it A
+    planning.replace_all(community, plan_id, [south, top], force=True)
+    after = planning.grids(community, plan_id)
+    assert shapely.equals(after[C]["geom"], top)  # C's ground, still C
+    kept_south = [c for c, g in after.items() if shapely.equals(g["geom"], south)]
+    assert kept_south in ([A], [B])  # the south strip keeps the code of the grid it mostly covers
+    retired = ({A, B} - set(kept_south)).pop()
+    assert retired not in after and after[kept_south[0]]["action"] == "changed"
+    # a grid the proposal draws mostly over other grids' ground gets a new code
+    plan2 = planning.create(community, URBAN)
+    west, east = shapely.box(106.650, 35.530, 106.6535, 35.550), shapely.box(106.6535, 35.530, 106.660, 35.550)
+    planning.replace_all(community, plan2, [west, east], force=True)
+    codes = planning.grids(community, plan2)
+    assert shapely.equals(codes[C]["geom"], east) or shapely.equals(codes[C]["geom"], west) or C not in codes
+    assert len(codes) == 2 and all(c in (A, B, C) or c > C for c in codes)

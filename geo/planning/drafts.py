@@ -466,29 +466,49 @@ def _without_dust(geom, min_area_deg2: float = 1e-12):
 
 
 def replace_all(conn, plan_id: int, geoms: list, op: str = "accept_proposal", force: bool = False) -> EditResult:
-    """The plan's grids replaced by a new set (an accepted auto-partition): existing codes
-    are reused in order, extra grids get new codes, leftover codes are removed."""
+    """The plan's grids replaced by a new set (an accepted auto-partition). A code carries a
+    grid's history (its incidents, its staff, its versions), so it stays with the territory:
+    each new grid keeps the code of the old grid it mostly covers (largest overlaps first,
+    each code once), a new grid over mostly new ground gets a new code, and the codes left
+    over are retired. Reusing 001-003 in order gave old codes to unrelated areas."""
     plan = _draft(conn, plan_id)
     ctx = context(conn, plan_id)
     live = grids(conn, plan_id)
-    codes = sorted(live)
+    keep = match_codes(live, geoms)
     changes, taken = {}, set()
     kind = "urban" if ctx.urban else "rural"
     for i, geom in enumerate(geoms):
-        if i < len(codes):
-            changes[codes[i]] = dict(live[codes[i]], geom=geom)
-        else:
-            code = next_code(conn, plan_id, plan["admin_code"], taken)
-            taken.add(code)
-            changes[code] = dict(
-                code=code,
-                name=f"新网格{code[-3:]}",
-                kind=kind,
-                geom=geom,
-                household_standard=ctx.config.household_standard_urban if kind == "urban" else None,
-            )
-    changes.update({c: None for c in codes[len(geoms) :]})
+        if i in keep:
+            changes[keep[i]] = dict(live[keep[i]], geom=geom)
+            continue
+        code = next_code(conn, plan_id, plan["admin_code"], taken)
+        taken.add(code)
+        changes[code] = dict(
+            code=code,
+            name=f"新网格{code[-3:]}",
+            kind=kind,
+            geom=geom,
+            household_standard=ctx.config.household_standard_urban if kind == "urban" else None,
+        )
+    changes.update({c: None for c in sorted(set(live) - set(keep.values()))})
     return apply(conn, plan_id, op, changes, force=force, ctx=ctx)
+
+
+def match_codes(live: dict[str, dict], geoms: list, share: float = 0.5) -> dict[int, str]:
+    """Index of a new grid -> the old code it keeps: pairs taken by overlap area, largest
+    first, each side once, and only where the overlap is at least `share` of the new grid
+    or of the old one (the same territory, give or take a boundary move)."""
+    pairs = []
+    for i, geom in enumerate(geoms):
+        for code, g in live.items():
+            overlap = shapely.area(shapely.intersection(geom, g["geom"]))
+            if overlap > 0 and overlap >= share * min(shapely.area(geom), shapely.area(g["geom"])):
+                pairs.append((overlap, i, code))
+    out: dict[int, str] = {}
+    for _, i, code in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        if i not in out and code not in out.values():
+            out[i] = code
+    return out
 
 
 # --------------------------------------------------------------------------- for the workbench
