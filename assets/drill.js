@@ -27,6 +27,8 @@
       container,
       style: {
         version: 8,
+        // label glyphs made by our own server from the local CJK font (geo/glyphs.py)
+        glyphs: `${origin}/glyphs/{fontstack}/{range}.pbf`,
         sources: {
           children: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
           points: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
@@ -45,6 +47,11 @@
             paint: { "fill-color": "#ffffff", "fill-opacity": 0.18 } },
           { id: "children-line", type: "line", source: "children",
             paint: { "line-color": "#dbe9ff", "line-opacity": 0.8, "line-width": 1.2 } },
+          // each unit or grid named on the map, as a leader reads a paper map
+          { id: "children-label", type: "symbol", source: "children",
+            layout: { "text-field": ["get", "name"], "text-font": ["Noto Sans CJK SC"], "text-size": 13,
+                      "text-max-width": 8, "text-padding": 4 },
+            paint: { "text-color": "#ffffff", "text-halo-color": "#061120", "text-halo-width": 1.4 } },
           { id: "forecast-fill", type: "fill", source: "forecast", "source-layer": "forecast", layout: { visibility: "none" },
             filter: ["==", ["get", "tier"], "high"], paint: { "fill-color": "#b46cff", "fill-opacity": 0.45 } },
           { id: "forecast-line", type: "line", source: "forecast", "source-layer": "forecast", layout: { visibility: "none" },

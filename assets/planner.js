@@ -98,6 +98,11 @@
     map.addLayer({ id: "neighbours-line", type: "line", source: "neighbours", paint: { "line-color": "#5f7d9c", "line-width": 1, "line-dasharray": [2, 2] } });
     map.addLayer({ id: "grids-fill", type: "fill", source: "grids", paint: { "fill-color": dev, "fill-opacity": 0.45 } });
     map.addLayer({ id: "grids-line", type: "line", source: "grids", paint: { "line-color": "#cfe3ff", "line-width": 1.2 } });
+    // each grid named on the map by its short code and its household count, as in the list beside it
+    map.addLayer({ id: "grids-label", type: "symbol", source: "grids",
+      layout: { "text-field": ["concat", ["slice", ["get", "code"], 12], "\n", ["to-string", ["get", "households"]], "户"],
+                "text-font": ["Noto Sans CJK SC"], "text-size": 12, "text-padding": 2 },
+      paint: { "text-color": "#ffffff", "text-halo-color": "#081627", "text-halo-width": 1.4 } });
     map.addLayer({ id: "grids-selected", type: "line", source: "grids", filter: ["in", ["get", "code"], ["literal", []]],
       paint: { "line-color": "#ffffff", "line-width": 3.5 } });
     map.addLayer({ id: "grids-target", type: "line", source: "grids", filter: ["==", ["get", "code"], ""],
@@ -209,7 +214,9 @@
     if (!el || !window.maplibregl) return;
     S.map = new maplibregl.Map({
       container: el, attributionControl: false, doubleClickZoom: false,
-      style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#081627" } }] },
+      // glyphs for the grids' labels, made by our own server from the local CJK font (geo/glyphs.py)
+      style: { version: 8, glyphs: `${window.location.origin}/glyphs/{fontstack}/{range}.pbf`, sources: {},
+               layers: [{ id: "bg", type: "background", paint: { "background-color": "#081627" } }] },
       bounds: data.bounds, fitBoundsOptions: { padding: 30 },
       // Shift belongs to the planner: Shift+click adds a grid to the selection and Shift+drag
       // picks households. MapLibre's box zoom would take every Shift+mousedown first, so a

@@ -66,9 +66,16 @@ def test_every_layer_is_drawn_with_no_error_and_no_other_host(page, app_url):
 
 
 def test_kpis_and_panels_are_shown(page, demo_conn):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    month = page.find_element(By.CSS_SELECTOR, "#kpi-month .kpi-value").text
+    def month_text():  # the strip is re-rendered whenever data change: read it again then
+        try:
+            return page.find_element(By.CSS_SELECTOR, "#kpi-month .kpi-value").text
+        except StaleElementReferenceException:
+            return None
+
+    month = wait_for(month_text, message="本月事件")
     assert month.replace(",", "").isdigit() and int(month.replace(",", "")) > 0
     assert len(page.find_elements(By.CSS_SELECTOR, "#ranking tbody tr")) == 20
     assert len(page.find_elements(By.CSS_SELECTOR, "#feed .feed-item")) == 20

@@ -320,6 +320,12 @@ def test_a_leaders_day(county, conn):
         # 在办 reads as on the big screen, both "as of now"
         assert text_of(d, "#drill-kpi-open") == screen_open and text_of(d, "#drill-kpi-window-open") == "当前"
         assert text_of(d, "#drill-kpi-incidents") == f"{ref['incidents']:,}"
+        # the map names its areas (labels drawn from our own glyphs)
+        wait_for(
+            lambda: d.execute_script("return window.drillMap.queryRenderedFeatures({layers: ['children-label']}).length"),
+            timeout=30,
+            message="names on the drill map",
+        )
         # down to the town, then the community, by clicking their names
         for code in (TOWN, URBAN):
             click(d, f'#drill-children a[data-code="{code}"]')
@@ -365,6 +371,8 @@ def test_a_planners_day(county, conn):
         assert "网格规划" in labels and "事件受理" not in labels
         wait_for(lambda: d.execute_script("return window.plannerState && window.plannerState()"), timeout=60, message="the map")
         wait_for(lambda: d.execute_script("const m = window.plannerMap(); return m.loaded() && !m.isMoving()"), message="idle")
+        labels_drawn = "return window.plannerMap().queryRenderedFeatures({layers: ['grids-label']}).map((f) => f.properties.code)"
+        wait_for(lambda: len(d.execute_script(labels_drawn) or []) >= 3, timeout=30, message="grid labels on the map")
         # the address names the community shown (a link to send, a page to reload)
         wait_for(lambda: f"community={URBAN}" in d.current_url, message="the community in the URL")
         assert "新民社区第3网格" in text_of(d, "#pl-grids")
