@@ -122,3 +122,33 @@ def test_push_off_answers_503_so_the_page_keeps_polling(server, demo_url, monkey
     assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
     assert resp.get_json()["fallback"] == "polling"
     assert c.get("/api/versions").status_code == 200  # what the page's poll reads instead
+
+
+def test_screens_refreshing_at_the_same_versions_share_one_computation(server, demo_url, monkeypatch):
+    """Fifty screens refreshing after one write: the panels are computed once per worker and
+    scope (the same answer object), and again for new versions or another scope."""
+    from geo.security import access
+    from geo.web.pages import bigscreen
+
+    conn = db.connect(demo_url)
+    try:
+        versions = dashboard_versions(conn)
+        town = db.scalar(conn, "SELECT code FROM admin_unit WHERE level = 'town' ORDER BY code LIMIT 1")
+        code = db.scalar(conn, "SELECT code FROM jurisdiction LIMIT 1")
+    finally:
+        conn.close()
+    admin, leader = access.Scope("t-admin", "admin", code), access.Scope("t-leader", "leader", town)
+    monkeypatch.setattr(bigscreen, "PANELS_CLOCK_S", 3600)  # a cold first computation must not cross a clock bucket
+    with db.scoped(admin):
+        first = bigscreen.refresh_panels(versions)
+        assert bigscreen.refresh_panels(dict(versions)) is first
+        moved = dict(versions, incident=versions.get("incident", 0) + 1)
+        assert bigscreen.refresh_panels(moved) is not first
+    with db.scoped(leader):
+        assert bigscreen.refresh_panels(versions) is not first  # never another scope's answer
+
+
+def dashboard_versions(conn) -> dict:
+    from geo.analysis import dashboard
+
+    return dashboard.versions(conn)

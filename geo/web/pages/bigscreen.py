@@ -9,12 +9,16 @@ behind the old ones, so nothing flickers).
 
 from __future__ import annotations
 
+import json
+import time
+
 import dash
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from geo import config, db, labels
 from geo.analysis import dashboard, forecast_store, indicators
+from geo.cache import LRU
 from geo.labels import t
 from geo.security.masking import mask_phone
 from geo.web import alerts_screen, nav
@@ -477,7 +481,22 @@ def poll(_n, known):
     Input("versions", "data"),
     prevent_initial_call=True,
 )
-def refresh_panels(_versions):
+def refresh_panels(versions):
+    """The panels at `versions`, computed once per worker for every screen of the same scope
+    that asks within the same PANELS_CLOCK_S (issue #17): after a write fifty screens ask at
+    once, and the single flight of geo.cache.LRU makes the other forty-nine wait for the first
+    one's answer instead of repeating it. Exact for the data (every screen asking with these
+    versions asks after they were committed, so the answer is at least that new); the clock's
+    figures (overdue, today) are at most PANELS_CLOCK_S old."""
+    key = (db.pool().url, db.scope_key(), json.dumps(versions, sort_keys=True, default=str), int(time.time() // PANELS_CLOCK_S))
+    return _panels.get(key, _panels_now)
+
+
+PANELS_CLOCK_S = 5
+_panels = LRU(64)
+
+
+def _panels_now():
     with db.pooled() as conn:
         home = home_code(conn)
         return (
