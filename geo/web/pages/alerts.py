@@ -147,6 +147,16 @@ def detail(alert_id: int | None, can_act: bool) -> list:
     ]
 
 
+def _status_label(status: str) -> str:
+    return {"open": t("alert.desk.open"), "all": t("alert.desk.all")}.get(status) or t(f"alert.status.{status}")
+
+
+def _filter(label_key: str, component_id: str, options: list[dict], **kw) -> html.Label:
+    """One of the desk's filters: a label over a dropdown."""
+    kw.setdefault("clearable", True)
+    return html.Label([t(label_key), dcc.Dropdown(id=component_id, className="audit-dd", options=options, **kw)])
+
+
 def layout(status: str = "open", **_query):
     status = status if status in STATUS_CHOICES else "open"
     return frame(
@@ -155,49 +165,18 @@ def layout(status: str = "open", **_query):
         html.Div(
             className="audit-filters",
             children=[
-                html.Label(
-                    [
-                        t("alert.desk.filter.status"),
-                        dcc.Dropdown(
-                            id="alerts-status",
-                            value=status,
-                            clearable=False,
-                            className="audit-dd",
-                            options=[
-                                {
-                                    "label": t("alert.desk.open")
-                                    if s == "open"
-                                    else t("alert.desk.all")
-                                    if s == "all"
-                                    else t(f"alert.status.{s}"),
-                                    "value": s,
-                                }
-                                for s in STATUS_CHOICES
-                            ],
-                        ),
-                    ]
+                _filter(
+                    "alert.desk.filter.status",
+                    "alerts-status",
+                    [{"label": _status_label(s), "value": s} for s in STATUS_CHOICES],
+                    value=status,
+                    clearable=False,
                 ),
-                html.Label(
-                    [
-                        t("alert.desk.filter.rule"),
-                        dcc.Dropdown(
-                            id="alerts-rule",
-                            clearable=True,
-                            className="audit-dd",
-                            options=[{"label": t(f"alert.rule.{r}"), "value": r} for r in rules.RULES],
-                        ),
-                    ]
+                _filter(
+                    "alert.desk.filter.rule", "alerts-rule", [{"label": t(f"alert.rule.{r}"), "value": r} for r in rules.RULES]
                 ),
-                html.Label(
-                    [
-                        t("alert.desk.filter.level"),
-                        dcc.Dropdown(
-                            id="alerts-level",
-                            clearable=True,
-                            className="audit-dd",
-                            options=[{"label": rules.level_name(lv), "value": lv} for lv in rules.LEVELS],
-                        ),
-                    ]
+                _filter(
+                    "alert.desk.filter.level", "alerts-level", [{"label": rules.level_name(v), "value": v} for v in rules.LEVELS]
                 ),
                 html.Button(t("alert.desk.export"), id="alerts-export", className="audit-go"),
                 dcc.Download(id="alerts-download"),
