@@ -441,3 +441,13 @@ def test_the_screen_shows_new_alarms_and_the_leaders_screen_only_escalated_ones(
     ids, _, _, markers = screen("operator")
     assert ids == [f"alert-card-{first['id']}"]  # acknowledged: off the banner, its marker stops pulsing
     assert {m["id"]: m["new"] for m in markers}[second["id"]] is False
+
+
+def test_a_tick_with_nothing_new_leaves_the_alarms_version_alone(world):
+    iid = report(world, minor="0102", conflict_intensity=3, behaviour_risk=3)
+    deadline = db.scalar(world, "SELECT deadline FROM incident WHERE id = %s", (iid,))
+    evaluation.tick(world, now=deadline + timedelta(minutes=1))  # raises the overdue alarm
+    version = lifecycle.version(world)
+    for minutes in (2, 3):  # the same overdue incident offered again, nothing due
+        evaluation.tick(world, now=deadline + timedelta(minutes=minutes))
+    assert lifecycle.version(world) == version
