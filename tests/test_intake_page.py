@@ -126,6 +126,19 @@ def test_save_confirms_in_the_viewport_and_empties_the_form(page, conn):
     assert "in-toast-error" in str(refused[3]) and all(v is page.no_update for v in refused[4:])
 
 
+def test_dispatch_offers_the_department_and_the_grids_people(page, conn):
+    save(page)
+    with db.transaction(conn) as cur:
+        cur.execute(
+            """INSERT INTO grid_staff (grid_code, role, name, phone, admin_code)
+               VALUES ('620802001001001', 'fulltime', '赵强', '13700002222', '620802001001')"""
+        )
+    row = intake.incident(conn, db.scalar(conn, "SELECT max(id) FROM incident"))
+    assert page.assignees(conn, row) == [row["department"], "专职 赵强"]
+    assert page.dispatch_note("专职 赵强", "尽快") == "派遣给：专职 赵强；尽快"
+    assert page.dispatch_note(None, "尽快") == "尽快"
+
+
 def test_gcj02_coordinates_are_converted(page, conn):
     lon, lat = crs.wgs84_to_gcj02(*INSIDE)
     msg, _, _ = save(page, lon=str(lon), lat=str(lat), system="gcj02")

@@ -63,8 +63,9 @@ def county(conn, tiny_units, categories):
         cur.execute("SELECT locate_points('household'::regclass)")
         cur.execute(
             """INSERT INTO grid_staff (grid_code, role, name, phone, admin_code)
-               VALUES (%s, 'leader', '王建国', '13812345678', %s), (%s, 'fulltime', '李梅', '13900001111', %s)""",
-            (A, URBAN, A, URBAN),
+               VALUES (%s, 'leader', '王建国', '13812345678', %s), (%s, 'fulltime', '李梅', '13900001111', %s),
+                      (%s, 'fulltime', '赵强', '13700002222', %s)""",
+            (A, URBAN, A, URBAN, B, URBAN),
         )
     add_incidents(conn, [IN_A] * 12, reported_at=NOW - timedelta(days=20))
     add_incidents(conn, [IN_B] * 2, status="in_progress", reported_at=NOW - timedelta(days=12), deadline_days=3)
@@ -272,9 +273,16 @@ def test_an_operators_day(county, conn):
             return els[0].get_attribute("data-status") if els else None
 
         wait_for(lambda: status() == "received", timeout=30, message="the new case's detail")
-        for step in ("registered", "dispatched"):
-            click(d, f".in-tr-{step}")
-            wait_for(lambda: status() == step, timeout=20, message=f"status {step}")
+        click(d, ".in-tr-registered")
+        wait_for(lambda: status() == "registered", timeout=20, message="status registered")
+        # dispatch: the operator chooses whom to send, the grid's full-time worker
+        choose(d, "in-tr-to", "专职 赵强")
+        click(d, ".in-tr-dispatched")
+        wait_for(lambda: status() == "dispatched", timeout=20, message="status dispatched")
+        notes = [
+            r.find_element(By.CSS_SELECTOR, ".in-h-note").text for r in d.find_elements(By.CSS_SELECTOR, "#in-history tbody tr")
+        ]
+        assert "派遣给：专职 赵强" in notes
         history = [
             r.find_element(By.CSS_SELECTOR, ".in-h-actor").text for r in d.find_elements(By.CSS_SELECTOR, "#in-history tbody tr")
         ]

@@ -557,7 +557,25 @@ def photo_view(incident_id: int, media_url: str):
     )
 
 
-def detail_view(row: dict | None, history: list[dict], reminders: list[dict], message=None) -> list:
+def assignees(conn, row: dict) -> list[str]:
+    """Whom a case can be sent to: the department routing chose, then the grid's own people
+    (网格长, 专职 ...), as the dispatch choice offers them."""
+    staff = (
+        [f"{t('role.' + s['role'])} {s['name']}" for s in dashboard.grid_staff(conn, row["grid_code"])]
+        if row.get("grid_code")
+        else []
+    )
+    return [x for x in [row.get("department"), *staff] if x]
+
+
+def dispatch_note(who: str | None, note: str | None) -> str | None:
+    """The history note of a dispatch: whom it went to, then what the operator wrote."""
+    if not who:
+        return note
+    return f"派遣给：{who}" + (f"；{note}" if note else "")
+
+
+def detail_view(row: dict | None, history: list[dict], reminders: list[dict], message=None, sendable=()) -> list:
     if row is None:
         return [html.Div(t("intake.detail.empty"), className="in-muted"), actions_view(None)]
     facts = [
@@ -629,7 +647,7 @@ def detail_view(row: dict | None, history: list[dict], reminders: list[dict], me
         ),
         html.Table(className="in-kv in-facts", children=[html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])]),
         html.Div(t("intake.actions"), className="in-sub"),
-        actions_view(row["status"]),
+        actions_view(row["status"], sendable),
         html.Div(message, id="in-tr-msg", className="in-msg"),
         html.Div(t("intake.history"), className="in-sub"),
         history_table(history),
@@ -642,7 +660,7 @@ def detail_view(row: dict | None, history: list[dict], reminders: list[dict], me
     ]
 
 
-def actions_view(status: str | None) -> html.Div:
+def actions_view(status: str | None, sendable=()) -> html.Div:
     """The allowed moves as buttons; the inputs are always rendered (hidden when useless) so
     the transition callback always finds its States."""
     targets = lifecycle.allowed(status) if status else []
@@ -674,6 +692,17 @@ def actions_view(status: str | None) -> html.Div:
                             className="in-coord",
                             readOnly=bool(actor_name()),
                         ),
+                    ),
+                    _field(
+                        "派遣给",
+                        dcc.Dropdown(
+                            labels=labels.DROPDOWN_LABELS,
+                            id="in-tr-to",
+                            className="in-dd",
+                            value=sendable[0] if sendable else None,
+                            options=[{"label": x, "value": x} for x in sendable],
+                        ),
+                        cls="" if "dispatched" in targets else "in-hidden",
                     ),
                     _field(t("intake.note"), dcc.Input(id="in-tr-note", type="text", maxLength=500, className="in-note")),
                     _field(
@@ -727,7 +756,9 @@ def load_detail(conn, incident_id: int | None, message=None) -> tuple[list, dict
     row = intake.incident(conn, incident_id) if incident_id else None
     if row is None:
         return detail_view(None, [], []), None
-    view = detail_view(row, lifecycle.history(conn, row["id"]), supervision.reminders(conn, row["id"]), message)
+    view = detail_view(
+        row, lifecycle.history(conn, row["id"]), supervision.reminders(conn, row["id"]), message, assignees(conn, row)
+    )
     return view, {"lon": row["lon"], "lat": row["lat"], "tier": row["risk_tier"]}
 
 
@@ -1148,13 +1179,16 @@ def show_detail(incident_id):
     State("in-tr-level", "value"),
     State("in-tr-satisfaction", "value"),
     State("in-version", "data"),
+    State("in-tr-to", "value"),
     prevent_initial_call=True,
 )
-def move(clicks, incident_id, actor, note, level, satisfaction, version):
+def move(clicks, incident_id, actor, note, level, satisfaction, version, send_to=None):
     """Apply the clicked transition; a refusal is shown above the buttons, nothing changes."""
     if not ctx.triggered_id or not any(clicks) or not incident_id:
         return no_update, no_update
     to = ctx.triggered_id["to"]
+    if to == "dispatched":  # the choice of whom to send goes into the history with the note
+        note = dispatch_note(str(send_to)[:80] if send_to else None, note)
     error = apply_move(incident_id, to, actor, note, level, satisfaction)
     with db.pooled() as conn:
         if error:
