@@ -97,7 +97,17 @@ def test_open311_incident_walks_the_whole_loop_in_the_ui(demo_url):
             notes = [r.find_element(By.CSS_SELECTOR, ".in-h-note").text for r in history]
             me = ensure_account(demo_url, "admin")
             assert actors == ["open311:intake-browser-test"] + [f"测试admin({me})"] * len(LOOP)
-            assert notes[1:] == [f"浏览器测试 {s}" for s in LOOP] and notes[0]
+            # a dispatch says whom it went to (the routed department unless another was chosen)
+            department = db.scalar(
+                conn,
+                "SELECT c.department FROM incident i JOIN category c USING (minor_code) WHERE i.id = %s",
+                (int(incident_id),),
+            )
+            conn.commit()
+            assert (
+                notes[1:] == [(f"派遣给：{department}；" if s == "dispatched" else "") + f"浏览器测试 {s}" for s in LOOP]
+                and notes[0]
+            )
             assert "5 / 5" in d.find_element(By.ID, "in-detail").text
             assert [h["to_status"] for h in lifecycle.history(conn, int(incident_id))] == ["received", *LOOP]
             d.execute_script("document.querySelector('.in-detail').scrollTop = 0")
