@@ -39,7 +39,8 @@ from geo.worktime import CST
 OPEN = tuple(sorted(OPEN_STATUSES))
 RESOLVED = RESOLVED_STATUSES
 
-_coverage_cache: dict[tuple, float] = {}
+# The covered share per scope and grid version (the union is costly; old versions fall out).
+_coverage = LRU(64)
 
 # Whole-day counts cached in-process per local day (issue #8): at city scale a year of
 # incident_daily is about two million rows (0.27 incidents per grid-day does not compress),
@@ -430,8 +431,9 @@ def level_shares(conn, scope: str = "", now: datetime | None = None) -> dict[str
 def coverage_share(conn, scope: str = "") -> float | None:
     """Covered share of the scope's area; the union is costly, so it is kept per grid version."""
     key = (scope, db.scalar(conn, "SELECT version FROM data_version WHERE name = 'grid'"), _database(conn), db.scope_key())
-    if key not in _coverage_cache:
-        _coverage_cache[key] = db.scalar(
+    return _coverage.get(
+        key,
+        lambda: db.scalar(
             conn,
             """
             WITH area AS (
@@ -443,8 +445,8 @@ def coverage_share(conn, scope: str = "") -> float | None:
                    / nullif(ST_Area(area.geom::geography), 0)
               FROM area""",
             dict(scope=scope, prefix=scope + "%"),
-        )
-    return _coverage_cache[key]
+        ),
+    )
 
 
 def by_category(conn, scope: str = "", days: int = 30, now: datetime | None = None) -> list[dict]:

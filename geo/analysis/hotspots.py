@@ -17,7 +17,6 @@ p-values are two-sided (ArcGIS's); esda's `p_norm` is the one-sided tail, half o
 
 from __future__ import annotations
 
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from scipy import stats
 
 from geo import db
 from geo.analysis.drill import INCIDENT_FILTER, filter_params
+from geo.cache import LRU
 
 CONFIDENCE = ((0.01, 3), (0.05, 2), (0.10, 1))  # p below → |bin| (99%, 95%, 90%)
 BIN_LABELS = {3: "热点99%", 2: "热点95%", 1: "热点90%", 0: "不显著", -1: "冷点90%", -2: "冷点95%", -3: "冷点99%"}
@@ -64,8 +64,9 @@ class Weights:
         return WSP(self.sparse, id_order=list(self.codes)).to_W(silence_warnings=True)
 
 
-_cache: dict[tuple, Weights] = {}
-_cache_lock = threading.Lock()
+# Weights per grid version, database, kind and scope: a few are enough (one per weights kind
+# a leader switches between), and an old grid version's are never asked again.
+_cache = LRU(8)
 
 
 def grid_weights(conn, weights: str = "queen", distance_m: float | None = None) -> Weights:
@@ -85,18 +86,16 @@ def grid_weights(conn, weights: str = "queen", distance_m: float | None = None) 
         float(distance_m) if weights == "distance" else None,
         db.scope_key(),
     )
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    started = time.perf_counter()
-    if weights == "queen":
-        codes, matrix = _queen(conn)
-    else:
-        codes, matrix = _distance_band(conn, float(distance_m))
-    result = Weights(codes, matrix, weights, distance_m, time.perf_counter() - started)
-    with _cache_lock:
-        _cache[key] = result
-    return result
+
+    def build() -> Weights:
+        started = time.perf_counter()
+        if weights == "queen":
+            codes, matrix = _queen(conn)
+        else:
+            codes, matrix = _distance_band(conn, float(distance_m))
+        return Weights(codes, matrix, weights, distance_m, time.perf_counter() - started)
+
+    return _cache.get(key, build)
 
 
 def _queen(conn) -> tuple[np.ndarray, sp.csr_matrix]:
