@@ -21,21 +21,13 @@ from geo.analysis import dashboard, forecast_store, indicators
 from geo.cache import LRU
 from geo.labels import t
 from geo.security.masking import mask_phone
-from geo.web import alerts_screen, nav
+from geo.web import alerts_screen, nav, ui
 from geo.web.frame import account_box
 from geo.web.home import home_code, home_unit
 from geo.worktime import CST
 from layers import LAYERS, map_config
 
-FONT = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
-TIER_CLASS = {"high": "tier-high", "medium": "tier-medium", "low": "tier-low"}
-
-
 # --------------------------------------------------------------------------- pieces
-
-
-def pct(x) -> str:
-    return "—" if x is None else f"{x * 100:.1f}%"
 
 
 def kpi_cards(k: dict, forecast_hit: dict | None = None) -> list:
@@ -83,8 +75,8 @@ def kpi_cards(k: dict, forecast_hit: dict | None = None) -> list:
             "当前",
             "alert" if k["high_risk_grids"] else "",
         ),
-        ("kpi-coverage", None, t("kpi.coverage"), pct(k["coverage"]), "", t("kpi.coverage.hint"), ""),
-        ("kpi-fulltime", None, t("kpi.fulltime"), pct(k["fulltime_urban"]), "", t("kpi.fulltime.hint"), ""),
+        ("kpi-coverage", None, t("kpi.coverage"), ui.pct(k["coverage"]), "", t("kpi.coverage.hint"), ""),
+        ("kpi-fulltime", None, t("kpi.fulltime"), ui.pct(k["fulltime_urban"]), "", t("kpi.fulltime.hint"), ""),
         forecast_kpi(forecast_hit),
     ]
     return [
@@ -117,69 +109,25 @@ def forecast_kpi(hit: dict | None) -> tuple:
     if not hit or hit.get("hit_rate") is None:
         return ("kpi-forecast", None, t("kpi.forecast_hit"), "—", "", t("kpi.forecast_hit.none"), "")
     hint = f"{t('kpi.forecast_hit.hint')} {hit['hits']:,}/{hit['incidents']:,}"
-    return ("kpi-forecast", None, t("kpi.forecast_hit"), pct(hit["hit_rate"]), "", hint, "")
-
-
-def forecast_rows(f: dict | None) -> list:
-    """The grid card's 下周预警 line and its reasons, when the grid has a stored forecast."""
-    if not f:
-        return []
-    text = t("card.forecast.value", expected=f"{f['expected']:.1f}", rank=f["rank"])
-    badge = html.Span(t("card.forecast.rising"), className="badge forecast-rising") if f["rising"] else None
-    return [
-        html.Div([t("card.forecast"), " ", html.Span(text, className="card-forecast"), " ", badge], className="card-sub"),
-        html.Ul([html.Li(r) for r in f["reasons"]], className="card-reasons"),
-    ]
-
-
-def _layout_fig(fig: go.Figure, height: int | None = None) -> go.Figure:
-    fig.update_layout(
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font=dict(family=FONT, color="#cfe3ff", size=13),
-        margin=dict(l=8, r=8, t=6, b=6),
-        showlegend=False,
-        autosize=True,
-    )
-    fig.update_xaxes(gridcolor="rgba(120,160,210,0.15)", zeroline=False)
-    fig.update_yaxes(gridcolor="rgba(120,160,210,0.15)", zeroline=False)
-    return fig
+    return ("kpi-forecast", None, t("kpi.forecast_hit"), ui.pct(hit["hit_rate"]), "", hint, "")
 
 
 def category_figure(rows: list[dict]) -> go.Figure:
-    rows = rows[:8][::-1]
-    fig = go.Figure(
-        go.Bar(
-            x=[r["n"] for r in rows],
-            y=[r["major_name"] for r in rows],
-            orientation="h",
-            marker_color="#3fa9f5",
-            text=[r["n"] for r in rows],
-            textposition="auto",
-            hovertemplate="%{y}: %{x}<extra></extra>",
-        )
-    )
-    return _layout_fig(fig)
+    """The eight largest major categories of the window."""
+    rows = rows[:8]
+    return ui.category_figure([r["major_name"] for r in rows], [r["n"] for r in rows])
 
 
 def trend_figure(rows: list[dict]) -> go.Figure:
-    days = [r["day"] for r in rows]
-    fig = go.Figure(
-        [
-            go.Bar(x=days, y=[r["events"] for r in rows], name="事件", marker_color="rgba(63,169,245,0.55)"),
-            go.Scatter(
-                x=days,
-                y=[r["disputes"] for r in rows],
-                name="矛盾纠纷",
-                mode="lines+markers",
-                line=dict(color="#f5b82e", width=2.5),
-                marker=dict(size=4),
-            ),
-        ]
+    """Events per day, disputes as the line over them."""
+    return ui.trend_figure(
+        [r["day"] for r in rows],
+        [r["events"] for r in rows],
+        [r["disputes"] for r in rows],
+        ("事件", "矛盾纠纷"),
+        markers=True,
+        daily=True,
     )
-    fig.update_layout(barmode="overlay")
-    fig.update_xaxes(tickformat="%m-%d", nticks=6)
-    return _layout_fig(fig)
 
 
 def level_figure(shares: dict) -> go.Figure:
@@ -196,7 +144,7 @@ def level_figure(shares: dict) -> go.Figure:
             texttemplate="%{label}<br>%{percent:.1%}",
         )
     )
-    return _layout_fig(fig)
+    return ui.chart(fig)
 
 
 def ranking_table(rows: list[dict]) -> html.Table:
@@ -233,7 +181,7 @@ def feed_item(r: dict) -> html.Div:
         className="feed-item",
         id=f"feed-{r['id']}",
         children=[
-            html.Span(t(f"tier.{tier}")[0] if tier else "·", className=f"badge {TIER_CLASS.get(tier, '')}"),
+            html.Span(t(f"tier.{tier}")[0] if tier else "·", className=f"badge {ui.TIER_CLASS.get(tier, '')}"),
             html.Div(
                 className="feed-body",
                 children=[
@@ -297,7 +245,7 @@ def grid_card(card: dict | None) -> list:
                                 html.Td(
                                     html.Span(
                                         t(f"tier.{tier}") if tier else t("tier.none"),
-                                        className=f"badge wide {TIER_CLASS.get(tier, '')}",
+                                        className=f"badge wide {ui.TIER_CLASS.get(tier, '')}",
                                     )
                                 ),
                             ]
@@ -308,18 +256,11 @@ def grid_card(card: dict | None) -> list:
         ),
         html.Div(t("card.reasons"), className="card-sub"),
         html.Ul([html.Li(r) for r in (card.get("reasons") or [])] or [html.Li(t("empty"))], className="card-reasons"),
-        *forecast_rows(card.get("forecast")),
+        *ui.forecast_rows(card.get("forecast")),
         html.Div(t("card.staff"), className="card-sub"),
         html.Ul(staff or [html.Li(t("card.no_staff"), className="alert")], className="card-staff"),
         dcc.Link(t("card.drill"), href=f"/drill?code={card['code']}", className="card-link"),
     ]
-
-
-def panel(title: str, body, cls: str = "") -> html.Div:
-    return html.Div(className=f"panel {cls}", children=[html.Div(title, className="panel-title"), body])
-
-
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
 # --------------------------------------------------------------------------- layout
@@ -376,12 +317,16 @@ def layout(**_query):
                     html.Div(
                         className="side",
                         children=[
-                            panel(
+                            ui.panel(
                                 t("panel.category"),
-                                dcc.Graph(id="fig-category", figure=category_figure(cats), config=GRAPH_CONFIG),
+                                dcc.Graph(id="fig-category", figure=category_figure(cats), config=ui.GRAPH_CONFIG),
                             ),
-                            panel(t("panel.trend"), dcc.Graph(id="fig-trend", figure=trend_figure(tr), config=GRAPH_CONFIG)),
-                            panel(t("panel.level"), dcc.Graph(id="fig-level", figure=level_figure(levels), config=GRAPH_CONFIG)),
+                            ui.panel(
+                                t("panel.trend"), dcc.Graph(id="fig-trend", figure=trend_figure(tr), config=ui.GRAPH_CONFIG)
+                            ),
+                            ui.panel(
+                                t("panel.level"), dcc.Graph(id="fig-level", figure=level_figure(levels), config=ui.GRAPH_CONFIG)
+                            ),
                         ],
                     ),
                     html.Div(
@@ -438,8 +383,10 @@ def layout(**_query):
                     html.Div(
                         className="side",
                         children=[
-                            panel(t("panel.ranking"), html.Div(id="ranking", children=ranking_table(ranking)), "ranking-panel"),
-                            panel(
+                            ui.panel(
+                                t("panel.ranking"), html.Div(id="ranking", children=ranking_table(ranking)), "ranking-panel"
+                            ),
+                            ui.panel(
                                 t("panel.feed"),
                                 html.Div(id="feed", className="feed", children=[feed_item(r) for r in items]),
                                 "feed-panel",

@@ -15,6 +15,7 @@ back button goes through the router and re-renders the view from the URL.
 from __future__ import annotations
 
 import base64
+import functools
 from datetime import date
 from urllib.parse import parse_qsl
 
@@ -28,14 +29,16 @@ from geo.analysis import dashboard, drill, drill_geo, forecast_store, indicators
 from geo.labels import t
 from geo.security import access, accounts
 from geo.security.masking import mask_phone
+from geo.web import ui
 from geo.web.api.analysis import MEASURES, parse_view, view_query
 from geo.web.auth import permitted
 from geo.web.frame import frame
 from geo.web.home import home_code
-from geo.web.pages.bigscreen import FONT, forecast_rows, pct
 from geo.worktime import CST
 
 PATH = "/drill"
+# The page's panels: drill.css styles them, and the body sits in a div of its own (it scrolls).
+drill_panel = functools.partial(ui.panel, kind="drill-panel", wrap=True)
 INCIDENT_LIMIT = 50
 RESULTS_KEPT = 24
 MODES = ("measure", "gi", "moran", "emerging")
@@ -74,8 +77,6 @@ LISTED_PATTERNS = (
     "oscillating_hot",
 )
 POINT_COLORS = {"high": "#e8412c", "medium": "#f5b82e", "low": "#5fa8e8", "none": "#9fb3c8"}  # as assets/drill.js
-TIER_CLASS = {"high": "tier-high", "medium": "tier-medium", "low": "tier-low"}
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
 # --------------------------------------------------------------------------- the view in the URL
@@ -138,7 +139,7 @@ def fmt_measure(value, measure: str) -> str:
     if value is None:
         return indicators.INSUFFICIENT if measure == "resolution_rate" else "—"
     if measure == "resolution_rate":
-        return pct(value)
+        return ui.pct(value)
     if measure == "per_1000_households":
         return f"{value:.1f}"
     return f"{value:,.0f}"
@@ -433,64 +434,28 @@ def kpis(summary: dict, current: dict | None = None, view: dict | None = None) -
     ]
 
 
-def _fig(fig: go.Figure) -> go.Figure:
-    fig.update_layout(
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font=dict(family=FONT, color="#cfe3ff", size=12),
-        margin=dict(l=6, r=6, t=6, b=6),
-        autosize=True,
-        showlegend=False,
-    )
-    fig.update_xaxes(gridcolor="rgba(120,160,210,0.15)", zeroline=False)
-    fig.update_yaxes(gridcolor="rgba(120,160,210,0.15)", zeroline=False)
-    return fig
-
-
 def trend_figure(rows: list[dict]) -> go.Figure:
-    periods = [r["period"] for r in rows]
-    return _fig(
-        go.Figure(
-            [
-                go.Bar(
-                    x=periods,
-                    y=[r["incidents"] for r in rows],
-                    name=t("drill.kpi.incidents"),
-                    marker_color="rgba(63,169,245,0.6)",
-                ),
-                go.Scatter(
-                    x=periods,
-                    y=[r["open"] for r in rows],
-                    name=t("drill.kpi.open"),
-                    mode="lines",
-                    line=dict(color="#f5b82e", width=2),
-                ),
-            ]
-        )
+    """Incidents per period, the open ones as the line over them."""
+    return ui.trend_figure(
+        [r["period"] for r in rows],
+        [r["incidents"] for r in rows],
+        [r["open"] for r in rows],
+        (t("drill.kpi.incidents"), t("drill.kpi.open")),
+        font_size=12,
+        margin=6,
     )
 
 
 def category_figure(rows: list[dict]) -> go.Figure:
-    rows = rows[::-1]
-    fig = _fig(
-        go.Figure(
-            go.Bar(
-                x=[r["incidents"] for r in rows],
-                y=[r["minor_name"] for r in rows],
-                orientation="h",
-                marker_color="#3fa9f5",
-                text=[r["incidents"] for r in rows],
-                textposition="outside",
-                cliponaxis=False,
-                textfont=dict(size=11, color="#cfe3ff"),
-                customdata=[r["department"] for r in rows],
-                hovertemplate="%{y}: %{x}（%{customdata}）<extra></extra>",
-            )
-        )
+    """The top minor categories, each with the department it goes to."""
+    return ui.category_figure(
+        [r["minor_name"] for r in rows],
+        [r["incidents"] for r in rows],
+        notes=[r["department"] for r in rows],
+        outside=True,
+        font_size=12,
+        margin=6,
     )
-    fig.update_yaxes(tickfont=dict(size=11), automargin=True, dtick=1)
-    fig.update_xaxes(range=[0, 1.15 * max([r["incidents"] for r in rows], default=1)])
-    return fig
 
 
 def children_table(data: dict) -> html.Table:
@@ -627,7 +592,7 @@ def why_hot(why: dict | None) -> list:
             "risk.tier",
             html.Span(
                 t(f"tier.{rk['tier']}") if rk.get("tier") else t("tier.none"),
-                className=f"badge {TIER_CLASS.get(rk.get('tier'), '')}",
+                className=f"badge {ui.TIER_CLASS.get(rk.get('tier'), '')}",
             ),
         ),
     ]
@@ -646,7 +611,7 @@ def why_hot(why: dict | None) -> list:
             className="why-staff",
             id="drill-staff",
         ),
-        *forecast_rows(why.get("forecast")),
+        *ui.forecast_rows(why.get("forecast")),
     ]
 
 
@@ -757,11 +722,6 @@ def legend(md: dict) -> list:
         html.Div([html.Span(className="swatch", style={"background": i["color"]}), html.Span(i["label"])], className="legend-row")
         for i in md["legend"]
     ]
-
-
-def panel(title: str, body, cls: str = "", pid: str | None = None) -> html.Div:
-    inner = html.Div(body, className="panel-body", **({"id": pid} if pid else {}))
-    return html.Div(className=f"drill-panel {cls}", children=[html.Div(title, className="panel-title"), inner])
 
 
 # --------------------------------------------------------------------------- layout
@@ -898,7 +858,7 @@ def layout(**query):
                                 html.Div(c["drill-children"], id="drill-children", className="panel-body scroll"),
                             ],
                         ),
-                        panel(t("drill.panel.emerging"), c["drill-emerging"], "grow", "drill-emerging"),
+                        drill_panel(t("drill.panel.emerging"), c["drill-emerging"], "grow", "drill-emerging"),
                     ],
                 ),
                 html.Div(
@@ -928,17 +888,17 @@ def layout(**query):
                 html.Div(
                     className="drill-col",
                     children=[
-                        panel(
+                        drill_panel(
                             t("drill.panel.trend"),
-                            dcc.Graph(id="drill-trend", figure=c["drill-trend"], config=GRAPH_CONFIG),
+                            dcc.Graph(id="drill-trend", figure=c["drill-trend"], config=ui.GRAPH_CONFIG),
                             "chart",
                         ),
-                        panel(
+                        drill_panel(
                             t("drill.panel.categories"),
-                            dcc.Graph(id="drill-categories", figure=c["drill-categories"], config=GRAPH_CONFIG),
+                            dcc.Graph(id="drill-categories", figure=c["drill-categories"], config=ui.GRAPH_CONFIG),
                             "chart tall",
                         ),
-                        panel(t("drill.panel.incidents"), c["drill-incidents"], "grow scroll-body", "drill-incidents"),
+                        drill_panel(t("drill.panel.incidents"), c["drill-incidents"], "grow scroll-body", "drill-incidents"),
                     ],
                 ),
             ],

@@ -43,13 +43,13 @@ from geo.incidents.dispatch import RoutingError
 from geo.io.importer import ImportFailed, import_file
 from geo.labels import t
 from geo.security import access, personal
+from geo.web import ui
 from geo.web.auth import actor_name, jurisdiction_wide, permitted
 from geo.web.frame import frame
 from geo.worktime import CST
 from layers import LAYERS, map_config
 
 TABS = ("form", "import", "queue", "supervision")
-TIER_CLASS = {"high": "tier-high", "medium": "tier-medium", "low": "tier-low"}
 MAP_LAYERS = ("grid_risk", "admin_boundaries")
 
 
@@ -63,7 +63,7 @@ def _field(label: str, *control, cls: str = "") -> html.Label:
 
 def _tier(tier: str | None, wide: bool = True) -> html.Span:
     return html.Span(
-        t(f"tier.{tier}") if tier else t("tier.none"), className=f"badge {'wide ' if wide else ''}{TIER_CLASS.get(tier, '')}"
+        t(f"tier.{tier}") if tier else t("tier.none"), className=f"badge {'wide ' if wide else ''}{ui.TIER_CLASS.get(tier, '')}"
     )
 
 

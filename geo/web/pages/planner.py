@@ -32,16 +32,13 @@ from geo.planning.merge import departmental, pieces
 from geo.planning.merge import reject as reject_piece
 from geo.planning.publish import diff, draft_diff, plan_moment, publish
 from geo.planning.snapping import tolerance_from_pixels
+from geo.web import ui
 from geo.web.frame import frame
 
 SNAP_PIXELS = 10
 
 
 # --------------------------------------------------------------------------- data for the map and lists
-
-
-def pct(x) -> str:
-    return "—" if x is None else f"{x * 100:.2f}%"
 
 
 def _fc(features) -> dict:
@@ -276,11 +273,13 @@ def diff_options(conn, admin_code: str) -> list[dict]:
 def score_box(check, last: dict | None = None) -> list:
     out = [
         html.Div(t("planner.score"), className="pl-sub"),
-        html.Div(pct(check.score), className="pl-score", id="pl-score-value"),
+        html.Div(ui.pct(check.score, 2), className="pl-score", id="pl-score-value"),
     ]
     if last:
         out.append(
-            html.Div(t("planner.score.change", before=pct(last["before"]), after=pct(last["after"])), className="pl-delta")
+            html.Div(
+                t("planner.score.change", before=ui.pct(last["before"], 2), after=ui.pct(last["after"], 2)), className="pl-delta"
+            )
         )
     return out
 
@@ -340,7 +339,7 @@ def published_message(result: dict) -> str:
         new=len(result.get("new", [])),
         retired=len(retired),
         retired_codes=f"（{'、'.join(retired)}）" if retired else "",
-        score=pct(result.get("community_score")),
+        score=ui.pct(result.get("community_score"), 2),
     )
 
 
@@ -616,7 +615,7 @@ def act(
             no_update,
             t("planner.msg.refused", what=what)
             + " "
-            + t("planner.score.change", before=pct(last["before"]), after=pct(last["after"])),
+            + t("planner.score.change", before=ui.pct(last["before"], 2), after=ui.pct(last["after"], 2)),
             dict(trigger=trigger, geom=geom, hh=hh, target=target),
             shown,
             None,
