@@ -20,6 +20,42 @@ class CommandError(Exception):
     """An error the user can fix; printed without a traceback."""
 
 
+# --------------------------------------------------------------------------- shared by commands
+# (a command module imports geo.cli, never another command module)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns of `text`: a Chinese character takes two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def text_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows of (label, value...): labels padded to one column, values right-aligned."""
+    width = max(display_width(r[0]) for r in rows)
+    return "\n".join(
+        "  " + r[0] + " " * (width - display_width(r[0])) + "".join(" " * max(16 - display_width(v), 2) + v for v in r[1:])
+        for r in rows
+    )
+
+
+def run_on_db(args, failure: type[Exception], work) -> int:
+    """Run work(conn) on the (test) database and print its summary; `failure` is the
+    user-fixable error, shown without a traceback (exit 1)."""
+    from geo import db
+
+    conn = db.connect(test=args.test)
+    try:
+        result = work(conn)
+    except failure as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        conn.close()
+    print(result.summary())
+    return 0
+
+
 def available() -> dict[str, str]:
     """Command name -> module name, for every module in geo/commands."""
     return {m.name.rstrip("_"): f"geo.commands.{m.name}" for m in pkgutil.iter_modules(commands.__path__)}

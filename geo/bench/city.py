@@ -243,9 +243,9 @@ def incidents(
 def build(conn, shape: CityShape, seed: int = 8, say=print) -> dict:
     """Replace the data tables of `conn` (a bench database only) with the synthetic city.
     Returns the row counts and seconds per step."""
-    from geo.commands.demo import DATA_TABLES
     from geo.coverage import report as coverage
     from geo.demo.generator import load_categories
+    from geo.demo.loader import DATA_TABLES
     from geo.risk import tiers as risk
 
     rng = np.random.default_rng(seed)

@@ -71,11 +71,11 @@ def build(conn, scale: str, say) -> dict:
     """Fill the bench database; returns what was built and how long it took."""
     t = time.perf_counter()
     if scale == "district":
-        from geo.commands import demo
         from geo.demo import generator as demo_data
+        from geo.demo import loader
 
         world = demo_data.generate(progress=say)
-        demo.load(conn, world, say)
+        loader.load(conn, world, say)
         return {"build_seconds": round(time.perf_counter() - t, 1), "generator": "geo/demo/generator.py"}
     from geo.bench import city as bench_city
 

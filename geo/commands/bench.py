@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-HELP = "规模基准测试 (benchmark at district / city scale, issue #8)"
+HELP = "规模基准测试 (benchmark at district / city scale)"
 
 
 def add_arguments(p):

@@ -60,27 +60,11 @@ def parse_settings(pairs: list[str]) -> dict:
     return out
 
 
-def display_width(text: str) -> int:
-    """Terminal columns of `text`: a Chinese character takes two."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def table(rows: list[tuple[str, ...]]) -> str:
-    """Rows of (label, value...): labels padded to one column, values right-aligned."""
-    width = max(display_width(r[0]) for r in rows)
-    return "\n".join(
-        "  " + r[0] + " " * (width - display_width(r[0])) + "".join(" " * max(16 - display_width(v), 2) + v for v in r[1:])
-        for r in rows
-    )
-
-
 def run(args) -> int:
     import json
 
     from geo import db
-    from geo.cli import CommandError
+    from geo.cli import CommandError, text_table
     from geo.coverage import report as coverage
 
     settings = parse_settings(args.set)
@@ -106,7 +90,7 @@ def run(args) -> int:
                 f"{value:.2%}" if key == "coverage_score" else (f"{value:,.0f}" if isinstance(value, float) else f"{value:,}"),
             )
         )
-    print(table(rows))
+    print(text_table(rows))
     worst = sorted(report.scores, key=lambda s: s["score"] if s["score"] is not None else 1)[:5]
     if len(report.scores) > 1 and worst:
         print("得分最低的社区 lowest-scoring communities:")

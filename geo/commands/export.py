@@ -6,7 +6,9 @@ stated is a file someone will overlay wrongly.
 
 from __future__ import annotations
 
-from geo.commands.import_ import run_on_db
+from geo.cli import run_on_db
+
+HELP = "导出数据：GeoJSON、GeoPackage、Shapefile、CSV、Excel (export a layer; the coordinate system is stated)"
 
 LAYERS = ("boundary", "grids", "households", "incidents", "places")
 

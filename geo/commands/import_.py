@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+HELP = "导入数据：边界、网格、住户、事件、场所、人员、参考图层 (import files as batches; history, undo)"
+
 LAYERS = ("boundary", "grids", "households", "incidents", "places", "staff", "reference")
 ACTIONS = ("categories", "history", "undo")
 UNDO_HELP = (
@@ -74,7 +76,7 @@ def add_arguments(p):
 def run(args) -> int:
     import getpass
 
-    from geo.cli import CommandError
+    from geo.cli import CommandError, run_on_db
     from geo.io import importer
 
     user = args.user or getpass.getuser()
@@ -129,7 +131,7 @@ def run(args) -> int:
 
 
 def _reference(args, user: str, progress) -> int:
-    from geo.cli import CommandError
+    from geo.cli import CommandError, run_on_db
     from geo.io import basemap
 
     if not args.kind:
@@ -199,21 +201,4 @@ def _undo(args, user: str) -> int:
     print(
         f"撤销完成 undid batch {done['batch']} ({done['layer']} from {done['file_name']}): {done['removed']} row(s) removed, {done['restored']} restored"
     )
-    return 0
-
-
-def run_on_db(args, failure: type[Exception], work) -> int:
-    """Run work(conn) on the (test) database and print its summary; `failure` is the
-    user-fixable error, shown without a traceback (exit 1)."""
-    from geo import db
-    from geo.cli import CommandError
-
-    conn = db.connect(test=args.test)
-    try:
-        result = work(conn)
-    except failure as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        conn.close()
-    print(result.summary())
     return 0

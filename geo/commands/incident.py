@@ -53,6 +53,7 @@ def run(args) -> int:
 
 def _add(conn, args) -> int:
     from geo.incidents import dispatch as routing
+    from geo.incidents import intake
 
     iid = routing.create_incident(
         conn,
@@ -65,7 +66,7 @@ def _add(conn, args) -> int:
         address=args.address,
         people_involved=args.people,
     )
-    row = _row(conn, iid)
+    row = intake.incident(conn, iid)
     r = routing.route(conn, args.lon, args.lat, args.category, row["reported_at"])
     print(f"事件 incident #{iid} 已接收 received")
     print(f"  网格 grid:        {r.grid_code or '（不在任何网格 in no grid）'} {r.grid_name or ''}")
@@ -134,12 +135,6 @@ def _merge(conn, args) -> int:
     duplicates.merge(conn, args.id, args.into, args.actor)
     print(f"#{args.id} 合并至 merged into #{args.into}")
     return 0
-
-
-def _row(conn, iid):
-    from geo import db
-
-    return db.one(conn, "SELECT reported_at, deadline FROM incident WHERE id = %s", (iid,))
 
 
 def _local(value) -> str:

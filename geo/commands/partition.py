@@ -18,7 +18,7 @@ def run(args) -> int:
 
     from geo import db
     from geo.cli import CommandError
-    from geo.commands.coverage import table
+    from geo.cli import text_table as table
     from geo.planning import partition
 
     conn = db.connect(test=args.test)

@@ -50,8 +50,7 @@ def run(args) -> int:
     import json
 
     from geo import db
-    from geo.cli import CommandError
-    from geo.commands.coverage import table as text_table
+    from geo.cli import CommandError, text_table
     from geo.planning import drafts as planning
 
     def table(rows):

@@ -14,7 +14,7 @@ worker, households in no grid, villages without a service centre, and two depart
 grid layers (police beats, urban-management cells) that disagree with the official one.
 
 The generator is pure (no database): `generate(seed, end)` returns plain tables;
-`geo.commands.demo` loads them. Same seed and same end date give the same data.
+`geo.demo.loader` loads them. Same seed and same end date give the same data.
 """
 
 from __future__ import annotations

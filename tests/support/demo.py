@@ -42,8 +42,8 @@ def ensure_demo(url: str) -> None:
     Reused across runs while generator version, seed and end date match, so only the
     first run of the day pays the load (about a minute).
     """
-    from geo.commands.demo import load
     from geo.demo import generator as demo
+    from geo.demo.loader import load
     from geo.worktime import CST
 
     conn = db.connect(url)
