@@ -1,6 +1,6 @@
 """下周预警: the grids the weekly forecast expects the most incidents in (issue #16).
 
-Drawn from the latest stored 7-day run (geo/analysis/forecast_store.py): the top 5 % of
+Drawn from the latest stored 7-day run (geo/forecast/store.py): the top 5 % of
 grids filled violet with a bright edge, the next 15 % outlined, and a dashed white edge
 where the forecast is rising (at least 15 % and half an incident a week above the last 28 days'
 pace: the forecast warning of the alarm rules). Violet is used by no other layer, so it reads as "forecast",
@@ -19,7 +19,7 @@ EDGE_COLOR = "#e3c8ff"
 
 
 def ensure_weekly_run(conn) -> None:
-    from geo.analysis import forecast_store
+    from geo.forecast import store as forecast_store
 
     if forecast_store.has_current_run(conn):
         return

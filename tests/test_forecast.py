@@ -14,9 +14,9 @@ import pytest
 import shapely
 
 from geo import cli, db
-from geo.analysis import forecast as fc
-from geo.analysis import forecast_backtest as bt
-from geo.analysis import forecast_store
+from geo.forecast import backtest as bt
+from geo.forecast import model as fc
+from geo.forecast import store as forecast_store
 from geo.worktime import CST
 
 COMMUNITY = "620802001001"

@@ -28,8 +28,8 @@ def add_arguments(p):
 
 def run(args) -> int:
     from geo import db
-    from geo.analysis import forecast as fc
     from geo.cli import CommandError
+    from geo.forecast import model as fc
 
     conn = db.connect()
     try:
@@ -46,8 +46,8 @@ def run(args) -> int:
 
 def _forecast(conn, args) -> int:
     from geo import labels
-    from geo.analysis import forecast as fc
-    from geo.analysis import forecast_store
+    from geo.forecast import model as fc
+    from geo.forecast import store as forecast_store
     from geo.worktime import CST
 
     result = fc.forecast(conn, args.as_of, args.days)
@@ -75,7 +75,7 @@ def _forecast(conn, args) -> int:
 
 
 def _backtest(conn, args) -> int:
-    from geo.analysis import forecast_backtest as bt
+    from geo.forecast import backtest as bt
 
     result = bt.backtest(conn, args.weeks, args.bt_days, args.end)
     if args.json_sub or args.json:
@@ -97,7 +97,7 @@ def _backtest(conn, args) -> int:
 
 
 def _weekly(conn) -> int:
-    from geo.analysis import forecast_store
+    from geo.forecast import store as forecast_store
     from geo.worktime import CST
 
     made = forecast_store.ensure_weekly(conn)

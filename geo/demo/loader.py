@@ -46,8 +46,8 @@ def load(conn, world, progress=lambda m: None) -> None:
     """Replace every data table with the demo, in one transaction."""
     from geo import db
     from geo.alerts import rules as alert_rules
-    from geo.analysis import forecast_store
     from geo.coverage import report as coverage
+    from geo.forecast import store as forecast_store
     from geo.risk import tiers as risk
 
     with db.transaction(conn) as cur:

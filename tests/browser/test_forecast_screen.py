@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from geo import db
-from geo.analysis import forecast_store
+from geo.forecast import store as forecast_store
 from tests.browser.chromium import chromium_driver, click_map_at, wait_for
 from tests.support.webapp import running_app
 

@@ -17,8 +17,9 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from geo import config, db, labels
-from geo.analysis import dashboard, forecast_store, indicators
+from geo.analysis import dashboard, indicators
 from geo.cache import LRU
+from geo.forecast import store as forecast_store
 from geo.labels import t
 from geo.security.masking import mask_phone
 from geo.web import alerts_screen, nav, ui
@@ -33,7 +34,7 @@ from layers import LAYERS, map_config
 def kpi_cards(k: dict, forecast_hit: dict | None = None) -> list:
     """The KPI strip: each value with its window under it and its definition as a tooltip
     (geo.analysis.indicators), ratios over too few cases as "样本不足"; `forecast_hit` is
-    last week's forecast against what happened (geo.analysis.forecast_store.last_week)."""
+    last week's forecast against what happened (geo.forecast.store.last_week)."""
     year = indicators.window_caption(*indicators.last_days(dashboard.YEAR_DAYS))
     cards = [
         ("kpi-today", "today", t("kpi.today"), f"{k['today']:,}", t("unit.items"), "今日", ""),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from geo import db
-from geo.analysis import forecast as fc
+from geo.forecast import model as fc
 from geo.worktime import CST
 
 WEEK_DAYS = 7

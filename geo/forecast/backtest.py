@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from geo import db
-from geo.analysis import forecast as fc
+from geo.forecast import model as fc
 
 METHODS = ("model", "counts_28", "counts_90", "counts_365", "risk_tier", "risk_tier_today")
 LABELS = {
