@@ -316,7 +316,8 @@ def test_forecast_warning_for_top_grids_whose_forecast_is_rising(world):
 
 
 def test_forecast_warning_from_the_stored_weekly_forecast(world):
-    from geo.analysis import forecast, forecast_store
+    from geo.forecast import model as forecast
+    from geo.forecast import store as forecast_store
 
     as_of = forecast_store.week_start()
     grid = lambda code, expected, recent, rank, tier, rising: dict(  # noqa: E731

@@ -58,10 +58,10 @@ def tick_if_due(url: str | None = None) -> dict | None:
 
 
 def stored_forecast(conn, share: float, now: datetime | None = None) -> list[dict]:
-    """The forecast warning's input from the stored weekly forecast (geo.analysis.forecast_store):
+    """The forecast warning's input from the stored weekly forecast (geo.forecast.store):
     its top-5% grids whose forecast is rising (at least forecast.RISING_RATIO times the last
     28 days' pace), narrowed to the top `share` of grids when that is smaller than 5%."""
-    from geo.analysis import forecast_store
+    from geo.forecast import store as forecast_store
 
     rows = forecast_store.rising_top_grids(conn, now)
     if rows and share < 0.05:

@@ -244,8 +244,8 @@ def hotspots(conn, repeat: int, days: int = 90) -> dict:
 def forecast(conn, repeat: int, weeks: int = 8) -> dict:
     """Issue #16: the full 7-day forecast of every grid (read, fit, predict, explain), and
     the backtest's figures (hit rate, PAI of the model and the baselines over `weeks`)."""
-    from geo.analysis import forecast as fc
-    from geo.analysis import forecast_backtest as bt
+    from geo.forecast import backtest as bt
+    from geo.forecast import model as fc
 
     fc.forecast(conn, days=7)  # the first run pays the imports (scikit-learn): a process does once
     r = timed(lambda: fc.forecast(conn, days=7), repeat, budget_s=120)

@@ -25,7 +25,8 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from geo import cache, db, labels
-from geo.analysis import dashboard, drill, drill_geo, forecast_store, indicators, rankings
+from geo.analysis import dashboard, drill, drill_geo, indicators, rankings
+from geo.forecast import store as forecast_store
 from geo.labels import t
 from geo.security import access, accounts
 from geo.security.masking import mask_phone
