@@ -7,7 +7,8 @@ same key at once compute it once (issue #17): the first computes, the others wai
 result (or its exception) instead of repeating the work: fifty screens refreshing after the
 same write, or asking for the same new tile, cost one computation per worker, not fifty. Its users: the big
 screen's counts (geo/analysis/dashboard.py, geo/analysis/heat.py), vector tiles within a
-byte budget (geo/web/api/tiles.py), the drill page's jurisdiction-wide hotspot statistics.
+byte budget (geo/web/api/tiles.py), the drill page's jurisdiction-wide hotspot statistics,
+the hotspot weights, and the web workers' signed-in sessions (geo/security/session_cache.py).
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ class LRU:
             while self.weight > self.maxsize and self._items:
                 old, _ = self._items.popitem(last=False)
                 self.weight -= self._weights.pop(old)
+
+    def discard(self, key: Hashable) -> None:
+        """Drop the entry under `key`, if any (e.g. a session signed out)."""
+        with self._lock:
+            if key in self._items:
+                del self._items[key]
+                self.weight -= self._weights.pop(key)
 
     def clear(self) -> None:
         with self._lock:

@@ -8,7 +8,7 @@
 | QUANYU_BASEMAP_CRS | wgs84 | the basemap's coordinate system: wgs84 or gcj02 (AMap/Tencent-style tiles) |
 | QUANYU_BASEMAP_ATTRIBUTION | "" | attribution text shown on the map |
 | QUANYU_LIVE_SECONDS | 5 | how often the big screen polls for changes |
-| QUANYU_TILE_TIMEOUT_S | 10 | longest a vector tile's queries may run (pg_tileserv's default too) |
+| QUANYU_STATEMENT_TIMEOUT_TILES | 10 | longest a vector tile's queries may run, in seconds (pg_tileserv's default too) |
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
 VAR_DIR = REPO_ROOT / "var"
+# Longest a vector tile's queries may run by default (seconds; pg_tileserv's DbTimeout is 10 s
+# too): geo.tiles sets it on the tile's transaction, geo.web.auth on every /tiles/ request.
+TILE_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def settings() -> Settings:
         basemap_crs=crs,
         basemap_attribution=os.environ.get("QUANYU_BASEMAP_ATTRIBUTION", ""),
         live_seconds=float(os.environ.get("QUANYU_LIVE_SECONDS", "5")),
-        tile_timeout_s=_positive_seconds("QUANYU_TILE_TIMEOUT_S", "10"),
+        tile_timeout_s=_positive_seconds("QUANYU_STATEMENT_TIMEOUT_TILES", str(TILE_TIMEOUT_S)),
     )
 
 

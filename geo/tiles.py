@@ -73,7 +73,7 @@ class TileTimeout(Exception):
 
 def render(conn, layer, z: int, x: int, y: int, params: dict, gcj02: bool = False, timeout_s: float | None = None) -> bytes:
     """The layer's tile: by its `render` (which may decline with None), else by PostGIS from
-    its SQL; every query of it under a statement timeout (QUANYU_TILE_TIMEOUT_S, or
+    its SQL; every query of it under a statement timeout (QUANYU_STATEMENT_TIMEOUT_TILES, or
     `timeout_s`). A tile cut off raises TileTimeout with the transaction rolled back, so
     the connection is free again at once."""
     dx, dy = gcj02_shift(z, x, y) if gcj02 else (0.0, 0.0)
@@ -91,7 +91,7 @@ def render(conn, layer, z: int, x: int, y: int, params: dict, gcj02: bool = Fals
         conn.rollback()
         raise TileTimeout(
             f"tile {layer.id}/{z}/{x}/{y} took longer than {seconds:g} s and was cut off: zoom in or narrow the "
-            "time window; if such tiles are expected, raise QUANYU_TILE_TIMEOUT_S"
+            "time window; if such tiles are expected, raise QUANYU_STATEMENT_TIMEOUT_TILES"
         ) from None
 
 

@@ -38,6 +38,15 @@ def test_empty_values_are_cached_and_clear_empties():
     assert len(lru) == 0 and lru.weight == 0 and lru.get_if_present("tile") is None
 
 
+def test_discard_drops_one_entry_and_its_weight():
+    lru = LRU(10, weigh=len)
+    lru.put("a", b"aaa")
+    lru.put("b", b"bb")
+    lru.discard("a")
+    lru.discard("never there")
+    assert lru.get_if_present("a") is None and lru.get_if_present("b") == b"bb" and lru.weight == 2
+
+
 def test_threads_never_lose_the_bookkeeping():
     lru = LRU(50, weigh=len)
 

@@ -1,4 +1,4 @@
-"""Every tile query runs under a statement timeout (QUANYU_TILE_TIMEOUT_S, as pg_tileserv's
+"""Every tile query runs under a statement timeout (QUANYU_STATEMENT_TIMEOUT_TILES, as pg_tileserv's
 DbTimeout): a slow one is cut off by PostgreSQL, answers 503 with what to do, and leaves
 its pooled connection free; a tile in time leaves the transaction's setting as it was."""
 
@@ -41,7 +41,7 @@ def test_a_slow_tile_query_is_cut_off_and_the_connection_is_usable(loop_world):
         tiles.render(conn, SLOW, z, x, y, {}, timeout_s=0.3)
     assert time.monotonic() - started < SLEEP_S / 2
     message = str(info.value)
-    assert f"slow_test/{z}/{x}/{y}" in message and "0.3 s" in message and "QUANYU_TILE_TIMEOUT_S" in message
+    assert f"slow_test/{z}/{x}/{y}" in message and "0.3 s" in message and "QUANYU_STATEMENT_TIMEOUT_TILES" in message
     assert db.scalar(conn, "SELECT 1") == 1  # rolled back, not left aborted
     assert db.scalar(conn, "SHOW statement_timeout") == "0"  # the setting went with the transaction
 
@@ -59,7 +59,7 @@ def test_a_tile_in_time_keeps_the_timeout_to_itself(loop_world):
 @pytest.fixture
 def client(loop_world, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", cluster.database_url(test=True))  # the pooled connections read DATABASE_URL
-    monkeypatch.setenv("QUANYU_TILE_TIMEOUT_S", "0.3")
+    monkeypatch.setenv("QUANYU_STATEMENT_TIMEOUT_TILES", "0.3")
     monkeypatch.setitem(LAYERS, SLOW.id, SLOW)
     app = flask.Flask("tile-timeout")
     app.register_blueprint(maptiles.bp)
@@ -86,6 +86,6 @@ def test_a_slow_tile_answers_503_and_never_holds_a_connection(client, conn):
 
 @pytest.mark.parametrize("raw", ["0", "-1", "ten", "nan", "1e9"])
 def test_a_bad_timeout_setting_is_refused_by_name(monkeypatch, raw):
-    monkeypatch.setenv("QUANYU_TILE_TIMEOUT_S", raw)
-    with pytest.raises(ValueError, match="QUANYU_TILE_TIMEOUT_S must be a number of seconds above 0"):
+    monkeypatch.setenv("QUANYU_STATEMENT_TIMEOUT_TILES", raw)
+    with pytest.raises(ValueError, match="QUANYU_STATEMENT_TIMEOUT_TILES must be a number of seconds above 0"):
         config.settings()

@@ -29,6 +29,7 @@ import psycopg2
 
 from geo import db
 from geo import pgserver as cluster
+from geo.cache import LRU
 from geo.security import accounts
 
 MAX_ENTRIES = 20_000  # sessions one worker keeps; beyond it the oldest are dropped
@@ -92,8 +93,8 @@ class _Epoch:
 
 
 _epoch = _Epoch()
-_entries: dict[str, tuple[accounts.Session, float]] = {}  # token digest -> (session, validated at, monotonic)
-_entries_lock = threading.Lock()
+# token digest -> (session, validated at, monotonic); beyond MAX_ENTRIES the least recently used go
+_entries = LRU(MAX_ENTRIES)
 
 
 def _key(token: str) -> str:
@@ -107,7 +108,7 @@ def lookup(token: str | None) -> accounts.Session | None:
         return None
     key = _key(token)
     epoch = _epoch.current()
-    hit = _entries.get(key)
+    hit = _entries.get_if_present(key)
     if hit is not None and epoch is not None:
         sess, at = hit
         fresh = time.monotonic() - at < cache_seconds() and sess.epoch == epoch
@@ -115,22 +116,17 @@ def lookup(token: str | None) -> accounts.Session | None:
             return sess
     with db.system() as conn:
         sess = accounts.session(conn, token)
-    with _entries_lock:
-        if sess is None:
-            _entries.pop(key, None)
-            return None
-        if len(_entries) >= MAX_ENTRIES:
-            for old in sorted(_entries, key=lambda k: _entries[k][1])[: MAX_ENTRIES // 10]:
-                del _entries[old]
-        _entries[key] = (sess, time.monotonic())
+    if sess is None:
+        _entries.discard(key)
+        return None
+    _entries.put(key, (sess, time.monotonic()))
     return sess
 
 
 def forget(token: str | None) -> None:
     """Drop a session signed out here, and read the version again on the next request."""
     if token:
-        with _entries_lock:
-            _entries.pop(_key(token), None)
+        _entries.discard(_key(token))
     _epoch.recheck()
 
 
@@ -140,6 +136,5 @@ def recheck() -> None:
 
 
 def clear() -> None:
-    with _entries_lock:
-        _entries.clear()
+    _entries.clear()
     _epoch.recheck()

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import flask
 import psycopg2.errors
 
-from geo import db
+from geo import config, db
 from geo.labels import t
 from geo.security import access, accounts, session_cache
 
@@ -120,7 +120,7 @@ def guard():
 # QUANYU_STATEMENT_TIMEOUT_<CLASS> overrides): anonymous reads least, printed reports most.
 STATEMENT_TIMEOUTS = (
     (OPEN311_PREFIX, "OPEN311", 5),
-    ("/tiles/", "TILES", 10),
+    ("/tiles/", "TILES", config.TILE_TIMEOUT_S),  # geo.tiles sets the same on each tile's transaction
     ("/reports/", "REPORTS", 60),
     ("", "DEFAULT", 30),  # APIs, pages and Dash callbacks
 )
