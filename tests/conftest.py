@@ -12,11 +12,12 @@ tests/fuzz/ (marker `fuzz`): `pytest -m "not browser"` runs the fast suite.
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
 
-from geo import db
+from geo import cli, db
 from tests.support import coverage as coverage_world
 from tests.support import demo, drill, imports, loop, tiny
 from tests.support import risk as risk_world
@@ -94,6 +95,20 @@ def loop_world(tiny_jurisdiction, categories, conn):
     """The incident loop's world: three grids, one with staff (tests/support/loop.py)."""
     loop.add_loop_world(conn)
     return conn
+
+
+@pytest.fixture
+def shell(loop_world, monkeypatch, capsys):
+    """A function running `python -m geo ARGS...` in-process on the loop world's database:
+    (exit code, stdout, stderr)."""
+    monkeypatch.setenv("DATABASE_URL", os.environ.get("TEST_DATABASE_URL") or db.cluster.database_url(test=True))
+
+    def run(*argv):
+        code = cli.main([str(a) for a in argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@ one-line description, and commands do their work through the domain packages."""
 
 from __future__ import annotations
 
-import os
 import re
-
-import pytest
 
 from geo import cli, db
 from tests.support.loop import GRID_SW, IN_SW
@@ -31,18 +28,6 @@ def test_import_and_export_say_what_they_do_in_the_list():
     helps = subcommands()
     assert helps["import"].startswith("导入数据") and "import" in helps["import"]
     assert helps["export"].startswith("导出数据") and "export" in helps["export"]
-
-
-@pytest.fixture
-def shell(loop_world, monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", os.environ.get("TEST_DATABASE_URL") or db.cluster.database_url(test=True))
-
-    def run(*argv):
-        code = cli.main([str(a) for a in argv])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_simulate_reports_routed_synthetic_incidents(shell, loop_world):

@@ -1,12 +1,5 @@
-"""Coverage analysis on small exact geometries in the tiny jurisdiction.
-
-Layout (lon/lat boxes; the urban community 001 is x 106.65-106.66, the village 002 is
-x 106.66-106.67, both y 35.53-35.55):
-  A 106.650-106.655 x 35.530-35.540   urban, leader + full-time worker
-  B 106.655-106.661 x 35.530-35.540   urban, reaches 0.001 deg into the village: overlap with D, crossing
-  C 106.650-106.660 x 35.5401-35.550  urban, drawn 0.0001 deg (11 m) short of A and B: a sliver
-  D 106.660-106.671 x 35.530-35.545   rural, reaches 0.001 deg beyond the jurisdiction: outside;
-                                       leaves the village's top 106.66-106.67 x 35.545-35.55 as a gap
+"""Coverage analysis on small exact geometries in the tiny jurisdiction: the grids A-D of
+tests/support/coverage.py (a gap, a sliver, an overlap, a crossing, a grid outside).
 Expected areas are geodesic (pyproj.Geod), independent of the analysis' projected areas.
 """
 

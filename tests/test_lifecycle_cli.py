@@ -3,25 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 
-import pytest
-
-from geo import cli, db
 from geo.security import apikeys
 from tests.support.loop import GRID_SW, IN_SW, OUTSIDE
-
-
-@pytest.fixture
-def shell(loop_world, monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", os.environ.get("TEST_DATABASE_URL") or db.cluster.database_url(test=True))
-
-    def run(*argv):
-        code = cli.main([str(a) for a in argv])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_apikey_create_prints_a_working_key(shell, loop_world):
