@@ -53,6 +53,10 @@
         if (clicks) { state = !state; if (state) play(); }
         return [state, state ? labels.on : labels.off];
       },
+      fromVersions: function (versions, known) {
+        const v = versions && versions.alert;
+        return v === undefined || v === null || v === known ? window.dash_clientside.no_update : v;
+      },
       ring: function (data, on) {
         const fresh = (data || []).filter(function (a) { return a.new; }).map(function (a) { return a.id; });
         if (seen !== null && on && fresh.some(function (id) { return !seen.has(id); })) play();

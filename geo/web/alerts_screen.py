@@ -201,6 +201,17 @@ def clock(_n):
     return no_update if result is None else result
 
 
+# With push on (assets/live.js), `versions` arrive the moment a writer commits: the alarms'
+# counter is taken from them in the browser, so the alarms are asked for at once, before the
+# map's tile requests the same write sets off fill the browser's few connections.
+clientside_callback(
+    ClientsideFunction(namespace="alerts", function_name="fromVersions"),
+    Output("alert-version", "data", allow_duplicate=True),
+    Input("versions", "data"),
+    State("alert-version", "data"),
+    prevent_initial_call=True,
+)
+
 clientside_callback(
     ClientsideFunction(namespace="alerts", function_name="markers"),
     Output("alert-marker-state", "data"),
