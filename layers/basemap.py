@@ -13,10 +13,25 @@ from layers import LegendItem, MapLayer
 # Dark wall screen: roads light on dark, majors warm so they read from the operators' desks.
 ROAD_COLOURS = ["match", ["get", "rank"], 1, "#e0a458", 2, "#c3ccd8", 3, "#8593a6", "#5f6e82"]
 
-# Ranks by zoom: a county at zoom 9 is its highways and rivers; every alley from zoom 14.
-BY_RANK = """SELECT geom, kind, class, rank, name FROM basemap_feature
-              WHERE geom && (SELECT b FROM bbox)
-                AND rank <= CASE WHEN %(z)s < 10 THEN 1 WHEN %(z)s < 12 THEN 2 WHEN %(z)s < 14 THEN 3 ELSE 4 END"""
+# Ranks by zoom: a county at zoom 9 is its highways and rivers; every alley from zoom 14. One
+# branch per zoom band, each with its rank bound written out, so that PostgreSQL uses the partial
+# index of that band (migration 0071) and skips the other branches (z is bound as a constant).
+_BAND = """SELECT geom, kind, class, rank, name FROM basemap_feature
+            WHERE geom && (SELECT b FROM bbox) AND rank <= {rank} AND {zoom}"""
+BY_RANK = (
+    "SELECT * FROM ("
+    + " UNION ALL ".join(
+        _BAND.format(rank=rank, zoom=zoom)
+        for rank, zoom in (
+            (1, "%(z)s < 10"),
+            (2, "%(z)s >= 10 AND %(z)s < 12"),
+            (3, "%(z)s >= 12 AND %(z)s < 14"),
+            (4, "%(z)s >= 14"),
+        )
+    )
+    + ") AS by_rank WHERE true"
+)
+
 
 LAYER = MapLayer(
     id="basemap",

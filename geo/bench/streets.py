@@ -32,7 +32,7 @@ NAMES = ["人民路", "解放路", "建设路", "中山街", "新华路", "和�
 
 def street_network(conn, segments: int, target: int = 300, seed: int = 8):
     """Lines (lon/lat) with names and classes: a jittered street grid over the busiest
-    communities, densest where households are (about four blocks per grid of `target`
+    communities, densest where households are (about eight blocks per grid of `target`
     households), community after community until about `segments` road pieces."""
     rng = np.random.default_rng(seed)
     rows = db.rows(
@@ -49,7 +49,7 @@ def street_network(conn, segments: int, target: int = 300, seed: int = 8):
         c = community.centroid
         frame = LocalFrame(c.x, c.y)
         region = frame.to_m(community)
-        d = float(np.clip(math.sqrt(region.area * target / (4 * max(r["households"], 1))), 60.0, 400.0))
+        d = float(np.clip(math.sqrt(region.area * target / (8 * max(r["households"], 1))), 50.0, 400.0))
         minx, miny, maxx, maxy = region.bounds
         for axis in (0, 1):
             lo, hi = (minx, maxx) if axis == 0 else (miny, maxy)
