@@ -2,8 +2,8 @@
 app served as in production (gunicorn, geo.bench.app_server), on 127.0.0.1 only.
 
 A screen does what the big screen's page does: its first load (the page, the layout, the
-current versions and every visible layer's tiles of the initial view), then every
-`poll_s` the version poll (the Dash callback the page's timer fires); when the versions
+current versions and every visible layer's tiles of the initial view; reported apart, and
+the step's clock starts once the screens are open), then every `poll_s` the version poll (the Dash callback the page's timer fires); when the versions
 moved, the two refresh callbacks (panels, feed) and the tiles of each layer whose versions
 moved, as the map re-requests them. Each screen has its own session (signed in like any
 account) and its own keep-alive connection, like a browser tab.
@@ -38,6 +38,7 @@ from geo.bench.measure import PROBE_TITLE
 
 DEFAULT_STEPS = (10, 25, 50, 100, 150, 200, 300)
 CROSSING_MS = 1000.0
+FIRST_LOAD_WAIT_S = 180.0  # the screens' first loads before a step's clock starts, at most
 
 POLL = {
     "output": "versions.data",
@@ -157,22 +158,29 @@ class View:
         return {lid for lid, depends, _ in self.layers if any(old.get(n) != new.get(n) for n in depends)}
 
 
-def screen_loop(client: Client, view: View, poll_s: float, stop: threading.Event, start_delay: float) -> None:
-    """A wall screen from first load until `stop`: poll, and on a change refresh as the page does."""
+def screen_loop(
+    client: Client, view: View, poll_s: float, stop: threading.Event, start_delay: float, loaded: threading.Semaphore
+) -> None:
+    """A wall screen from first load until `stop`: poll, and on a change refresh as the page
+    does. The first load's requests are kinds of their own (first_page, first_tile) and
+    `loaded` is released once it is done: the step measures screens that are open."""
     if stop.wait(start_delay):
         return
-    client.request("page", "GET", "/")
-    client.request("page", "GET", "/_dash-layout")
-    status, body = client.request("poll", "GET", "/api/versions")
+    client.request("first_page", "GET", "/")
+    client.request("first_page", "GET", "/_dash-layout")
+    status, body = client.request("first_page", "GET", "/api/versions")
     versions = json.loads(body) if status == 200 else {}
     for path in view.tile_paths(versions):
-        client.request("tile", "GET", path)
+        client.request("first_tile", "GET", path)
+    loaded.release()
     feed_last = None
     while not stop.wait(poll_s):
         status, body = client.request("poll", "POST", "/_dash-update-component", POLL | {"state": _state(versions)})
         if status != 200:
-            continue  # 204: nothing changed; 503: the next tick retries, as the page does
-        new = json.loads(body)["response"]["versions"]["data"]
+            continue  # 503: the next tick retries, as the page does
+        new = (json.loads(body).get("response", {}).get("versions") or {}).get("data")
+        if new is None:
+            continue  # no_update: nothing changed (Dash answers 204, or 200 with no outputs)
         moved = view.moved(versions, new)
         client.request("refresh", "POST", "/_dash-update-component", _multi(PANELS, new))
         status, body = client.request(
@@ -301,20 +309,23 @@ def end_sessions(url: str, sessions: list[tuple[str, str]]) -> None:
 
 
 def step(base: str, setup: Setup, screens: int, seconds: float, poll_s: float, rate: float, burst_s: float) -> dict:
-    """`screens` screens for `seconds`; a write burst starts a third of the way in."""
-    rec, stop, ids = Recorder(), threading.Event(), []
+    """`screens` screens open (their first loads done, or FIRST_LOAD_WAIT_S spent), then
+    `seconds` of polling with a write burst starting a third of the way in."""
+    rec, stop, ids, loaded = Recorder(), threading.Event(), [], threading.Semaphore(0)
     rng = random.Random(screens)
     threads = [
         threading.Thread(
             target=screen_loop,
-            args=(Client(base, tok, csrf, rec), setup.view, poll_s, stop, rng.uniform(0, poll_s)),
+            args=(Client(base, tok, csrf, rec), setup.view, poll_s, stop, rng.uniform(0, poll_s), loaded),
             daemon=True,
         )
         for tok, csrf in setup.sessions[:screens]
     ]
-    t0 = time.monotonic()
+    t_open = time.monotonic()
     for th in threads:
         th.start()
+    opened = sum(loaded.acquire(timeout=max(0.1, t_open + FIRST_LOAD_WAIT_S - time.monotonic())) for _ in threads)
+    t0 = time.monotonic()
     burst = threading.Thread(
         target=lambda: stop.wait(seconds / 3) or writer(base, setup.keys, setup.points, setup.codes, rate, burst_s, rec, ids),
         daemon=True,
@@ -325,12 +336,14 @@ def step(base: str, setup: Setup, screens: int, seconds: float, poll_s: float, r
     for th in threads + [burst]:
         th.join(timeout=120)
     elapsed = time.monotonic() - t0
-    screen_kinds = ("page", "poll", "refresh", "tile")
+    steady = ("poll", "refresh", "tile")
     return {
         "screens": screens,
+        "opened": opened,
+        "first_loads_s": round(t0 - t_open, 1),
         "seconds": round(elapsed, 1),
-        "screen_requests": rec.summary(elapsed, screen_kinds),
-        "by_kind": {k: rec.summary(elapsed, (k,)) for k in screen_kinds},
+        "screen_requests": rec.summary(elapsed, steady),
+        "by_kind": {k: rec.summary(elapsed, (k,)) for k in ("first_page", "first_tile") + steady},
         "writes": rec.summary(burst_s, ("write",)) | {"target_per_s": rate, "written": len(ids)},
         "_ids": ids,
     }
@@ -364,7 +377,6 @@ def run(
         "step_seconds": step_seconds,
         "steps": [],
     }
-    all_ids: list[int] = []
     started = time.monotonic()
     try:
         with app_server.running(url, workers=workers, threads=threads) as app:
@@ -378,7 +390,7 @@ def run(
                 sign_in_screens(url, setup.sessions, n)
                 say(f"  load: {n} screens …")
                 r = step(app.base, setup, n, step_seconds, poll_s, write_rate, burst_s)
-                all_ids += r.pop("_ids")
+                r.pop("_ids")
                 out["steps"].append(r)
                 s = r["screen_requests"]
                 say(f"    p95 {s.get('p95_ms')} ms, {s['throughput_per_s']} req/s, errors {s['errors']}, 503 {s['busy_503']}")
@@ -390,10 +402,13 @@ def run(
         try:
             for key_id in setup.key_ids:
                 apikeys.revoke(conn, key_id)
-            if all_ids:
-                with db.transaction(conn) as cur:
-                    cur.execute("UPDATE incident SET title = %s WHERE id = ANY(%s)", (PROBE_TITLE, all_ids))
-                m.remove_probes(conn)
+            # every incident a load run wrote (this one's, and an interrupted earlier run's)
+            with db.transaction(conn) as cur:
+                cur.execute(
+                    "UPDATE incident SET title = %s WHERE description LIKE %s AND title IS DISTINCT FROM %s",
+                    (PROBE_TITLE, PROBE_TITLE + " load %", PROBE_TITLE),
+                )
+            m.remove_probes(conn)
         finally:
             conn.close()
     out |= crossing(out["steps"])

@@ -158,6 +158,14 @@ def bulk_import(conn, rows: int) -> dict:
     return out
 
 
+def unlink_alerts(cur, ids_sql: str, params: tuple) -> None:
+    """Probe incidents can raise alarms (the alert triggers of migration 0050 link them in
+    alert_incident); the links go before the incidents do. The alarms themselves stay."""
+    cur.execute("SELECT to_regclass('alert_incident') IS NOT NULL")
+    if cur.fetchone()[0]:
+        cur.execute(f"DELETE FROM alert_incident WHERE incident_id IN ({ids_sql})", params)
+
+
 def remove_probes(conn) -> None:
     """Delete what the benchmark added (history rows are append-only and stay)."""
     from geo.bench.alerts import remove_probe_alerts
@@ -178,6 +186,7 @@ def remove_probes(conn) -> None:
             "DELETE FROM incident_history WHERE incident_id IN (SELECT id FROM incident WHERE title = %s)", (PROBE_TITLE,)
         )
         cur.execute("ALTER TABLE incident_history ENABLE TRIGGER incident_history_append_only")
+        unlink_alerts(cur, "SELECT id FROM incident WHERE title = %s", (PROBE_TITLE,))
         cur.execute("DELETE FROM incident WHERE title = %s", (PROBE_TITLE,))
         cur.execute("DELETE FROM household WHERE address LIKE %s", (PROBE_TITLE + "-%",))
         if merged:

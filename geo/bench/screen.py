@@ -26,7 +26,7 @@ from pathlib import Path
 
 from geo import config, db
 from geo.bench import app_server
-from geo.bench.measure import strip, summary, timed
+from geo.bench.measure import strip, summary, timed, unlink_alerts
 from geo.worktime import CST
 
 VIEW_PX = (1280, 800)  # the map's share of a 1920x1080 big screen
@@ -211,6 +211,7 @@ def interactions(url: str, repeat: int) -> dict:
             ms.append((time.perf_counter() - t) * 1000)
     finally:  # by id (they have no history): remove_probes would need a lock the caller's open transaction may hold
         with db.transaction(conn) as cur:
+            unlink_alerts(cur, "SELECT unnest(%s::bigint[])", (ids,))
             cur.execute("DELETE FROM incident WHERE id = ANY(%s)", (ids,))
     out["live_refresh_panels_after_change"] = summary(ms) | {"write": "a probe incident now and one 1-20 days ago"}
 
