@@ -518,6 +518,7 @@ ZH_CN: dict[str, str] = {
     "intake.behaviour.1": "情绪波动",
     "intake.behaviour.2": "扬言过激",
     "intake.behaviour.3": "有过激行为",
+    "intake.unknown": "未知",  # a factor the source (a ledger import) did not give
     "intake.photo": "现场照片（JPEG/PNG，不超过 5 MB）",
     "intake.photo.drop": "拖放或点击选择照片",
     "intake.photo.ok": "已选照片",

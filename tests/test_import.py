@@ -215,7 +215,7 @@ def test_incidents_every_format(gridded, categories, tmp_path, fmt):
         (r["title"], r["minor_code"], r["source"], r["people_involved"], r["conflict_intensity"], r["status"]) for r in got
     ] == [
         ("楼上漏水", "0103", "patrol", 2, 2, "registered"),
-        ("婚姻家庭纠纷", "0101", "import", 1, 0, "received"),  # defaults: title = category name
+        ("婚姻家庭纠纷", "0101", "import", None, None, "received"),  # title = category name; factors unknown
     ]
     assert [r["reported_at"] for r in got] == [reported, reported]
     # 邻里纠纷 7 working days, 婚姻家庭纠纷 15 working days, counted from the Friday report

@@ -127,10 +127,12 @@ def incidents(categories: v.Categories) -> tuple[Field, ...]:
         Field("title", aliases=("标题", "事件名称", "诉求标题"), label="标题"),
         Field("description", aliases=("描述", "简述", "内容", "诉求内容", "事件描述", "问题描述", "来电内容"), label="描述"),
         Field("source", v.choice(v.SOURCES), default="import", aliases=("来源", "渠道", "来源渠道"), label="来源"),
-        Field("people_involved", v.integer(0, 1_000_000), default=1, aliases=("涉事人数", "涉及人数"), label="涉事人数"),
-        Field("duration_days", v.integer(0, 36_500), default=0, aliases=("持续天数",), label="持续天数"),
-        Field("conflict_intensity", v.choice(v.INTENSITY), default=0, aliases=("冲突程度",), label="冲突程度"),
-        Field("behaviour_risk", v.integer(0, 3), default=0, aliases=("behavior_risk", "行为风险"), label="行为风险"),
+        # The four risk factors stay NULL (unknown) when the file does not give them: a ledger
+        # without them is assessed from what it does say (migration 0040), not as "calm".
+        Field("people_involved", v.integer(0, 1_000_000), aliases=("涉事人数", "涉及人数"), label="涉事人数"),
+        Field("duration_days", v.integer(0, 36_500), aliases=("持续天数",), label="持续天数"),
+        Field("conflict_intensity", v.choice(v.INTENSITY), aliases=("冲突程度",), label="冲突程度"),
+        Field("behaviour_risk", v.integer(0, 3), aliases=("behavior_risk", "行为风险"), label="行为风险"),
         Field(
             "status",
             v.choice(v.STATUSES),

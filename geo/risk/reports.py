@@ -83,7 +83,10 @@ SELECT i.id, i.title, i.description, i.reported_at, i.address, i.people_involved
 _OPEN = "i.closed_at IS NULL AND i.status NOT IN ('closed', 'followed_up', 'cancelled')"
 
 
-def scale_label(people: int) -> str:
+def scale_label(people: int | None) -> str:
+    """规模 of a dispute by its people; 不详 when the source did not say (a ledger import)."""
+    if people is None:
+        return "不详"
     return next(name for minimum, name in _SCALES if people >= minimum)
 
 
@@ -122,7 +125,7 @@ def ledger(conn, tier: str, town_code: str | None = None, days: int = 365) -> li
             "地点": r["address"] or "",
             "规模": scale_label(r["people_involved"]),
             "类别": r["category"],
-            "涉及人数": r["people_involved"],
+            "涉及人数": "" if r["people_involved"] is None else r["people_involved"],
             "简述": r["description"] or "",
             "主要当事人": mask_name(r["reporter_name"]) or "",
             "化解时限": _day(r["deadline"]),

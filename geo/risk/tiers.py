@@ -9,6 +9,7 @@ the CLI, the screens and the reports.
 
 from __future__ import annotations
 
+import csv
 import json
 import tomllib
 from datetime import datetime
@@ -36,7 +37,16 @@ _INCIDENT_KEYS = {
     "returned",
     "per_return",
     "max_returns",
+    "unknown_high",
+    "unknown_medium",
+    "context_days",
+    "repeat_metres",
+    "repeats",
+    "grid_recent",
+    "words",
 }
+# What a word of data/risk_words.csv may stand for, with the values its factor takes.
+WORD_FACTORS = {"people": (1, 1_000_000), "duration": (1, 36_500), "intensity": (1, 3), "behaviour": (1, 3)}
 _GRID_KEYS = {
     "mode",
     "high",
@@ -74,8 +84,51 @@ def read_config(path: str | Path = DEFAULT_CONFIG) -> dict:
         raise RiskConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise RiskConfigError(f"{path}: not valid TOML ({exc})") from None
+    words = cfg.get("incident", {}).get("words")
+    if isinstance(words, str):
+        cfg["incident"]["words"] = read_words(path.parent / words)
     validate(cfg)
     return cfg
+
+
+def read_words(path: str | Path) -> list[list]:
+    """The escalation words of a CSV (word, factor, value[, note]) as [word, factor, value] lists.
+
+    Why a CSV beside risk.toml: the list is the part a center extends most (local wordings
+    of 群体, 讨薪 …), and a spreadsheet is where its staff keep such lists.
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        raise RiskConfigError(f"{path}: no such file (incident.words names the escalation word list)") from None
+    words = []
+    for n, r in enumerate(rows, start=2):
+        word, factor = (r.get("word") or "").strip(), (r.get("factor") or "").strip()
+        try:
+            value = float(r.get("value") or "")
+        except ValueError:
+            raise RiskConfigError(f"{path}, row {n}: value {r.get('value')!r} is not a number") from None
+        words.append([word, factor, int(value) if value.is_integer() else value])
+    try:
+        _check_words(words)
+    except RiskConfigError as exc:
+        raise RiskConfigError(f"{path}: {exc}") from None
+    return words
+
+
+def _check_words(words: Any) -> None:
+    if not isinstance(words, list):
+        raise RiskConfigError("incident.words must be the word list (read_config reads the CSV it names)")
+    for n, w in enumerate(words, start=1):
+        if not (isinstance(w, list) and len(w) == 3 and isinstance(w[0], str) and w[0]):
+            raise RiskConfigError(f"word {n}: needs a word, a factor and a value, got {w!r}")
+        if w[1] not in WORD_FACTORS:
+            raise RiskConfigError(f"word {n} ({w[0]}): factor {w[1]!r} is not one of {', '.join(WORD_FACTORS)}")
+        lo, hi = WORD_FACTORS[w[1]]
+        if not (isinstance(w[2], (int, float)) and lo <= w[2] <= hi):
+            raise RiskConfigError(f"word {n} ({w[0]}): value {w[2]!r} outside {lo}-{hi} for {w[1]}")
 
 
 def validate(cfg: dict) -> None:
@@ -94,8 +147,13 @@ def validate(cfg: dict) -> None:
         if not 0 <= section["medium"] <= section["high"]:
             raise RiskConfigError(f"[{part}] needs 0 <= medium <= high, got medium={section['medium']} high={section['high']}")
     inc, grid = cfg["incident"], cfg["grid"]
-    for key in ("people", "duration"):
+    for key in ("people", "duration", "repeats", "grid_recent"):
         _check_bands(f"incident.{key}", inc[key])
+    _check_words(inc["words"])
+    if not 0 <= inc["unknown_medium"] <= inc["unknown_high"]:
+        raise RiskConfigError("[incident] needs 0 <= unknown_medium <= unknown_high")
+    if inc["context_days"] <= 0 or inc["repeat_metres"] < 0:
+        raise RiskConfigError("incident.context_days must be positive and incident.repeat_metres not negative")
     _check_bands("grid.density", grid["density"])
     for key, n in (("intensity", 4), ("intensity_labels", 4), ("behaviour", 4), ("behaviour_labels", 4), ("severity", 5)):
         if not isinstance(inc[key], list) or len(inc[key]) != n:

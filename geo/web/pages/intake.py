@@ -470,9 +470,15 @@ def detail_view(row: dict | None, history: list[dict], reminders: list[dict], me
         (t("intake.detail.position"), f"{row['lon']:.6f}, {row['lat']:.6f} (WGS84) {row['address'] or ''}"),
         (
             t("intake.detail.factors"),
-            f"{t('intake.people')} {row['people_involved']} · {t('intake.duration')} {row['duration_days']} · "
-            f"{t('intake.intensity')} {t('intake.intensity.' + str(row['conflict_intensity']))} · "
-            f"{t('intake.behaviour')} {t('intake.behaviour.' + str(row['behaviour_risk']))}",
+            " · ".join(
+                f"{t('intake.' + name)} {t('intake.unknown') if v is None else (t(f'intake.{name}.{v}') if labelled else v)}"
+                for name, v, labelled in (
+                    ("people", row["people_involved"], False),
+                    ("duration", row["duration_days"], False),
+                    ("intensity", row["conflict_intensity"], True),
+                    ("behaviour", row["behaviour_risk"], True),
+                )
+            ),
         ),
         (t("intake.description"), row["description"] or "—"),
         (
