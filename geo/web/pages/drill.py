@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from geo import cache, db, labels
-from geo.analysis import dashboard, drill, drill_geo, indicators, rankings
+from geo.analysis import attribution, dashboard, drill, drill_geo, indicators, rankings
 from geo.forecast import store as forecast_store
 from geo.labels import t
 from geo.security import access, accounts
@@ -170,6 +170,7 @@ def view_data(conn, view: dict) -> dict:
         children=[] if level == "grid" else drill.children(conn, code, *window),
         shapes=drill_geo.child_shapes(conn, code),
         bounds=drill_geo.bounds(conn, code),
+        attribution=attribution.caption(conn),
     )
     data.update(hotspot_data(conn, view, code, level))
     return data
@@ -317,6 +318,7 @@ def map_data(data: dict, density: dict | None) -> dict:
     return dict(
         level=level,
         bounds=data["bounds"],
+        attribution=data.get("attribution", ""),
         mode=mode,
         drillable=level != "grid",
         children=dict(type="FeatureCollection", features=features),
@@ -510,7 +512,7 @@ def incident_detail(d: dict | None) -> list:
         ("category", f"{d['major_name']} / {d['minor_name']}"),
         ("department", d["department"]),
         ("source", t(f"source.{d['source']}")),
-        ("people", d["people_involved"]),
+        ("people", "—" if d["people_involved"] is None else d["people_involved"]),
         ("status", t(f"status.{d['status']}")),
         ("deadline", when(d["deadline"])),
         ("closed", when(d["closed_at"])),
