@@ -60,6 +60,14 @@ DISPUTES = [
 ]
 
 
+SPECIAL = (  # (group, rows, categories, descriptions) of the rows that should not stay low
+    ("quarrel", 150, ("0103", "0101", "0114"), ("双方发生争吵", "邻居互相辱骂", "因漏水吵架")),  # quarrels
+    ("wages", 30, ("0111",), ("工人群体讨薪", "十余名工人聚集讨薪", "农民工集体讨要欠薪")),  # group wage claims
+    ("knife", 15, ("0103", "0211"), ("邻里纠纷一方持刀威胁", "酒后打架斗殴")),  # knives and fights
+    ("jump", 8, ("0111", "0101"), ("讨薪工人扬言跳楼", "当事人情绪失控扬言轻生")),  # threats to jump
+)
+
+
 def _point(rng: random.Random, box) -> shapely.Point:
     x0, y0, x1, y1 = box.bounds
     return shapely.Point(rng.uniform(x0 + 1e-4, x1 - 1e-4), rng.uniform(y0 + 1e-4, y1 - 1e-4))
@@ -91,35 +99,9 @@ def generate_ledger(seed: int = 14) -> list[dict]:
         times = sorted(first + timedelta(days=rng.uniform(0, (END - first).days)) for _ in range(rng.randint(3, 7)))
         for k, at in enumerate(times):
             add(f"repeat{k + 1}", code, text + "，多次反映未解决" * (k >= 2), point, at, address=f"柳湖路{door + 1}号")
-    for _ in range(150):  # quarrels between neighbours, families, property
-        code = rng.choice(("0103", "0101", "0114"))
-        add(
-            "quarrel", code, rng.choice(("双方发生争吵", "邻居互相辱骂", "因漏水吵架")), _point(rng, rng.choice(GRIDS)[1]), when()
-        )
-    for _ in range(30):  # group wage claims
-        add(
-            "wages",
-            "0111",
-            rng.choice(("工人群体讨薪", "十余名工人聚集讨薪", "农民工集体讨要欠薪")),
-            _point(rng, rng.choice(GRIDS)[1]),
-            when(),
-        )
-    for _ in range(15):  # knives and fights
-        add(
-            "knife",
-            rng.choice(("0103", "0211")),
-            rng.choice(("邻里纠纷一方持刀威胁", "酒后打架斗殴")),
-            _point(rng, rng.choice(GRIDS)[1]),
-            when(),
-        )
-    for _ in range(8):  # threats to jump
-        add(
-            "jump",
-            rng.choice(("0111", "0101")),
-            rng.choice(("讨薪工人扬言跳楼", "当事人情绪失控扬言轻生")),
-            _point(rng, rng.choice(GRIDS)[1]),
-            when(),
-        )
+    for group, n, codes, texts in SPECIAL:
+        for _ in range(n):
+            add(group, rng.choice(codes), rng.choice(texts), _point(rng, rng.choice(GRIDS)[1]), when())
     for n, r in enumerate(rows):
         r["address"] = r["address"] or f"新民路{n + 1}号"
         r["at"] = r["at"].replace(second=n % 60, microsecond=0)  # (address, time) identifies a row

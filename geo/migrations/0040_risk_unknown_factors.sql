@@ -175,6 +175,8 @@ BEGIN
     c := (SELECT incident_params FROM risk_config WHERE id = 1);
     x := (SELECT context_params FROM risk_config WHERE id = 1);
     IF c IS NULL THEN RETURN 0; END IF;
+    -- Its own update changes only the risk columns: the statement trigger below skips it.
+    PERFORM set_config('quanyu.risk_context_busy', 'on', true);
     UPDATE incident i SET risk_score = (s.a).score, risk_tier = (s.a).tier, risk_reasons = (s.a).reasons
       FROM (SELECT i2.id,
                    risk_assess_unknown(c, x, cat.severity, i2.people_involved, i2.duration_days, i2.conflict_intensity,
@@ -193,6 +195,7 @@ BEGIN
      WHERE i.id = s.id
        AND (i.risk_score, i.risk_tier, i.risk_reasons) IS DISTINCT FROM ((s.a).score, (s.a).tier, (s.a).reasons);
     GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM set_config('quanyu.risk_context_busy', 'off', true);
     RETURN n;
 END $$;
 
@@ -202,18 +205,27 @@ END $$;
 CREATE OR REPLACE FUNCTION risk_incident_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
+    IF NEW.people_involved IS NOT NULL AND NEW.duration_days IS NOT NULL AND NEW.conflict_intensity IS NOT NULL
+       AND NEW.behaviour_risk IS NOT NULL THEN
+        -- All four factors known: exactly 0004's assessment, no context queries.
+        SELECT a.score, a.tier, a.reasons INTO NEW.risk_score, NEW.risk_tier, NEW.risk_reasons
+          FROM risk_config r JOIN category c ON c.minor_code = NEW.minor_code
+         CROSS JOIN LATERAL risk_assess_incident(r.incident_params, c.severity, NEW.people_involved, NEW.duration_days,
+                                                 NEW.conflict_intensity, NEW.behaviour_risk, NEW.status,
+                                                 CASE WHEN TG_OP = 'UPDATE' THEN risk_returns(NEW.id) ELSE 0 END) a
+         WHERE r.id = 1;   -- no configuration: no row, the tier stays NULL (not assessed)
+        RETURN NEW;
+    END IF;
     SELECT a.score, a.tier, a.reasons INTO NEW.risk_score, NEW.risk_tier, NEW.risk_reasons
       FROM risk_config r JOIN category c ON c.minor_code = NEW.minor_code
-      LEFT JOIN LATERAL risk_context(NEW.id, NEW.geom, NEW.minor_code, NEW.reporter_phone, NEW.grid_code, NEW.reported_at,
+     CROSS JOIN LATERAL risk_context(NEW.id, NEW.geom, NEW.minor_code, NEW.reporter_phone, NEW.grid_code, NEW.reported_at,
                                      COALESCE((r.context_params).days, 0), COALESCE((r.context_params).metres, 0)) ctx
-             ON NEW.people_involved IS NULL OR NEW.duration_days IS NULL OR NEW.conflict_intensity IS NULL
-                OR NEW.behaviour_risk IS NULL
      CROSS JOIN LATERAL risk_assess_unknown(r.incident_params, r.context_params, c.severity, NEW.people_involved,
                                             NEW.duration_days, NEW.conflict_intensity, NEW.behaviour_risk, NEW.status,
                                             CASE WHEN TG_OP = 'UPDATE' THEN risk_returns(NEW.id) ELSE 0 END,
                                             concat_ws(' ', NEW.title, NEW.description), ctx.repeats,
                                             floor(extract(epoch FROM NEW.reported_at - ctx.first_at) / 86400)::integer, ctx.grid_recent) a
-     WHERE r.id = 1;   -- no configuration: no row, the tier stays NULL (not assessed)
+     WHERE r.id = 1;
     RETURN NEW;
 END $$;
 
@@ -242,15 +254,15 @@ END $$;
 
 -- After a statement wrote incidents: re-assess the written rows with an unknown factor and
 -- those later in time (within the context's days) in the same grids or by the same phones,
--- whose repeats and grid history the statement may have changed. An update that changes
--- only the risk columns (as risk_reassess_unknown's own) changes nothing here.
+-- whose repeats and grid history the statement may have changed (not for the update
+-- risk_reassess_unknown itself makes, which changes only the risk columns).
 CREATE FUNCTION risk_context_statement() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     days integer := (SELECT (context_params).days FROM risk_config WHERE id = 1);
     ids bigint[]; grids text[]; phones text[]; t0 timestamptz; t1 timestamptz;
 BEGIN
-    IF days IS NULL THEN RETURN NULL; END IF;
+    IF days IS NULL OR current_setting('quanyu.risk_context_busy', true) = 'on' THEN RETURN NULL; END IF;
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg(n.id) FILTER (WHERE n.people_involved IS NULL OR n.duration_days IS NULL
                                           OR n.conflict_intensity IS NULL OR n.behaviour_risk IS NULL),
@@ -260,18 +272,17 @@ BEGIN
         SELECT array_agg(DISTINCT o.grid_code), array_agg(DISTINCT o.reporter_phone), min(o.reported_at), max(o.reported_at)
           INTO grids, phones, t0, t1 FROM old_rows o;
     ELSE
-        SELECT array_agg(DISTINCT v.id), array_agg(DISTINCT v.grid_code), array_agg(DISTINCT v.phone), min(v.at), max(v.at)
+        -- Old and new rows side by side, never joined (a join of two transition tables, which
+        -- have no statistics, can be planned as a nested loop: quadratic on a bulk update).
+        SELECT array_agg(v.id) FILTER (WHERE v.unknown), array_agg(DISTINCT v.grid_code), array_agg(DISTINCT v.phone),
+               min(v.at), max(v.at)
           INTO ids, grids, phones, t0, t1
-          FROM old_rows o JOIN new_rows n ON n.id = o.id
-         CROSS JOIN LATERAL (VALUES (CASE WHEN n.people_involved IS NULL OR n.duration_days IS NULL OR n.conflict_intensity IS NULL
-                                               OR n.behaviour_risk IS NULL THEN n.id END,
-                                     n.grid_code, n.reporter_phone, n.reported_at),
-                                    (NULL, o.grid_code, o.reporter_phone, o.reported_at)) v (id, grid_code, phone, at)
-         WHERE (o.people_involved, o.duration_days, o.conflict_intensity, o.behaviour_risk, o.status, o.minor_code,
-                o.title, o.description, o.reported_at, o.grid_code, o.reporter_phone, o.geom)
-               IS DISTINCT FROM
-               (n.people_involved, n.duration_days, n.conflict_intensity, n.behaviour_risk, n.status, n.minor_code,
-                n.title, n.description, n.reported_at, n.grid_code, n.reporter_phone, n.geom);
+          FROM (SELECT n.id, n.grid_code, n.reporter_phone AS phone, n.reported_at AS at,
+                       (n.people_involved IS NULL OR n.duration_days IS NULL OR n.conflict_intensity IS NULL
+                        OR n.behaviour_risk IS NULL) AS unknown
+                  FROM new_rows n
+                UNION ALL
+                SELECT NULL, o.grid_code, o.reporter_phone, o.reported_at, false FROM old_rows o) v;
     END IF;
     IF t0 IS NULL THEN RETURN NULL; END IF;
     -- (ids: the written rows with an unknown factor; unnest + join, never = ANY of a long array)
