@@ -12,44 +12,48 @@ from __future__ import annotations
 
 from geo import db
 
-# (key, table and condition counted) in the order a county does them.
+# (key, table and condition counted) of the data steps, in the order a county does them.
 _COUNTS = (
     ("boundary", "admin_unit", "true"),
-    ("admin", "app_user", "role = 'admin' AND active"),
     ("grids", "grid", "valid_to IS NULL AND layer = 'official'"),
     ("households", "household", "true"),
     ("incidents", "incident", "true"),
     ("places", "place", "true"),
     ("staff", "grid_staff", "true"),
 )
-# Steps without which the big screen has nothing to show.
-REQUIRED = ("boundary", "admin", "grids")
+# Every step in order: the administrator comes second (an account is bound to a unit).
+ORDER = ("boundary", "admin", "grids", "households", "incidents", "places", "staff")
 
 
 def counts(conn) -> dict:
-    """Rows of each step's table (run as the system: the welcome page has no account yet)."""
+    """Rows of each data step's table (as far as the connection's scope sees) and the
+    jurisdiction (code, name) or None."""
     selects = ", ".join(f"(SELECT count(*) FROM {table} WHERE {where}) AS {key}" for key, table, where in _COUNTS)
     row = db.one(conn, f"SELECT {selects}")
     jurisdiction = db.one(conn, "SELECT code, name FROM jurisdiction ORDER BY code LIMIT 1")
     return dict(row, jurisdiction=jurisdiction)
 
 
-def steps(conn) -> list[dict]:
-    """Every step with done (bool) and its count, in order; the first not done is `next`."""
-    c = counts(conn)
-    out = [dict(key=key, count=c[key], done=c[key] > 0) for key, _, _ in _COUNTS]
+def admins(conn) -> int:
+    """Active administrators (needs a system connection: web roles do not read accounts)."""
+    return db.scalar(conn, "SELECT count(*) FROM app_user WHERE role = 'admin' AND active")
+
+
+def has_accounts(conn) -> bool:
+    """Whether any account exists (before the first, nobody can sign in: the welcome page)."""
+    return bool(db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM app_user)"))
+
+
+def steps(c: dict, admin_count: int) -> list[dict]:
+    """Every step with its count and done (bool), in ORDER; the first not done is `next`."""
+    c = dict(c, admin=admin_count)
+    out = [dict(key=key, count=c[key], done=c[key] > 0) for key in ORDER]
     pending = next((s for s in out if not s["done"]), None)
     for s in out:
         s["next"] = s is pending
     return out
 
 
-def has_accounts(conn) -> bool:
-    """Whether any account exists (before the first, nobody can sign in: show the welcome page)."""
-    return bool(db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM app_user)"))
-
-
-def ready(conn) -> bool:
+def ready(c: dict) -> bool:
     """Whether the jurisdiction has what the big screen needs (a boundary and grids)."""
-    c = counts(conn)
     return c["jurisdiction"] is not None and c["grids"] > 0

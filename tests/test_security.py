@@ -85,7 +85,7 @@ def test_each_role_may_do_exactly_its_own_work():
     can = {role: sorted(p for p in access.PERMISSIONS[role]) for role in access.ROLES}
     assert can["leader"] == ["report", "view"]
     assert can["auditor"] == ["audit.view", "view"]
-    assert can["planner"] == ["plan.edit", "plan.publish", "report", "view"]
+    assert can["planner"] == ["data.import", "plan.edit", "plan.publish", "report", "view"]
     assert can["grid_worker"] == ["incident.create", "incident.handle", "view"]
     assert access.allowed("operator", access.INCIDENT_DISPATCH) and access.allowed("operator", access.UNMASK)
     assert not access.allowed("operator", access.PLAN_EDIT)  # only planners edit grids
@@ -96,6 +96,9 @@ def test_each_role_may_do_exactly_its_own_work():
     assert access.transition_permission("in_progress") == access.INCIDENT_HANDLE
     assert access.transition_permission("closed") == access.INCIDENT_DISPATCH
     assert access.page_permission("/planner") == access.PLAN_EDIT
+    assert access.page_permission("/import") == access.DATA_IMPORT  # 数据导入: administrators and planners
+    assert {r for r in access.ROLES if access.allowed(r, access.DATA_IMPORT)} == {"admin", "planner"}
+    assert access.endpoint_permission("/import/rejected/x/y.rejected.csv") == access.DATA_IMPORT
     assert access.endpoint_permission("/api/partition") == access.PLAN_EDIT
     assert access.endpoint_permission("/tiles/grid_risk/1/0/0.pbf") == access.VIEW
     assert access.callback_permissions(["pl-map", "kpis"]) == {access.PLAN_EDIT, access.VIEW}

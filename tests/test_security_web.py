@@ -54,7 +54,7 @@ def concrete(rule: str) -> str:
 
 def test_anonymous_requests_get_nothing_but_the_sign_in_page(server):
     anon = server.test_client()
-    public = {"/login", "/assets/login.css", "/_favicon.ico", "/favicon.ico"}
+    public = {"/login", "/welcome", "/assets/login.css", "/_favicon.ico", "/favicon.ico"}
     checked = 0
     for rule in server.url_map.iter_rules():
         url = concrete(rule.rule)
@@ -72,6 +72,7 @@ def test_anonymous_requests_get_nothing_but_the_sign_in_page(server):
     for page in ("/", "/drill", "/planner", "/intake", "/audit", "/nowhere"):
         resp = anon.get(page)
         assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=")
+    assert anon.get("/welcome").headers["Location"] == "/"  # accounts exist: no first-run page
     login = anon.get("/login")
     assert login.status_code == 200 and "用户登录" in login.get_data(as_text=True)
     # Open311's reads are public by the standard, its writes need a key

@@ -50,7 +50,11 @@ def caption(conn) -> str:
 def caption_of(f: dict) -> str:
     parts = []
     if f["sources"]:
-        parts.append("边界 " + "；".join(f["sources"]))
+        # The importer records a unit without a source column as "import:FILE".
+        parts.append(
+            "边界 "
+            + "；".join(s.removeprefix("import:") + ("（导入文件）" if s.startswith("import:") else "") for s in f["sources"])
+        )
     elif f["last_import"]:
         parts.append(f"边界 {f['last_import']['file']}（{f['last_import']['day']} 导入）")
     if f["synthetic"]:

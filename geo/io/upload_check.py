@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import math
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -72,6 +73,14 @@ HINTS = {
 
 class FileRejected(ValueError):
     """Too large or not the format its extension says; the message names the file."""
+
+
+def safe_name(filename: str | None, default: str = "upload") -> str:
+    """The base name of an uploaded file with anything a file system or a message should not
+    hold replaced (NUL, control characters, path separators), at most 120 characters."""
+    base = re.split(r"[\\/]", filename or default)[-1]
+    base = re.sub(r"[\x00-\x1f\x7f]", "_", base).strip(" .") or default
+    return base[:120]
 
 
 def max_bytes() -> int:

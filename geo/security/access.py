@@ -29,6 +29,7 @@ UNMASK = "unmask"  # see a name, phone or ID number in full (logged)
 AUDIT_VIEW = "audit.view"  # read the audit log
 USER_MANAGE = "user.manage"  # create and disable accounts
 ALERT_HANDLE = "alert.handle"  # acknowledge, handle and close alarms (预警签收、处置、关闭)
+DATA_IMPORT = "data.import"  # the 数据导入 page: upload a county's files, undo a batch
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
@@ -45,12 +46,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             AUDIT_VIEW,
             USER_MANAGE,
             ALERT_HANDLE,
+            DATA_IMPORT,
         }
     ),
     "operator": frozenset(
         {VIEW, REPORT, INCIDENT_CREATE, INCIDENT_HANDLE, INCIDENT_DISPATCH, INCIDENT_IMPORT, UNMASK, ALERT_HANDLE}
     ),
-    "planner": frozenset({VIEW, REPORT, PLAN_EDIT, PLAN_PUBLISH}),
+    "planner": frozenset({VIEW, REPORT, PLAN_EDIT, PLAN_PUBLISH, DATA_IMPORT}),
     "leader": frozenset({VIEW, REPORT}),
     "grid_worker": frozenset({VIEW, INCIDENT_CREATE, INCIDENT_HANDLE}),
     "auditor": frozenset({VIEW, AUDIT_VIEW}),
@@ -75,6 +77,7 @@ PAGES: dict[str, str] = {
     "/audit": AUDIT_VIEW,
     "/users": USER_MANAGE,
     "/alerts": VIEW,
+    "/import": DATA_IMPORT,
 }
 
 # Endpoints by path prefix, longest first wins. Anything not listed needs VIEW; Open311's
@@ -83,6 +86,7 @@ ENDPOINTS: tuple[tuple[str, str], ...] = (
     ("/api/partition", PLAN_EDIT),
     ("/api/rankings", REPORT),
     ("/reports/", REPORT),
+    ("/import/rejected/", DATA_IMPORT),
     ("/api/", VIEW),
     ("/tiles/", VIEW),
     ("/uploads/", VIEW),
@@ -97,6 +101,7 @@ CALLBACK_PREFIXES: tuple[tuple[str, str], ...] = (
     ("audit-", AUDIT_VIEW),
     ("users-", USER_MANAGE),
     ("alert-act", ALERT_HANDLE),
+    ("imp-", DATA_IMPORT),
 )
 
 SCOPE_PATTERN = re.compile(r"^[0-9]{6}([0-9]{3}){0,2}$")

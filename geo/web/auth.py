@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import flask
 import psycopg2.errors
 
-from geo import config, db
+from geo import config, db, firstrun
 from geo.labels import t
 from geo.security import access, accounts, session_cache
 
@@ -33,7 +33,7 @@ SESSION_COOKIE = "quanyu_session"
 CSRF_COOKIE = "_csrf_token"
 LOGIN_CSRF_COOKIE = "_login_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_PATHS = frozenset({"/login", "/assets/login.css", "/favicon.ico", "/_favicon.ico"})
+PUBLIC_PATHS = frozenset({"/login", "/welcome", "/assets/login.css", "/favicon.ico", "/_favicon.ico"})
 OPEN311_PREFIX = "/open311/v2"
 
 
@@ -61,6 +61,12 @@ def _jurisdiction_code() -> str | None:
     return code
 
 
+def _accounts_exist() -> bool:
+    """Whether any account exists (asked only for anonymous page loads, which are few)."""
+    with db.system() as conn:
+        return firstrun.has_accounts(conn)
+
+
 def _wants_html() -> bool:
     req = flask.request
     return req.method == "GET" and not req.path.startswith(("/api/", "/tiles/", "/_dash", "/reports/", "/uploads/"))
@@ -86,6 +92,8 @@ def guard():
     sess = session_cache.lookup(req.cookies.get(SESSION_COOKIE))  # no database round trip when cached
     if sess is None:
         if _wants_html():
+            if not _accounts_exist():  # a new installation: say what to do first (geo/web/welcome.py)
+                return flask.redirect("/welcome")
             return flask.redirect(flask.url_for("auth.login", next=_safe_next(req.full_path)))
         return flask.jsonify({"error": "sign-in required", "message": t("auth.required")}), 401
     scope = access.Scope(

