@@ -54,6 +54,14 @@ def steps(c: dict, admin_count: int) -> list[dict]:
     return out
 
 
-def ready(c: dict) -> bool:
-    """Whether the jurisdiction has what the big screen needs (a boundary and grids)."""
-    return c["jurisdiction"] is not None and c["grids"] > 0
+def ready(conn) -> bool:
+    """Whether the jurisdiction has what the big screen needs (a boundary and grids).
+
+    Two existence probes, not counts: the big screen asks on every load, at city scale too."""
+    return bool(
+        db.scalar(
+            conn,
+            """SELECT EXISTS (SELECT 1 FROM jurisdiction)
+                  AND EXISTS (SELECT 1 FROM grid WHERE valid_to IS NULL AND layer = 'official')""",
+        )
+    )

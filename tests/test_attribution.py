@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import geopandas
+
 from geo import db
 from geo.analysis import attribution
 from geo.io import importer
 from geo.worktime import CST
-from tests.test_import import write_file
+
+
+def write_file(path, records: list[dict], geoms: list) -> str:
+    geopandas.GeoDataFrame(records, geometry=geoms, crs="EPSG:4326").to_file(path, engine="pyogrio")
+    return str(path)
 
 
 def test_an_own_boundary_is_credited_to_the_file_it_came_from(clean_db, tiny_units, tmp_path):

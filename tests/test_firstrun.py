@@ -10,7 +10,8 @@ import pytest
 
 from geo import pgserver
 from geo.security import accounts
-from tests.browser import TEST_PASSWORD
+from tests.support.tiny import insert_units
+from tests.support.webapp import TEST_PASSWORD
 
 
 @pytest.fixture
@@ -34,8 +35,6 @@ def steps_of(page: str) -> dict[str, str]:
 
 
 def test_an_empty_database_says_what_to_do_first(server, clean_db, tiny_units):
-    from tests.conftest import insert_units
-
     anon = server.test_client()
     for path in ("/", "/drill", "/import"):
         resp = anon.get(path)
@@ -68,7 +67,6 @@ def test_the_big_screen_of_a_jurisdiction_without_grids_lists_the_steps(server, 
     import shapely
 
     from geo.web.pages import bigscreen
-    from tests.conftest import insert_units
 
     insert_units(clean_db, tiny_units)
     accounts.create_user(clean_db, "admin", TEST_PASSWORD, "admin", "620802", "管理员")
@@ -76,23 +74,3 @@ def test_the_big_screen_of_a_jurisdiction_without_grids_lists_the_steps(server, 
     assert "setup-panel" in text and "导入网格" in text and "step-grids" in text
     add_grids([("620802001001001", "一网格", "urban", shapely.box(106.65, 35.53, 106.655, 35.535))])
     assert "setup-panel" not in str(bigscreen.layout())  # grids in: the big screen itself
-
-
-def test_the_welcome_page_in_a_browser(clean_db, tiny_units):
-    """What `make serve` on an empty database shows: the browser lands on the steps."""
-    from selenium.webdriver.common.by import By
-
-    from tests.browser import ROOT, chromium_driver, running_app, wait_for
-    from tests.conftest import insert_units
-
-    insert_units(clean_db, tiny_units)  # the boundary imported; no account yet
-    with running_app(pgserver.database_url(test=True)) as url:
-        d = chromium_driver(sign_in_as=None)
-        try:
-            d.get(url + "/")
-            wait_for(lambda: d.current_url.endswith("/welcome"), 30, message="the welcome page")
-            assert d.find_element(By.CSS_SELECTOR, "#step-admin .step-status").text == "下一步"
-            assert "--unit 620802" in d.find_element(By.CSS_SELECTOR, "#step-admin code").text
-            d.save_screenshot(str(ROOT / "docs" / "screenshots" / "welcome.png"))
-        finally:
-            d.quit()

@@ -118,8 +118,7 @@ def welcome():
 def not_ready(conn) -> dict | None:
     """The first-run state when the signed-in view has no grids yet (else None): the big
     screen then shows setup_panel instead of an empty map."""
-    c = firstrun.counts(conn)
-    return None if firstrun.ready(c) else c
+    return None if firstrun.ready(conn) else firstrun.counts(conn)
 
 
 def setup_panel(c: dict, may_import: bool) -> html.Div:

@@ -485,11 +485,17 @@ def _options(encoding, crs, source_layer, columns):
     return dict(encoding=encoding or None, crs=crs or None, source_layer=source_layer or None, columns=columns or None)
 
 
-def _columns_from(rows: list[dict] | None) -> dict | None:
-    """The mapping table as {column: field}, the ignored columns left out."""
-    if not rows:
-        return None
-    return {r["column"]: r["field"] for r in rows if r.get("field") and r["field"] != IGNORE}
+def _edited_columns(rows: list[dict] | None, report: dict | None) -> dict | None:
+    """The mapping the user changed, as `columns` for the importer: the earlier changes plus
+    every row whose field now differs from what the last inspection read ("-" ignores a
+    column), so the columns left alone keep being recognised by their headers."""
+    report = report or {}
+    before = {c["column"]: c["field"] or IGNORE for c in report.get("columns") or []}
+    out = dict((report.get("options") or {}).get("columns") or {})
+    for r in rows or []:
+        if r.get("field") and before.get(r["column"]) != r["field"]:
+            out[r["column"]] = "-" if r["field"] == IGNORE else r["field"]
+    return out or None
 
 
 @callback(
@@ -508,15 +514,21 @@ def _columns_from(rows: list[dict] | None) -> dict | None:
     Input("imp-source-layer", "value"),
     Input("imp-mapping", "data_timestamp"),
     State("imp-mapping", "data"),
+    State("imp-report", "data"),
     prevent_initial_call=True,
 )
-def inspect(file, layer, encoding, crs, source_layer, _edited, mapping):
+def inspect(file, layer, encoding, crs, source_layer, _edited, mapping, last):
     """Re-read the file as the importer would, nothing written, with the page's options."""
     folder = _upload_dir((file or {}).get("token"))
     if folder is None:
         return None, summary({}), [], no_update, [], [], None, True
-    columns = _columns_from(mapping) if ctx.triggered_id == "imp-mapping" else None
-    if ctx.triggered_id == "imp-source-layer":
+    # A mapping edit keeps the earlier ones; another file, layer or sheet starts afresh.
+    same_file = last and (last.get("options") or {}).get("layer") == layer and last.get("file") == file.get("name")
+    if ctx.triggered_id == "imp-mapping":
+        columns = _edited_columns(mapping, last)
+    elif same_file and ctx.triggered_id in ("imp-encoding", "imp-crs"):
+        columns = (last.get("options") or {}).get("columns")
+    else:
         columns = None
     with db.system() as conn:
         report = inspect_file(conn, layer, folder / file["name"], **_options(encoding, crs, source_layer, columns))
