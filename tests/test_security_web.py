@@ -52,7 +52,8 @@ def concrete(rule: str) -> str:
 # --------------------------------------------------------------------------- anonymous
 
 
-def test_anonymous_requests_get_nothing_but_the_sign_in_page(server):
+def test_anonymous_requests_get_nothing_but_the_sign_in_page(server, demo_url):
+    ensure_account(demo_url, "leader")  # with no account at all every page would lead to /welcome (tests/test_firstrun.py)
     anon = server.test_client()
     public = {"/login", "/welcome", "/assets/login.css", "/_favicon.ico", "/favicon.ico"}
     checked = 0
