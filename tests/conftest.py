@@ -172,3 +172,19 @@ def drill_page(demo_url):
         yield page
     finally:
         os.environ.pop("DATABASE_URL", None)
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_url):
+    """The whole app's Flask server (app.py: guard, pages, callbacks, APIs) reading the demo."""
+    import os
+
+    old = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = demo_url
+    import app  # the one Dash app of the process: pages registered their callbacks with it
+
+    yield app.server
+    if old is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = old

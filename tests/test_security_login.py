@@ -15,18 +15,8 @@ from tests.support.webapp import TEST_PASSWORD, ensure_account
 
 
 @pytest.fixture(scope="module")
-def server(demo_url):
-    import os
-
-    old = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = demo_url
-    import app
-
-    yield app.server
-    if old is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = old
+def server(demo_server):
+    return demo_server
 
 
 def as_browser_reads(location: str) -> str:

@@ -18,18 +18,8 @@ ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
 
 
 @pytest.fixture(scope="module")
-def server(demo_url):
-    import os
-
-    old = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = demo_url
-    import app
-
-    yield app.server
-    if old is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = old
+def server(demo_server):
+    return demo_server
 
 
 def route(client, pathname, search=""):

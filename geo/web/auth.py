@@ -26,6 +26,7 @@ import psycopg2.errors
 from geo import config, db, firstrun
 from geo.labels import t
 from geo.security import access, accounts, session_cache
+from geo.web import callback_guard
 
 bp = flask.Blueprint("auth", __name__)
 
@@ -120,6 +121,13 @@ def guard():
         if _wants_html():
             return _denied_page(needed), 403
         return flask.jsonify({"error": "forbidden", "permission": needed, "message": t("auth.forbidden")}), 403
+    call = flask.g.pop("callback_call", None)
+    if call is not None:
+        try:
+            callback_guard.check(*call)
+        except callback_guard.Malformed as bad:
+            flask.current_app.logger.warning("refused %s %s: %s", req.method, path, bad)
+            return flask.jsonify({"error": "bad request", "message": str(bad)}), 400
     db.set_scope(scope)
     return None
 
@@ -180,10 +188,12 @@ def _permissions(req) -> frozenset[str]:
     if path == "/_dash-update-component":
         try:
             body = json.loads(req.get_data(cache=True) or b"{}")
-        except ValueError:
-            raise BadRequest("the callback request is not JSON") from None
+        except (ValueError, RecursionError):
+            raise BadRequest("the callback request is not JSON (or nests too deeply)") from None
         if not isinstance(body, dict):
             raise BadRequest("the callback request is not a JSON object")
+        if callback_guard.depth(body) > callback_guard.MAX_DEPTH:
+            raise BadRequest(f"the callback request nests deeper than {callback_guard.MAX_DEPTH} levels")
         return _callback_permissions(body)
     if path.startswith(("/_dash", "/assets/", "/_reload")):
         return frozenset({access.VIEW})
@@ -225,6 +235,7 @@ def _callback_permissions(body: dict) -> frozenset[str]:
     func = entry.get("callback") if entry else None
     if func is None:
         raise BadRequest(f"no such callback: {str(output)[:80]!r}")
+    flask.g.callback_call = (body, entry)  # its shape is checked once the caller may call it at all
     needed = set(access.callback_permissions(_ids(body.get("outputs"))))
     needed |= getattr(func, "required_permissions", frozenset())
     page = _page_of_module(getattr(func, "__module__", ""))
@@ -244,10 +255,10 @@ def _dash_pages() -> list[dict]:
 
 
 def _ids(outputs) -> list[str]:
-    if outputs is None:
-        return []
     if isinstance(outputs, dict):
         outputs = [outputs]
+    if not isinstance(outputs, list):
+        return []
     ids = []
     for o in outputs:
         if isinstance(o, list):
