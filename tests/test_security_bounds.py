@@ -82,3 +82,12 @@ def test_a_file_with_too_many_vertices_is_refused(tiny_jurisdiction, conn, tmp_p
         importer.import_file(conn, "grids", path)
     assert "vertices in the file" in str(refused.value)
     assert db.scalar(conn, "SELECT count(*) FROM grid") == 0
+
+
+def test_a_drawn_polygon_is_capped_like_an_imported_one(demo_server):
+    from geo.web.pages import planner
+
+    ring_coords = [list(p) for p in ring(geometry.MAX_VERTICES_PER_FEATURE + 1).exterior.coords]
+    with pytest.raises(ValueError, match="vertices"):
+        planner._geometry({"op": "draw", "coords": ring_coords})
+    assert planner._geometry({"op": "draw", "coords": [list(p) for p in ring(50).exterior.coords]}).is_valid

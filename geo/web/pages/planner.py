@@ -21,6 +21,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, callback, client
 
 from geo import db, labels
 from geo.coverage import report as coverage
+from geo.io.geometry import MAX_VERTICES_PER_FEATURE
 from geo.labels import t
 from geo.planning import drafts as planning
 from geo.planning import partition
@@ -498,12 +499,17 @@ def choose_community(code):
 
 
 def _geometry(payload: dict):
+    """The drawn geometry, refused past the import's vertex cap (a request body may hold millions)."""
     coords = payload.get("coords") or []
     if payload["op"] == "split":
-        return shapely.LineString(coords)
-    if payload["op"] == "draw":
-        return shapely.Polygon(coords)
-    return shapely.MultiPolygon([shapely.Polygon(rings[0], rings[1:]) for rings in coords])
+        geom = shapely.LineString(coords)
+    elif payload["op"] == "draw":
+        geom = shapely.Polygon(coords)
+    else:
+        geom = shapely.MultiPolygon([shapely.Polygon(rings[0], rings[1:]) for rings in coords])
+    if shapely.get_num_coordinates(geom) > MAX_VERTICES_PER_FEATURE:
+        raise ValueError(f"图形顶点过多 (more than {MAX_VERTICES_PER_FEATURE:,} vertices): 请简化后再画 (draw it simpler)")
+    return geom
 
 
 def _run_edit(conn, plan_id: int, trigger, payload, selected, force: bool, hh=None, target=None):
