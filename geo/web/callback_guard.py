@@ -102,7 +102,9 @@ def _check_outputs(sent, key: str) -> None:
     for k, (item, (ident, prop)) in enumerate(zip(items, declared)):
         group = item if isinstance(item, list) else [item]
         for one in group:
-            if not isinstance(one, dict) or one.get("property") != prop or not _same_id(one.get("id"), ident):
+            # an output shared with another callback (allow_duplicate) is sent as "children@<hash>"
+            sent_prop = one.get("property") if isinstance(one, dict) else None
+            if not isinstance(sent_prop, str) or sent_prop.split("@")[0] != prop or not _same_id(one.get("id"), ident):
                 raise Malformed(f"outputs[{k}] must be {ident}.{prop}")
 
 
