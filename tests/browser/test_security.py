@@ -71,7 +71,7 @@ def test_a_town_leader_sees_the_town_and_signs_out(app_url, demo_url, town):
         )
         assert crumbs[0].text == town["name"]  # opens on the town, not the district
         nav = [a.text for a in driver.find_elements(By.CSS_SELECTOR, ".desk-nav a")]
-        assert nav == ["指挥大屏", "研判分析"]
+        assert nav == ["指挥大屏", "研判分析", "预警台"]  # a leader looks at the alarm desk (acknowledging is the operators')
         assert not severe_console_errors(driver)
         driver.find_element(By.ID, "sign-out").click()
         wait_for(lambda: "/login" in driver.current_url, 20, message="the sign-in page after signing out")
