@@ -41,7 +41,9 @@ def client(loop_world, monkeypatch):
 
 def tables(conn) -> dict[str, int]:
     conn.rollback()
-    return {t: db.scalar(conn, f'SELECT count(*) FROM "{t}"') for t in ("incident", "household", "grid", "import_log")}
+    found = {t: db.scalar(conn, f'SELECT count(*) FROM "{t}"') for t in ("incident", "household", "grid", "import_log")}
+    conn.rollback()  # no transaction left open: a later test's TRUNCATE would wait for it forever
+    return found
 
 
 def check(resp):

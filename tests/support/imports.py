@@ -22,4 +22,6 @@ GRIDS = (
 def counts(conn) -> dict[str, int]:
     """Row count of every table: the 'nothing was written' check."""
     tables = [r["tablename"] for r in db.rows(conn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-    return {t: db.scalar(conn, f'SELECT count(*) FROM "{t}"') for t in tables}
+    found = {t: db.scalar(conn, f'SELECT count(*) FROM "{t}"') for t in tables}
+    conn.rollback()  # no transaction left open: a later test's TRUNCATE would wait for it
+    return found
