@@ -14,43 +14,13 @@ import html as html_escape
 import flask
 from dash import dcc, html
 
-from geo import db, firstrun, labels
+from geo import db, firstrun
 from geo.labels import t
 
 bp = flask.Blueprint("welcome", __name__)
 PATH = "/welcome"
 IMPORT_PAGE = "/import"
 
-labels.ZH_CN.update(
-    {
-        "welcome.title": "开始使用：导入本辖区数据",
-        "welcome.lead": "数据库中还没有辖区数据。按以下顺序完成，大屏即显示本辖区的网格、住户与事件。",
-        "welcome.lead.no_account": "这是一个新安装，还没有任何账号。请在服务器上按顺序执行以下命令：",
-        "welcome.done": "已完成",
-        "welcome.next": "下一步",
-        "welcome.todo": "待完成",
-        "welcome.optional": "可选",
-        "welcome.step.boundary": "导入行政区划边界，确定辖区",
-        "welcome.step.boundary.how": "区县、街道乡镇、村社区的边界（Shapefile/GeoPackage/GeoJSON，含 6/9/12 位区划代码和名称）",
-        "welcome.step.admin": "创建系统管理员账号",
-        "welcome.step.admin.how": "账号绑定到辖区代码；密码在终端输入，不少于 10 位",
-        "welcome.step.grids": "导入网格",
-        "welcome.step.grids.how": "网格面（网格编码/名称/类型可选），归属社区按空间自动判定",
-        "welcome.step.households": "导入住户",
-        "welcome.step.households.how": "住户点或带经纬度的表格（详细地址、户主、人口数 …）",
-        "welcome.step.incidents": "导入事件台账",
-        "welcome.step.incidents.how": "12345 热线或矛盾纠纷台账（事件类型、受理时间、地址、办理状态 …）",
-        "welcome.step.places": "导入重点场所与人员",
-        "welcome.step.places.how": "学校、医院、加油站、重点人员等（场所类型自动对应）",
-        "welcome.step.staff": "导入网格员花名册",
-        "welcome.step.staff.how": "1+1+N：网格长、专职、兼职、流动网格员，按网格编码",
-        "welcome.jurisdiction": "辖区：{name}（{code}）",
-        "welcome.count": "{n} 条",
-        "welcome.then": "完成后刷新本页，登录即进入指挥大屏；其余数据可在「数据导入」页面上传。",
-        "welcome.open_import": "打开数据导入页面",
-        "welcome.demo": "只想先看看？演示数据：python -m geo demo（会清空当前数据库）",
-    }
-)
 
 # The command line of each step ({code}: the jurisdiction's code once known).
 COMMANDS = {

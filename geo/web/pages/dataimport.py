@@ -27,7 +27,7 @@ import dash
 import flask
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dash_table, dcc, html, no_update
 
-from geo import config, db, labels
+from geo import config, db
 from geo.analysis import dashboard, drill_geo
 from geo.io import batches, jobs, upload_check
 from geo.io.importer import import_file
@@ -50,80 +50,6 @@ IGNORE = "__ignore__"
 REJECTED_URL = "/import/rejected"
 bp = flask.Blueprint("dataimport", __name__)
 
-labels.ZH_CN.update(
-    {
-        "imp.title": "数据导入",
-        "imp.layer": "导入到",
-        "imp.layer.boundary": "行政区划边界",
-        "imp.layer.grids": "网格",
-        "imp.layer.households": "住户",
-        "imp.layer.incidents": "事件台账",
-        "imp.layer.places": "重点场所与人员",
-        "imp.layer.staff": "网格员花名册",
-        "imp.upload": "拖放文件到此处，或点击选择（Shapefile 请同时选择 .shp .dbf .shx .prj，或上传 ZIP）",
-        "imp.encoding": "文字编码",
-        "imp.crs": "坐标系",
-        "imp.auto": "自动识别",
-        "imp.source_layer": "文件中的图层/工作表",
-        "imp.all_layers": "全部",
-        "imp.mode": "导入方式",
-        "imp.mode.upsert": "更新（有编号的行按编号更新）",
-        "imp.mode.append": "追加",
-        "imp.mode.replace": "替换此前导入的同类数据",
-        "imp.skip": "跳过有问题的行（写入 .rejected 文件），导入其余行",
-        "imp.detected": "识别结果",
-        "imp.file": "文件",
-        "imp.format": "格式",
-        "imp.rows": "行数",
-        "imp.read_layers": "读取图层",
-        "imp.would": "预计",
-        "imp.count.inserted": "新增",
-        "imp.count.updated": "更新",
-        "imp.count.unchanged": "不变",
-        "imp.count.removed": "移除",
-        "imp.count.rejected": "有问题",
-        "imp.mapping": "字段对应（可修改）",
-        "imp.col.column": "文件中的列",
-        "imp.col.field": "对应字段",
-        "imp.col.how": "识别方式",
-        "imp.ignore": "（不导入）",
-        "imp.preview": "几何预览（WGS84）",
-        "imp.problems": "问题",
-        "imp.problems.file": "文件问题",
-        "imp.problems.values": "按取值（同一取值只列一次）",
-        "imp.problems.rows": "按行",
-        "imp.col.value": "取值",
-        "imp.col.count": "行数",
-        "imp.col.problem": "问题",
-        "imp.col.suggestion": "建议",
-        "imp.col.row": "行",
-        "imp.none": "未发现问题",
-        "imp.run": "导入",
-        "imp.running": "正在导入 …",
-        "imp.done": "导入完成",
-        "imp.failed": "导入失败，未写入任何数据",
-        "imp.history": "导入批次",
-        "imp.col.id": "批次",
-        "imp.col.layer": "图层",
-        "imp.col.file": "文件",
-        "imp.col.by": "导入人",
-        "imp.col.at": "时间",
-        "imp.col.rows": "读取/新增/更新/不变/有问题",
-        "imp.col.state": "状态",
-        "imp.undone": "已撤销",
-        "imp.undo": "撤销所选批次",
-        "imp.undo.pick": "请先在表中选择一个批次",
-        "imp.undo.ok": "已撤销批次 {batch}（{file}）：移除 {removed} 行，恢复 {restored} 行",
-        "imp.categories": "事件分类表",
-        "imp.forbidden": "只有辖区级账号可以导入（文件可能包含全辖区的数据）",
-        "imp.bad_upload": "上传内容损坏（不是有效的 base64）",
-        "imp.too_large": "{name}: 超过 {mb} MB，请用命令行导入：python -m geo import",
-        "imp.bad_type": "{name}: 不支持的文件类型；可用 {types}",
-        "imp.no_main": "只有 Shapefile 附属文件，缺少 .shp",
-        "imp.first": "请先上传文件",
-        "imp.rejected": "下载未导入的行（含原因列），修改后可再次导入",
-    }
-)
 
 CRS_CHOICES = ("wgs84", "cgcs2000", "gcj02", "bd09")
 ENCODINGS = ("utf-8", "gbk", "gb18030")
