@@ -162,11 +162,11 @@ def drill_page(demo_url):
     """The 研判 page module (geo/web/pages/drill.py) inside a Dash app with pages, reading the demo."""
     import os
 
-    import dash
-
     os.environ["DATABASE_URL"] = demo_url  # db.pooled() reads it per call; pools are keyed by URL
     try:
-        dash.Dash(__name__, use_pages=True, pages_folder="")
+        # The one Dash app of the process: a second dash.Dash() here would become dash.get_app()
+        # for every later test, and the guard would find none of the pages' callbacks in it.
+        import app  # noqa: F401
         from geo.web.pages import drill as page
 
         yield page

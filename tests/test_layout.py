@@ -117,3 +117,15 @@ def test_one_cache_and_one_label_dictionary(name):
             if isinstance(node, (ast.Assign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 assert not any("ZH_CN[" in ast.unparse(t) for t in targets), f"{name}: labels belong in geo/labels.py"
+
+
+def test_one_dash_app_per_process():
+    """app.py makes the one Dash app. A second `dash.Dash(...)` (in a fixture, say) becomes
+    dash.get_app() for everything after it, and the callback guard then finds none of the
+    pages' callbacks: every later test of a callback answers 400 in an order-dependent way."""
+    makers = []
+    for path in [*ROOT.glob("tests/**/*.py"), *ROOT.glob("geo/**/*.py"), *ROOT.glob("layers/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Dash":
+                makers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert makers == [], makers
