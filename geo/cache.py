@@ -13,10 +13,16 @@ the hotspot weights, and the web workers' signed-in sessions (geo/security/sessi
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import threading
 from collections import OrderedDict
-from datetime import date
+from datetime import date, datetime
 from typing import Callable, Hashable, TypeVar
+
+import numpy as np
+from psycopg2.extras import execute_values
 
 T = TypeVar("T")
 FLIGHT_WAIT_S = 120.0  # a waiter computes by itself if the first thread takes longer than this
@@ -162,43 +168,54 @@ class Days:
     `fetch(days)` returns {day: value} for the given days (a day missing from its answer
     has no rows: `empty`); `fetch(None)` reads every day at once (`every_day`). Thread-safe;
     two threads refreshing the same day both read it, and each answers from what it read.
+
+    With `persist` (the family's key) and a connection passed to get/every_day, the days
+    are kept in the database as well (table day_cache, migration 0074): a new worker reads
+    the family's few hundred small rows once instead of rescanning a year of incident_daily
+    (issue #17, a cold process within budget), and every day it reads from the database it
+    writes back for the next worker. The tags work as in memory, so a persisted day whose
+    version moved is re-read, never served.
     """
 
-    def __init__(self, empty, max_days: int | None = 800):
+    def __init__(self, empty, max_days: int | None = 800, persist: Hashable | None = None):
         self.empty = empty
         self.max_days = max_days
         self._values: dict[date, object] = {}
         self._tags: dict[date, int] = {}
         self._complete = False
         self._lock = threading.Lock()
+        self._family = hashlib.md5(repr(persist).encode()).hexdigest() if persist is not None else None
+        self._loaded = False
         self.reads = 0  # days read from the database (the tests check what a write re-reads)
 
-    def get(self, days, versions: dict[date, int], fetch) -> dict[date, object]:
+    def get(self, days, versions: dict[date, int], fetch, conn=None) -> dict[date, object]:
         """Each of `days`' value at `versions`."""
         days = list(days)
+        self._load(conn)
         with self._lock:
             out = {d: self._values[d] for d in days if d in self._tags and self._tags[d] == versions.get(d, 0)}
         stale = [d for d in days if d not in out]
         if stale:
             fresh = fetch(stale)
             out.update((d, fresh.get(d, self.empty)) for d in stale)
-            self._store({d: out[d] for d in stale}, versions, keep=days)
+            self._store({d: out[d] for d in stale}, versions, keep=days, conn=conn)
         return out
 
-    def every_day(self, versions: dict[date, int], fetch) -> dict[date, object]:
+    def every_day(self, versions: dict[date, int], fetch, conn=None) -> dict[date, object]:
         """Every day's value at `versions`, days without rows left out: the first call reads
         all days in one query, later calls only the days whose version changed."""
+        self._load(conn)
         with self._lock:
             complete = self._complete
         if not complete:
             fresh = fetch(None)
-            self._store({d: fresh.get(d, self.empty) for d in set(fresh) | set(versions)}, versions, complete=True)
+            self._store({d: fresh.get(d, self.empty) for d in set(fresh) | set(versions)}, versions, complete=True, conn=conn)
             return fresh
         with self._lock:
             days = set(self._tags) | set(versions)
-        return {d: v for d, v in self.get(days, versions, fetch).items() if v is not self.empty}
+        return {d: v for d, v in self.get(days, versions, fetch, conn).items() if v is not self.empty}
 
-    def _store(self, values: dict, versions: dict, keep=(), complete: bool = False) -> None:
+    def _store(self, values: dict, versions: dict, keep=(), complete: bool = False, conn=None) -> None:
         with self._lock:
             self.reads += len(values)
             for d, v in values.items():
@@ -209,6 +226,140 @@ class Days:
                 keep = set(keep)
                 for d in [d for d in self._tags if d not in keep][: len(self._tags) - self.max_days]:
                     del self._tags[d], self._values[d]
+        if self._family is not None and conn is not None and values:
+            _save_days(conn, self._family, values, versions, self.empty, complete)
+
+    def _load(self, conn) -> None:
+        """The family's persisted days, once per process (and only into an empty family)."""
+        if self._family is None or conn is None or self._loaded:
+            return
+        rows = _load_days(conn, self._family, self.empty)
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True
+            if self._tags or rows is None:
+                return
+            for d, (version, value) in rows.items():
+                if d == date.min:
+                    self._complete = True
+                else:
+                    self._values[d], self._tags[d] = value, version
 
     def __len__(self) -> int:
         return len(self._tags)
+
+
+# --------------------------------------------------------------------------- persisted days
+# Tagged JSON, not pickle: a value read from the database is data and can never run code.
+
+
+def encode(value) -> bytes:
+    """A cached day's value (None, numbers, strings, dates, tuples, lists, dicts with any of
+    these as keys, numpy arrays of plain dtypes) as bytes."""
+    return json.dumps(_tagged(value), separators=(",", ":")).encode()
+
+
+def decode(raw: bytes):
+    return _untagged(json.loads(raw))
+
+
+def _tagged(v):
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v)
+    if isinstance(v, np.ndarray):
+        if v.dtype.hasobject:
+            raise TypeError("object arrays are not kept")
+        return {"a": [v.dtype.str, list(v.shape), base64.b64encode(np.ascontiguousarray(v).tobytes()).decode()]}
+    if isinstance(v, datetime):
+        raise TypeError("instants are not kept per day")
+    if isinstance(v, date):
+        return {"day": v.isoformat()}
+    if isinstance(v, tuple):
+        return {"t": [_tagged(x) for x in v]}
+    if isinstance(v, list):
+        return {"l": [_tagged(x) for x in v]}
+    if isinstance(v, dict):
+        return {"d": [[_tagged(k), _tagged(x)] for k, x in v.items()]}
+    raise TypeError(f"cannot keep {type(v).__name__}")
+
+
+def _untagged(v):
+    if not isinstance(v, dict):
+        return v
+    if "a" in v:
+        dtype, shape, data = v["a"]
+        dt = np.dtype(dtype)
+        if dt.hasobject:
+            raise ValueError("object arrays are not kept")
+        return np.frombuffer(base64.b64decode(data), dtype=dt).reshape(shape)
+    if "day" in v:
+        return date.fromisoformat(v["day"])
+    if "t" in v:
+        return tuple(_untagged(x) for x in v["t"])
+    if "l" in v:
+        return [_untagged(x) for x in v["l"]]
+    return {_untagged(k): _untagged(x) for k, x in v["d"]}
+
+
+def _save_days(conn, family: str, values: dict, versions: dict, empty, complete: bool) -> None:
+    """Upsert the days just read, in day order (two workers saving the same family never
+    deadlock), inside a savepoint: a cache that cannot be written (a read-only standby, a
+    role without the grant) costs the caller nothing but the next worker's scan."""
+    rows = [(family, d, versions.get(d, 0), b"" if v is empty else encode(v)) for d, v in sorted(values.items())]
+    if complete:
+        rows.insert(0, (family, date.min, 0, b""))
+    sql = """INSERT INTO day_cache (family, day, version, payload) VALUES %s
+             ON CONFLICT (owner_key, family, day) DO UPDATE
+                SET version = EXCLUDED.version, payload = EXCLUDED.payload, saved_at = now()"""
+    _in_savepoint(conn, lambda cur: execute_values(cur, sql, [(f, _pg_day(d), n, p) for f, d, n, p in rows], page_size=500))
+
+
+def _load_days(conn, family: str, empty) -> dict | None:
+    """{day: (version, value)} of a persisted family (date.min: the family was complete)."""
+    found: list = []
+    ok = _in_savepoint(
+        conn,
+        lambda cur: (
+            cur.execute("SELECT day, version, payload FROM day_cache WHERE family = %s", (family,)),
+            found.extend(cur.fetchall()),
+        ),
+    )
+    if not ok:
+        return None
+    out = {}
+    for row in found:
+        day, version, payload = (row["day"], row["version"], row["payload"]) if isinstance(row, dict) else row
+        day = date.min if day is None or (isinstance(day, str) and day == "-infinity") else day
+        out[day] = (version, empty if not payload else decode(bytes(payload)))
+    return out
+
+
+def _pg_day(d: date):
+    return "-infinity" if d == date.min else d
+
+
+def _in_savepoint(conn, work) -> bool:
+    import psycopg2
+
+    with conn.cursor() as cur:
+        if conn.autocommit:
+            try:
+                work(cur)
+                return True
+            except psycopg2.Error:
+                return False
+        cur.execute("SAVEPOINT day_cache")
+        try:
+            work(cur)
+        except psycopg2.Error:
+            cur.execute("ROLLBACK TO SAVEPOINT day_cache")
+            return False
+        cur.execute("RELEASE SAVEPOINT day_cache")
+        return True

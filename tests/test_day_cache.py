@@ -353,3 +353,74 @@ def test_a_warm_up_fills_the_caches_of_its_role_and_unit_only(demo_url):
     assert mine[0]["month"] < warm[0]["month"]
     dashboard.clear_cache()
     assert panels(admin) == warm and panels(town) == mine  # equal to cold computations
+
+
+def _family_reads() -> list[int]:
+    return [f.reads for f in dashboard._families._items.values()]
+
+
+def test_a_new_worker_reads_the_persisted_days_and_rereads_only_what_changed(world):
+    """Issue #17 (a cold process): the days one worker read are kept in day_cache
+    (migration 0074); a new worker (caches cleared) serves them without reading a single
+    day from incident_daily, and after a write to a past day re-reads just that day."""
+    conn = world
+    now = NOW
+    ids = add(conn, [(GRID_A if k % 2 else GRID_B, "0101", "in_progress", now - k * DAY) for k in range(1, 40)])
+    first = shown(conn, now)
+    conn.commit()
+    assert db.scalar(conn, "SELECT count(*) FROM day_cache") > 0
+    assert db.scalar(conn, "SELECT count(*) FROM day_cache WHERE day = '-infinity'") >= 1  # the open rows' family: complete
+
+    dashboard.clear_cache()  # a new worker
+    assert shown(conn, now) == first == expected(conn, now)
+    assert _family_reads() and set(_family_reads()) == {0}  # not one day read from the database
+
+    close(conn, ids[19:20])  # a status change of an incident twenty days old
+    dashboard.clear_cache()
+    assert shown(conn, now) == expected(conn, now)
+    assert max(_family_reads()) == 1  # that day, once per family that covers it
+
+
+def test_persisted_days_are_kept_per_role_and_unit(demo_url):
+    """A day computed under one account's role and unit is read back by the same only: the
+    row's owner key is set by the database, and another role cannot read or forge it."""
+    import psycopg2
+
+    from geo.analysis import heat
+    from geo.security.access import Scope
+    from geo.web import screen_warm
+
+    dashboard.clear_cache()
+    heat.clear_cache()
+    admin, town = Scope("a", "admin", "620802"), Scope("b", "leader", "620802001")
+    screen_warm.warm_scope(admin, url=demo_url)
+    with db.scoped(admin), db.pooled(demo_url) as c:
+        mine = db.scalar(c, "SELECT count(*) FROM day_cache")
+        assert mine > 0 and db.scalar(c, "SELECT count(DISTINCT owner_key) FROM day_cache") == 1
+    with db.scoped(town), db.pooled(demo_url) as c:
+        assert db.scalar(c, "SELECT count(*) FROM day_cache WHERE owner_key LIKE %s", ("%|620802",)) == 0
+        with pytest.raises(psycopg2.Error):  # a row under another owner's key
+            db.execute(
+                c,
+                "INSERT INTO day_cache (family, day, version, payload, owner_key) VALUES ('f', current_date, 0, '', 'quanyu_admin|620802')",
+            )
+
+
+def test_the_codec_keeps_data_and_refuses_anything_else():
+    import numpy as np
+
+    from geo.cache import decode, encode
+
+    value = {
+        ("620802001", True, None): 3,
+        "open": (np.arange(5, dtype=">i8"), np.array([True, False]), [1.5, "x"]),
+        "day": datetime(2026, 1, 2).date(),
+    }
+    back = decode(encode(value))
+    assert back[("620802001", True, None)] == 3 and back["day"] == value["day"]
+    assert back["open"][0].tolist() == [0, 1, 2, 3, 4] and back["open"][0].dtype == np.dtype(">i8")
+    assert back["open"][1].tolist() == [True, False] and back["open"][2] == [1.5, "x"]
+    with pytest.raises(TypeError):
+        encode(np.array([object()]))
+    with pytest.raises(ValueError):  # a forged row cannot make numpy build objects
+        decode(b'{"a":["|O",[1],"AAAAAAAAAAA="]}')

@@ -117,7 +117,7 @@ def _category_fingerprint(conn) -> str:
 def _family(conn, key: tuple, generation: int, empty, max_days: int | None = 800) -> Days:
     """The per-day store of one query family (see _families)."""
     full = key + (_database(conn), db.scope_key(), generation)
-    return _families.get(full, lambda: Days(empty, max_days))
+    return _families.get(full, lambda: Days(empty, max_days, persist=full))
 
 
 def clear_cache() -> None:
@@ -165,7 +165,7 @@ def _per_day(conn, scope: str, dims: tuple[str, ...], lo: date) -> dict[date, di
 
     today = _today()
     days = [lo + timedelta(days=k) for k in range((today - lo).days + 1)]
-    out = fam.get(days, versions[1], fetch) if days else {}
+    out = fam.get(days, versions[1], fetch, conn) if days else {}
     later = group(
         db.rows(
             conn,
@@ -264,7 +264,7 @@ def _open_rows(conn, scope: str) -> dict:
             )
         return out
 
-    parts = list(fam.every_day(versions[1], fetch).values())
+    parts = list(fam.every_day(versions[1], fetch, conn).values())
     if not parts:
         return dict(
             towns=list(towns),

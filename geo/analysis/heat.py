@@ -103,10 +103,8 @@ def _whole_days(conn, versions: dict, points, first, last, major) -> np.ndarray:
         return _long_window(conn, versions, keys, first, last, major)
     generation, day_v = day_versions(conn)  # before the counts they tag
     majors = _majors(conn)
-    fam = _families.get(
-        ("days", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors),
-        lambda: Days(_EMPTY, max_days=2 * MAX_CACHED_DAYS),
-    )
+    family = ("days", _where(conn), generation, versions.get("grid"), versions.get("admin_unit"), majors)
+    fam = _families.get(family, lambda: Days(_EMPTY, max_days=2 * MAX_CACHED_DAYS, persist=family))
     days = [first + timedelta(days=k) for k in range(1, n_days + 1)]
 
     def fetch(stale):
@@ -148,8 +146,8 @@ def _whole_days(conn, versions: dict, points, first, last, major) -> np.ndarray:
     if len(fam) == 0 and last == datetime.now(CST).date() and n_days < PREFETCH_DAYS - 1:
         # A new family serves its first window ending today: read the longest preset
         # window's days at once, so that switching windows is a click and not a scan.
-        fam.get([last - timedelta(days=k) for k in range(PREFETCH_DAYS - 1, 0, -1)], day_v, fetch)
-    per_day = fam.get(days, day_v, fetch)
+        fam.get([last - timedelta(days=k) for k in range(PREFETCH_DAYS - 1, 0, -1)], day_v, fetch, conn)
+    per_day = fam.get(days, day_v, fetch, conn)
     tag = tuple(day_v.get(d, 0) for d in days)
 
     def total():
