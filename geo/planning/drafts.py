@@ -62,16 +62,26 @@ class EditResult:
 # --------------------------------------------------------------------------- plans
 
 
-def create(conn, admin_code: str, name: str | None = None, created_by: str | None = None) -> int:
-    """A new draft plan holding a copy of the community's current official grids."""
+def _community(conn, admin_code: str) -> dict:
     unit = db.one(conn, "SELECT code, name, level FROM admin_unit WHERE code = %s", (admin_code,))
     if not unit or unit["level"] != "community":
         raise PlanError(f"{admin_code!r} is not a community (村/社区, 12 digits) of this database")
+    return unit
+
+
+def default_name(conn, admin_code: str) -> str:
+    """The name a new draft of the community gets (shown before the draft exists, too)."""
+    return f"{_community(conn, admin_code)['name']} 网格调整"
+
+
+def create(conn, admin_code: str, name: str | None = None, created_by: str | None = None) -> int:
+    """A new draft plan holding a copy of the community's current official grids."""
+    unit = _community(conn, admin_code)
     with db.transaction(conn) as cur:
         cur.execute(
             """INSERT INTO plan (name, admin_code, created_by, base_grid_version)
                        VALUES (%s, %s, %s, (SELECT version FROM data_version WHERE name = 'grid')) RETURNING id""",
-            (name or f"{unit['name']} 网格调整", admin_code, created_by),
+            (name or default_name(conn, unit["code"]), admin_code, created_by),
         )
         plan_id = cur.fetchone()[0]
         cur.execute(
@@ -119,10 +129,28 @@ def grids(conn, plan_id: int, include_removed: bool = False) -> dict[str, dict]:
     return out
 
 
+def current_grids(conn, admin_code: str) -> dict[str, dict]:
+    """The community's grids in force, shaped as a plan's grids (`grids`, every action 'keep'):
+    what the workbench shows and checks before any draft exists."""
+    out = {}
+    for r in db.rows(
+        conn,
+        """SELECT code, name, kind, household_standard, 'keep' AS action, ST_AsBinary(geom) AS wkb
+             FROM grid_current WHERE admin_code = %s AND geom IS NOT NULL ORDER BY code""",
+        (admin_code,),
+    ):
+        r["geom"] = shapely.from_wkb(bytes(r.pop("wkb")))
+        out[r["code"]] = r
+    return out
+
+
 def context(conn, plan_id: int, config=None) -> Context:
     """The community, its neighbours' grids and its households, for checking this plan."""
-    plan = get(conn, plan_id)
-    code = plan["admin_code"]
+    return community_context(conn, get(conn, plan_id)["admin_code"], config)
+
+
+def community_context(conn, code: str, config=None) -> Context:
+    """The community, its neighbours' grids and its households (a plan's or the grids in force)."""
     unit = db.one(
         conn,
         """SELECT a.urban, ST_AsBinary(a.geom) AS wkb, j.metric_srid FROM admin_unit a
@@ -524,11 +552,16 @@ def communities(conn) -> list[dict]:
     )
 
 
-def open_draft(conn, admin_code: str, created_by: str | None = None) -> int:
-    """The community's latest draft, or a new one: opening the workbench twice does not
-    pile up empty drafts."""
-    found = db.scalar(conn, "SELECT max(id) FROM plan WHERE admin_code = %s AND status = 'draft'", (admin_code,))
-    return found or create(conn, admin_code, created_by=created_by)
+def latest_draft(conn, admin_code: str) -> int | None:
+    """The community's latest draft, None when it has none (reading only: looking at a
+    community must not start a plan nobody asked for)."""
+    return db.scalar(conn, "SELECT max(id) FROM plan WHERE admin_code = %s AND status = 'draft'", (admin_code,))
+
+
+def open_draft(conn, admin_code: str, created_by: str | None = None, name: str | None = None) -> int:
+    """The community's latest draft, or a new one: called on the first edit, so a draft holds
+    someone's work and repeated edits do not pile up drafts."""
+    return latest_draft(conn, admin_code) or create(conn, admin_code, name=name, created_by=created_by)
 
 
 def rename(conn, plan_id: int, name: str) -> None:

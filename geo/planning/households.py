@@ -66,13 +66,12 @@ def draft_grid_of(grids: dict[str, dict], lon, lat) -> list[str | None]:
     return list(out)
 
 
-def households(conn, plan_id: int, pctx=None, grids=None) -> list[dict]:
+def households(conn, plan_id: int | None, pctx=None, grids=None) -> list[dict]:
     """The community's households with their draft grid: id, lon, lat, persons, label
-    (address and masked head name), grid."""
-    plan = planning.get(conn, plan_id)
+    (address and masked head name), grid (plan_id None: pctx and grids of the grids in force)."""
     pctx = pctx or planning.context(conn, plan_id)
     grids = grids if grids is not None else planning.grids(conn, plan_id)
-    rows = _points(conn, plan["admin_code"], pctx.area)
+    rows = _points(conn, pctx.admin_code, pctx.area)
     where = draft_grid_of(grids, [r["lon"] for r in rows], [r["lat"] for r in rows])
     return [
         dict(

@@ -149,8 +149,9 @@ def _rejected(conn, plan_id: int) -> set[str]:
     }
 
 
-def pieces(conn, plan_id: int, ctx=None, live: dict | None = None, include_rejected: bool = False) -> list[Piece]:
-    """The pieces where the departments' layers put area in another grid than the draft does."""
+def pieces(conn, plan_id: int | None, ctx=None, live: dict | None = None, include_rejected: bool = False) -> list[Piece]:
+    """The pieces where the departments' layers put area in another grid than the draft does
+    (plan_id None: the grids in force, given as ctx and live, before any draft exists)."""
     ctx = ctx or context(conn, plan_id)
     live = live if live is not None else plan_grids(conn, plan_id)
     area = ctx.area
@@ -198,7 +199,7 @@ def pieces(conn, plan_id: int, ctx=None, live: dict | None = None, include_rejec
         return []
     counts = {r["code"]: r["households"] for r in loads(ctx, live)[0]}
     standards = {c: live[c].get("household_standard") or ctx.config.household_standard_urban for c in codes}
-    rejected = set() if include_rejected else _rejected(conn, plan_id)
+    rejected = set() if include_rejected or plan_id is None else _rejected(conn, plan_id)
     out = []
     for (grid, votes), group in sorted(groups.items()):
         votes = dict(votes)

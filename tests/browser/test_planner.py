@@ -8,7 +8,11 @@ On small exact geometries (an app on the test database, `tiny_app`), the editing
 driven through the real map with mouse events: a vertex dragged near a neighbour's edge
 snaps onto it and undo restores the grid bit for bit; a split along a line drawn with
 clicks; households picked on the map and moved to another grid, then published; a 多网合一
-piece accepted from its list."""
+piece accepted from its list; two grids merged by click and Shift+click on a community with no
+draft, which looking at did not create.
+
+What the tests check is what a person sees: texts on the page, the features the map draws (read
+from the map, as nothing else shows them) and rows in the database. Nothing is set by script."""
 
 from __future__ import annotations
 
@@ -18,11 +22,12 @@ import pytest
 import shapely
 
 from geo import db
+from geo import pgserver as cluster
 from geo.planning import drafts as planning
 from geo.planning.publish import grids_at
 from tests.browser.chromium import chromium_driver, requested_urls, severe_console_errors, wait_for
 from tests.support.planning import fixable_community, restore
-from tests.support.webapp import ROOT, running_app
+from tests.support.webapp import ROOT, ensure_account, running_app
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "planner.png"
 
@@ -44,6 +49,9 @@ def score(driver) -> float:
     raise AssertionError("the score never settled")
 
 
+SPATIAL = "#pl-defects .pl-gap, #pl-defects .pl-sliver, #pl-defects .pl-overlap, #pl-defects .pl-crossing"
+
+
 def test_fix_a_gap_and_an_overlap_publish_and_see_the_old_version(app_url, demo_url):
     from selenium.webdriver.common.by import By
 
@@ -52,19 +60,14 @@ def test_fix_a_gap_and_an_overlap_publish_and_see_the_old_version(app_url, demo_
     old = grids_at(conn, code)
     driver = chromium_driver()
     try:
-        driver.get(f"{app_url}/planner?community={code}")
-        state = wait_for(
-            lambda: driver.execute_script("return window.plannerState && window.plannerState()"),
-            timeout=60,
-            message="the planner map",
-        )
-        assert state["grids"] == len(found["own"]) and state["defects"] == len(found["check"].defects)
-        items = driver.find_elements(By.CSS_SELECTOR, "#pl-defects .pl-item")
-        assert len(items) >= len(found["check"].defects)  # spatial defects, then loads and staffing
+        open_planner(driver, app_url, code)
+        assert len(grid_rows(driver)) == len(found["own"])
+        assert len(driver.find_elements(By.CSS_SELECTOR, SPATIAL)) == len(found["check"].defects)
+        assert set(drawn(driver, "grids-fill")) == found["own"]  # every grid on the map
         assert f"#{plan_id}" in driver.find_element(By.ID, "pl-plan-label").text
-        # A click on a defect flies the map to it.
+        # A click on a defect flies the map to it: the overlap is drawn at the map's centre.
         driver.find_element(By.CSS_SELECTOR, "#pl-defects .pl-overlap .pl-fly").click()
-        wait_for(lambda: driver.execute_script("return window.plannerState().flown") >= 1, message="fly to the defect")
+        wait_for(lambda: "overlap" in drawn_at_centre(driver, "defects-fill", "kind"), timeout=20, message="fly to the defect")
         time.sleep(1)
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         start = score(driver)
@@ -95,13 +98,16 @@ def test_fix_a_gap_and_an_overlap_publish_and_see_the_old_version(app_url, demo_
         wait_for(lambda: score(driver) == after_gap, timeout=60, message="undo")
         driver.find_element(By.ID, "pl-redo").click()
         wait_for(lambda: score(driver) == after_overlap, timeout=60, message="redo")
-        driver.execute_script("window.plannerFit()")
+        open_planner(driver, app_url, code)  # reloaded, as a person does for the whole community in view
         time.sleep(1.5)
         driver.save_screenshot(str(SCREENSHOT))
-        # Publish: a new draft opens; the old version is one choice away.
+        # Publish: the grids in force are shown (no new draft until the next edit); the old
+        # version is one choice away.
         driver.find_element(By.ID, "pl-publish").click()
         wait_for(lambda: "已发布" in driver.find_element(By.ID, "pl-msg").text, timeout=90, message="publish")
         assert planning.get(conn, plan_id)["status"] == "published"
+        assert planning.latest_draft(conn, code) is None
+        wait_for(lambda: "尚无草稿" in driver.find_element(By.ID, "pl-plan-label").text, message="no draft after publish")
         driver.find_element(By.CSS_SELECTOR, "#pl-diff").click()
         option = wait_for(
             lambda: [
@@ -115,12 +121,8 @@ def test_fix_a_gap_and_an_overlap_publish_and_see_the_old_version(app_url, demo_
             message="the plan in the version list",
         )
         option[0].click()
-        state = wait_for(
-            lambda: (s := driver.execute_script("return window.plannerState()"))["diff"] > 0 and s,
-            timeout=60,
-            message="the difference on the map",
-        )
-        assert state["diff"] >= len(old)  # the old version's outlines plus the changed pieces
+        wait_for(lambda: drawn(driver, "diff-fill", "change"), timeout=60, message="the changed pieces on the map")
+        assert set(drawn(driver, "diff-old")) == set(old)  # the old version's outlines, every grid
         assert "新增" in driver.find_element(By.ID, "pl-diff-summary").text
         assert severe_console_errors(driver) == []
         assert [u for u in requested_urls(driver) if not u.startswith((app_url, "data:", "blob:"))] == []
@@ -143,10 +145,8 @@ def test_draw_in_the_browser_goes_through_the_server_check(app_url, demo_url):
     edits_before = planning.history(conn, plan_id)["undo"]  # a draft left by an earlier run may hold edits
     driver = chromium_driver()
     try:
-        driver.get(f"{app_url}/planner?community={code}")
-        wait_for(lambda: driver.execute_script("return window.plannerState && window.plannerState()"), timeout=60, message="map")
-        driver.find_element(By.CSS_SELECTOR, "#pl-mode input[value=draw]").click()
-        wait_for(lambda: driver.execute_script("return window.plannerState().mode") == "draw", message="draw mode")
+        open_planner(driver, app_url, code)
+        set_mode(driver, "draw")
         canvas = driver.find_element(By.CSS_SELECTOR, "#planner-map canvas")
         for dx, dy in ((-40, -40), (40, -40), (40, 40), (-40, 40)):
             ActionChains(driver).move_to_element_with_offset(canvas, dx, dy).click().perform()
@@ -215,7 +215,6 @@ def tiny_app(conn, tiny_units):
                 (name, URBAN, lon, lat),
             )
         cur.execute("SELECT locate_points('household'::regclass)")
-    from geo import pgserver as cluster
 
     with running_app(cluster.database_url(test=True)) as url:
         yield url
@@ -230,11 +229,61 @@ def fresh_plan(conn, code: str) -> int:
 
 
 def open_planner(driver, url: str, code: str) -> None:
+    """The planner opened at the community's address, once its grids are drawn and the map is still."""
     driver.get(f"{url}/planner?community={code}")
-    wait_for(lambda: driver.execute_script("return window.plannerState && window.plannerState()"), timeout=60, message="map")
+    wait_for(lambda: drawn(driver, "grids-fill"), timeout=60, message="the grids on the map")
+    idle(driver)
+
+
+def idle(driver) -> None:
     wait_for(
-        lambda: driver.execute_script("const m = window.plannerMap(); return m.loaded() && !m.isMoving()"), message="map idle"
+        lambda: driver.execute_script("const m = window.plannerMap(); return m && m.loaded() && !m.isMoving()"),
+        message="map idle",
     )
+
+
+def drawn(driver, layer: str, prop: str = "code") -> list:
+    """The distinct `prop` values of the features the map draws in `layer` now (a canvas
+    shows nothing to the DOM, so the map is asked what it rendered, as a person sees it)."""
+    values = driver.execute_script(
+        """const m = window.plannerMap();
+           if (!m || !m.getLayer(arguments[0])) return [];
+           return m.queryRenderedFeatures({layers: [arguments[0]]}).map((f) => f.properties[arguments[1]]);""",
+        layer,
+        prop,
+    )
+    return sorted(set(values or []), key=str)
+
+
+def drawn_at_centre(driver, layer: str, prop: str) -> list:
+    """What the map draws in `layer` at the middle of the canvas (where it flew to)."""
+    return driver.execute_script(
+        """const m = window.plannerMap(); if (!m || m.isMoving()) return [];
+           const c = m.getCanvas(), x = c.clientWidth / 2, y = c.clientHeight / 2;
+           return m.queryRenderedFeatures([[x - 3, y - 3], [x + 3, y + 3]], {layers: [arguments[0]]})
+                   .map((f) => f.properties[arguments[1]]);""",
+        layer,
+        prop,
+    )
+
+
+def grid_rows(driver) -> list[str]:
+    """The grid list beside the map: each row's text."""
+    from selenium.webdriver.common.by import By
+
+    return [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#pl-grids tbody tr")]
+
+
+def selection(driver) -> str:
+    """What the page says is selected (the white outline's words)."""
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, "pl-sel-info").text
+
+
+def wait_selected(driver, codes: list[str]) -> None:
+    expected = "已选网格：" + "、".join(c[-3:] for c in codes)
+    wait_for(lambda: selection(driver) == expected, message=f"{expected!r} shown; it reads {selection(driver)!r}")
 
 
 def point(driver, lon: float, lat: float, dx: float = 0, dy: float = 0):
@@ -252,10 +301,19 @@ def point(driver, lon: float, lat: float, dx: float = 0, dy: float = 0):
 
 
 def set_mode(driver, mode: str) -> None:
+    """Click the tool's radio button; the map answers with the crosshair cursor (an arrow in 选择)."""
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.CSS_SELECTOR, f"#pl-mode input[value={mode}]").click()
-    wait_for(lambda: driver.execute_script("return window.plannerState().mode") == mode, message=f"{mode} mode")
+    canvas = driver.find_element(By.CSS_SELECTOR, "#planner-map canvas")
+    cursor = "crosshair" if mode != "select" else "auto"
+    wait_for(
+        lambda: (
+            driver.find_element(By.CSS_SELECTOR, f"#pl-mode input[value={mode}]").is_selected()
+            and canvas.value_of_css_property("cursor") == cursor
+        ),
+        message=f"{mode} mode",
+    )
 
 
 def message(driver, expected: str) -> str:
@@ -299,7 +357,7 @@ def test_drag_a_vertex_snaps_onto_the_neighbours_edge_and_undo_restores_it_exact
         open_planner(driver, tiny_app, URBAN)
         assert driver.find_element(By.ID, "pl-score-value").text != "100.00%"  # the notch is a gap
         point(driver, 106.652, 35.54).click().perform()  # select A
-        wait_for(lambda: driver.execute_script("return window.plannerState().selected") == [A], message="A selected")
+        wait_selected(driver, [A])
         set_mode(driver, "edit")
         # Drag the notch's vertex to 4 pixels short of C's west edge (x = 106.655), in small steps.
         x0, y0 = driver.execute_script("const p = window.plannerMap().project(arguments[0]); return [p.x, p.y];", APEX)
@@ -311,7 +369,7 @@ def test_drag_a_vertex_snaps_onto_the_neighbours_edge_and_undo_restores_it_exact
         for _ in range(steps):
             drag = drag.move_by_offset(round((x1 - x0) / steps), round((y1 - y0) / steps))
         drag.release().perform()
-        assert driver.execute_script("return window.plannerState().mode") == "edit"
+        assert driver.find_element(By.CSS_SELECTOR, "#pl-mode input[value=edit]").is_selected()
         driver.find_element(By.ID, "pl-apply").click()
         message(driver, "已应用：编辑节点")
         score_is(driver, "100.00%")
@@ -336,7 +394,7 @@ def test_split_along_a_line_drawn_with_clicks(tiny_app, conn):
     try:
         open_planner(driver, tiny_app, URBAN)
         point(driver, 106.652, 35.54).click().perform()
-        wait_for(lambda: driver.execute_script("return window.plannerState().selected") == [A], message="A selected")
+        wait_selected(driver, [A])
         set_mode(driver, "split")
         point(driver, 106.6490, 35.536).click().perform()  # west of the community, across A, into B
         time.sleep(0.3)
@@ -350,7 +408,8 @@ def test_split_along_a_line_drawn_with_clicks(tiny_app, conn):
         assert shapely.symmetric_difference(shapely.union(after[A]["geom"], after[new]["geom"]), A_GEOM).area < 1e-15
         south = after[new]["geom"]  # the smaller piece gets the new code
         assert south.bounds[1] == 35.53 and abs(south.bounds[3] - 35.536) < 3 * degrees_per_pixel(driver)
-        wait_for(lambda: driver.execute_script("return window.plannerState().grids") == 4, message="4 grids on the map")
+        wait_for(lambda: len(grid_rows(driver)) == 4, message="4 grids in the list")
+        wait_for(lambda: drawn(driver, "grids-fill") == [A, B, C, new], message="4 grids on the map")
         assert severe_console_errors(driver) == []
     finally:
         driver.quit()
@@ -368,14 +427,13 @@ def test_move_households_picked_on_the_map_then_publish(tiny_app, conn):
     try:
         open_planner(driver, tiny_app, URBAN)
         set_mode(driver, "move")
-        assert driver.execute_script("return window.plannerState().households") == len(HOUSEHOLDS)
+        assert len(drawn(driver, "households", "id")) == len(HOUSEHOLDS)
         point(driver, *HOUSEHOLDS["near_c"]).click().perform()
-        wait_for(
-            lambda: driver.execute_script("return window.plannerState().chosen") == [ids["near_c"]], message="household picked"
-        )
-        assert "已选 1 户：near_c 欧***" in driver.find_element(By.ID, "pl-hh-info").text  # address and masked name only
+        wait_for(lambda: drawn(driver, "households-selected", "id") == [ids["near_c"]], message="household ringed")
+        assert driver.find_element(By.ID, "pl-hh-info").text == "已选 1 户：near_c 欧***"  # address and masked name only
         point(driver, 106.6575, 35.545).click().perform()  # the target: C
-        wait_for(lambda: driver.execute_script("return window.plannerState().target") == C, message="target C")
+        wait_for(lambda: "003 " in driver.find_element(By.ID, "pl-move-target").text, message="target C chosen")
+        assert drawn(driver, "grids-target") == [C]  # and outlined on the map
         driver.find_element(By.ID, "pl-move").click()
         msg = message(driver, "已应用：移交住户")
         assert "002：2 → 1 户（标准 300，-100%）" in msg and "003：1 → 2 户（标准 300，-99%）" in msg
@@ -408,7 +466,7 @@ def test_accept_a_merged_layer_piece_from_its_list(tiny_app, conn):
     driver = chromium_driver(sign_in_as="planner")
     try:
         open_planner(driver, tiny_app, VILLAGE)
-        assert driver.execute_script("return window.plannerState().pieces") == 1
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#pl-layers .pl-piece")) == 1 and drawn(driver, "pieces-fill", "key")
         item = driver.find_element(By.CSS_SELECTOR, "#pl-layers .pl-piece-change")
         assert "现属 002" in item.text and "建议归 001" in item.text and "公安警格→001" in item.text
         item.find_element(By.CSS_SELECTOR, "button.pl-primary").click()
@@ -416,33 +474,80 @@ def test_accept_a_merged_layer_piece_from_its_list(tiny_app, conn):
         after = planning.grids(conn, plan_id)
         assert shapely.equals(after[V1]["geom"], shapely.box(106.66, 35.53, 106.666, 35.55))
         assert shapely.equals(after[V2]["geom"], shapely.box(106.666, 35.53, 106.67, 35.55))
-        wait_for(lambda: driver.execute_script("return window.plannerState().pieces") == 0, message="no piece left")
+        wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, "#pl-layers .pl-piece"), message="no piece left")
+        assert drawn(driver, "pieces-fill", "key") == []
         assert "无部门网格分歧" in driver.find_element(By.ID, "pl-layers").text
         assert severe_console_errors(driver) == []
     finally:
         driver.quit()
 
 
-def test_merge_two_grids_chosen_by_click_and_shift_click(tiny_app, conn):
-    """A person selects B, Shift+clicks C and presses 合并所选 (MapLibre's box zoom used to
-    take the Shift+mousedown, so the second grid was never selected)."""
+def drafts(conn, *codes: str) -> list[dict]:
+    """The draft rows of these communities, as the database holds them now."""
+    conn.commit()
+    return db.rows(
+        conn,
+        "SELECT id, admin_code, created_by FROM plan WHERE status = 'draft' AND admin_code = ANY(%s) ORDER BY id",
+        (list(codes),),
+    )
+
+
+def no_drafts(conn, *codes: str) -> None:
+    for p in drafts(conn, *codes):
+        planning.abandon(conn, p["id"])
+
+
+def test_looking_creates_no_draft_and_the_first_merge_does(tiny_app, conn):
+    """A person opens the village by its address, picks the urban community in the list (the
+    address follows), looks, and no draft exists; B, then Shift+click C, 合并所选: now one draft
+    exists, holding the merge, started by this account. (Opening a community used to create a
+    draft, so every visit left one; MapLibre's box zoom took the Shift+mousedown, so the second
+    grid was never selected.)"""
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    plan_id = fresh_plan(conn, URBAN)
+    no_drafts(conn, URBAN, VILLAGE)
     driver = chromium_driver(sign_in_as="planner")
     try:
-        open_planner(driver, tiny_app, URBAN)
+        open_planner(driver, tiny_app, VILLAGE)
+        assert drawn(driver, "grids-fill") == [V1, V2] and "尚无草稿" in driver.find_element(By.ID, "pl-plan-label").text
+        # another community, chosen in the list by typing part of its name
+        driver.find_element(By.CSS_SELECTOR, "#pl-community").click()
+        ActionChains(driver).pause(0.3).send_keys("社区").perform()
+        option = wait_for(
+            lambda: [
+                o for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option, [role=option]") if "社区" in o.text
+            ],
+            message="the urban community offered",
+        )[0]
+        ActionChains(driver).move_to_element(option).click().perform()
+        wait_for(lambda: drawn(driver, "grids-fill") == [A, B, C], timeout=30, message="the urban community's grids")
+        wait_for(lambda: f"community={URBAN}" in driver.current_url, message="the address names it")
+        assert len(grid_rows(driver)) == 3 and "尚无草稿" in driver.find_element(By.ID, "pl-plan-label").text
+        assert drafts(conn, URBAN, VILLAGE) == []  # looked at two communities: nothing written
+        idle(driver)
         point(driver, 106.6575, 35.535).click().perform()  # B
-        wait_for(lambda: driver.execute_script("return window.plannerState().selected") == [B], message="B selected")
+        wait_selected(driver, [B])
         point(driver, 106.6575, 35.545).key_down(Keys.SHIFT).click().key_up(Keys.SHIFT).perform()  # Shift+click C
-        wait_for(lambda: driver.execute_script("return window.plannerState().selected") == [B, C], message="B and C selected")
+        wait_selected(driver, [B, C])
+        assert drafts(conn, URBAN) == []  # selecting is not editing
         driver.find_element(By.ID, "pl-merge").click()
         message(driver, "已应用：合并")
+        made = drafts(conn, URBAN, VILLAGE)
+        me = ensure_account(cluster.database_url(test=True), "planner")
+        assert [(p["admin_code"], p["created_by"]) for p in made] == [(URBAN, me)]
+        plan_id = made[0]["id"]
+        assert [e["op"] for e in planning.history(conn, plan_id)["edits"]] == ["merge"]
         after = planning.grids(conn, plan_id)
         assert set(after) == {A, B}
         assert shapely.equals(after[B]["geom"], shapely.box(106.655, 35.53, 106.66, 35.55))
-        wait_for(lambda: driver.execute_script("return window.plannerState().grids") == 2, message="2 grids on the map")
+        wait_for(lambda: f"#{plan_id}" in driver.find_element(By.ID, "pl-plan-label").text, message="the draft named")
+        wait_for(lambda: len(grid_rows(driver)) == 2, message="2 grids in the list")
+        wait_for(lambda: drawn(driver, "grids-fill") == [A, B], message="2 grids on the map")
+        # a reload opens the same draft and creates no other
+        open_planner(driver, tiny_app, URBAN)
+        assert f"#{plan_id}" in driver.find_element(By.ID, "pl-plan-label").text and len(drafts(conn, URBAN)) == 1
         assert severe_console_errors(driver) == []
     finally:
         driver.quit()

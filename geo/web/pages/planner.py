@@ -1,7 +1,10 @@
 """网格规划 workbench: a community's grids on a map, edited as a draft plan, checked at every step.
 
-The page is rendered complete for one community on first load (its latest draft, opened
-or started). The browser draws and drags (assets/planner.js); every edit goes to the
+The page is rendered complete for one community on first load: its latest draft, or, when
+it has none, the grids in force. Looking creates nothing; the first edit gesture (merge,
+split, vertex drag, households moved, a proposal or a fix adopted, a name saved) starts the
+draft, so drafts hold work and not visits. The address names the community (?community=),
+on load and after a change. The browser draws and drags (assets/planner.js); every edit goes to the
 server, which snaps it onto the neighbours (geo.planning.snapping), checks it (gaps, overlaps,
 crossings, household loads, coverage score before and after) and either saves it on the
 plan's undo stack or explains why not. Every defect of the community is listed, and a
@@ -46,14 +49,16 @@ def _fc(features) -> dict:
     return dict(type="FeatureCollection", features=list(features))
 
 
-def view_data(conn, plan_id: int) -> dict:
-    """Everything the page shows for a plan: map GeoJSON, the check, issues, 多网合一."""
-    plan = planning.get(conn, plan_id)
-    pctx = planning.context(conn, plan_id)
-    grids = planning.grids(conn, plan_id)
+def view_data(conn, plan_id: int | None, code: str | None = None) -> dict:
+    """Everything the page shows for a plan (or, plan_id None, for the community's grids in
+    force before any draft exists): map GeoJSON, the check, issues, 多网合一."""
+    plan = planning.get(conn, plan_id) if plan_id else None
+    code = plan["admin_code"] if plan else code
+    pctx = planning.community_context(conn, code)
+    grids = planning.grids(conn, plan_id) if plan else planning.current_grids(conn, code)
     check = planning.check(pctx, grids)
     loads = {r["code"]: r for r in check.loads}
-    report = coverage.analyse(conn, plan["admin_code"])  # the staffing and household findings of the current grids
+    report = coverage.analyse(conn, code)  # the staffing and household findings of the current grids
     minx, miny, maxx, maxy = pctx.area.bounds
     features = [
         dict(
@@ -84,7 +89,7 @@ def view_data(conn, plan_id: int) -> dict:
             geometry=shapely.geometry.mapping(shapely.intersection(d["geom"], pctx.area)),
             properties=dict(layer=d["layer"], code=d["code"]),
         )
-        for d in departmental(conn, plan["admin_code"])
+        for d in departmental(conn, code)
     ]
     homes = plan_households(conn, plan_id, pctx, grids)
     return dict(
@@ -92,9 +97,9 @@ def view_data(conn, plan_id: int) -> dict:
         check=check,
         report=report,
         pieces=[p.to_dict() for p in found],
-        history=planning.history(conn, plan_id),
+        history=planning.history(conn, plan_id) if plan else dict(undo=0, redo=0, edits=[]),
         map=dict(
-            key=f"{plan['admin_code']}",
+            key=f"{code}",
             bounds=[[minx, miny], [maxx, maxy]],
             community=shapely.geometry.mapping(pctx.area),
             grids=_fc(features),
@@ -309,10 +314,17 @@ def metrics_table(m: dict) -> html.Table:
     )
 
 
-def panels(conn, plan_id: int, last: dict | None = None) -> tuple:
+def plan_label(plan: dict | None) -> str:
+    """Which draft is open, or that none is (the grids in force are shown, and the first edit starts one)."""
+    if not plan:
+        return t("planner.nodraft")
+    return f"#{plan['id']} {plan['name']} · {t('planner.status.' + plan['status'])}"
+
+
+def panels(conn, plan_id: int | None, code: str | None = None, last: dict | None = None) -> tuple:
     """(map data, grid table, defects, 多网合一 pieces, score, undo disabled, redo disabled, plan label,
     move-target options)."""
-    v = view_data(conn, plan_id)
+    v = view_data(conn, plan_id, code)
     own = set(v["map"]["grids"] and [f["properties"]["code"] for f in v["map"]["grids"]["features"]])
     plan = v["plan"]
     return (
@@ -323,7 +335,7 @@ def panels(conn, plan_id: int, last: dict | None = None) -> tuple:
         score_box(v["check"], last),
         v["history"]["undo"] == 0,
         v["history"]["redo"] == 0,
-        f"#{plan['id']} {plan['name']} · {t('planner.status.' + plan['status'])}",
+        plan_label(plan),
         target_options(v["check"]),
     )
 
@@ -359,10 +371,10 @@ def layout(community: str | None = None, **_query):
             return frame("/planner", t("planner.title"), html.Div(t("empty")))
         codes = {c["code"] for c in communities}
         code = community if community in codes else _default_community(conn, communities)
-        plan_id = planning.open_draft(conn, code)
-        mapdata, table, defects, layers, score, no_undo, no_redo, label, targets = panels(conn, plan_id)
+        plan_id = planning.latest_draft(conn, code)
+        mapdata, table, defects, layers, score, no_undo, no_redo, label, targets = panels(conn, plan_id, code)
         options = diff_options(conn, code)
-        plan_name = planning.get(conn, plan_id)["name"]
+        plan_name = planning.get(conn, plan_id)["name"] if plan_id else planning.default_name(conn, code)
     modes = [{"label": t(f"planner.mode.{m}"), "value": m} for m in ("select", "draw", "edit", "split", "move")]
     tools = html.Div(
         className="pl-col pl-tools",
@@ -391,6 +403,7 @@ def layout(community: str | None = None, **_query):
                 className="pl-row",
                 children=[html.Button(t("planner.apply"), id="pl-apply"), html.Button(t("planner.merge"), id="pl-merge")],
             ),
+            html.Div(selection_text([]), id="pl-sel-info", className="pl-hh-info"),
             html.Div(
                 id="pl-move-box",
                 className="pl-movebox",
@@ -461,7 +474,7 @@ def layout(community: str | None = None, **_query):
                 tools,
                 html.Div(id="planner-map", className="pl-map"),
                 side,
-                dcc.Store(id="pl-plan", data=plan_id),
+                dcc.Store(id="pl-plan", data=dict(plan=plan_id, community=code)),
                 dcc.Store(id="pl-version", data=0),
                 dcc.Store(id="pl-map-data", data=mapdata),
                 dcc.Store(id="pl-geom"),
@@ -493,9 +506,40 @@ dash.register_page(__name__, path="/planner", title=t("planner.title"), name=t("
     prevent_initial_call=True,
 )
 def choose_community(code):
+    """Another community: its latest draft if it has one, else its grids in force (no draft made)."""
     with db.pooled() as conn:
-        plan_id = planning.open_draft(conn, code)
-        return plan_id, planning.get(conn, plan_id)["name"], diff_options(conn, code), "", None
+        plan_id = planning.latest_draft(conn, code)
+        name = planning.get(conn, plan_id)["name"] if plan_id else planning.default_name(conn, code)
+        return dict(plan=plan_id, community=code), name, diff_options(conn, code), "", None
+
+
+class _Draft:
+    """The plan an edit writes to, started on first use: the draft is created by the edit
+    gesture itself, never by looking (a refused selection or an empty sketch creates none)."""
+
+    def __init__(self, conn, subject: dict, name: str | None = None):
+        self.conn, self.id, self.community, self.name = conn, subject.get("plan"), subject["community"], name
+        self.created = False
+
+    def __call__(self) -> int:
+        if not self.id:
+            by = getattr(db.current_scope(), "username", None)
+            self.id = planning.open_draft(self.conn, self.community, created_by=by, name=self.name)
+            self.created = True
+        return self.id
+
+
+def selection_text(codes: list[str] | None) -> str:
+    """The grids chosen on the map, by short code as on the map's labels: the white outline
+    alone is easy to miss, and merge works on exactly these."""
+    if not codes:
+        return t("planner.selected.none")
+    return t("planner.selected", codes="、".join(c[-3:] for c in codes))
+
+
+@callback(Output("pl-sel-info", "children"), Input("pl-selected", "data"))
+def show_selection(codes):
+    return selection_text(codes)
 
 
 def _geometry(payload: dict):
@@ -512,37 +556,39 @@ def _geometry(payload: dict):
     return geom
 
 
-def _run_edit(conn, plan_id: int, trigger, payload, selected, force: bool, hh=None, target=None):
-    """The edit a trigger asks for; returns an EditResult or a message."""
+def _run_edit(conn, draft: _Draft, trigger, payload, selected, force: bool, hh=None, target=None):
+    """The edit a trigger asks for; returns an EditResult or a message. `draft()` gives the
+    plan, starting it, and is called only once the edit is about to be made."""
     if trigger == "pl-geom":
         tol = tolerance_from_pixels(SNAP_PIXELS, float(payload.get("zoom", 16)), float(payload.get("lat", 35.5)))
         geom = _geometry(payload)
         if payload["op"] == "draw":
-            return planning.draw(conn, plan_id, geom, tolerance=tol, force=force)
+            return planning.draw(conn, draft(), geom, tolerance=tol, force=force)
         if not payload.get("code"):
             return t("planner.msg.select")
         if payload["op"] == "split":
-            return planning.split(conn, plan_id, payload["code"], geom, tolerance=tol, force=force)
-        return planning.reshape(conn, plan_id, payload["code"], geom, tolerance=tol, force=force)
+            return planning.split(conn, draft(), payload["code"], geom, tolerance=tol, force=force)
+        return planning.reshape(conn, draft(), payload["code"], geom, tolerance=tol, force=force)
     if trigger == "pl-merge":
         if len(selected or []) < 2:
             return t("planner.msg.select")
-        return planning.merge(conn, plan_id, selected, force=force)
+        return planning.merge(conn, draft(), selected, force=force)
     if isinstance(trigger, dict) and trigger.get("type") == "pl-fix":
+        plan_id = draft()
         defect = planning.evaluate(conn, plan_id).defects[trigger["i"]]
         if trigger["op"] == "fill":
             return planning.fill(conn, plan_id, trigger["code"], defect.geom, force=force)
-        if trigger["op"] == "trim_out":
-            return planning.trim(conn, plan_id, trigger["code"], defect.geom, force=force)
         return planning.trim(conn, plan_id, trigger["code"], defect.geom, force=force)
     if isinstance(trigger, dict) and trigger.get("type") == "pl-piece":
         if not trigger["to"]:
-            return reject_piece(conn, plan_id, trigger["key"])
-        return accept_piece(conn, plan_id, trigger["key"], trigger["to"], force=force)
+            return reject_piece(conn, draft(), trigger["key"])
+        return accept_piece(conn, draft(), trigger["key"], trigger["to"], force=force)
     if trigger == "pl-move":
         if not target:
             return t("planner.move.target")
-        return move_households(conn, plan_id, hh or [], target, force=force)
+        if not hh:
+            return t("planner.move.none")
+        return move_households(conn, draft(), hh, target, force=force)
     return None
 
 
@@ -575,9 +621,11 @@ def _run_edit(conn, plan_id: int, trigger, payload, selected, force: bool, hh=No
     prevent_initial_call=True,
 )
 def act(
-    geom, _m, _u, _r, _s, _p, _a, _f, fixes, piece_clicks, _mv, plan_id, version, selected, pending, proposal, name, hh, target
+    geom, _m, _u, _r, _s, _p, _a, _f, fixes, piece_clicks, _mv, subject, version, selected, pending, proposal, name, hh, target
 ):
     trigger = ctx.triggered_id
+    plan_id, code = subject.get("plan"), subject["community"]
+    draft = None
     if isinstance(trigger, dict) and not ctx.triggered[0]["value"]:
         return (no_update,) * 6  # fix buttons re-rendered, none clicked
     hidden, shown = {"display": "none"}, {"display": "inline-block"}
@@ -587,33 +635,38 @@ def act(
         geom, hh, target = pending.get("geom"), pending.get("hh"), pending.get("target")
     try:
         with db.pooled() as conn:
+            draft = _Draft(conn, subject, name)
             if trigger in ("pl-undo", "pl-redo"):
+                if not plan_id:
+                    return no_update, t("planner.msg.nothing"), None, hidden, None, no_update
                 done = (planning.undo if trigger == "pl-undo" else planning.redo)(conn, plan_id)
                 msg = t("planner.msg.applied", op=t(f"planner.op.{trigger[3:]}")) if done else t("planner.msg.nothing")
                 return version + 1, msg, None, hidden, None, no_update
-            if trigger == "pl-save":
-                planning.rename(conn, plan_id, name)
-                return version + 1, t("planner.saved", name=name), None, hidden, None, no_update
+            if trigger == "pl-save":  # saving a name is asking for the draft
+                planning.rename(conn, draft(), name)
+                return version + 1, t("planner.saved", name=name), None, hidden, None, _started(draft)
             if trigger == "pl-publish":
+                if not plan_id:
+                    return no_update, t("planner.msg.nodraft"), None, hidden, None, no_update
                 # The jurisdiction's stored coverage refreshes after the commit, in the background.
                 by = getattr(db.current_scope(), "username", None) or "planner"
                 result = publish(conn, plan_id, by=by, refresh_coverage="later")
-                new_plan = planning.open_draft(conn, planning.get(conn, plan_id)["admin_code"])
                 msg = published_message(result)
-                return version + 1, msg, None, hidden, None, new_plan
+                # what is shown next is the grids now in force; the next edit starts the next draft
+                return version + 1, msg, None, hidden, None, dict(plan=None, community=code)
             if trigger == "pl-accept":
                 if not proposal:
                     return no_update, t("planner.msg.select"), None, hidden, None, no_update
                 geoms = [shapely.geometry.shape(f["geometry"]) for f in proposal["geojson"]["features"]]
-                result = planning.replace_all(conn, plan_id, geoms, force=True)
+                result = planning.replace_all(conn, draft(), geoms, force=True)
             else:
-                result = _run_edit(conn, plan_id, trigger, geom, selected, force, hh, target)
+                result = _run_edit(conn, draft, trigger, geom, selected, force, hh, target)
     except (planning.PlanError, ValueError) as exc:
-        return no_update, str(exc), None, hidden, None, no_update
+        return no_update, str(exc), None, hidden, None, _started(draft)
     if result is None:
         return no_update, no_update, None, hidden, None, no_update
     if isinstance(result, str):
-        return no_update, result, None, hidden, None, no_update
+        return no_update, result, None, hidden, None, _started(draft)
     last = dict(before=result.before.score, after=result.after.score)
     if not result.applied:
         what = "、".join(t(f"planner.what.{w}") for w in result.worse)
@@ -625,7 +678,7 @@ def act(
             dict(trigger=trigger, geom=geom, hh=hh, target=target),
             shown,
             None,
-            no_update,
+            _started(draft),
         )
     msg = t("planner.msg.applied", op=t(f"planner.op.{result.op}"))
     if result.op == "move":  # both grids' counts against their standard, at once
@@ -640,7 +693,12 @@ def act(
             )
             for c in moved_counts(result)
         )
-    return version + 1, msg, None, hidden, last, no_update
+    return version + 1, msg, None, hidden, last, _started(draft)
+
+
+def _started(draft: _Draft | None):
+    """The page's plan after an edit: the new draft when this gesture started it."""
+    return dict(plan=draft.id, community=draft.community) if draft is not None and draft.created else no_update
 
 
 @callback(
@@ -657,12 +715,12 @@ def act(
     Input("pl-version", "data"),
     Input("pl-plan", "data"),
     State("pl-last", "data"),
-    State("pl-community", "value"),
     prevent_initial_call=True,
 )
-def refresh(_version, plan_id, last, code):
+def refresh(_version, subject, last):
+    code = subject["community"]
     with db.pooled() as conn:
-        return panels(conn, plan_id, last) + (diff_options(conn, code),)
+        return panels(conn, subject.get("plan"), code, last) + (diff_options(conn, code),)
 
 
 @callback(
@@ -691,16 +749,18 @@ def propose(_n, code):
     Input("pl-diff-date", "value"),
     Input("pl-version", "data"),
     State("pl-plan", "data"),
-    State("pl-community", "value"),
     prevent_initial_call=True,
 )
-def show_diff(choice, date, _version, plan_id, code):
+def show_diff(choice, date, _version, subject):
+    plan_id, code = subject.get("plan"), subject["community"]
     date_style = {"display": "block"} if choice == "date" else {"display": "none"}
     if not choice or (choice == "date" and not date):
         return None, "", date_style
     try:
         with db.pooled() as conn:
             if choice == "draft":
+                if not plan_id:
+                    return None, t("planner.diff.nodraft"), date_style
                 d = draft_diff(conn, plan_id)
             elif choice.startswith("plan:"):
                 community, moment = plan_moment(conn, int(choice[5:]))
