@@ -135,8 +135,35 @@ def test_dispatch_offers_the_department_and_the_grids_people(page, conn):
         )
     row = intake.incident(conn, db.scalar(conn, "SELECT max(id) FROM incident"))
     assert page.assignees(conn, row) == [row["department"], "专职 赵强"]
-    assert page.dispatch_note("专职 赵强", "尽快") == "派遣给：专职 赵强；尽快"
-    assert page.dispatch_note(None, "尽快") == "尽快"
+
+
+def test_the_assignee_has_its_own_column_shown_in_the_queue_and_the_history(page, conn):
+    """Whom a dispatch sent the case to is kept on the case (incident.assigned_to) and on the
+    history row of that dispatch, and shown under 派遣给 in the queue, the detail and the
+    history; the operator's note stays the note. (It was prose in the note only.)"""
+    save(page)
+    iid = db.scalar(conn, "SELECT max(id) FROM incident")
+    lifecycle.transition(conn, iid, "registered", "op")
+    with pytest.raises(lifecycle.TransitionRefused):
+        lifecycle.transition(conn, iid, "escalated", "op", assignee="专职 赵强")  # only a dispatch has one
+    lifecycle.transition(conn, iid, "dispatched", "op", note="尽快", assignee="专职 赵强")
+    assert db.scalar(conn, "SELECT assigned_to FROM incident WHERE id = %s", (iid,)) == "专职 赵强"
+    rows = lifecycle.history(conn, iid)
+    assert [(h["to_status"], h["assigned_to"], h["note"]) for h in rows][-1] == ("dispatched", "专职 赵强", "尽快")
+    queue = page.queue_records(intake.queue(conn))
+    assert ("assigned_to", "intake.col.assigned_to") in page.QUEUE_COLUMNS
+    assert [r["assigned_to"] for r in queue if r["id"] == iid] == ["专职 赵强"]
+    table = str(page.history_table(rows))
+    assert "派遣给" in table and "专职 赵强" in table and "in-h-assignee" in table
+    assert "专职 赵强" in str(page.detail_view(intake.incident(conn, iid), rows, []))
+    # returned and sent again: the case names the new assignee, the history both
+    lifecycle.transition(conn, iid, "returned", "gw")
+    lifecycle.transition(conn, iid, "dispatched", "op", assignee="网格长 王建国")
+    assert intake.incident(conn, iid)["assigned_to"] == "网格长 王建国"
+    assert [h["assigned_to"] for h in lifecycle.history(conn, iid) if h["to_status"] == "dispatched"] == [
+        "专职 赵强",
+        "网格长 王建国",
+    ]
 
 
 def test_gcj02_coordinates_are_converted(page, conn):

@@ -514,14 +514,16 @@ def test_grid_workers_handle_cases_and_operators_dispatch_them(world, url, conn,
         refused = intake_page.apply_move(case, "dispatched")
         assert refused and refused.startswith("无权访问")
     with db.scoped(scope("operator", TOWN, "op")):
-        assert intake_page.apply_move(case, "dispatched") is None
+        assert intake_page.apply_move(case, "dispatched", assignee="专职 赵强") is None  # its own column, granted
     with db.scoped(scope("grid_worker", WEST, "gw")):
         assert intake_page.apply_move(case, "in_progress") is None
         assert intake_page.apply_move(case, "verified").startswith("无权访问")  # the centre checks the work
     with db.scoped(scope("grid_worker", EAST, "gw-east")):  # not their community: the row does not exist for them
         assert "不存在" in intake_page.apply_move(world[WEST]["incident"], "returned")
     conn.commit()
-    assert db.scalar(conn, "SELECT status FROM incident WHERE id = %s", (case,)) == "in_progress"
+    assert db.one(conn, "SELECT status, assigned_to FROM incident WHERE id = %s", (case,)) == dict(
+        status="in_progress", assigned_to="专职 赵强"
+    )
 
 
 def test_a_planner_publishes_a_plan_of_their_community_only(world, url, conn):

@@ -23,6 +23,7 @@ def add_arguments(p):
     move.add_argument("--note")
     move.add_argument("--level", choices=["community", "town", "district"])
     move.add_argument("--satisfaction", type=int, help="1-5, with followed_up")
+    move.add_argument("--assignee", help="派遣给: whom a dispatch sends the case to (with dispatched)")
     overdue = sub.add_parser("overdue", help="超期与临期事件 (overdue and soon-due incidents)")
     overdue.add_argument("--json", action="store_true")
     overdue.add_argument("--remind", action="store_true", help="record today's reminders (no SMS is sent)")
@@ -83,7 +84,14 @@ def _move(conn, args) -> int:
     from geo.incidents import lifecycle
 
     row = lifecycle.transition(
-        conn, args.id, args.status, args.actor, note=args.note, level=args.level, satisfaction=args.satisfaction
+        conn,
+        args.id,
+        args.status,
+        args.actor,
+        note=args.note,
+        level=args.level,
+        satisfaction=args.satisfaction,
+        assignee=args.assignee,
     )
     print(f"#{args.id}: {lifecycle.status_label(row['status'])}（层级 level {row['level_handled'] or '-'}）")
     return 0

@@ -31,6 +31,7 @@ SORTS = {
     "title": "i.title",
     "town_name": "t.name",
     "department": "c.department",
+    "assigned_to": "i.assigned_to",
     "risk_tier": "array_position(ARRAY['high','medium','low'], i.risk_tier)",
 }
 
@@ -207,7 +208,7 @@ def queue(
     return db.rows(
         conn,
         f"""
-        SELECT i.id, i.title, i.status, i.reported_at, i.deadline, i.risk_tier, i.source, c.department,
+        SELECT i.id, i.title, i.status, i.reported_at, i.deadline, i.risk_tier, i.source, c.department, i.assigned_to,
                t.name AS town_name, cm.name AS community_name,
                (i.status = ANY(%(open)s) AND i.deadline < %(now)s) AS overdue
           FROM incident i

@@ -58,10 +58,13 @@ def transition(
     level: str | None = None,
     satisfaction: int | None = None,
     at: datetime | None = None,
+    assignee: str | None = None,
 ) -> dict:
-    """Move one incident to `to_status` and record it; returns the updated incident row."""
+    """Move one incident to `to_status` and record it; returns the updated incident row.
+    `assignee` (派遣给) is whom a dispatch sends the case to: kept on the case and on the
+    history row of that dispatch."""
     with db.transaction(conn) as cur:
-        return apply_transition(cur, incident_id, to_status, actor, note, level, satisfaction, at)
+        return apply_transition(cur, incident_id, to_status, actor, note, level, satisfaction, at, assignee)
 
 
 def apply_transition(
@@ -73,6 +76,7 @@ def apply_transition(
     level: str | None = None,
     satisfaction: int | None = None,
     at: datetime | None = None,
+    assignee: str | None = None,
 ) -> dict:
     """transition() inside a caller's transaction (merging duplicates moves two rows at once)."""
     if not actor or not str(actor).strip():
@@ -95,6 +99,11 @@ def apply_transition(
         raise TransitionRefused("满意度只在回访时记录 satisfaction is recorded only on followed_up")
     if to_status == "followed_up" and (satisfaction is None or not 1 <= int(satisfaction) <= 5):
         raise TransitionRefused("回访须记录群众满意度 1-5 (followed_up needs the resident's rating, 1-5)")
+    assignee = (assignee or "").strip() or None
+    if assignee is not None and to_status != "dispatched":
+        raise TransitionRefused("派遣对象只在派遣时记录 an assignee is recorded only on dispatched")
+    if assignee is not None and len(assignee) > 80:
+        raise TransitionRefused("派遣对象过长 the assignee is longer than 80 characters")
     cur.execute("SELECT COALESCE(%s::timestamptz, now())", (at,))
     when = cur.fetchone()[0]
     if when < reported_at:
@@ -104,14 +113,15 @@ def apply_transition(
               SET status = %(to)s,
                   level_handled = %(level)s,
                   closed_at = CASE WHEN %(to)s = 'closed' THEN %(at)s ELSE closed_at END,
-                  satisfaction = COALESCE(%(sat)s, satisfaction)
+                  satisfaction = COALESCE(%(sat)s, satisfaction),
+                  assigned_to = CASE WHEN %(to)s = 'dispatched' THEN %(who)s ELSE assigned_to END
             WHERE id = %(id)s""",
-        {"to": to_status, "level": new_level, "at": when, "sat": satisfaction, "id": incident_id},
+        {"to": to_status, "level": new_level, "at": when, "sat": satisfaction, "id": incident_id, "who": assignee},
     )
     cur.execute(
-        """INSERT INTO incident_history (incident_id, from_status, to_status, at, actor, note, admin_code)
-           SELECT id, %s, status, %s, %s, %s, admin_code FROM incident WHERE id = %s""",
-        (current, when, actor.strip(), note, incident_id),
+        """INSERT INTO incident_history (incident_id, from_status, to_status, at, actor, note, admin_code, assigned_to)
+           SELECT id, %s, status, %s, %s, %s, admin_code, %s FROM incident WHERE id = %s""",
+        (current, when, actor.strip(), note, assignee, incident_id),
     )
     cur.execute(f"SELECT {incident_columns()} FROM incident WHERE id = %s", (incident_id,))
     return dict(zip([d.name for d in cur.description], cur.fetchone()))

@@ -41,6 +41,7 @@ INCIDENT_COLUMNS = (
     "media_url",
     "reporter_name_masked",
     "reporter_phone_masked",
+    "assigned_to",
 )
 KINDS = ("household", "incident", "place")
 

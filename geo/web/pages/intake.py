@@ -271,6 +271,7 @@ QUEUE_COLUMNS = (
     ("status", "intake.col.status"),
     ("town_name", "intake.col.town"),
     ("department", "intake.col.department"),
+    ("assigned_to", "intake.col.assigned_to"),
     ("reported_at", "intake.col.reported_at"),
     ("deadline", "intake.col.deadline"),
     ("risk_tier", "intake.col.risk"),
@@ -443,19 +444,13 @@ def assignees(conn, row: dict) -> list[str]:
     return [x for x in [row.get("department"), *staff] if x]
 
 
-def dispatch_note(who: str | None, note: str | None) -> str | None:
-    """The history note of a dispatch: whom it went to, then what the operator wrote."""
-    if not who:
-        return note
-    return f"派遣给：{who}" + (f"；{note}" if note else "")
-
-
 def detail_view(row: dict | None, history: list[dict], reminders: list[dict], message=None, sendable=()) -> list:
     if row is None:
         return [html.Div(t("intake.detail.empty"), className="in-muted"), actions_view(None)]
     facts = [
         (t("intake.detail.category"), f"{row['major_name']} / {row['minor_name']} ({row['minor_code']})"),
         (t("intake.department"), row["department"]),
+        (t("intake.assignee"), row.get("assigned_to") or "—"),
         (t("intake.detail.source"), t(f"source.{row['source']}")),
         (t("intake.detail.reported_at"), _when(row["reported_at"])),
         (
@@ -575,7 +570,7 @@ def actions_view(status: str | None, sendable=()) -> html.Div:
                         ),
                     ),
                     _field(
-                        "派遣给",
+                        t("intake.assignee"),
                         dcc.Dropdown(
                             labels=labels.DROPDOWN_LABELS,
                             id="in-tr-to",
@@ -616,7 +611,7 @@ def actions_view(status: str | None, sendable=()) -> html.Div:
 
 
 def history_table(history: list[dict]) -> html.Table:
-    head = html.Tr([html.Th(t(f"intake.history.{k}")) for k in ("at", "from", "to", "actor", "note")])
+    head = html.Tr([html.Th(t(f"intake.history.{k}")) for k in ("at", "from", "to", "actor", "assignee", "note")])
     body = [
         html.Tr(
             [
@@ -624,6 +619,7 @@ def history_table(history: list[dict]) -> html.Table:
                 html.Td(t(f"status.{h['from_status']}") if h["from_status"] else "—"),
                 html.Td(t(f"status.{h['to_status']}")),
                 html.Td(h["actor"], className="in-h-actor"),
+                html.Td(h.get("assigned_to") or "", className="in-h-assignee"),
                 html.Td(h["note"] or "", className="in-h-note"),
             ]
         )
@@ -1064,9 +1060,9 @@ def move(clicks, incident_id, actor, note, level, satisfaction, version, send_to
     if not ctx.triggered_id or not any(clicks) or not incident_id:
         return no_update, no_update
     to = ctx.triggered_id["to"]
-    if to == "dispatched":  # the choice of whom to send goes into the history with the note
-        note = dispatch_note(str(send_to)[:80] if send_to else None, note)
-    error = apply_move(incident_id, to, actor, note, level, satisfaction)
+    # whom a dispatch sends the case to is stored on the case and its history row (its own column)
+    assignee = str(send_to)[:80] if send_to and to == "dispatched" else None
+    error = apply_move(incident_id, to, actor, note, level, satisfaction, assignee)
     with db.pooled() as conn:
         if error:
             view, _ = load_detail(conn, incident_id, html.Div([html.B(t("intake.refused") + "："), error], className="in-error"))
@@ -1082,6 +1078,7 @@ def apply_move(
     note: str | None = None,
     level: str | None = None,
     satisfaction: int | None = None,
+    assignee: str | None = None,
 ) -> str | None:
     """Move an incident for the signed-in account; the refusal's text, or None when done.
 
@@ -1099,6 +1096,7 @@ def apply_move(
                 (note or "").strip() or None,
                 level=level if to == "escalated" else None,
                 satisfaction=satisfaction if to == "followed_up" else None,
+                assignee=assignee if to == "dispatched" else None,
             )
     except lifecycle.TransitionRefused as exc:
         return str(exc)
