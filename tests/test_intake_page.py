@@ -126,6 +126,14 @@ def test_save_confirms_in_the_viewport_and_empties_the_form(page, conn):
     assert "in-toast-error" in str(refused[3]) and all(v is page.no_update for v in refused[4:])
 
 
+def test_the_first_history_row_names_the_source_in_words(page, conn):
+    """The "received" row's note reads 来源 中心录入 as the detail does, not the code 'operator'
+    (found on the operator's day: the history said 来源 operator under a Chinese detail)."""
+    save(page)
+    note = lifecycle.history(conn, db.scalar(conn, "SELECT max(id) FROM incident"))[0]["note"]
+    assert note.startswith("来源 中心录入；责任单位 ") and "operator" not in note
+
+
 def test_dispatch_offers_the_department_and_the_grids_people(page, conn):
     save(page)
     with db.transaction(conn) as cur:

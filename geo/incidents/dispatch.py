@@ -15,6 +15,7 @@ from typing import Any
 
 from geo import db
 from geo.incidents import lifecycle
+from geo.labels import t
 from geo.security.masking import mask_phone
 from geo.worktime import add_working_time
 
@@ -162,10 +163,11 @@ def create_incident(
             ),
         )
         incident_id = cur.fetchone()[0]
+        # the source in words, as the detail shows it (the code read "来源 operator" in a Chinese history)
         cur.execute(
             """INSERT INTO incident_history (incident_id, from_status, to_status, at, actor, note, admin_code)
                VALUES (%s, NULL, 'received', %s, %s, %s, %s)""",
-            (incident_id, when, actor.strip(), note or f"来源 {source}；责任单位 {r.department}", r.community),
+            (incident_id, when, actor.strip(), note or f"来源 {t('source.' + source)}；责任单位 {r.department}", r.community),
         )
     return incident_id
 
