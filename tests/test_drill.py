@@ -50,11 +50,32 @@ def test_a_grids_children_are_its_incidents(town):
     assert all(k["level"] == "incident" and k["code"] == str(k["id"]) for k in kids)
 
 
+def test_the_trend_has_every_period_and_numeric_dates(town):
+    """A day with no case is a zero, not a missing bar (a daily bar was drawn a week wide and
+    the line ran over empty days), and the axis reads 11-15, not "Nov 15"."""
+    import app  # noqa: F401  (pages register with the one Dash app)
+    from geo.web.pages import drill as page
+
+    days = drill.trend(town, "620802", date(2026, 7, 1), date(2026, 7, 7), bucket="day")
+    assert [r["period"] for r in days] == [date(2026, 7, d) for d in range(1, 8)]
+    assert sum(r["incidents"] for r in days) == drill.summary(town, "620802", date(2026, 7, 1), date(2026, 7, 7))["incidents"]
+    weeks = drill.trend(town, "620802", date(2026, 7, 1), date(2026, 7, 31), bucket="week")
+    assert [r["period"] for r in weeks] == [
+        date(2026, 6, 29),
+        date(2026, 7, 6),
+        date(2026, 7, 13),
+        date(2026, 7, 20),
+        date(2026, 7, 27),
+    ]
+    fig = page.trend_figure(days, "day")
+    assert fig.layout.xaxis.tickformat == "%m-%d" and page.trend_figure(days, "month").layout.xaxis.tickformat == "%Y-%m"
+
+
 def test_category_filter_trend_and_top_categories(town):
     assert drill.summary(town, "620802", *WINDOW, major_code="07")["incidents"] == 2
     assert [
         (t["period"], t["incidents"]) for t in drill.trend(town, "620802", date(2026, 7, 1), date(2026, 9, 30), bucket="month")
-    ] == [(date(2026, 7, 1), 10), (date(2026, 9, 1), 1)]
+    ] == [(date(2026, 7, 1), 10), (date(2026, 8, 1), 0), (date(2026, 9, 1), 1)]  # every month, the empty one too
     top = drill.top_categories(town, "620802", *WINDOW, n=1)
     assert [(t["minor_code"], t["incidents"]) for t in top] == [("0103", 8)]
 

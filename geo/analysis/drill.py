@@ -207,13 +207,15 @@ def children(conn, code: str, start, end, major_code: str | None = None) -> list
 
 
 def trend(conn, code: str, start, end, major_code: str | None = None, bucket: str = "day") -> list[dict]:
-    """Incidents and resolved per day/week/month (CST calendar) over the window."""
+    """Incidents and resolved per day/week/month (CST calendar) over the window, every
+    period of it, the empty ones as zeros: with the empty periods left out, a chart drew a
+    daily bar a week wide and the line ran straight over days without a case."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {BUCKETS}, not {bucket!r}")
     where, scope = _scope(code)
     params = filter_params(start, end, major_code, scope=scope, bucket=bucket)
-    return [
-        _finish(r)
+    counted = {
+        r["period"]: r
         for r in db.rows(
             conn,
             f"""
@@ -223,7 +225,16 @@ def trend(conn, code: str, start, end, major_code: str | None = None, bucket: st
          GROUP BY 1 ORDER BY 1""",
             params,
         )
-    ]
+    }
+    periods = db.rows(
+        conn,
+        """SELECT p::date AS period FROM generate_series(
+                  date_trunc(%(bucket)s, %(start)s AT TIME ZONE 'Asia/Shanghai'),
+                  (%(end)s - interval '1 microsecond') AT TIME ZONE 'Asia/Shanghai',
+                  ('1 ' || %(bucket)s)::interval) p""",
+        params,
+    )
+    return [_finish(counted.get(p["period"], p)) for p in periods]
 
 
 def top_categories(conn, code: str, start, end, n: int = 10) -> list[dict]:

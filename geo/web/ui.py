@@ -62,9 +62,11 @@ def trend_figure(
     daily: bool = False,
     font_size: int = 13,
     margin: int = 8,
+    tickformat: str | None = None,
 ) -> go.Figure:
     """Bars (all cases) with a line over them (the cases to watch): `names` are the two
-    series' names; `markers` dots the line; `daily` labels the x axis as month-day."""
+    series' names; `markers` dots the line; `daily` labels the x axis as month-day;
+    `tickformat` labels it so (plotly's own dates read "Nov 15" on a Chinese page)."""
     bar_trace = go.Bar(x=x, y=bars, name=names[0], marker_color="rgba(63,169,245,0.6)")
     if markers:
         line_trace = go.Scatter(
@@ -77,6 +79,8 @@ def trend_figure(
         fig.update_layout(barmode="overlay")
     if daily:
         fig.update_xaxes(tickformat="%m-%d", nticks=6)
+    if tickformat:
+        fig.update_xaxes(tickformat=tickformat, hoverformat=tickformat)
     return chart(fig, font_size, margin)
 
 

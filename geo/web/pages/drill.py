@@ -437,8 +437,11 @@ def kpis(summary: dict, current: dict | None = None, view: dict | None = None) -
     ]
 
 
-def trend_figure(rows: list[dict]) -> go.Figure:
-    """Incidents per period, the open ones as the line over them."""
+TREND_TICKS = {"day": "%m-%d", "week": "%m-%d", "month": "%Y-%m"}  # numbers, not "Nov 15"
+
+
+def trend_figure(rows: list[dict], bucket: str = "day") -> go.Figure:
+    """Incidents per period, the open ones as the line over them; dates in numbers."""
     return ui.trend_figure(
         [r["period"] for r in rows],
         [r["incidents"] for r in rows],
@@ -446,6 +449,7 @@ def trend_figure(rows: list[dict]) -> go.Figure:
         (t("drill.kpi.incidents"), t("drill.kpi.open")),
         font_size=12,
         margin=6,
+        tickformat=TREND_TICKS.get(bucket, "%m-%d"),
     )
 
 
@@ -750,7 +754,7 @@ def contents(conn, view: dict, shown_rankings: str | None = None) -> dict:
     return {
         "drill-breadcrumb": breadcrumb(data),
         "drill-kpis": kpis(data["summary"], data["current"], data["view"]),
-        "drill-trend": trend_figure(data["trend"]),
+        "drill-trend": trend_figure(data["trend"], data["view"]["bucket"]),
         "drill-categories": category_figure(data["top"]),
         "drill-children": children_table(data) if data["level"] != "grid" else why_hot(data["why"]),
         "drill-incidents": incident_table(data),
