@@ -526,6 +526,7 @@ def test_looking_creates_no_draft_and_the_first_merge_does(tiny_app, conn):
         wait_for(lambda: f"community={URBAN}" in driver.current_url, message="the address names it")
         assert len(grid_rows(driver)) == 3 and "尚无草稿" in driver.find_element(By.ID, "pl-plan-label").text
         assert drafts(conn, URBAN, VILLAGE) == []  # looked at two communities: nothing written
+        assert not driver.find_element(By.ID, "pl-publish").is_enabled()  # nothing to publish yet
         idle(driver)
         point(driver, 106.6575, 35.535).click().perform()  # B
         wait_selected(driver, [B])
@@ -543,6 +544,7 @@ def test_looking_creates_no_draft_and_the_first_merge_does(tiny_app, conn):
         assert set(after) == {A, B}
         assert shapely.equals(after[B]["geom"], shapely.box(106.655, 35.53, 106.66, 35.55))
         wait_for(lambda: f"#{plan_id}" in driver.find_element(By.ID, "pl-plan-label").text, message="the draft named")
+        assert driver.find_element(By.ID, "pl-publish").is_enabled()
         wait_for(lambda: len(grid_rows(driver)) == 2, message="2 grids in the list")
         wait_for(lambda: drawn(driver, "grids-fill") == [A, B], message="2 grids on the map")
         # a reload opens the same draft and creates no other

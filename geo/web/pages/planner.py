@@ -323,7 +323,7 @@ def plan_label(plan: dict | None) -> str:
 
 def panels(conn, plan_id: int | None, code: str | None = None, last: dict | None = None) -> tuple:
     """(map data, grid table, defects, 多网合一 pieces, score, undo disabled, redo disabled, plan label,
-    move-target options)."""
+    move-target options, publish disabled: nothing to publish before a draft exists)."""
     v = view_data(conn, plan_id, code)
     own = set(v["map"]["grids"] and [f["properties"]["code"] for f in v["map"]["grids"]["features"]])
     plan = v["plan"]
@@ -337,6 +337,7 @@ def panels(conn, plan_id: int | None, code: str | None = None, last: dict | None
         v["history"]["redo"] == 0,
         plan_label(plan),
         target_options(v["check"]),
+        plan is None or plan["status"] != "draft",
     )
 
 
@@ -372,7 +373,7 @@ def layout(community: str | None = None, **_query):
         codes = {c["code"] for c in communities}
         code = community if community in codes else _default_community(conn, communities)
         plan_id = planning.latest_draft(conn, code)
-        mapdata, table, defects, layers, score, no_undo, no_redo, label, targets = panels(conn, plan_id, code)
+        mapdata, table, defects, layers, score, no_undo, no_redo, label, targets, no_publish = panels(conn, plan_id, code)
         options = diff_options(conn, code)
         plan_name = planning.get(conn, plan_id)["name"] if plan_id else planning.default_name(conn, code)
     modes = [{"label": t(f"planner.mode.{m}"), "value": m} for m in ("select", "draw", "edit", "split", "move")]
@@ -425,7 +426,7 @@ def layout(community: str | None = None, **_query):
                 children=[
                     html.Button(t("planner.undo"), id="pl-undo", disabled=no_undo),
                     html.Button(t("planner.redo"), id="pl-redo", disabled=no_redo),
-                    html.Button(t("planner.publish"), id="pl-publish", className="pl-primary"),
+                    html.Button(t("planner.publish"), id="pl-publish", className="pl-primary", disabled=no_publish),
                 ],
             ),
             html.Div(id="pl-score", className="pl-scorebox", children=score),
@@ -711,6 +712,7 @@ def _started(draft: _Draft | None):
     Output("pl-redo", "disabled"),
     Output("pl-plan-label", "children"),
     Output("pl-move-target", "options"),
+    Output("pl-publish", "disabled"),
     Output("pl-diff", "options", allow_duplicate=True),
     Input("pl-version", "data"),
     Input("pl-plan", "data"),
