@@ -16,6 +16,8 @@ ZH_CN: dict[str, str] = {
     # page and header
     "app.title": "全域 · 网格化服务管理指挥平台",
     "bigscreen.title": "{name}综治中心 · 一屏观全域",
+    "bigscreen.trend.events": "其他事件",
+    "bigscreen.trend.disputes": "矛盾纠纷",
     "bigscreen.subtitle": "网格化服务管理 风险地图",
     "updated": "数据更新于",
     "synthetic": "演示数据（合成）",

@@ -71,6 +71,21 @@ def test_the_trend_has_every_period_and_numeric_dates(town):
     assert fig.layout.xaxis.tickformat == "%m-%d" and page.trend_figure(days, "month").layout.xaxis.tickformat == "%Y-%m"
 
 
+def test_trend_charts_say_what_the_bars_and_the_line_are():
+    """Both trend charts carry a legend naming their two series, and the big screen's bars
+    are named for what they count, the events other than disputes (a yellow line above blue
+    bars, unnamed, read as "more disputes than events")."""
+    import app  # noqa: F401  (pages register with the one Dash app)
+    from geo.web.pages import bigscreen
+    from geo.web.pages import drill as page
+
+    screen = bigscreen.trend_figure([dict(day=date(2026, 12, 1), events=3, disputes=5)])
+    assert screen.layout.showlegend and [tr.name for tr in screen.data] == ["其他事件", "矛盾纠纷"]
+    rows = [dict(period=date(2026, 12, 1), incidents=4, open=1)]
+    desk = page.trend_figure(rows, "day")
+    assert desk.layout.showlegend and [tr.name for tr in desk.data] == ["事件", "在办"]
+
+
 def test_category_filter_trend_and_top_categories(town):
     assert drill.summary(town, "620802", *WINDOW, major_code="07")["incidents"] == 2
     assert [

@@ -38,7 +38,8 @@ def panel(title: str, body, cls: str = "", pid: str | None = None, *, kind: str 
 
 
 def chart(fig: go.Figure, font_size: int = 13, margin: int = 8) -> go.Figure:
-    """The dark, transparent, legend-less look of every chart on a page."""
+    """The dark, transparent, legend-less look of every chart on a page (a chart of two series
+    names them itself: trend_figure)."""
     fig.update_layout(
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
@@ -81,7 +82,17 @@ def trend_figure(
         fig.update_xaxes(tickformat="%m-%d", nticks=6)
     if tickformat:
         fig.update_xaxes(tickformat=tickformat, hoverformat=tickformat)
-    return chart(fig, font_size, margin)
+    chart(fig, font_size, margin)
+    # the two series named above the plot, right-aligned: unnamed, a line above the bars read
+    # as "more of these than of all cases"
+    fig.update_layout(
+        showlegend=True,
+        legend=dict(
+            orientation="h", x=1, xanchor="right", y=1, yanchor="bottom", bgcolor="rgba(0,0,0,0)", font=dict(size=font_size - 1)
+        ),
+        margin=dict(t=font_size + 12),
+    )
+    return fig
 
 
 def category_figure(

@@ -122,12 +122,12 @@ def category_figure(rows: list[dict]) -> go.Figure:
 
 
 def trend_figure(rows: list[dict]) -> go.Figure:
-    """Events per day, disputes as the line over them."""
+    """The events other than disputes per day as bars, the disputes as the line over them."""
     return ui.trend_figure(
         [r["day"] for r in rows],
         [r["events"] for r in rows],
         [r["disputes"] for r in rows],
-        ("事件", "矛盾纠纷"),
+        (t("bigscreen.trend.events"), t("bigscreen.trend.disputes")),
         markers=True,
         daily=True,
     )
