@@ -32,6 +32,12 @@ def post_open311(url: str, key: str, code: str, lon: float, lat: float) -> str:
         return json.loads(resp.read())[0]["service_request_id"]
 
 
+def light(css_color: str) -> bool:
+    """Whether a CSS colour reads on the desk's dark navy (relative luminance above 0.4)."""
+    r, g, b = (int(v) for v in css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255 > 0.4
+
+
 def test_open311_incident_walks_the_whole_loop_in_the_ui(demo_url):
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
@@ -117,6 +123,14 @@ def test_open311_incident_walks_the_whole_loop_in_the_ui(demo_url):
                 ScrollOrigin.from_element(d.find_element(By.CSS_SELECTOR, ".in-detail")), 0, -20000
             ).perform()
             time.sleep(1.5)
+            # the queue fits its pane at 1920x1080: the last column (督办, the red 超期) is on screen
+            # without scrolling sideways, and the current page number is readable (it was black on navy)
+            pane = d.find_element(By.CSS_SELECTOR, ".in-queue").rect
+            last = d.find_element(By.CSS_SELECTOR, '#in-queue th[data-dash-column="overdue"]').rect
+            assert last["x"] + last["width"] <= pane["x"] + pane["width"] + 1, (last, pane)
+            page_no = d.find_element(By.CSS_SELECTOR, "#in-queue input.current-page")
+            shown = d.execute_script("return getComputedStyle(arguments[0], '::placeholder').color", page_no)
+            assert light(shown) and light(page_no.value_of_css_property("color")), shown
             shot = ROOT / "docs" / "screenshots" / "intake.png"
             shot.parent.mkdir(parents=True, exist_ok=True)
             d.save_screenshot(str(shot))

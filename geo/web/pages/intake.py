@@ -382,6 +382,11 @@ def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, de
                             "overflow": "hidden",
                             "textOverflow": "ellipsis",
                         },
+                        # long names end in "…" (the detail has them whole), so that the row fits
+                        # its pane at 1920 and the last column, 督办's red 超期, is never scrolled away
+                        style_cell_conditional=[
+                            {"if": {"column_id": c}, "maxWidth": "7.5rem"} for c in ("title", "department", "assigned_to")
+                        ],
                         style_data_conditional=[
                             {
                                 "if": {"filter_query": "{overdue} != ''", "column_id": "overdue"},
