@@ -6,9 +6,12 @@ feedback in the viewport, lists refreshed, the same number under the same label 
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import shapely
@@ -431,3 +434,67 @@ def test_a_planners_day(county, conn):
         assert f"1 个网格换新版本，新增 0 个，撤销 1 个（{C}）" in text_of(d, "#pl-msg")
         conn.commit()
         assert db.scalar(conn, "SELECT count(*) FROM grid_current WHERE code IN (%s, %s)", (B, C)) == 1
+        # after publishing: no draft, nothing to publish, until the next gesture
+        wait_for(lambda: "尚无草稿" in text_of(d, "#pl-plan-label"), timeout=30, message="no draft after publish")
+        assert not css(d, "#pl-publish").is_enabled()
+        assert db.scalar(conn, "SELECT count(*) FROM plan WHERE status = 'draft'") == 0
+        # the auto-partition proposed, then adopted: the adoption starts the draft, the codes
+        # stay with their ground (the new grid keeps the code of the grid it mostly covers)
+        click(d, "#pl-partition")
+        wait_for(lambda: "自动划分" in text_of(d, "#pl-proposal"), timeout=90, message="the proposal")
+        wait_for(lambda: css(d, "#pl-accept").is_enabled(), message="采用 enabled")
+        click(d, "#pl-accept")
+        wait_for(lambda: "已应用：采用自动划分" in text_of(d, "#pl-msg"), timeout=90, message="adopted")
+        conn.commit()
+        draft = db.one(conn, "SELECT id, created_by FROM plan WHERE status = 'draft' AND admin_code = %s", (URBAN,))
+        assert draft and draft["created_by"] == ensure_account(cluster.database_url(test=True), "planner")
+        kept = {
+            r["code"] for r in db.rows(conn, "SELECT code FROM plan_grid WHERE plan_id = %s AND geom IS NOT NULL", (draft["id"],))
+        }
+        assert kept and kept <= {A, B} | {URBAN + f"{n:03d}" for n in range(4, 10)}  # 003 is retired, never reused
+        wait_for(lambda: f"#{draft['id']}" in text_of(d, "#pl-plan-label"), timeout=30, message="the draft named")
+        # the dropdowns search in Chinese
+        click(d, "#pl-diff")
+        search = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#pl-diff input, .dash-dropdown-search"), message="search box")
+        assert [e.get_attribute("placeholder") for e in search if e.get_attribute("placeholder")] == ["搜索"]
+
+
+# --------------------------------------------------------------------------- each role's main page, looked at
+
+SHOTS = Path(os.environ.get("QUANYU_USERDAY_SHOTS", Path(tempfile.gettempdir()) / "userday-shots"))
+
+
+def test_each_roles_main_page_as_a_person_sees_it(county, conn):
+    """Screenshots of each role's main page on this county, at the wall's and a desk's size,
+    to be looked at (QUANYU_USERDAY_SHOTS says where); each page loaded with no console error."""
+    from selenium.webdriver.common.by import By
+
+    from tests.browser.test_planner import drawn, idle
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1920, 1080), (3840, 2160)):
+        d = chromium_driver(width, height, sign_in_as="leader")
+        try:
+            open_screen(d, county)
+            time.sleep(2)  # the charts' last redraw
+            d.save_screenshot(str(SHOTS / f"bigscreen-{width}.png"))
+            assert severe_console_errors(d) == []
+        finally:
+            d.quit()
+    with day_of(county, "operator") as d:
+        d.get(f"{county}/intake?incident={db.scalar(conn, 'SELECT max(id) FROM incident')}")
+        conn.commit()
+        wait_for(lambda: d.find_elements(By.ID, "in-detail-status"), timeout=60, message="the case's detail")
+        time.sleep(1.5)
+        d.save_screenshot(str(SHOTS / "intake-1920.png"))
+    with day_of(county, "leader") as d:
+        d.get(f"{county}/drill")
+        wait_for(lambda: d.find_elements(By.ID, "drill-kpi-resolution_rate"), timeout=60, message="the drill page")
+        time.sleep(2)
+        d.save_screenshot(str(SHOTS / "drill-1920.png"))
+    with day_of(county, "planner") as d:
+        d.get(f"{county}/planner?community={URBAN}")
+        wait_for(lambda: drawn(d, "grids-fill"), timeout=60, message="the planner's map")
+        idle(d)
+        time.sleep(1)
+        d.save_screenshot(str(SHOTS / "planner-1920.png"))
