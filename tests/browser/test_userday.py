@@ -258,6 +258,13 @@ def test_an_operators_day(county, conn):
         labels = menu_to(d, "事件受理")
         assert "网格规划" not in labels and "研判分析" in labels
         wait_for(lambda: d.find_elements(By.ID, "in-save"), timeout=30, message="the intake form")
+        # the form's button is on screen at 1920x1080 from the start, not half below the fold
+        time.sleep(1)
+        assert in_viewport(d, "#in-save")
+        # and the duplicate choice reads as one line: the radio beside its words, not above them
+        radio = css(d, "#in-merge input").rect
+        words = css(d, "#in-merge .dash-options-list-option-text").rect
+        assert abs((radio["y"] + radio["height"] / 2) - (words["y"] + words["height"] / 2)) < 6 and words["x"] > radio["x"]
         # a caller reports a quarrel: coordinates read out, category picked, description typed
         type_into(d, "#in-lon", "106.6576")
         type_into(d, "#in-lat", "35.5351")
@@ -282,7 +289,8 @@ def test_an_operators_day(county, conn):
 
         # the work queue: open it by number, register and dispatch it with the buttons
         click(d, "#in-tab label:nth-of-type(3)")
-        assert text_of(d, "#in-q-count").startswith("共 17 件")  # every case counted, a page at a time
+        # every case counted, a page at a time
+        wait_for(lambda: text_of(d, "#in-q-count").startswith("共 17 件"), timeout=20, message="the queue's count")
         type_into(d, "#in-q-id", str(new_id))
         click(d, "#in-q-open")
 
@@ -487,6 +495,10 @@ def test_each_roles_main_page_as_a_person_sees_it(county, conn):
         wait_for(lambda: d.find_elements(By.ID, "in-detail-status"), timeout=60, message="the case's detail")
         time.sleep(1.5)
         d.save_screenshot(str(SHOTS / "intake-1920.png"))
+        d.get(f"{county}/intake")
+        wait_for(lambda: d.find_elements(By.ID, "in-save"), timeout=60, message="the intake form")
+        time.sleep(1.5)
+        d.save_screenshot(str(SHOTS / "intake-form-1920.png"))
     with day_of(county, "leader") as d:
         d.get(f"{county}/drill")
         wait_for(lambda: d.find_elements(By.ID, "drill-kpi-resolution_rate"), timeout=60, message="the drill page")

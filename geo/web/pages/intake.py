@@ -230,11 +230,15 @@ def form_pane(cats: list[dict]) -> html.Div:
                     html.Div(id="in-preview", className="in-preview", children=t("intake.preview.empty")),
                     html.Div(t("intake.dups"), className="in-sub"),
                     dcc.RadioItems(id="in-merge", value=0, options=duplicate_options([]), className="in-dups"),
-                    html.Div(className="in-row", children=[html.Button(t("intake.save"), id="in-save", className="in-primary")]),
+                    # the button stays at the foot of the form's column however far it scrolls
+                    # (at 1920x1080 the form is taller than the screen, and it sat half below it)
+                    html.Div(
+                        className="in-row in-save-row",
+                        children=[html.Button(t("intake.save"), id="in-save", className="in-primary")],
+                    ),
                     html.Div(id="in-msg", className="in-msg"),
                     html.Div(id="in-result"),
-                    # what the save did, fixed in the viewport: the button sits below the fold
-                    # of a 1920x1080 screen, and the form is emptied for the next call
+                    # what the save did, fixed in the viewport, and the form is emptied for the next call
                     html.Div(id="in-toast", className="in-toast", role="status"),
                 ],
             ),
