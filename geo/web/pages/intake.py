@@ -380,7 +380,7 @@ def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, de
                             "borderBottom": "1px solid rgba(95,211,255,0.12)",
                             "fontFamily": "inherit",
                             "fontSize": "0.9rem",
-                            "padding": "0.3rem 0.5rem",
+                            "padding": "0.3rem 0.4rem",
                             "textAlign": "left",
                             "maxWidth": "16rem",
                             "overflow": "hidden",
@@ -389,7 +389,7 @@ def queue_pane(rows: list[dict], town_rows: list[dict], selected: int | None, de
                         # long names end in "…" (the detail has them whole), so that the row fits
                         # its pane at 1920 and the last column, 督办's red 超期, is never scrolled away
                         style_cell_conditional=[
-                            {"if": {"column_id": c}, "maxWidth": "7.5rem"} for c in ("title", "department", "assigned_to")
+                            {"if": {"column_id": c}, "maxWidth": "7rem"} for c in ("title", "department", "assigned_to")
                         ],
                         style_data_conditional=[
                             {
