@@ -286,8 +286,17 @@ def _tagged(v):
     if isinstance(v, list):
         return {"l": [_tagged(x) for x in v]}
     if isinstance(v, dict):
+        if all(type(k) is tuple and all(_plain(e) for e in k) and type(x) is int for k, x in v.items()):
+            return {
+                "k": [list(k) for k in v],
+                "n": list(v.values()),
+            }  # counts by a tuple of dimensions: the common case, decoded in one pass
         return {"d": [[_tagged(k), _tagged(x)] for k, x in v.items()]}
     raise TypeError(f"cannot keep {type(v).__name__}")
+
+
+def _plain(e) -> bool:
+    return e is None or type(e) in (str, int, bool)
 
 
 def _untagged(v):
@@ -305,6 +314,8 @@ def _untagged(v):
         return tuple(_untagged(x) for x in v["t"])
     if "l" in v:
         return [_untagged(x) for x in v["l"]]
+    if "k" in v:
+        return dict(zip(map(tuple, v["k"]), v["n"]))
     return {_untagged(k): _untagged(x) for k, x in v["d"]}
 
 
