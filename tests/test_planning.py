@@ -212,3 +212,20 @@ def test_an_adopted_proposal_keeps_codes_with_their_territory(community):
     codes = planning.grids(community, plan2)
     assert shapely.equals(codes[C]["geom"], east) or shapely.equals(codes[C]["geom"], west) or C not in codes
     assert len(codes) == 2 and all(c in (A, B, C) or c > C for c in codes)
+
+
+def test_the_grid_list_reads_deviations_as_they_are():
+    """1 household of a 300 standard is -99%, not -100% (which reads as an empty grid), and
+    299 of 300 is 0%, not "-0%"; only an empty grid is -100% (found on the planner's day)."""
+    from types import SimpleNamespace
+
+    import app  # noqa: F401  (pages register with the one Dash app)
+    from geo.web.pages import planner as page
+
+    def row(households, deviation):
+        return dict(code="620802001001001", name="g", households=households, persons=3, deviation=deviation, off=True)
+
+    cases = [(1, 1 / 300 - 1, "-99%"), (299, 299 / 300 - 1, "0%"), (0, -1.0, "-100%"), (368, 368 / 300 - 1, "+23%")]
+    table = page.grid_table(SimpleNamespace(loads=[row(n, d) for n, d, _ in cases]))
+    shown = [tr.children[4].children for tr in table.children[1].children]
+    assert shown == [text for _, _, text in cases]

@@ -436,7 +436,7 @@ def test_move_households_picked_on_the_map_then_publish(tiny_app, conn):
         assert drawn(driver, "grids-target") == [C]  # and outlined on the map
         driver.find_element(By.ID, "pl-move").click()
         msg = message(driver, "已应用：移交住户")
-        assert "002：2 → 1 户（标准 300，-100%）" in msg and "003：1 → 2 户（标准 300，-99%）" in msg
+        assert "002：2 → 1 户（标准 300，-99%）" in msg and "003：1 → 2 户（标准 300，-99%）" in msg
         where = {h["id"]: h["grid"] for h in households(conn, plan_id)}
         assert where == {ids["in_a"]: A, ids["near_c"]: C, ids["deep_b"]: B, ids["in_c"]: C}
         assert db.scalar(conn, "SELECT grid_code FROM household WHERE id = %s", (ids["near_c"],)) == B  # not before publish

@@ -127,6 +127,15 @@ def view_data(conn, plan_id: int | None, code: str | None = None) -> dict:
     )
 
 
+def deviation_text(deviation: float) -> str:
+    """A load's deviation from its standard in whole percent, as a person reads it: never
+    "-100%" for a grid that still has households (1 of 300 rounds to it) nor "-0%" for 299."""
+    pct = round(deviation * 100)
+    if abs(pct) >= 100 and abs(deviation) < 1:
+        pct = 99 if pct > 0 else -99
+    return "0%" if pct == 0 else f"{pct:+d}%"
+
+
 def grid_table(check) -> html.Table:
     head = html.Tr([html.Th(t(f"planner.col.{k}")) for k in ("code", "name", "households", "persons", "deviation")])
     body = [
@@ -137,7 +146,7 @@ def grid_table(check) -> html.Table:
                 html.Td(r["name"]),
                 html.Td(f"{r['households']:,}"),
                 html.Td(f"{r['persons']:,}"),
-                html.Td(f"{r['deviation'] * 100:+.0f}%"),
+                html.Td(deviation_text(r["deviation"])),
             ],
             **{"data-code": r["code"]},
         )
@@ -690,7 +699,7 @@ def act(
                 before=c["before"],
                 after=c["after"],
                 standard=c["standard"],
-                dev=f"{c['deviation'] * 100:+.0f}%",
+                dev=deviation_text(c["deviation"]),
             )
             for c in moved_counts(result)
         )
