@@ -17,6 +17,17 @@ def test_apikey_create_prints_a_working_key(shell, loop_world):
     assert shell("apikey", "create")[0] == 1
 
 
+def incident_row() -> dict:
+    from geo import db
+    from geo import pgserver as cluster
+
+    conn = db.connect(cluster.database_url(test=True))
+    try:
+        return db.one(conn, "SELECT status, assigned_to FROM incident WHERE id = 1")
+    finally:
+        conn.close()
+
+
 def test_incident_add_move_history_overdue(shell):
     code, out, err = shell(
         "incident",
@@ -39,6 +50,10 @@ def test_incident_add_move_history_overdue(shell):
     assert code == 1 and "registered -> closed is not allowed" in err
     hist = shell("incident", "history", "1")[1].splitlines()
     assert [line.split("\t")[1] for line in hist] == ["- -> received", "received -> registered"]
+    # whom a dispatch sends it to, from the shell too, kept in its own column
+    assert shell("incident", "move", "1", "dispatched", "--actor", "值班员", "--assignee", "专职 赵强")[0] == 0
+    assert incident_row()["assigned_to"] == "专职 赵强"
+    assert shell("incident", "history", "1")[1].splitlines()[-1].endswith("\t专职 赵强")
     code, out, _ = shell("incident", "overdue", "--json")
     assert code == 0 and isinstance(json.loads(out), list)
     code, _, err = shell("incident", "add", "--lon", OUTSIDE[0], "--lat", OUTSIDE[1], "--category", "0211")

@@ -125,7 +125,11 @@ def _history(conn, args) -> int:
     from geo.incidents import lifecycle
 
     for h in lifecycle.history(conn, args.id):
-        print(f"{_local(h['at'])}\t{h['from_status'] or '-'} -> {h['to_status']}\t{h['actor']}\t{h['note'] or ''}")
+        # the last column: whom a dispatch sent it to (派遣给), empty on other rows
+        print(
+            f"{_local(h['at'])}\t{h['from_status'] or '-'} -> {h['to_status']}\t{h['actor']}\t{h['note'] or ''}"
+            f"\t{h.get('assigned_to') or ''}"
+        )
     return 0
 
 
