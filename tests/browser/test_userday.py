@@ -504,6 +504,10 @@ def test_each_roles_main_page_as_a_person_sees_it(county, conn):
         wait_for(lambda: d.find_elements(By.ID, "drill-kpi-resolution_rate"), timeout=60, message="the drill page")
         time.sleep(2)
         d.save_screenshot(str(SHOTS / "drill-1920.png"))
+        d.get(f"{county}/drill?code={A}")  # one grid: its people, its cases
+        wait_for(lambda: text_of(d, "#drill-staff"), timeout=60, message="the grid's staff")
+        time.sleep(2)
+        d.save_screenshot(str(SHOTS / "drill-grid-1920.png"))
     with day_of(county, "planner") as d:
         d.get(f"{county}/planner?community={URBAN}")
         wait_for(lambda: drawn(d, "grids-fill"), timeout=60, message="the planner's map")
