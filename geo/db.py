@@ -119,6 +119,11 @@ class WaitingPool:
         self.url, self.size, self.wait_s = url, size, wait_s
         self._slots = threading.BoundedSemaphore(size)
         self._pool = psycopg2.pool.ThreadedConnectionPool(1, size * 2, url, application_name="quanyu-app")
+        # psycopg2 keeps at most `minconn` idle connections and closes every other one it is
+        # given back: with minconn 1, every request of a busy worker (and every nested borrow,
+        # e.g. the Open311 key check) paid a new connection and its SCRAM handshake. Opened
+        # lazily (one now), kept up to `size`: the overflow beyond `size` is still closed.
+        self._pool.minconn = size
         self._held = threading.local()
         self._slotted: set[int] = set()  # id() of connections handed out against a slot
 

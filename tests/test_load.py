@@ -208,3 +208,29 @@ def test_24_concurrent_requests_of_one_session_wait_and_all_succeed(server, demo
     with saturated(demo_url, wait_s=15, hold_s=1.0), ThreadPoolExecutor(24) as ex:  # busy for a second more
         codes = list(ex.map(one, range(24)))
     assert codes == [200] * 24
+
+
+def test_a_busy_worker_keeps_its_connections():
+    """Connections given back are kept up to the pool's size, not closed down to one: a new
+    connection costs a SCRAM handshake and a backend with cold catalog caches, and a busy
+    worker paid it on nearly every request (five times the Open311 write's time at city
+    scale). Beyond the size, the overflow is still closed."""
+    from geo import pgserver
+
+    p = db.WaitingPool(pgserver.database_url(test=True), 4, 5.0)
+
+    def pids(n: int) -> set[int]:
+        held = [p.getconn() for _ in range(n)]  # nested borrows of one thread: slot + overflow
+        try:
+            return {db.scalar(c, "SELECT pg_backend_pid()") for c in held}
+        finally:
+            for c in held:
+                c.rollback()
+                p.putconn(c)
+
+    try:
+        first = pids(4)
+        assert pids(4) == first  # the same four backends again
+        assert len(pids(6) & first) == 4 and len(p._pool._pool) == 4  # two overflow ones, closed after use
+    finally:
+        p.closeall()
