@@ -320,10 +320,15 @@ def _untagged(v):
 
 
 def _save_days(conn, family: str, values: dict, versions: dict, empty, complete: bool) -> None:
-    """Upsert the days just read, in day order (two workers saving the same family never
-    deadlock), inside a savepoint: a cache that cannot be written (a read-only standby, a
+    """Upsert the days before today just read, in day order (two workers saving the same
+    family never deadlock), inside a savepoint: a cache that cannot be written (a read-only standby, a
     role without the grant) costs the caller nothing but the next worker's scan."""
-    rows = [(family, d, versions.get(d, 0), b"" if v is empty else encode(v)) for d, v in sorted(values.items())]
+    from geo.worktime import CST
+
+    today = datetime.now(CST).date()  # today moves with every report: the next worker reads it anyway, and cheaply
+    rows = [(family, d, versions.get(d, 0), b"" if v is empty else encode(v)) for d, v in sorted(values.items()) if d < today]
+    if not rows and not complete:
+        return
     if complete:
         rows.insert(0, (family, date.min, 0, b""))
     sql = """INSERT INTO day_cache (family, day, version, payload) VALUES %s
