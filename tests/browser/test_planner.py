@@ -553,3 +553,32 @@ def test_looking_creates_no_draft_and_the_first_merge_does(tiny_app, conn):
         assert severe_console_errors(driver) == []
     finally:
         driver.quit()
+
+
+def test_a_refused_first_edit_leaves_no_draft_and_insisting_makes_one(tiny_app, conn):
+    """A grid drawn over B with no draft open: the check refuses it for its overlap, and no
+    draft is left behind (an empty one used to be named on the page and offered for
+    publishing); 仍然应用 then makes the draft, holding the drawn grid."""
+    from selenium.webdriver.common.by import By
+
+    no_drafts(conn, URBAN)
+    driver = chromium_driver(sign_in_as="planner")
+    try:
+        open_planner(driver, tiny_app, URBAN)
+        set_mode(driver, "draw")
+        for lon, lat in ((106.656, 35.532), (106.659, 35.532), (106.659, 35.538), (106.656, 35.538)):
+            point(driver, lon, lat).click().perform()
+            time.sleep(0.3)
+        driver.find_element(By.ID, "pl-apply").click()
+        assert "重叠" in message(driver, "未应用")
+        assert drafts(conn, URBAN) == []
+        assert "尚无草稿" in driver.find_element(By.ID, "pl-plan-label").text
+        assert not driver.find_element(By.ID, "pl-publish").is_enabled()
+        click(driver, "pl-force")
+        message(driver, "已应用：画网格")
+        made = drafts(conn, URBAN)
+        assert len(made) == 1 and [e["op"] for e in planning.history(conn, made[0]["id"])["edits"]] == ["draw"]
+        wait_for(lambda: f"#{made[0]['id']}" in driver.find_element(By.ID, "pl-plan-label").text, message="the draft named")
+        assert severe_console_errors(driver) == []
+    finally:
+        driver.quit()

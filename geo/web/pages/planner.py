@@ -672,11 +672,11 @@ def act(
             else:
                 result = _run_edit(conn, draft, trigger, geom, selected, force, hh, target)
     except (planning.PlanError, ValueError) as exc:
-        return no_update, str(exc), None, hidden, None, _started(draft)
+        return no_update, str(exc), None, hidden, None, _unstarted(draft)
     if result is None:
         return no_update, no_update, None, hidden, None, no_update
     if isinstance(result, str):
-        return no_update, result, None, hidden, None, _started(draft)
+        return no_update, result, None, hidden, None, _unstarted(draft)
     last = dict(before=result.before.score, after=result.after.score)
     if not result.applied:
         what = "、".join(t(f"planner.what.{w}") for w in result.worse)
@@ -688,7 +688,7 @@ def act(
             dict(trigger=trigger, geom=geom, hh=hh, target=target),
             shown,
             None,
-            _started(draft),
+            _unstarted(draft),
         )
     msg = t("planner.msg.applied", op=t(f"planner.op.{result.op}"))
     if result.op == "move":  # both grids' counts against their standard, at once
@@ -709,6 +709,16 @@ def act(
 def _started(draft: _Draft | None):
     """The page's plan after an edit: the new draft when this gesture started it."""
     return dict(plan=draft.id, community=draft.community) if draft is not None and draft.created else no_update
+
+
+def _unstarted(draft: _Draft | None):
+    """A gesture that was refused (or failed) leaves no draft behind: the one it started holds
+    nothing and is abandoned, so the page stays on the grids in force (an empty draft named
+    on the page and offered for publishing said work was there). 仍然应用 starts it again."""
+    if draft is not None and draft.created:
+        with db.pooled() as conn:
+            planning.abandon(conn, draft.id)
+    return no_update
 
 
 @callback(
