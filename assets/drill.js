@@ -74,7 +74,7 @@
     S.map = map;
     S.boundsKey = null;
     S.ready = new Promise((resolve) => map.on("load", resolve));
-    if (window.quanyuBasemap) window.quanyuBasemap(map);
+    if (window.quanyuBasemap) window.quanyuBasemap(map).then(() => skipNamed(map));
     window.drillMap = map;
   }
 
@@ -138,6 +138,18 @@
     }
   }
 
+  /* The basemap's place names, less the names the page labels itself (d.named): one label
+     per unit, and no 崆峒区 inside 崆峒区. Other places (landmarks, villages not drawn) stay. */
+  function skipNamed(map) {
+    const named = (S.data && S.data.named) || [];
+    map.getStyle().layers.filter((l) => l.source === "street_names" && JSON.stringify(l.filter || []).includes("places"))
+      .forEach((l) => {
+        S.placeFilters = S.placeFilters || {};
+        if (!(l.id in S.placeFilters)) S.placeFilters[l.id] = l.filter;
+        map.setFilter(l.id, ["all", S.placeFilters[l.id], ["!", ["in", ["get", "name"], ["literal", named]]]]);
+      });
+  }
+
   function apply(d) {
     const map = S.map;
     const hotMode = d.mode !== "measure";
@@ -153,6 +165,7 @@
       map.fitBounds(d.bounds, { padding: 40, duration: S.data ? 700 : 0, maxZoom: 16 });
     }
     S.data = d;
+    skipNamed(map);
     map.getContainer().dataset.level = d.level;
     map.getContainer().dataset.mode = d.mode;
   }

@@ -111,3 +111,37 @@ def test_district_to_incident_in_four_clicks(browser, demo_conn):
     assert severe_console_errors(driver) == []
     assert [u for u in requested_urls(driver) if not u.startswith((url, "data:", "blob:"))] == []
     print(f"four clicks district → incident in {walk_seconds:.1f} s")
+
+
+def test_each_unit_is_named_once_on_the_map(browser, demo_conn):
+    """The units are labelled by the page (children-label); the basemap's place names of the
+    same units were drawn too, so 香莲乡 read twice and 崆峒区 stood inside 崆峒区 as if it were
+    one of its parts. Place names the page already shows (the units drawn and the trail above
+    them) are left to the page; other places keep their names."""
+    driver, url = browser
+    driver.get(f"{url}/drill?code=620802")
+    map_state(driver, "district")
+    time.sleep(2)  # the basemap's tiles and their labels
+
+    def drawn(filter_places: bool) -> list[str]:
+        return driver.execute_script(
+            """const m = window.drillMap;
+               const ids = m.getStyle().layers.filter((l) => arguments[0] ? l.source === 'street_names'
+                   : l.id === 'children-label').map((l) => l.id);
+               return m.queryRenderedFeatures({layers: ids}).filter((f) => !arguments[0] || f.properties.kind === 'places')
+                   .map((f) => f.properties.name);""",
+            filter_places,
+        )
+
+    units = set(wait_for(lambda: drawn(False), timeout=30, message="the units' labels"))
+    wait_for(
+        lambda: driver.execute_script(
+            "const m = window.drillMap; return m.loaded() && m.getStyle().layers.some((l) => l.source === 'street_names');"
+        ),
+        timeout=30,
+        message="the basemap's names loaded",
+    )
+    time.sleep(1)
+    places = drawn(True)
+    assert "香莲乡" in units
+    assert not (set(places) & (units | {"崆峒区", "平凉市"})), sorted(set(places) & (units | {"崆峒区"}))

@@ -326,6 +326,9 @@ def map_data(data: dict, density: dict | None) -> dict:
         hot=hot,
         density=density,
         selected=view["code"] if level == "grid" else None,
+        # names the page draws itself (the units shown and the trail above them): the basemap's
+        # place names skip them, or 崆峒区 stood inside 崆峒区 as if it were one of its parts
+        named=sorted({n for _, n, _ in data["breadcrumb"]} | {f["properties"].get("name") for f in features} - {None}),
         legend=hot_legend if mode != "measure" else legend,
         legend_title=(
             t(f"drill.mode.{mode}")
