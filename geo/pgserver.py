@@ -634,6 +634,11 @@ def _write_conf(data: Path, p: int, major: str) -> None:
         "maintenance_work_mem": "256MB",
         "max_connections": "100",
         "fsync": "on",
+        # Streaming replicas (geo/replica.py): PostgreSQL's defaults, written down so that a
+        # cluster whose postgresql.conf lowered them still feeds a standby after a restart.
+        "wal_level": "replica",
+        "max_wal_senders": "10",
+        "max_replication_slots": "10",
     }
     if float(major) >= 11:
         settings["jit"] = "off"  # JIT costs more than it saves on short GIS queries
@@ -643,6 +648,29 @@ def _write_conf(data: Path, p: int, major: str) -> None:
     if _CONF_INCLUDE.strip() not in conf.read_text():
         with open(conf, "a") as fh:
             fh.write("\n" + _CONF_INCLUDE)
+
+
+_HBA_REPLICATION = "host    replication     all             127.0.0.1/32            scram-sha-256\n"
+
+
+def _ensure_replication_hba(data: Path) -> None:
+    """Let a standby on this machine connect for replication (pg_basebackup, walreceiver).
+
+    initdb writes this line itself; clusters made otherwise (or edited) get it appended, with
+    the password authentication of every other line. Existing lines are never changed."""
+    hba = data / "pg_hba.conf"
+    try:
+        text = hba.read_text()
+    except FileNotFoundError:
+        return
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 4 and fields[0] == "host" and fields[1] == "replication" and fields[3] in ("127.0.0.1/32", "all"):
+            return
+    with open(hba, "a") as fh:
+        fh.write(
+            ("" if text.endswith("\n") else "\n") + "# added by geo/pgserver.py: replicas on this machine\n" + _HBA_REPLICATION
+        )
 
 
 # --------------------------------------------------------------------------
@@ -732,6 +760,7 @@ def start() -> str:
                     "set QUANYU_PG_PORT to a free port (or stop that process)."
                 )
             _write_conf(data, p, major)
+            _ensure_replication_hba(data)
             _log(f"starting PostgreSQL {major} on 127.0.0.1:{p} (data {data})")
             log = _log_file()
             if not log.exists():
