@@ -9,6 +9,12 @@ The pool waits (issue #17): a request that finds every connection in use queues 
 for up to QUANYU_POOL_WAIT_SECONDS instead of failing with psycopg2's "connection pool
 exhausted", and only then raises PoolBusy, which the web app answers with 503 and a
 Retry-After. Fifty wall screens polling at once are a queue, not fifty errors.
+
+Read replicas (issue #17): `reading()` borrows a connection for read-only work from a streaming
+replica of QUANYU_REPLICA_URLS when one is fit to answer (geo/read_routing.py decides), else
+from the primary's pool; `pooled()` is the primary, for writes and everything else. So that
+a writer reads its own writes, every commit on the primary that wrote records its WAL position
+for the request (`written_lsn`), and the web layer carries it in the session's cookie.
 """
 
 from __future__ import annotations
@@ -51,6 +57,64 @@ def scope_key() -> tuple | None:
     role and unit must never be served to another (RLS cannot filter a cache hit)."""
     scope = _scope.get()
     return None if scope is None else scope.key
+
+
+# The WAL position (an int; 0 = none) after the last write this request or its browser session
+# committed on the primary; geo.read_routing serves this session from a replica only once the
+# replica has replayed past it (read-your-own-writes). Tracked only when replicas are configured.
+_written_lsn: contextvars.ContextVar[int] = contextvars.ContextVar("quanyu_written_lsn", default=0)
+
+
+def written_lsn() -> int:
+    return _written_lsn.get()
+
+
+def set_written_lsn(lsn: int) -> contextvars.Token:
+    return _written_lsn.set(lsn)
+
+
+def reset_written_lsn(token: contextvars.Token) -> None:
+    _written_lsn.reset(token)
+
+
+def replica_urls() -> list[str]:
+    """QUANYU_REPLICA_URLS: comma-separated URLs of streaming replicas of DATABASE_URL (none: no routing)."""
+    return [u.strip() for u in os.environ.get("QUANYU_REPLICA_URLS", "").split(",") if u.strip()]
+
+
+def parse_lsn(text: str | None) -> int:
+    """'16/B374D848' -> an int that orders like the LSN."""
+    if not text:
+        return 0
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) + int(low or "0", 16)
+
+
+class TrackedConnection(psycopg2.extensions.connection):
+    """A primary connection that notes, at each commit that wrote, the WAL position after it
+    (pg_current_wal_insert_lsn, which is past the commit record), so that this request reads
+    its writes on a replica only after the replica replayed them. One extra round trip per
+    commit, and only when replicas are configured."""
+
+    def commit(self):
+        track = (
+            bool(replica_urls())
+            and not self.closed
+            and self.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_INTRANS
+        )
+        wrote = False
+        if track:
+            with self.cursor() as cur:
+                cur.execute("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+                wrote = cur.fetchone()[0]
+        super().commit()
+        if wrote:
+            with self.cursor() as cur:
+                cur.execute("SELECT pg_current_wal_insert_lsn()::text")
+                lsn = parse_lsn(cur.fetchone()[0])
+            super().rollback()  # end the snapshot of that one SELECT
+            if lsn > _written_lsn.get():
+                _written_lsn.set(lsn)
 
 
 def set_scope(scope) -> contextvars.Token:
@@ -115,10 +179,12 @@ class WaitingPool:
     those come from an overflow of another `size` connections and are closed after use.
     """
 
-    def __init__(self, url: str, size: int, wait_s: float):
+    def __init__(self, url: str, size: int, wait_s: float, **connect_kwargs):
         self.url, self.size, self.wait_s = url, size, wait_s
         self._slots = threading.BoundedSemaphore(size)
-        self._pool = psycopg2.pool.ThreadedConnectionPool(1, size * 2, url, application_name="quanyu-app")
+        connect_kwargs.setdefault("application_name", "quanyu-app")
+        connect_kwargs.setdefault("connection_factory", TrackedConnection)
+        self._pool = psycopg2.pool.ThreadedConnectionPool(1, size * 2, url, **connect_kwargs)
         # psycopg2 keeps at most `minconn` idle connections and closes every other one it is
         # given back: with minconn 1, every request of a busy worker (and every nested borrow,
         # e.g. the Open311 key check) paid a new connection and its SCRAM handshake. Opened
@@ -164,18 +230,65 @@ class WaitingPool:
     def closeall(self) -> None:
         self._pool.closeall()
 
+    def close_idle(self) -> None:
+        """Close the connections waiting in the pool (a lost server's are all broken); those
+        in use go back and are dropped as their borrowers find them closed."""
+        with self._pool._lock:
+            for conn in self._pool._pool:
+                with contextlib.suppress(psycopg2.Error):
+                    conn.close()
+            self._pool._pool.clear()
 
-def pool(url: str | None = None) -> WaitingPool:
+
+# A replica's connections give up quickly: a server that does not answer is dropped, not waited for.
+REPLICA_CONNECT_TIMEOUT_S = 2
+
+
+def pool(url: str | None = None, *, replica: bool = False) -> WaitingPool:
+    """The pool of `url` (default: the primary). A replica's pool is made without migrating
+    (a hot standby is read-only; the primary's migrations reach it by replication) and its
+    connections read in one snapshot each (REPEATABLE READ, READ ONLY): the data versions and
+    the data they tag come from the same moment of the replay."""
     url = url or cluster.database_url()
     with _pools_lock:
         if url not in _pools:
-            connect(url).close()  # make sure the schema is current before serving
-            _pools[url] = WaitingPool(url, pool_size(), pool_wait_seconds())
+            if replica:
+                _pools[url] = WaitingPool(
+                    url,
+                    pool_size(),
+                    pool_wait_seconds(),
+                    application_name="quanyu-app-replica",
+                    connect_timeout=REPLICA_CONNECT_TIMEOUT_S,
+                    connection_factory=psycopg2.extensions.connection,
+                )
+            else:
+                connect(url).close()  # make sure the schema is current before serving
+                _pools[url] = WaitingPool(url, pool_size(), pool_wait_seconds())
         return _pools[url]
 
 
+def forget_pool(url: str) -> None:
+    """Drop the pool of a server that went away; the next borrow makes a new one."""
+    with _pools_lock:
+        p = _pools.pop(url, None)
+    if p is not None:
+        p.close_idle()
+
+
 @contextlib.contextmanager
-def pooled(url: str | None = None) -> Iterator[Any]:
+def reading(at_least: dict | None = None) -> Iterator[Any]:
+    """A connection for read-only work: on a replica of QUANYU_REPLICA_URLS that has replayed
+    this session's writes (and, with `at_least`, the data versions the caller's screen already
+    shows), else on the primary. Scope and row-level security as in pooled(). Never write
+    through it. See geo/read_routing.py."""
+    from geo import read_routing
+
+    with read_routing.reading(at_least) as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def pooled(url: str | None = None, *, replica: bool = False) -> Iterator[Any]:
     """Borrow a pooled connection; commits on success, rolls back on error.
 
     Inside a signed-in request the connection runs as the account's database role with its
@@ -183,16 +296,22 @@ def pooled(url: str | None = None) -> Iterator[Any]:
     with it; the settings are session-level (committed at once, so a rollback inside the
     block cannot drop them) and cleared before the connection goes back to the pool.
     """
-    p = pool(url)
+    p = pool(url, replica=replica)
     conn = p.getconn()
     scope = _scope.get()
     try:
+        if replica and not conn.closed and conn.status == psycopg2.extensions.STATUS_READY:
+            conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         if scope is not None:
             _apply_scope(conn, scope)
         yield conn
         conn.commit()
     except BaseException:
-        conn.rollback()
+        try:
+            conn.rollback()
+        except psycopg2.Error:  # a lost connection: the caller gets the error that lost it
+            if not replica:
+                raise
         raise
     finally:
         if scope is not None and not conn.closed:
@@ -230,7 +349,7 @@ def _apply_scope(conn, scope) -> None:
                     str(int(getattr(scope, "timeout_ms", 0) or 0)),
                 ),
             )
-    conn.commit()
+    psycopg2.extensions.connection.commit(conn)  # settings only: no write for TrackedConnection to look for
 
 
 def url_of(conn) -> str | None:
