@@ -21,6 +21,7 @@ ZH_CN: dict[str, str] = {
     "bigscreen.subtitle": "网格化服务管理 风险地图",
     "updated": "数据更新于",
     "synthetic": "演示数据（合成）",
+    "replica.lag": "只读副本延迟 {seconds} 秒",
     # navigation
     "nav.bigscreen": "指挥大屏",
     "nav.drill": "研判分析",

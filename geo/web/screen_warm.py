@@ -65,7 +65,8 @@ def warm_scope(scope: access.Scope, now: datetime | None = None, url: str | None
     from geo.web.home import home_code
 
     now = now or datetime.now(CST)
-    with db.scoped(scope), db.pooled(url) as conn:
+    # where the screens will read: a replica's caches are its own (keyed by its address)
+    with db.scoped(scope), db.pooled(url) if url else db.reading() as conn:
         home = home_code(conn)
         dashboard.kpis(conn, home, now)
         dashboard.by_category(conn, home, now=now)

@@ -137,7 +137,7 @@ def drill_view(code: str):
     """Everything one level of the drill-down page shows."""
     v = parse_view(flask.request.args, code)
     window = (v["start"], v["end"])
-    with db.pooled() as conn:
+    with db.reading() as conn:
         return _json(
             dict(
                 view=v,
@@ -159,7 +159,7 @@ def hotspots_view():
 
     v = parse_view(flask.request.args)
     options = dict(weights=flask.request.args.get("weights", "queen"), distance_m=_number("distance"), rate=_flag("rate"))
-    with db.pooled() as conn:
+    with db.reading() as conn:
         if flask.request.args.get("method", "gi") == "moran":
             frame = hotspots.local_moran(conn, v["start"], v["end"], v["major"], **options)
         else:
@@ -172,7 +172,7 @@ def emerging_view():
     from geo.analysis import emerging
 
     v = parse_view(flask.request.args)
-    with db.pooled() as conn:
+    with db.reading() as conn:
         frame = emerging.emerging(conn, v["end"], _number("weeks", int, 26), v["major"])
     return _json(dict(view=v, window=frame.attrs, grids=frame.to_dict(orient="records")))
 
@@ -188,7 +188,7 @@ def density_view():
         len(bbox) == 4 and all(map(math.isfinite, bbox)) and -180 <= bbox[0] < bbox[2] <= 180 and -90 <= bbox[1] < bbox[3] <= 90
     ):
         raise ValueError("bbox is west,south,east,north in degrees (west < east, south < north)")
-    with db.pooled() as conn:
+    with db.reading() as conn:
         return _json(
             dict(
                 view=v,
@@ -211,7 +211,7 @@ def rankings_view():
     from geo.analysis import rankings
 
     args = flask.request.args
-    with db.pooled() as conn:
+    with db.reading() as conn:
         report = rankings.quarterly(
             conn, args.get("quarter", ""), last_n=_number("last", int, rankings.LAST_N), rate_below=_number("rate_below")
         )

@@ -44,7 +44,8 @@ def weekly(kind: str, town_code: str):
     if week_end is not None and not FIRST_DAY <= week_end < LAST_DAY:
         return flask.Response(f"week_end 应在 {FIRST_DAY} 至 {LAST_DAY} 之间", status=400, mimetype="text/plain")
     try:
-        with db.pooled() as conn, tempfile.TemporaryDirectory() as tmp:
+        # an export is audited (a write: the primary); the page on screen is a read (a replica)
+        with db.pooled() if fmt in ("xlsx", "pdf") else db.reading() as conn, tempfile.TemporaryDirectory() as tmp:
             name = f"{title}-{town_code}"
             if fmt in ("xlsx", "pdf"):  # a file that leaves the screen: logged (the names in it are masked)
                 accounts.audit(conn, "export", f"report:{kind}:{town_code}", {"format": fmt, "week_end": str(week_end or "")})

@@ -78,7 +78,11 @@ def tile(layer_id: str, z: int, x: int, y: int):
         abort(400, "tile out of range")
     params, fkey = filter_params(layer, request.args)
     gcj02 = config.settings().basemap_crs == "gcj02"
-    with db.pooled() as conn:
+    # A tile is read where the versions in its URL (the page's) have arrived, in one snapshot with
+    # the versions that key it; a replica behind the page is passed over. A layer that refreshes a
+    # derived table before serving (`prepare`, a write) is read on the primary.
+    reader = db.pooled() if layer.prepare else db.reading(at_least=url_versions(layer, request.args.get("v")))
+    with reader as conn:
         versions = dashboard.versions(conn)
         key = (layer.id, z, x, y, fkey, gcj02, tuple(versions.get(name) for name in layer.depends_on), db.scope_key())
 
@@ -104,7 +108,16 @@ def tile(layer_id: str, z: int, x: int, y: int):
     return resp
 
 
+def url_versions(layer, v: str | None) -> dict:
+    """The data versions a tile URL names (`v=3.17`, one per layer.depends_on), as a dict; {} when
+    absent or malformed (the page always sends them; a script may not)."""
+    parts = (v or "").split(".")
+    if len(parts) != len(layer.depends_on) or not all(p.isdigit() and len(p) < 19 for p in parts):
+        return {}
+    return dict(zip(layer.depends_on, map(int, parts)))
+
+
 @bp.get("/api/versions")
 def versions():
-    with db.pooled() as conn:
+    with db.reading() as conn:
         return jsonify(dashboard.versions(conn))

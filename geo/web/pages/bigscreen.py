@@ -16,7 +16,7 @@ import dash
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from geo import config, db, labels
+from geo import config, db, labels, read_routing
 from geo.analysis import attribution, dashboard, indicators
 from geo.cache import LRU
 from geo.forecast import store as forecast_store
@@ -281,7 +281,7 @@ def layout(**_query):
                 welcome.setup_panel(pending, permitted(access.DATA_IMPORT)),
             ],
         )
-    with db.pooled() as conn:
+    with db.reading() as conn:  # one connection, one snapshot: the versions tag what the panels show
         home = home_code(conn)
         j = home_unit(conn, dashboard.jurisdiction(conn), home)
         versions = dashboard.versions(conn)
@@ -315,6 +315,7 @@ def layout(**_query):
                         className="hdr-side right",
                         children=[
                             html.Span(id="clock", className="clock"),
+                            html.Span(id="replica-lag", className="tag replica-lag"),
                             nav.screen_menu("/"),
                             account_box(),
                         ],
@@ -428,9 +429,17 @@ dash.register_page(__name__, path="/", title=t("app.title"), name=t("nav.bigscre
 
 @callback(Output("versions", "data"), Input("tick", "n_intervals"), State("versions", "data"), prevent_initial_call=True)
 def poll(_n, known):
-    with db.pooled() as conn:
+    # Never older than what the page shows: a replica behind the page's versions is passed over.
+    with db.reading(at_least=known) as conn:
         current = dashboard.versions(conn)
     return no_update if current == known else current
+
+
+@callback(Output("replica-lag", "children"), Input("tick", "n_intervals"), prevent_initial_call=True)
+def replica_lag(_n):
+    """The replicas' lag, shown only when it passes a few seconds (what this worker last saw; no query)."""
+    lag = read_routing.lag_to_show()
+    return "" if lag is None else t("replica.lag", seconds=round(lag))
 
 
 @callback(
@@ -450,15 +459,16 @@ def refresh_panels(versions):
     versions asks after they were committed, so the answer is at least that new); the clock's
     figures (overdue, today) are at most PANELS_CLOCK_S old."""
     key = (db.pool().url, db.scope_key(), json.dumps(versions, sort_keys=True, default=str), int(time.time() // PANELS_CLOCK_S))
-    return _panels.get(key, _panels_now)
+    return _panels.get(key, lambda: _panels_now(versions))
 
 
 PANELS_CLOCK_S = 5
 _panels = LRU(64)
 
 
-def _panels_now():
-    with db.pooled() as conn:
+def _panels_now(versions=None):
+    # at_least: the entry is kept under `versions`, so it must not be read where they have not arrived yet
+    with db.reading(at_least=versions) as conn:
         home = home_code(conn)
         return (
             kpi_cards(dashboard.kpis(conn, home), forecast_store.last_week(conn)),
@@ -483,7 +493,7 @@ def feed_signature(items: list[dict]) -> list:
 )
 def refresh_feed(_versions, shown):
     """Re-read the feed when data changed and replace it if any item or status differs."""
-    with db.pooled() as conn:
+    with db.reading(at_least=_versions) as conn:
         items = dashboard.feed(conn, home_code(conn))
     signature = feed_signature(items)
     if signature == shown:
@@ -495,7 +505,7 @@ def refresh_feed(_versions, shown):
 def show_grid(click):
     if not click or not click.get("code"):
         return no_update, {"display": "none"}
-    with db.pooled() as conn:
+    with db.reading() as conn:
         card = dashboard.grid_card(conn, click["code"])
         if card is not None:
             card = dict(card, forecast=forecast_store.grid_forecast(conn, click["code"]))

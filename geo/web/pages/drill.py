@@ -774,7 +774,7 @@ def contents(conn, view: dict, shown_rankings: str | None = None) -> dict:
 
 def layout(**query):
     try:
-        with db.pooled() as conn:
+        with db.reading() as conn:
             if not query.get("code"):
                 query["code"] = home_code(conn) or drill_geo.default_code(conn)  # a town account opens on its town
             view = page_view(query)
@@ -1017,7 +1017,7 @@ RENDERED = (
     prevent_initial_call=True,
 )
 def render(search, shown_rankings=None):
-    with db.pooled() as conn:
+    with db.reading() as conn:
         c = contents(conn, view_of_search(search), shown_rankings)
     return (
         *[c[i] for i in RENDERED],
