@@ -29,10 +29,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg2
 
@@ -351,9 +352,5 @@ def status(primary_url: str | None = None, *, base: Path | str | None = None) ->
 
 
 def _safe(u: str) -> str:
-    parts = urlsplit(u)
-    if parts.password:
-        netloc = parts.netloc.replace(":" + quote(unquote(parts.password), safe="") + "@", ":***@")
-        netloc = netloc.replace(":" + parts.password + "@", ":***@")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-    return u
+    """The URL with its password hidden, for printing."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", u)

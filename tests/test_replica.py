@@ -209,6 +209,32 @@ def test_the_layers_with_a_version_in_their_url_accept_only_digits():
     assert read_routing._versions({"incident": "x", "grid": 2, "a": True}) == {"grid": 2}
 
 
+def test_the_command_reports_the_standby_and_its_lag(standby, demo_url, monkeypatch, capsys):
+    import json
+
+    from geo import cli
+
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    assert cli.main(["db", "replica", "status", "--dir", str(standby["base"])]) == 0
+    state = json.loads(capsys.readouterr().out)
+    assert state["running"] and state["in_recovery"] and state["port"] == standby["port"]
+    assert state["slot_active"] and state["sender_state"] == "streaming" and state["lag_bytes"] is not None
+    assert "***" in state["url"]  # no password printed by status
+    assert cli.main(["db", "replica", "url", "--dir", str(standby["base"])]) == 0
+    assert capsys.readouterr().out.strip() == standby["url"]
+
+
+def test_the_primary_gets_a_replication_line_only_when_it_has_none(tmp_path):
+    hba = tmp_path / "pg_hba.conf"
+    hba.write_text("host all all 127.0.0.1/32 scram-sha-256\n")
+    cluster._ensure_replication_hba(tmp_path)
+    lines = [line.split() for line in hba.read_text().splitlines() if line and not line.startswith("#")]
+    assert ["host", "replication", "all", "127.0.0.1/32", "scram-sha-256"] in lines
+    text = hba.read_text()
+    cluster._ensure_replication_hba(tmp_path)  # applied on every start: once is enough
+    assert hba.read_text() == text
+
+
 def test_a_killed_standby_is_survived_with_no_failed_request(routed, server, demo_url, monkeypatch):
     """Last in the module: the standby does not come back."""
     c = signed_in_client(server, demo_url, "leader")
