@@ -7,6 +7,7 @@ and is created when missing.
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit, urlunsplit
 
 SCALES = ("smoke", "district", "city")
@@ -15,7 +16,8 @@ SCALES = ("smoke", "district", "city")
 def name_for(scale: str) -> str:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
-    return f"quanyu_bench_{scale}"
+    # QUANYU_BENCH_DB_PREFIX: a bench database of one's own on a shared cluster (default quanyu_bench_)
+    return os.environ.get("QUANYU_BENCH_DB_PREFIX", "quanyu_bench_") + scale
 
 
 def url_for(scale: str, base_url: str | None = None) -> str:

@@ -68,6 +68,8 @@ class Recorder:
 
     samples: list[tuple[str, float, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # who answered the screens' reads (the X-Quanyu-Read header: replica, primary), with replicas on
+    read_from: Counter = field(default_factory=Counter)
 
     def add(self, kind: str, ms: float, status: int) -> None:
         with self.lock:
@@ -86,6 +88,8 @@ class Recorder:
             # what the failures were (0: no answer: the connection failed or timed out)
             "failed_statuses": {str(k): v for k, v in sorted(Counter(s for s in status if not 200 <= s < 400).items())},
         }
+        if self.read_from:  # every screen request of the step, whatever `kinds`
+            out["read_from"] = dict(self.read_from)
         if len(ms):
             out |= {f"p{q}_ms": round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)} | {
                 "max_ms": round(float(ms.max()), 1)
@@ -119,6 +123,10 @@ class Client:
                 resp = self.conn.getresponse()
                 payload = resp.read()
                 status = resp.status
+                served = resp.getheader("X-Quanyu-Read")
+                if served and kind != "write":
+                    with self.rec.lock:
+                        self.rec.read_from[served] += 1
                 if resp.getheader("Content-Encoding") == "gzip":
                     payload = gzip.decompress(payload)
                 break
@@ -360,8 +368,10 @@ def run(
     workers: int = 2,
     threads: int = 64,
     say=print,
+    env: dict | None = None,
 ) -> dict:
-    """The ramp: each count of screens in turn until p95 passes 1 s or the budget is spent."""
+    """The ramp: each count of screens in turn until p95 passes 1 s or the budget is spent.
+    `env`: more environment for the app (QUANYU_REPLICA_URLS for run_with_replica)."""
     from geo import config
     from geo.bench import measure as m
     from geo.security import apikeys
@@ -379,7 +389,7 @@ def run(
     }
     started = time.monotonic()
     try:
-        with app_server.running(url, workers=workers, threads=threads) as app:
+        with app_server.running(url, workers=workers, threads=threads, **(env or {})) as app:
             # measured on warmed workers (a cold process's first screen is its own figure:
             # screen.first_load); the warm-up's wait is reported
             out["warm_up_wait_s"] = app.wait_warm()
@@ -413,6 +423,35 @@ def run(
             conn.close()
     out |= crossing(out["steps"])
     return out
+
+
+def run_with_replica(url: str, say=print, **kwargs) -> dict:
+    """The same ramp with the screens' reads on a hot standby of the bench database (issue #17
+    item 2), made for the run by geo.replica in a temporary directory on a free port and removed
+    after: beside the `load` section of the same run, replicas on and off on the same machine.
+    On one machine the standby shares the cores with the primary and the app, so this measures
+    the routing's cost and correctness under load (every read that should go to the standby
+    does: `read_from`), not the capacity a standby on its own server adds."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from geo import replica
+
+    base = Path(tempfile.mkdtemp(prefix="quanyu-bench-replica-"))
+    try:
+        t = time.monotonic()
+        standby = replica.start(url, port=app_server.free_port(), base=base)
+        made_s = round(time.monotonic() - t, 1)
+        say(f"  replica: standby made in {made_s} s")
+        out = run(url, say=say, env={"QUANYU_REPLICA_URLS": standby}, **kwargs)
+        out["replica"] = {"made_s": made_s} | {
+            k: v for k, v in replica.status(url, base=base).items() if k not in ("url", "data_dir")
+        }
+        return out
+    finally:
+        replica.stop(url, base=base)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def crossing(steps: list[dict]) -> dict:

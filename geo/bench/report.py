@@ -189,17 +189,8 @@ def table(report: dict) -> str:
             f"{_get(a, 'in_memory', 'median_ms')} ms, SQL {a['sql_join']['median_ms']} ms, geopandas sjoin "
             f"{a['geopandas_sjoin']['median_ms']} ms (ratios {a.get('ratio_sjoin_over_in_memory')} and {a['ratio_sjoin_over_sql']})"
         )
-    load = report.get("load")
-    if load and "steps" in load:
-        lines.append(f"负载 load test ({load['server']}, poll every {load['poll_seconds']} s, writes {load['write_burst']}):")
-        for st in load["steps"]:
-            r, w = st["screen_requests"], st["writes"]
-            lines.append(
-                f"  {st['screens']:4} screens: {r['throughput_per_s']:7.1f} req/s  p50 {r.get('p50_ms')} p95 {r.get('p95_ms')} "
-                f"p99 {r.get('p99_ms')} ms  errors {r['errors']} 503 {r['busy_503']}; writes {w['requests']} "
-                f"p95 {w.get('p95_ms')} ms errors {w['errors']} 503 {w['busy_503']}"
-            )
-        lines.append(f"  p95 = 1 s at {load.get('screens_at_p95_1s')} screens ({load.get('screens_at_p95_1s_note')})")
+    for section, title in (("load", "负载 load test"), ("replica", "负载 load test, reads on a hot standby")):
+        lines += _load_lines(report.get(section), title)
     push = report.get("push")
     if push and "commit_to_screen" in push:
         lines.append(
@@ -218,3 +209,20 @@ def table(report: dict) -> str:
                 f"with its indexes {floor['with_indexes']['rows_per_s']:,.0f} rows/s"
             )
     return "\n".join(lines)
+
+
+def _load_lines(load: dict | None, title: str) -> list[str]:
+    """The load test's steps (the `load` section, or `replica`: the same with reads on a standby)."""
+    if not load or "steps" not in load:
+        return []
+    lines = [f"{title} ({load['server']}, poll every {load['poll_seconds']} s, writes {load['write_burst']}):"]
+    for st in load["steps"]:
+        r, w = st["screen_requests"], st["writes"]
+        lines.append(
+            f"  {st['screens']:4} screens: {r['throughput_per_s']:7.1f} req/s  p50 {r.get('p50_ms')} p95 {r.get('p95_ms')} "
+            f"p99 {r.get('p99_ms')} ms  errors {r['errors']} 503 {r['busy_503']}; writes {w['requests']} "
+            f"p95 {w.get('p95_ms')} ms errors {w['errors']} 503 {w['busy_503']}"
+            + (f"; reads from {r['read_from']}" if r.get("read_from") else "")
+        )
+    lines.append(f"  p95 = 1 s at {load.get('screens_at_p95_1s')} screens ({load.get('screens_at_p95_1s_note')})")
+    return lines

@@ -152,6 +152,17 @@ def run(
                 say=say,
             ),
         ),
+        (
+            "replica",  # the load test again with the screens' reads on a standby: on/off in one run
+            lambda: bench_load.run_with_replica(
+                url,
+                steps=load_steps or plan.load_steps,
+                step_seconds=plan.load_step_seconds,
+                write_rate=plan.load_write_rate,
+                burst_s=plan.load_burst_seconds,
+                say=say,
+            ),
+        ),
         ("push", lambda: bench_push.run(url, screens=plan.push_screens, writes=plan.push_writes)),
         ("coverage", lambda: m.coverage_check(conn, plan.repeat)),
         ("risk", lambda: m.risk_recompute(conn, plan.repeat)),
