@@ -323,6 +323,8 @@ def _save_days(conn, family: str, values: dict, versions: dict, empty, complete:
     """Upsert the days before today just read, in day order (two workers saving the same
     family never deadlock), inside a savepoint: a cache that cannot be written (a read-only standby, a
     role without the grant) costs the caller nothing but the next worker's scan."""
+    if getattr(conn, "readonly", False):  # a replica's connection (geo.db.pool): the write would only fail there
+        return
     from geo.worktime import CST
 
     today = datetime.now(CST).date()  # today moves with every report: the next worker reads it anyway, and cheaply
