@@ -64,6 +64,15 @@ def on_standby(standby: str, sql: str):
         conn.close()
 
 
+def pause(standby: str) -> None:
+    """Pause replay and wait until it has stopped (the request takes effect a moment later)."""
+    on_standby(standby, "SELECT pg_wal_replay_pause()")
+    deadline = time.monotonic() + 10
+    while on_standby(standby, "SELECT pg_get_wal_replay_pause_state()")[0] != "paused":
+        assert time.monotonic() < deadline, "replay did not pause"
+        time.sleep(0.02)
+
+
 @pytest.fixture(scope="module")
 def standby(demo_url):
     base = Path(tempfile.mkdtemp(prefix="quanyu-replica-"))
@@ -137,14 +146,23 @@ def test_the_app_reads_from_the_standby(routed, server, demo_url):
     assert drill.status_code == 200 and drill.headers["X-Quanyu-Read"] == "replica"
     tile = c.get("/tiles/grid_risk/8/205/100.pbf")
     assert tile.status_code == 200 and tile.headers["X-Quanyu-Read"] == "replica"
+    # the big screen's panels (day caches included: a replica does not try to write them back)
+    from geo.web.pages import bigscreen
+
+    read_routing.start_request()
+    versions = c.get("/api/versions").get_json()
+    with db.scoped(access.Scope(username="t-leader", role="leader", admin_code=code)):
+        read_routing.start_request()
+        kpis, *_ = bigscreen._panels_now(versions)
+    assert kpis and read_routing.served_by() == {"replica"}
 
 
-def test_an_unreplicated_version_is_never_served_as_current(routed, server, demo_url):
+def test_an_unreplicated_version_is_never_served_as_current(routed, server, demo_url, monkeypatch):
     standby = routed["url"]
     writer = signed_in_client(server, demo_url, "leader")
     other = signed_in_client(server, demo_url, "operator")
     wait_caught_up(demo_url, standby)
-    on_standby(standby, "SELECT pg_wal_replay_pause()")
+    pause(standby)
     old = None
     with db.reading() as conn:
         old = {r["name"]: r["version"] for r in db.rows(conn, "SELECT name, version FROM data_version")}
@@ -186,17 +204,20 @@ def test_an_unreplicated_version_is_never_served_as_current(routed, server, demo
     assert t_new.headers["ETag"] != t_old.headers["ETag"]
 
     # The lag shows on the screen once it passes the label's threshold.
+    from geo.web.pages import bigscreen
+
     time.sleep(1.2)
     with db.reading():
         pass
-    assert read_routing.lag_to_show(threshold_s=1.0) is not None
+    monkeypatch.setenv("QUANYU_REPLICA_LAG_LABEL_SECONDS", "1")
+    assert "只读副本延迟" in bigscreen.replica_lag(1)
     on_standby(standby, "SELECT pg_wal_replay_resume()")
     wait_caught_up(demo_url, standby)
     resp = writer.get("/api/versions")  # replayed: the writer is back on the standby, which is current
     assert resp.headers["X-Quanyu-Read"] == "replica" and resp.get_json() == newest
     with db.reading():
         pass
-    assert read_routing.lag_to_show(threshold_s=1.0) is None
+    assert read_routing.lag_to_show(threshold_s=1.0) is None and bigscreen.replica_lag(2) == ""
 
 
 def test_the_layers_with_a_version_in_their_url_accept_only_digits():

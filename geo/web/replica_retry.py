@@ -32,6 +32,8 @@ def _restore_written_lsn():
     if not db.replica_urls():
         return None
     read_routing.start_request()
+    # The cookie's position replaces whatever the sign-in guard (which runs first) wrote for its
+    # own bookkeeping (a session's idle clock): no screen reads that, so it need not pin reads.
     try:
         lsn = int(flask.request.cookies.get(COOKIE, "0"), 16)
     except ValueError:
