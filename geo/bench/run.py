@@ -95,6 +95,11 @@ def data_counts(conn) -> dict:
     )
 
 
+# Sections measured only when named in `only`: `replica` copies the whole cluster (every
+# database on it) with pg_basebackup and runs the load ramp a second time.
+OPT_IN = ("replica",)
+
+
 def run(
     scale: str,
     reuse: bool = False,
@@ -178,7 +183,7 @@ def run(
     if unknown:
         raise ValueError(f"no such section {', '.join(sorted(unknown))}; sections: {', '.join(n for n, _ in steps)}")
     for name, fn in steps:
-        if only and name not in only:
+        if (only and name not in only) or (name in OPT_IN and name not in (only or ())):
             continue
         conn.commit()  # no transaction left open across a step: a step's cleanup may need the locks it holds
         say(f"测量 measuring {name} …")

@@ -17,7 +17,7 @@ def add_arguments(p):
     p.add_argument(
         "--only",
         metavar="SECTIONS",
-        help="measure only these sections, comma-separated (screen, app, load, replica, push, coverage, risk, alerts, hotspots, assignment, "
+        help="measure only these sections, comma-separated (screen, app, load, replica [only when named: a standby of the whole cluster and the load test again], push, coverage, risk, alerts, hotspots, assignment, "
         "partition, streets, import); with --reuse, e.g. --reuse --only load",
     )
     p.add_argument(
