@@ -224,30 +224,38 @@ def start(primary_url: str | None = None, *, port: int | None = None, base: Path
     cluster._chown_server(base)
     if not cluster._server_can_traverse(base):
         raise ReplicaError(f"the server user {cluster.SERVER_USER!r} cannot reach {base}; choose a directory it can")
-    cluster._log(f"pg_basebackup of {parts['host']}:{parts['port']} into {data} (slot {slot})")
-    cluster._run(
-        [
-            bindir / "pg_basebackup",
-            "-h",
-            parts["host"],
-            "-p",
-            str(parts["port"]),
-            "-U",
-            parts["user"],
-            "-D",
-            data,
-            "-X",
-            "stream",
-            "-C",
-            "-S",
-            slot,
-            "--checkpoint=fast",
-            "--no-password",
-        ],
-        as_server=True,
-        timeout=3600,
-        env=_server_env(parts["password"]),
-    )
+    cmd = [
+        bindir / "pg_basebackup",
+        "-h",
+        parts["host"],
+        "-p",
+        str(parts["port"]),
+        "-U",
+        parts["user"],
+        "-D",
+        data,
+        "-X",
+        "stream",
+        "-C",
+        "-S",
+        slot,
+        "--checkpoint=fast",
+        "--no-password",
+    ]
+    for attempt in (1, 2):
+        cluster._log(f"pg_basebackup of {parts['host']}:{parts['port']} into {data} (slot {slot})")
+        try:
+            cluster._run(cmd, as_server=True, timeout=3600, env=_server_env(parts["password"]))
+            break
+        except cluster.ClusterError as exc:
+            # PostgreSQL 15 can invalidate a slot created while a checkpoint runs ("restart_lsn
+            # exceeds max_slot_wal_keep_size" even when unlimited) and end the copy's WAL stream:
+            # on a busy shared cluster, one more try with a new slot gets past it.
+            if attempt == 2:
+                raise
+            cluster._log(f"pg_basebackup failed, trying once more: {str(exc).splitlines()[-2:]}")
+            _drop_slot(primary_url, slot)
+            shutil.rmtree(data, ignore_errors=True)
     _write_conf(data, port, parts, slot)
     log = base / "postgres.log"
     log.touch()
