@@ -252,6 +252,7 @@ def start(primary_url: str | None = None, *, port: int | None = None, base: Path
             # exceeds max_slot_wal_keep_size" even when unlimited) and end the copy's WAL stream:
             # on a busy shared cluster, one more try with a new slot gets past it.
             if attempt == 2:
+                _drop_slot(primary_url, slot)  # never leave the primary a slot without a standby
                 raise
             cluster._log(f"pg_basebackup failed, trying once more: {str(exc).splitlines()[-2:]}")
             _drop_slot(primary_url, slot)
