@@ -730,6 +730,19 @@ def _ensure_databases() -> None:
     _dbs_ensured_for = key
 
 
+def pg_ctl_start(bindir: Path, data: Path, log: Path, cwd: Path):
+    """`pg_ctl start` of a data directory as the server's user, waiting up to START_TIMEOUT,
+    in a session of its own (a server must outlive the command that started it)."""
+    return _run(
+        [bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", str(START_TIMEOUT), "start"],
+        as_server=True,
+        check=False,
+        timeout=START_TIMEOUT + 30,
+        cwd=cwd,
+        start_new_session=True,
+    )
+
+
 def start() -> str:
     """Start (initialising on first use) the embedded cluster; idempotent.
 
@@ -766,14 +779,7 @@ def start() -> str:
             if not log.exists():
                 log.touch()
                 _chown_server(log)
-            proc = _run(
-                [bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", str(START_TIMEOUT), "start"],
-                as_server=True,
-                check=False,
-                timeout=START_TIMEOUT + 30,
-                cwd=base,
-                start_new_session=True,
-            )
+            proc = pg_ctl_start(bindir, data, log, base)
             info = _pidfile_info()
             if proc.returncode != 0 or info is None:
                 raise ClusterError(

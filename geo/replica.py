@@ -264,14 +264,7 @@ def start(primary_url: str | None = None, *, port: int | None = None, base: Path
     state = {"port": port, "slot": slot, "primary": f"{parts['host']}:{parts['port']}"}
     cluster._write_file(_state_file(base), json.dumps(state) + "\n", 0o644)
     cluster._log(f"starting the standby on 127.0.0.1:{port}")
-    proc = cluster._run(
-        [bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", str(START_TIMEOUT), "start"],
-        as_server=True,
-        check=False,
-        timeout=START_TIMEOUT + 30,
-        cwd=base,
-        start_new_session=True,
-    )
+    proc = cluster.pg_ctl_start(bindir, data, log, base)
     if proc.returncode != 0:
         tail = cluster._tail(log.read_text(errors="replace"), 20)
         raise ReplicaError(f"the standby failed to start (pg_ctl exit {proc.returncode}). Last lines of {log}:\n{tail}")

@@ -143,30 +143,23 @@ def run(
         report["build"] = build(conn, scale, say)
     m.remove_probes(conn)  # a run interrupted earlier may have left some
     report["data"] = data_counts(conn)
+    load_plan = dict(
+        steps=load_steps or plan.load_steps,
+        step_seconds=plan.load_step_seconds,
+        write_rate=plan.load_write_rate,
+        burst_s=plan.load_burst_seconds,
+        say=say,
+    )
     steps = [
         ("screen", lambda: bench_screen.interactions(url, plan.repeat)),
         ("app", lambda: bench_screen.app_run(url)),
         (
             "load",
-            lambda: bench_load.run(
-                url,
-                steps=load_steps or plan.load_steps,
-                step_seconds=plan.load_step_seconds,
-                write_rate=plan.load_write_rate,
-                burst_s=plan.load_burst_seconds,
-                say=say,
-            ),
+            lambda: bench_load.run(url, **load_plan),
         ),
         (
             "replica",  # the load test again with the screens' reads on a standby: on/off in one run
-            lambda: bench_load.run_with_replica(
-                url,
-                steps=load_steps or plan.load_steps,
-                step_seconds=plan.load_step_seconds,
-                write_rate=plan.load_write_rate,
-                burst_s=plan.load_burst_seconds,
-                say=say,
-            ),
+            lambda: bench_load.run_with_replica(url, **load_plan),
         ),
         ("push", lambda: bench_push.run(url, screens=plan.push_screens, writes=plan.push_writes)),
         ("coverage", lambda: m.coverage_check(conn, plan.repeat)),
