@@ -434,6 +434,9 @@ def test_the_screen_shows_new_alarms_and_the_leaders_screen_only_escalated_ones(
 
     ids, count, cls, markers = screen("operator")
     assert ids == [f"alert-card-{second['id']}", f"alert-card-{first['id']}"]  # newest first
+    with db.scoped(scope("operator", "620802")):
+        classes = [c.className.split() for c in alerts_screen.refresh(None, None)[0]]
+    assert "compact" not in classes[0] and "compact" in classes[1]  # the newest in full, the next a line: the map stays visible
     assert count == "2" and "alert" in cls.split()
     assert {m["id"]: m["new"] for m in markers} == {first["id"]: True, second["id"]: True}
     ids, count, _, _ = screen("leader")

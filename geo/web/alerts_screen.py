@@ -83,11 +83,13 @@ def _where(a: dict) -> str:
     return " · ".join(x for x in (a.get("town"), a.get("community"), a.get("grid_name")) if x)
 
 
-def card(a: dict, can_ack: bool) -> html.Div:
+def card(a: dict, can_ack: bool, compact: bool = False) -> html.Div:
+    """One alarm; `compact`: its head line and 签收 only (the rule, place and reasons stay in
+    the DOM, hidden), so that three waiting alarms do not cover a third of the map."""
     incidents = a.get("incident_ids") or []
     shown = "、".join(f"#{i}" for i in incidents[:MAX_INCIDENTS]) + (" …" if len(incidents) > MAX_INCIDENTS else "")
     return html.Div(
-        className=f"alert-card level-{a['level']}",
+        className=f"alert-card level-{a['level']}" + (" compact" if compact else ""),
         id=f"alert-card-{a['id']}",
         children=[
             html.Div(
@@ -128,7 +130,8 @@ def banner(waiting: list[dict], can_ack: bool) -> list:
     if not waiting:
         return []
     more = len(waiting) - MAX_CARDS
-    return [card(a, can_ack) for a in waiting[:MAX_CARDS]] + (
+    # the newest alarm in full, the next ones a line each: the wall's map stays visible
+    return [card(a, can_ack, compact=k > 0) for k, a in enumerate(waiting[:MAX_CARDS])] + (
         [dcc.Link(t("alert.banner.more", n=more), href="/alerts", className="alert-more")] if more > 0 else []
     )
 
