@@ -465,6 +465,15 @@ def migrations() -> list[tuple[str, str]]:
     return [(p.stem, p.read_text(encoding="utf-8")) for p in sorted(MIGRATIONS_DIR.glob("*.sql"))]
 
 
+def _ensure_partitions(cur) -> None:
+    """Make the incident months ahead of time (0090) on every migrate, that is at each process
+    start and each CLI run: a month's partition exists before its first incident arrives
+    (one that arrives anyway waits in the default partition, never refused)."""
+    cur.execute("SELECT to_regprocedure('incident_partitions_ensure(integer)') IS NOT NULL")
+    if cur.fetchone()[0]:
+        cur.execute("SELECT incident_partitions_ensure()")
+
+
 def migrate(conn) -> list[str]:
     """Apply pending migrations in order, each in its own transaction.
 
@@ -498,6 +507,8 @@ def migrate(conn) -> list[str]:
                     conn.rollback()
                     raise
                 applied_now.append(version)
+            _ensure_partitions(cur)
+            conn.commit()
         finally:
             cur.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_KEY,))
             conn.commit()
