@@ -57,6 +57,12 @@ def add_arguments(p):
         "--jurisdiction", metavar="CODE", help='本辖区 the unit this database serves, e.g. 620800 or "620800 平凉市" (boundary)'
     )
     p.add_argument("--user", help="who imports (recorded with the batch; default the system user)")
+    p.add_argument(
+        "--history",
+        action="store_true",
+        help="历史导入 incidents: closed months load as new partitions (indexes built afterwards, then attached); "
+        "the current month and months that already have rows go the normal way",
+    )
     p.add_argument("--dry-run", action="store_true", help="试导入 check and count everything, write nothing")
     p.add_argument("--limit", type=int, default=30, help="history: how many batches")
     p.add_argument(
@@ -126,6 +132,7 @@ def run(args) -> int:
             jurisdiction=args.jurisdiction,
             dry_run=args.dry_run,
             rejected_to=args.rejected,
+            history=args.history,
         ),
     )
 

@@ -107,6 +107,7 @@ class _Context:
     user: str = "cli"
     jurisdiction: tuple | None = None
     derived_closed: bool = False
+    history: bool = False  # incidents: closed months as new partitions (geo.io.history)
     mapping: columns.Mapping | None = None
     notes: list[str] = field(default_factory=list)  # what completing the records decided, for the output
 
@@ -454,6 +455,7 @@ def import_file(
     jurisdiction: str | None = None,
     dry_run: bool = False,
     rejected_to: str | Path | None = None,
+    history: bool = False,
 ) -> ImportResult:
     """Check `path` completely, then load it into `layer` in one transaction, as one batch.
 
@@ -467,10 +469,14 @@ def import_file(
     `rejected_to` (default FILE.rejected.csv / .xlsx); user: who imports (the batch says);
     jurisdiction: "CODE [NAME]" of the unit this database serves (boundaries);
     dry_run: do everything, then roll back (counts and problems without writing);
+    history: incidents only: the rows of closed months without a partition yet are loaded as
+    new partitions, indexes built afterwards (geo.io.history); the rest goes the normal way;
     progress: called with progress(message) or progress(message, fraction).
     Raises ImportFailed (nothing written) when any row is wrong and skip_invalid is off.
     """
     path = Path(path)
+    if history and layer != "incidents":
+        raise ImportFailed(path, [f"--history loads incidents by month; {layer} has no history partitions"])
     if grid_layer and layer != "grids":
         raise ImportFailed(path, ["--grid-layer (a departmental grid layer) applies to grids only"])
     mode = mode or "upsert"
@@ -497,6 +503,7 @@ def import_file(
     # list; without skip_invalid the transaction is then rolled back (nothing written).
     ctx.mode, ctx.skip_invalid, ctx.user, ctx.jurisdiction = mode, True, user or "cli", forced
     ctx.keyed = "external_id" in prep.mapping.fields
+    ctx.history = history
     problems.fail_file()
     records = [None if i in problems.rows else rec for i, rec in enumerate(prep.records)]
     located = None

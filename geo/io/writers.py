@@ -48,7 +48,18 @@ def write_points(table: str, cur, ctx, problems, columns) -> tuple[dict, list[st
             cur.execute("DELETE FROM import_stage WHERE target IS NOT NULL")
     ctx.say(f"写入 inserting into {table} …", 0.85)
     if table == "incident":
-        counts["inserted"], touched = _insert_incidents(cur, ctx, names)
+        loaded, touched, months = 0, [], []
+        if ctx.history:
+            from geo.io import history
+
+            loaded, touched, months = history.load(cur, ctx, names)
+            notes.append(
+                f"history: {loaded} row(s) of {len(months)} closed month(s) loaded as new partitions"
+                + (f" ({months[0]} … {months[-1]})" if months else "")
+            )
+        counts["inserted"], more = _insert_incidents(cur, ctx, names)
+        counts["inserted"] += loaded
+        touched = sorted(set(touched) | set(more))
         if touched:
             ctx.say(f"风险 recomputing {len(touched)} grid(s) …", 0.95)
             cur.execute("SELECT risk_recompute_grids(%s)", (touched,))
@@ -118,6 +129,20 @@ def _update_in_place(table: str, cur, ctx, names: list[str]) -> dict:
     return {"updated": updated, "unchanged": unchanged}
 
 
+def risk_select(names: list[str], stage: str) -> str:
+    """The staged incidents of `stage` with their batch (%(batch)s) and their risk tier,
+    set-based from the same function as the row trigger (risk_assess_incident, 0004), in
+    file order: the SELECT of both the normal insert and the history load (geo.io.history)."""
+    return f"""SELECT {", ".join("s." + c for c in names)}, s.grid_code, s.admin_code, s.geom, %(batch)s,
+                       (s.a).score, (s.a).tier, (s.a).reasons
+                  FROM (SELECT s.*, CASE WHEN r.incident_params IS NOT NULL THEN
+                               risk_assess_incident(r.incident_params, c.severity, s.people_involved, s.duration_days,
+                                                    s.conflict_intensity, s.behaviour_risk, s.status, 0) END AS a
+                          FROM {stage} s JOIN category c ON c.minor_code = s.minor_code
+                          LEFT JOIN risk_config r ON r.id = 1 OFFSET 0) s
+                 ORDER BY s.n"""
+
+
 def _insert_incidents(cur, ctx, names: list[str]) -> tuple[int, list]:
     """Insert the staged incidents in one statement, with their risk tier set-based from the
     same function as the row trigger (risk_assess_incident, 0004), which is switched off for
@@ -127,14 +152,8 @@ def _insert_incidents(cur, ctx, names: list[str]) -> tuple[int, list]:
     cur.execute(
         f"""WITH ins AS (
                 INSERT INTO incident ({", ".join(names)}, grid_code, admin_code, geom, import_batch, risk_score, risk_tier, risk_reasons)
-                SELECT {", ".join("s." + c for c in names)}, s.grid_code, s.admin_code, s.geom, %(batch)s,
-                       (s.a).score, (s.a).tier, (s.a).reasons
-                  FROM (SELECT s.*, CASE WHEN r.incident_params IS NOT NULL THEN
-                               risk_assess_incident(r.incident_params, c.severity, s.people_involved, s.duration_days,
-                                                    s.conflict_intensity, s.behaviour_risk, s.status, 0) END AS a
-                          FROM import_stage s JOIN category c ON c.minor_code = s.minor_code
-                          LEFT JOIN risk_config r ON r.id = 1 OFFSET 0) s
-                 ORDER BY s.n RETURNING id, status, admin_code, grid_code),
+                {risk_select(names, "import_stage")}
+                RETURNING id, status, admin_code, grid_code),
              hist AS (INSERT INTO incident_history (incident_id, to_status, actor, note, admin_code)
                       SELECT id, status, %(actor)s, 'imported', admin_code FROM ins ORDER BY id)
         SELECT count(*), array_agg(DISTINCT grid_code) FILTER (WHERE grid_code IS NOT NULL) FROM ins""",
