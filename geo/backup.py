@@ -11,6 +11,8 @@ the environment, never on a command line other users could read with `ps`.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -79,16 +81,45 @@ def restore(url: str, path: str | Path) -> None:
     # A session still reading the tables would make the restore wait forever: give up after a minute instead.
     env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " -c lock_timeout=60000").strip()
     ensure_roles(url)
-    _run(
-        [
-            cluster.client_tool("pg_restore"),
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--single-transaction",
-            "--exit-on-error",
-            f"--dbname={target}",
-            str(path),
-        ],
-        env,
-    )
+    # pg_restore --clean drops each partition's primary key on its own before the tables
+    # (ALTER TABLE ONLY incident_p2025_03 DROP CONSTRAINT incident_p2025_03_pkey), which
+    # PostgreSQL 15 refuses for a constraint inherited from the partitioned table (0090). So
+    # the restore script is streamed through psql, one transaction as before, without those
+    # statements (the partitions go with their tables a few lines further).
+    restore_cmd = [cluster.client_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--file=-", str(path)]
+    psql_cmd = [cluster.client_tool("psql"), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", f"--dbname={target}"]
+    _run_piped(restore_cmd, psql_cmd, env)
+
+
+# A partition's inherited primary key, dropped by pg_restore --clean before its table.
+_INHERITED_DROP = re.compile(
+    rb"^ALTER TABLE IF EXISTS ONLY public\.(incident_p[0-9_]+|incident_pdefault) DROP CONSTRAINT IF EXISTS \1_pkey;$"
+)
+
+
+def _run_piped(restore_cmd: list[str], psql_cmd: list[str], env: dict) -> None:
+    """restore_cmd | (without _INHERITED_DROP lines) | psql_cmd; fails if either fails."""
+    source = subprocess.Popen(restore_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sink = subprocess.Popen(psql_cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        header = True
+        for line in source.stdout:
+            if header:
+                if _INHERITED_DROP.match(line.rstrip(b"\n")):
+                    continue
+                header = not line.startswith(b"CREATE ")  # the drops all come before the first CREATE
+            sink.stdin.write(line)
+            if not header:
+                shutil.copyfileobj(source.stdout, sink.stdin, 1 << 20)
+                break
+        sink.stdin.close()
+    except BrokenPipeError:
+        pass  # psql stopped at an error: its message says which
+    source.wait()
+    err = source.stderr.read().decode(errors="replace")
+    sink.wait()
+    serr = sink.stderr.read().decode(errors="replace")
+    if source.returncode != 0:
+        raise BackupError(f"pg_restore failed (exit {source.returncode}):\n{err.strip()[-2000:]}")
+    if sink.returncode != 0:
+        raise BackupError(f"psql (restore) failed (exit {sink.returncode}):\n{serr.strip()[-2000:]}")

@@ -272,7 +272,7 @@ def _incident_rows(conn, code, start, end, major_code, limit) -> list[dict]:
                {tier} AS risk_tier, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, {measures_sql(conn)}
           FROM incident i JOIN category c ON c.minor_code = i.minor_code
          WHERE {where} AND {INCIDENT_FILTER}
-         GROUP BY i.id, c.minor_name ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s""",
+         GROUP BY i.id, i.reported_at, c.minor_name ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s""",
         params,
     )
 

@@ -4,8 +4,10 @@
 The file is a clerk's CSV like the import section's (Chinese headers), spread over `months`
 closed months before the current one plus a few rows of the current month (which go the
 normal way), with 工单编号 and some unknown risk factors, so that every step of the load runs.
-The rows it adds are removed afterwards: their months are detached and dropped, keys,
-history rows and aggregates with them (the month tables are the load's own).
+The rows it adds are removed afterwards: the months the load made are detached and
+dropped, their keys, history rows and aggregates with them; the few rows of the current
+month are deleted through the table. The months go before the bench database's own data
+(36 months before its earliest incident), so that every one of them is a fresh partition.
 """
 
 from __future__ import annotations
@@ -79,31 +81,62 @@ def run(conn, rows: int, months: int = 24) -> dict:
     from geo.io import importer
 
     minor = [r["minor_code"] for r in db.rows(conn, "SELECT minor_code FROM category ORDER BY 1")]
+    earliest = db.scalar(conn, "SELECT min(reported_at) FROM incident") or datetime.now(CST)
+    before = earliest.astimezone(CST).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     pts = m.sample_points(conn, rows)
+    made_before = set(_month_tables(conn))
     with tempfile.TemporaryDirectory(prefix="quanyu-bench-history-") as tmp:
         path = Path(tmp) / "history.csv"
-        write_csv(path, pts, minor, months)
+        write_csv(path, pts, minor, months, before=before)
         marks: list[tuple[float, str]] = []
         t = time.perf_counter()
         result = importer.import_file(
             conn, "incidents", path, history=True, progress=lambda msg, f=None: marks.append((time.perf_counter() - t, msg))
         )
         s = time.perf_counter() - t
+    made = sorted(set(_month_tables(conn)) - made_before)
     out = {
         "rows": result.rows,
-        "months": months,
+        "months": len(made),
         "seconds": round(s, 2),
         "rows_per_s": round(result.rows / s, 1),
         "stage_seconds": m._stages(marks, s),
-        "notes": result.notes[-1:],
     }
-    remove(conn, result.batch)
+    t = time.perf_counter()
+    remove(conn, result.batch, made)
+    out["cleanup_seconds"] = round(time.perf_counter() - t, 2)
     return out
 
 
-def remove(conn, batch: int) -> None:
-    """Undo the bench's load: the import's own undo (geo.io.batches) deletes its rows
-    through the root, so aggregates and keys follow; the month tables it made stay, empty."""
-    from geo.io import batches
+def _month_tables(conn) -> list[str]:
+    names = [r["relname"] for r in db.rows(conn, "SELECT relname FROM pg_class WHERE relname ~ '^incident_p[0-9]{4}_[0-9]{2}$'")]
+    conn.commit()
+    return names
 
-    batches.undo(conn, batch, "bench")
+
+def remove(conn, batch: int, months: list[str]) -> None:
+    """What the bench's load added goes: the months it made (aggregates out, history rows and
+    keys deleted, table detached and dropped), then its rows of the current month."""
+    from psycopg2 import sql
+
+    with db.transaction(conn) as cur:
+        cur.execute("SET LOCAL quanyu.risk_defer = 'on'")
+        cur.execute("ALTER TABLE incident_history DISABLE TRIGGER incident_history_append_only")
+        for name in months:
+            ident = sql.Identifier(name)
+            cur.execute("SELECT incident_daily_add(%s::regclass, -1), incident_month_versions(%s::regclass)", (name, name))
+            cur.execute(sql.SQL("DELETE FROM incident_history WHERE incident_id IN (SELECT id FROM {})").format(ident))
+            cur.execute(sql.SQL("ALTER TABLE incident DETACH PARTITION {}").format(ident))
+            cur.execute(sql.SQL("DELETE FROM incident_key WHERE id IN (SELECT id FROM {})").format(ident))
+            cur.execute(sql.SQL("DROP TABLE {}").format(ident))
+        cur.execute(
+            "DELETE FROM incident_history WHERE incident_id IN (SELECT id FROM incident WHERE import_batch = %s)", (batch,)
+        )
+        cur.execute("ALTER TABLE incident_history ENABLE TRIGGER incident_history_append_only")
+        cur.execute("SELECT to_regclass('alert_incident') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute(
+                "DELETE FROM alert_incident WHERE incident_id IN (SELECT id FROM incident WHERE import_batch = %s)", (batch,)
+            )
+        cur.execute("DELETE FROM incident WHERE import_batch = %s", (batch,))
+        cur.execute("SELECT risk_recompute_grids()")

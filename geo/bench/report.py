@@ -44,6 +44,14 @@ def targets(report: dict, baseline: dict | None = None) -> list[dict]:
             True,
         ),
         _target(
+            "history_load",
+            "历史导入 history load (import incidents --history)",
+            _get(report, "history", "rows_per_s"),
+            100_000,
+            "rows/s",
+            True,
+        ),
+        _target(
             "assignment_vs_sjoin",
             "落格 in memory (import) vs geopandas sjoin, ratio",
             _get(report, "assignment", "ratio_sjoin_over_in_memory"),
@@ -208,6 +216,13 @@ def table(report: dict) -> str:
                 f"  the same rows into incident's shape: bare {floor['bare']['rows_per_s']:,.0f} rows/s, "
                 f"with its indexes {floor['with_indexes']['rows_per_s']:,.0f} rows/s"
             )
+    hist = report.get("history")
+    if hist and "stage_seconds" in hist:
+        stages = ", ".join(f"{k.split(' ')[-1]} {v:.2f}s" for k, v in hist["stage_seconds"].items() if v >= 0.01)
+        lines.append(
+            f"历史 history load of {hist['rows']} incidents over {hist['months']} months, {hist['seconds']} s "
+            f"({hist['rows_per_s']:,.0f} rows/s): {stages}"
+        )
     return "\n".join(lines)
 
 

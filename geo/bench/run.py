@@ -38,6 +38,7 @@ class Plan:
     push_screens: int = 50  # screens holding the push stream while writes commit
     street_segments: int = 200_000  # road pieces of the streets section (a city's DLG road layer)
     push_writes: int = 10
+    history_rows: int = 2_000_000  # incidents of a history load (import incidents --history)
 
 
 PLANS = {
@@ -54,6 +55,7 @@ PLANS = {
         push_screens=3,
         push_writes=3,
         street_segments=1_500,
+        history_rows=2_000,
     ),
     "district": Plan(
         import_rows=20_000,
@@ -62,6 +64,7 @@ PLANS = {
         partition_target=300,
         partition_units=150,
         street_segments=20_000,
+        history_rows=200_000,
     ),
     "city": Plan(import_rows=100_000, assignment_points=500_000, repeat=5, partition_target=300, partition_units=150),
 }
@@ -111,6 +114,7 @@ def run(
     """Build (or reuse) and measure; `only` names the sections to measure (all by default),
     `load_steps` the screen counts of the load test (the plan's by default)."""
     from geo.bench import alerts as bench_alerts
+    from geo.bench import history as bench_history
     from geo.bench import load as bench_load
     from geo.bench import measure as m
     from geo.bench import peers as bench_peers
@@ -171,6 +175,7 @@ def run(
         ("partition", lambda: bench_peers.partition_peers(conn, plan.partition_target, plan.partition_units)),
         ("streets", lambda: bench_streets.run(conn, plan.street_segments, plan.partition_target, plan.repeat)),
         ("import", lambda: m.bulk_import(conn, plan.import_rows)),
+        ("history", lambda: bench_history.run(conn, plan.history_rows)),
     ]
     unknown = set(only or ()) - {name for name, _ in steps}
     if unknown:

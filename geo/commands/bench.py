@@ -18,7 +18,7 @@ def add_arguments(p):
         "--only",
         metavar="SECTIONS",
         help="measure only these sections, comma-separated (screen, app, load, replica [only when named: a standby of the whole cluster and the load test again], push, coverage, risk, alerts, hotspots, assignment, "
-        "partition, streets, import); with --reuse, e.g. --reuse --only load",
+        "partition, streets, import, history); with --reuse, e.g. --reuse --only load",
     )
     p.add_argument(
         "--load-screens",

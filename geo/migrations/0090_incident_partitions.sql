@@ -218,8 +218,15 @@ INSERT INTO incident_key (id, reported_at, external_id) SELECT id, reported_at, 
 
 CREATE FUNCTION incident_key_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    target text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        IF current_setting('quanyu.incident_moving', true) = 'on' THEN
+            -- the INSERT half of a row moving to another month: its key was updated already
+            PERFORM set_config('quanyu.incident_moving', '', true);
+            RETURN NEW;
+        END IF;
         INSERT INTO incident_key (id, reported_at, external_id) VALUES (NEW.id, NEW.reported_at, NEW.external_id);
         RETURN NEW;
     ELSIF TG_OP = 'DELETE' THEN
@@ -227,6 +234,17 @@ BEGIN
         RETURN OLD;
     END IF;
     UPDATE incident_key SET id = NEW.id, reported_at = NEW.reported_at, external_id = NEW.external_id WHERE id = OLD.id;
+    -- A new reported_at in another month moves the row to another partition: PostgreSQL runs
+    -- it as a DELETE (BEFORE DELETE triggers) and an INSERT (BEFORE INSERT triggers). Deleting
+    -- and re-inserting the key would break the foreign keys on it at the inner DELETE, so the
+    -- two halves are told to leave the key alone (zz_incident_key_delete's WHEN, below).
+    target := incident_partition_name(incident_month(NEW.reported_at));
+    IF NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'incident'::regclass AND inhrelid = to_regclass(target)) THEN
+        target := 'incident_pdefault';
+    END IF;
+    IF target <> TG_TABLE_NAME THEN
+        PERFORM set_config('quanyu.incident_moving', 'on', true);
+    END IF;
     RETURN NEW;
 END $$;
 -- "zz": after the other BEFORE row triggers (alphabetical), so a row they drop leaves no key.
