@@ -72,6 +72,7 @@ def load(cur, ctx, names: list[str]) -> tuple[int, list[str], list[str]]:
         for _, name in months:
             build_indexes(cur, name)
     with _step(ctx, "attaching the months"):
+        ctx.say("挂载 attaching the months …", 0.92)
         for start, name in months:
             cur.execute("SELECT incident_month_add(%s, 1)", (start,))
             cur.execute(
@@ -83,6 +84,7 @@ def load(cur, ctx, names: list[str]) -> tuple[int, list[str], list[str]]:
         ctx.say("汇总 daily aggregates, versions, risk context …", 0.93)
         for _, name in months:
             cur.execute("SELECT incident_daily_add(%s::regclass, 1), incident_month_versions(%s::regclass)", (name, name))
+        ctx.say("风险 unknown-factor context and alarms of the loaded rows …", 0.94)
         for _, name in months:
             cur.execute("SELECT incident_loaded_context(%s::regclass)", (name,))
     return rows, touched, [name for _, name in months]
@@ -140,6 +142,7 @@ def _copy_rows(cur, ctx, names: list[str], parent: str, months: list) -> tuple[i
         {"batch": ctx.batch},
     )
     rows = cur.rowcount
+    ctx.say("历史 keys and status history of the loaded rows …", 0.88)
     cur.execute(f"SELECT array_agg(DISTINCT grid_code) FILTER (WHERE grid_code IS NOT NULL) FROM {parent}")
     touched = cur.fetchone()[0] or []
     # Global uniqueness of id and 工单编号 (incident_key, 0090), then the history rows that
@@ -152,6 +155,7 @@ def _copy_rows(cur, ctx, names: list[str], parent: str, months: list) -> tuple[i
             SELECT id, status, %s, 'imported', admin_code FROM {parent} ORDER BY id""",
         (ctx.actor,),
     )
+    ctx.say("历史 detaching the month tables from the loading table …", 0.89)
     for _, name in months:
         cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(sql.Identifier(parent), sql.Identifier(name)))
     cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(parent)))

@@ -57,6 +57,7 @@ def write_points(table: str, cur, ctx, problems, columns) -> tuple[dict, list[st
                 f"history: {loaded} row(s) of {len(months)} closed month(s) loaded as new partitions"
                 + (f" ({months[0]} … {months[-1]})" if months else "")
             )
+            ctx.say("写入 remaining rows (current month, months that have rows) …", 0.95)
         counts["inserted"], more = _insert_incidents(cur, ctx, names)
         counts["inserted"] += loaded
         touched = sorted(set(touched) | set(more))
