@@ -35,6 +35,7 @@ SECTIONS = (
     "assignment",
     "partition",
     "import",
+    "history",
     "streets",
     "targets",
 )
@@ -104,6 +105,9 @@ def test_smoke_run_has_every_section():
     assert sum(stages.values()) <= report["import"]["incidents"]["seconds"] + 0.01
     floor = report["import"]["insert_without_schema"]
     assert floor["bare"]["rows"] == floor["with_indexes"]["rows"] == bench.PLANS["smoke"].import_rows
+    # the history load: every row in, its months made and removed again (data counts above)
+    assert report["history"]["rows"] == bench.PLANS["smoke"].history_rows and report["history"]["months"] == 24
+    assert {"历史 loading", "索引 building", "挂载 attaching", "汇总 daily"} <= set(report["history"]["stage_seconds"])
     assert report["assignment"]["sql_join"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
     assert report["assignment"]["in_memory"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
     assert report["app"]["peak_rss_mb"] > 0
@@ -123,6 +127,7 @@ def test_smoke_run_has_every_section():
     names = {t["name"] for t in report["targets"]}
     assert {
         "import_incidents",
+        "history_load",
         "assignment_vs_sjoin",
         "assignment_sql_vs_sjoin",
         "first_load",

@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from geo import db
+from geo.incidents import archive
 from geo.worktime import CST
 
 CITY_CODE = "629900"  # not a real prefecture: the bench city must never be mistaken for data
@@ -194,6 +195,11 @@ def households(rng, grids: pd.DataFrame, n: int) -> tuple[pd.DataFrame, np.ndarr
     return frame, counts
 
 
+def _span(inc: pd.DataFrame) -> tuple[str | None, str | None]:
+    """First and last reported_at of the incidents (strings of one format and offset)."""
+    return (inc["reported_at"].min(), inc["reported_at"].max()) if len(inc) else (None, None)
+
+
 def incidents(
     rng, grids: pd.DataFrame, hh_counts: np.ndarray, categories: pd.DataFrame, n: int, days: int, as_of: datetime
 ) -> pd.DataFrame:
@@ -332,6 +338,7 @@ def build(conn, shape: CityShape, seed: int = 8, say=print) -> dict:
     step("write households")
     with db.transaction(conn) as cur:
         cur.execute("SET LOCAL quanyu.risk_defer = 'on'")  # grid tiers once, below
+        archive.make_months(cur, *_span(inc))  # the year's months first: rows go straight into them
         _chunked(cur, "incident", inc, say)
     step("write incidents")
     conn.autocommit = True

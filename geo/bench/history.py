@@ -94,6 +94,8 @@ def run(conn, rows: int, months: int = 24, unknown_share: float = 0.0) -> dict:
     earliest = db.scalar(conn, "SELECT min(reported_at) FROM incident") or datetime.now(CST)
     before = earliest.astimezone(CST).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     pts = m.sample_points(conn, rows)
+    db.execute(conn, "SELECT incident_partitions_ensure()")  # rows waiting in the default: their months now, not in the load
+    conn.commit()
     made_before = set(_month_tables(conn))
     with tempfile.TemporaryDirectory(prefix="quanyu-bench-history-") as tmp:
         path = Path(tmp) / "history.csv"
@@ -138,6 +140,9 @@ def remove(conn, batch: int, months: list[str]) -> None:
         cur.execute("ALTER TABLE incident_history DISABLE TRIGGER incident_history_append_only")
         for name in months:
             ident = sql.Identifier(name)
+            cur.execute(sql.SQL("SELECT bool_and(import_batch IS NOT DISTINCT FROM %s) FROM {}").format(ident), (batch,))
+            if cur.fetchone()[0] is False:
+                continue  # never drop a month holding rows the bench did not load
             cur.execute("SELECT incident_daily_add(%s::regclass, -1), incident_month_versions(%s::regclass)", (name, name))
             cur.execute(sql.SQL("DELETE FROM incident_history WHERE incident_id IN (SELECT id FROM {})").format(ident))
             cur.execute(sql.SQL("ALTER TABLE incident DETACH PARTITION {}").format(ident))

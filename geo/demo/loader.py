@@ -48,6 +48,7 @@ def load(conn, world, progress=lambda m: None) -> None:
     from geo.alerts import rules as alert_rules
     from geo.coverage import report as coverage
     from geo.forecast import store as forecast_store
+    from geo.incidents import archive
     from geo.risk import tiers as risk
 
     with db.transaction(conn) as cur:
@@ -182,6 +183,8 @@ def load(conn, world, progress=lambda m: None) -> None:
         )
         progress(f"写入 incidents {len(world.incidents)}")
         inc = world.incidents
+        if len(inc):  # their months first (0093): the rows go straight into them, not the default partition
+            archive.make_months(cur, inc.reported_at.min().isoformat(), inc.reported_at.max().isoformat())
         db.copy_rows(
             cur,
             "incident",

@@ -161,6 +161,21 @@ def attach(conn, month: str) -> dict:
     return {"month": month, "partition": name, "rows": rows, "grids": len(grids)}
 
 
+def make_months(cur, start, end) -> list[str]:
+    """Make the month partitions from `start` to `end` (timestamps) before a bulk write of
+    past incidents (an import, the demo, the bench city), so that its rows go straight into
+    their months instead of waiting in the default partition (0093)."""
+    if start is None or end is None:
+        return []
+    cur.execute(
+        """SELECT incident_partitions_make(ARRAY(
+               SELECT DISTINCT incident_month(t) FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 day') t
+               UNION SELECT incident_month(%s::timestamptz)))""",
+        (start, end, end),
+    )
+    return list(cur.fetchone()[0] or [])
+
+
 def ensure(conn, months_ahead: int = 3) -> list[str]:
     """The maintenance job: make the months ahead (and move rows waiting in the default
     partition into their months). Also runs on every migrate; cron it daily for a server

@@ -48,6 +48,8 @@ def write_points(table: str, cur, ctx, problems, columns) -> tuple[dict, list[st
             cur.execute("DELETE FROM import_stage WHERE target IS NOT NULL")
     ctx.say(f"写入 inserting into {table} …", 0.85)
     if table == "incident":
+        from geo.incidents import archive
+
         loaded, touched, months = 0, [], []
         if ctx.history:
             from geo.io import history
@@ -58,6 +60,8 @@ def write_points(table: str, cur, ctx, problems, columns) -> tuple[dict, list[st
                 + (f" ({months[0]} … {months[-1]})" if months else "")
             )
             ctx.say("写入 remaining rows (current month, months that have rows) …", 0.95)
+        cur.execute("SELECT min(reported_at), max(reported_at) FROM import_stage")
+        archive.make_months(cur, *cur.fetchone())  # rows of a month without partition go straight into it
         counts["inserted"], more = _insert_incidents(cur, ctx, names)
         counts["inserted"] += loaded
         touched = sorted(set(touched) | set(more))
