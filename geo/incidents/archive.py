@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+import psycopg2
 from psycopg2 import sql
 
 from geo import db
@@ -83,8 +84,37 @@ def _grids(cur, name: str) -> list[str]:
     return cur.fetchone()[0] or []
 
 
+WAIT_S = 30  # how long DETACH/ATTACH may wait for sessions reading incident
+
+
+def _wait_for_readers(cur) -> None:
+    """DETACH and ATTACH lock `incident` (and its default partition) against the sessions
+    reading it: wait at most WAIT_S for them, then fail (and change nothing) instead of
+    queueing every screen's query behind the lock request indefinitely."""
+    cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{WAIT_S}s",))
+
+
+def _busy(month: str) -> ArchiveError:
+    return ArchiveError(f"{month}: other sessions kept incident busy for {WAIT_S} s (nothing changed); try again")
+
+
 def detach(conn, month: str) -> dict:
     """Detach a closed month whose incidents are all closed or cancelled. One transaction."""
+    try:
+        return _detach(conn, month)
+    except psycopg2.errors.LockNotAvailable:
+        raise _busy(month) from None
+
+
+def attach(conn, month: str) -> dict:
+    """Attach a detached month again: rows, aggregates, versions and risk as before. One transaction."""
+    try:
+        return _attach(conn, month)
+    except psycopg2.errors.LockNotAvailable:
+        raise _busy(month) from None
+
+
+def _detach(conn, month: str) -> dict:
     name = partition_name(month)
     with db.transaction(conn) as cur:
         state = _state(cur, name)
@@ -123,6 +153,7 @@ def detach(conn, month: str) -> dict:
         rows = cur.fetchone()[0]
         grids = _grids(cur, name)
         cur.execute("SELECT incident_daily_add(%s::regclass, -1)", (name,))
+        _wait_for_readers(cur)
         cur.execute(sql.SQL("ALTER TABLE incident DETACH PARTITION {}").format(sql.Identifier(name)))
         cur.execute("SELECT incident_month_versions(%s::regclass)", (name,))
         if grids:
@@ -130,8 +161,7 @@ def detach(conn, month: str) -> dict:
     return {"month": month, "partition": name, "rows": rows, "grids": len(grids)}
 
 
-def attach(conn, month: str) -> dict:
-    """Attach a detached month again: rows, aggregates, versions and risk as before. One transaction."""
+def _attach(conn, month: str) -> dict:
     name = partition_name(month)
     with db.transaction(conn) as cur:
         state = _state(cur, name)
@@ -147,6 +177,7 @@ def attach(conn, month: str) -> dict:
                 f"{month}: {waiting} incident(s) of this month arrived while it was archived and wait in incident_pdefault; "
                 f"move them into {name} first (INSERT ... SELECT, then DELETE from the default), then attach"
             )
+        _wait_for_readers(cur)
         cur.execute(
             sql.SQL("ALTER TABLE incident ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
                 sql.Identifier(name), sql.Literal(start), sql.Literal(end)

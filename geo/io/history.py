@@ -32,6 +32,8 @@ from psycopg2 import sql
 from geo.io import writers
 from geo.io.problems import ImportFailed
 
+ATTACH_WAIT_S = 30  # how long ATTACH may wait for sessions reading incident before the load gives up
+
 
 @contextlib.contextmanager
 def _step(ctx, what: str):
@@ -71,8 +73,10 @@ def load(cur, ctx, names: list[str]) -> tuple[int, list[str], list[str]]:
         ctx.say("索引 building the months' indexes …", 0.9)
         for _, name in months:
             build_indexes(cur, name)
-    with _step(ctx, "attaching the months"):
+    with _step(ctx, f"attaching the months (waited {ATTACH_WAIT_S} s for sessions reading incident; try again)"):
         ctx.say("挂载 attaching the months …", 0.92)
+        # ATTACH locks the default partition exclusively: never wait forever behind a reader
+        cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{ATTACH_WAIT_S}s",))
         for start, name in months:
             cur.execute("SELECT incident_month_add(%s, 1)", (start,))
             cur.execute(
@@ -80,6 +84,7 @@ def load(cur, ctx, names: list[str]) -> tuple[int, list[str], list[str]]:
                     sql.Identifier(name), sql.Literal(start), sql.Literal(cur.fetchone()[0])
                 )
             )
+        cur.execute("SELECT set_config('lock_timeout', '0', true)")
     with _step(ctx, "daily aggregates, versions and risk context"):
         ctx.say("汇总 daily aggregates, versions, risk context …", 0.93)
         for _, name in months:
