@@ -5,6 +5,7 @@ archive (`python -m geo archive detach|attach|list`)."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
 import psycopg2
@@ -220,4 +221,29 @@ def test_the_demo_was_converted_in_place(demo_conn):
     assert db.scalar(conn, "SELECT last_value >= (SELECT max(id) FROM incident) FROM incident_id_seq")
     assert db.scalar(conn, "SELECT count(*) FROM incident_pdefault") == 0
     assert db.scalar(conn, "SELECT sum(n) FROM incident_daily") == n
+    conn.rollback()
+
+
+def test_making_a_month_never_waits_for_a_reader(world):
+    """A session that read incident and kept its transaction open holds a share of the
+    default partition's lock: making a month gives up after 2 s (rows wait in the default)
+    instead of queueing every query of incident behind it (0094)."""
+    import time
+
+    conn = world
+    far = (MONTH0 + timedelta(days=31 * 9)).replace(day=12)
+    name = f"incident_p{far:%Y_%m}"
+    db.execute(conn, f'DROP TABLE IF EXISTS "{name}"')
+    conn.commit()
+    reader = db.connect(os.environ.get("TEST_DATABASE_URL") or db.cluster.database_url(test=True))
+    try:
+        db.scalar(reader, "SELECT count(*) FROM incident")  # transaction left open
+        t = time.monotonic()
+        made = db.scalar(conn, "SELECT incident_partitions_make(ARRAY[%s::timestamptz])", (far,))
+        assert made == [] and time.monotonic() - t < 10
+        assert db.scalar(conn, "SELECT to_regclass(%s)", (name,)) is None
+        conn.commit()
+    finally:
+        reader.close()
+    assert db.scalar(conn, "SELECT incident_partitions_make(ARRAY[%s::timestamptz])", (far,)) == [name]
     conn.rollback()
