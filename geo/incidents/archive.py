@@ -207,6 +207,25 @@ def make_months(cur, start, end) -> list[str]:
     return list(cur.fetchone()[0] or [])
 
 
+MAX_NEW_MONTHS = 24  # an import making more months than this leaves them to the default partition
+
+
+def make_staged_months(cur) -> list[str]:
+    """Before an import's INSERT: make the months its staged rows fall in (only months that
+    hold rows, and at most MAX_NEW_MONTHS of them: a ledger with stray dates from 1970 to
+    2099 must not create hundreds of partitions, each with every index of incident; such
+    rows wait in the default partition)."""
+    cur.execute(
+        """SELECT array_agg(m) FROM (SELECT DISTINCT incident_month(reported_at) AS m FROM import_stage) x
+            WHERE to_regclass(incident_partition_name(m)) IS NULL"""
+    )
+    missing = cur.fetchone()[0] or []
+    if not missing or len(missing) > MAX_NEW_MONTHS:
+        return []
+    cur.execute("SELECT incident_partitions_make(%s::timestamptz[])", (missing,))
+    return list(cur.fetchone()[0] or [])
+
+
 def ensure(conn, months_ahead: int = 3) -> list[str]:
     """The maintenance job: make the months ahead (and move rows waiting in the default
     partition into their months). Also runs on every migrate; cron it daily for a server

@@ -60,8 +60,7 @@ def write_points(table: str, cur, ctx, problems, columns) -> tuple[dict, list[st
                 + (f" ({months[0]} … {months[-1]})" if months else "")
             )
             ctx.say("写入 remaining rows (current month, months that have rows) …", 0.95)
-        cur.execute("SELECT min(reported_at), max(reported_at) FROM import_stage")
-        archive.make_months(cur, *cur.fetchone())  # rows of a month without partition go straight into it
+        archive.make_staged_months(cur)  # rows of a month without partition go straight into it
         counts["inserted"], more = _insert_incidents(cur, ctx, names)
         counts["inserted"] += loaded
         touched = sorted(set(touched) | set(more))
