@@ -131,9 +131,19 @@ def click_map_at(driver, lon: float, lat: float, double: bool = False) -> None:
 
 
 def wait_for(predicate, timeout: float = 30, interval: float = 0.25, message: str = "condition"):
+    """Polls `predicate` until it is truthy.
+
+    A stale element means Dash re-rendered the node between finding it and reading it: the
+    page is still changing, so that poll counts as "not yet", never as a failure.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except StaleElementReferenceException:
+            value = None
         if value:
             return value
         time.sleep(interval)
