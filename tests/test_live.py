@@ -6,6 +6,7 @@ when push is off)."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -152,3 +153,44 @@ def dashboard_versions(conn) -> dict:
     from geo.analysis import dashboard
 
     return dashboard.versions(conn)
+
+
+@pytest.fixture
+def screen_poll(monkeypatch):
+    """The big screen's poll callback on the test database, with the clock in the test's hand."""
+    from geo import pgserver
+
+    monkeypatch.setenv("DATABASE_URL", os.environ.get("TEST_DATABASE_URL") or pgserver.database_url(test=True))
+    import app  # noqa: F401  the one Dash app of the process
+    from geo.web.pages import bigscreen
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(bigscreen.time, "time", lambda: clock[0])
+    bigscreen._published.clear()
+    yield bigscreen.poll, clock
+    bigscreen._published.clear()
+
+
+def test_screens_polling_in_one_epoch_get_the_same_versions(screen_poll, conn):
+    """A burst of writes must not give each polling screen versions of its own (fifty panel
+    computations and tile renderings): within one epoch every poll answers the same, the
+    next epoch sees the write, and a page that already knows newer versions never goes back."""
+    from dash import no_update
+
+    from geo.web.pages import bigscreen
+
+    poll, clock = screen_poll
+    db.execute(conn, "INSERT INTO data_version (name) VALUES ('incident') ON CONFLICT DO NOTHING")
+    conn.commit()
+    first = poll(1, {})
+    assert first["incident"] >= 1
+    written = _bump(conn)
+    clock[0] += bigscreen.VERSIONS_EPOCH_S / 4
+    assert poll(1, {}) == first  # another screen, same epoch: the same versions
+    assert poll(2, first) is no_update
+    clock[0] += bigscreen.VERSIONS_EPOCH_S
+    later = poll(3, first)
+    assert later["incident"] == written
+    ahead = dict(later, incident=written + 5)  # what a push or another worker already showed
+    assert poll(4, ahead) is no_update
+    assert poll(5, {"incident": 0})["incident"] == written

@@ -326,6 +326,15 @@ def versions(conn) -> dict[str, int]:
     return {r["name"]: r["version"] for r in db.rows(conn, "SELECT name, version FROM data_version")}
 
 
+def newest_versions(a: dict | None, b: dict | None) -> dict:
+    """Name by name the newer of two versions dicts (versions only grow)."""
+    out = dict(a or {})
+    for name, v in (b or {}).items():
+        if v is not None and (out.get(name) is None or v > out[name]):
+            out[name] = v
+    return out
+
+
 def jurisdiction(conn) -> dict:
     row = db.one(
         conn,

@@ -429,10 +429,27 @@ dash.register_page(__name__, path="/", title=t("app.title"), name=t("nav.bigscre
 
 @callback(Output("versions", "data"), Input("tick", "n_intervals"), State("versions", "data"), prevent_initial_call=True)
 def poll(_n, known):
-    # Never older than what the page shows: a replica behind the page's versions is passed over.
-    with db.reading(at_least=known) as conn:
-        current = dashboard.versions(conn)
+    """The data versions, the same for every screen that polls within one VERSIONS_EPOCH_S of
+    the clock (issue #17): read once per worker and epoch. Without it, a burst of writes
+    gives each of fifty polling screens slightly different versions, and so fifty panel
+    computations and fifty renderings of every tile that moved; with it, they ask for the
+    same keys, which the caches compute once. The price: a change reaches a polling screen
+    up to VERSIONS_EPOCH_S later (pushed screens do not poll). Never older than what the page
+    shows, name by name (a tile keyed by an older version could be an older tile)."""
+    epoch = int(time.time() // VERSIONS_EPOCH_S)
+    published = _published.get((db.pool().url, epoch), lambda: _versions_now(known))
+    current = dashboard.newest_versions(published, known)
     return no_update if current == known else current
+
+
+VERSIONS_EPOCH_S = 2
+_published = LRU(8)
+
+
+def _versions_now(known):
+    # a replica behind the page's versions is passed over
+    with db.reading(at_least=known) as conn:
+        return dashboard.versions(conn)
 
 
 @callback(Output("replica-lag", "children"), Input("tick", "n_intervals"), prevent_initial_call=True)
