@@ -44,12 +44,23 @@ class Listener:
         self._connected = False
         self._pid: int | None = None
         self._stop = threading.Event()
+        self._tick: tuple[int, tuple] = (-1, ())
 
     # ------------------------------------------------------------------ readers
 
     def snapshot(self) -> tuple[int, dict[str, int], bool]:
         with self._cond:
             return self._seq, dict(self._versions), self._connected
+
+    def at_tick(self, tick: int) -> tuple[int, dict[str, int], bool]:
+        """The snapshot of a tick of the shared clock: the first caller of the tick takes it,
+        every later caller of the same tick gets the same one (the streams that send at a
+        tick send the same versions, so their screens ask for the same cached panels and tiles)."""
+        with self._cond:
+            if self._tick[0] != tick:
+                self._tick = (tick, (self._seq, dict(self._versions), self._connected))
+            seq, versions, connected = self._tick[1]
+            return seq, dict(versions), connected
 
     def wait(self, seen: int, timeout: float) -> tuple[int, dict[str, int], bool]:
         """Block until the sequence moves past `seen`, the connection state changes, or

@@ -194,3 +194,19 @@ def test_screens_polling_in_one_epoch_get_the_same_versions(screen_poll, conn):
     ahead = dict(later, incident=written + 5)  # what a push or another worker already showed
     assert poll(4, ahead) is no_update
     assert poll(5, {"incident": 0})["incident"] == written
+
+
+def test_streams_sending_in_one_tick_send_the_same_snapshot(listener, conn):
+    """During a burst, the streams that send at a tick send that tick's first snapshot, even
+    if a write lands between them; the next tick has the write."""
+    db.execute(conn, "INSERT INTO data_version (name) VALUES ('incident') ON CONFLICT DO NOTHING")
+    conn.commit()
+    _, first, _ = listener.at_tick(41)
+    written = _bump(conn)
+    assert listener.wait_connected(5)
+    deadline = time.monotonic() + 10
+    while listener.snapshot()[1].get("incident") != written and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert listener.snapshot()[1]["incident"] == written
+    assert listener.at_tick(41)[1] == first  # another stream of the same tick
+    assert listener.at_tick(42)[1]["incident"] == written
