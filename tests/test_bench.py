@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo import db
@@ -159,3 +160,61 @@ def test_streets_section_imports_tiles_and_partitions_along_roads():
     conn = db.connect(bench_db.ensure("smoke"))
     assert db.scalar(conn, "SELECT count(*) FROM basemap_feature") == 0  # the section leaves no roads behind
     conn.close()
+
+
+def test_province_lattice_codes_are_unique_nested_and_apart():
+    shape = bench_city.PROVINCE
+    cities = bench_city.province_lattice(bench_city.ProvinceShape(city=bench_city.SMOKE, cities=10, columns=2))
+    assert [c for c, _, _ in cities] == [f"99{k:02d}00" for k in range(1, 11)]
+    grids = pd.concat([g for _, g, _ in cities], ignore_index=True)
+    assert grids["code"].is_unique and len(set(zip(grids["col"], grids["row"]))) == len(grids) == 160
+    for code, g, units in cities:
+        assert g["code"].str.startswith(code[:4]).all() and units["code"].str.startswith(code[:4]).all()
+        assert (g["code"].str[:12] == g["community"]).all()
+    assert shape.n_grids == 200_000 and shape.cities * shape.city.incidents >= 20_000_000
+    # the layout stays within 1.5° of CM 108°E, the metric SRID 4545's meridian
+    w, e = (bench_city.ORIGIN[0] + shape.origin[0] * bench_city.CELL_DEG[0] + k * 200 * bench_city.CELL_DEG[0] for k in (0, 2))
+    assert 106.5 <= w < e <= 109.5
+
+
+def test_a_small_province_builds_city_by_city():
+    """Two smoke cities as a province: counts add up, each city's rows stay in its own box,
+    and the province's own row covers them (the screen's extent and coverage read it)."""
+    from geo.analysis import dashboard
+
+    shape = bench_city.SMOKE_PROVINCE
+    conn = db.connect(bench_db.ensure("province_smoke"))
+    try:
+        built = bench_city.build_province(conn, shape, say=lambda _m: None)
+        assert built["grids"] == shape.n_grids == 32 and built["cities"] == 2
+        assert built["incidents"] == db.scalar(conn, "SELECT count(*) FROM incident") == 2 * shape.city.incidents
+        assert built["households"] == db.scalar(conn, "SELECT count(*) FROM household") == 2 * shape.city.households
+        assert {"city 1/2 990100 write incidents", "city 2/2 990200 write incidents", "risk tiers"} <= set(built["seconds"])
+        per_city = db.rows(
+            conn,
+            """SELECT a.code,
+                      (SELECT count(*) FROM grid g WHERE g.code LIKE left(a.code, 4) || '%%'
+                          AND ST_CoveredBy(g.geom, a.geom) AND g.admin_code = left(g.code, 12)) AS grids,
+                      (SELECT count(*) FROM incident i WHERE i.admin_code LIKE left(a.code, 4) || '%%'
+                          AND ST_Within(i.geom, a.geom) AND left(i.grid_code, 12) = i.admin_code) AS incidents,
+                      (SELECT count(*) FROM household h WHERE h.admin_code LIKE left(a.code, 4) || '%%'
+                          AND ST_Within(h.geom, a.geom)) AS households
+                 FROM admin_unit a WHERE a.parent_code = '990000' ORDER BY a.code""",
+        )
+        assert per_city == [
+            {"code": c, "grids": 16, "incidents": shape.city.incidents, "households": shape.city.households}
+            for c in ("990100", "990200")
+        ]
+        assert (
+            db.scalar(
+                conn,
+                """SELECT ST_Area(ST_Intersection(a.geom, b.geom)) FROM admin_unit a, admin_unit b
+                WHERE a.code = '990100' AND b.code = '990200'""",
+            )
+            == 0
+        )
+        j = dashboard.jurisdiction(conn)
+        ext = db.one(conn, "SELECT ST_XMin(e) x0, ST_XMax(e) x1 FROM (SELECT ST_Extent(geom) e FROM grid) g")
+        assert j["code"] == "990000" and (j["xmin"], j["xmax"]) == (ext["x0"], ext["x1"])
+    finally:
+        conn.close()

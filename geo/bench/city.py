@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -58,7 +58,7 @@ CITY = CityShape(
 SMOKE = CityShape(grids=(2, 2), communities=(2, 1), towns=(1, 2), districts=(1, 1), households=2_000, incidents=2_000)
 
 
-def _levels(shape: CityShape) -> pd.DataFrame:
+def _levels(shape: CityShape, city_code: str = CITY_CODE) -> pd.DataFrame:
     """One row per grid: its lattice column/row and its index at each level."""
     dims = [shape.districts, shape.towns, shape.communities, shape.grids]
     idx = np.indices([d for wh in dims for d in wh[::-1]]).reshape(8, -1)  # (dr, dc, tr, tc, cr, cc, gr, gc)
@@ -72,7 +72,7 @@ def _levels(shape: CityShape) -> pd.DataFrame:
     frame["t"] = idx[2] * dims[1][0] + idx[3]
     frame["c"] = idx[4] * dims[2][0] + idx[5]
     frame["g"] = idx[6] * dims[3][0] + idx[7]
-    frame["district"] = CITY_CODE[:4] + (frame["d"] + 1).astype(str).str.zfill(2)
+    frame["district"] = city_code[:4] + (frame["d"] + 1).astype(str).str.zfill(2)
     frame["town"] = frame["district"] + (frame["t"] + 1).astype(str).str.zfill(3)
     frame["community"] = frame["town"] + (frame["c"] + 1).astype(str).str.zfill(3)
     frame["code"] = frame["community"] + (frame["g"] + 1).astype(str).str.zfill(3)
@@ -95,17 +95,19 @@ def _hex(geoms) -> np.ndarray:
     return shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
 
 
-def _units(grids: pd.DataFrame) -> pd.DataFrame:
+def _units(
+    grids: pd.DataFrame, city_code: str = CITY_CODE, city_name: str = "合成市", city_parent: str | None = None
+) -> pd.DataFrame:
     """Admin units: each one the bounding block of its grids."""
     frames = [
         pd.DataFrame(
             {
-                "code": [CITY_CODE],
+                "code": [city_code],
                 "level": ["city"],
-                "name": ["合成市"],
+                "name": [city_name],
                 "kind": ["市"],
                 "urban": [True],
-                "parent_code": [None],
+                "parent_code": [city_parent],
                 "col0": [grids["col"].min()],
                 "row0": [grids["row"].min()],
                 "col1": [grids["col"].max() + 1],
@@ -138,7 +140,7 @@ def _units(grids: pd.DataFrame) -> pd.DataFrame:
                 kind=kind,
                 urban=True,
                 name=[name.format(c[-3:]) for c in g["code"]],
-                parent_code=CITY_CODE if parent is None else g["parent"],
+                parent_code=city_code if parent is None else g["parent"],
             ).drop(columns="parent")
         )
     units = pd.concat(frames, ignore_index=True)
@@ -176,7 +178,7 @@ def _chunked(cur, table: str, frame: pd.DataFrame, say) -> None:
         say(f"写入 {table} {min(start + CHUNK, len(frame)):,}/{len(frame):,}")
 
 
-def households(rng, grids: pd.DataFrame, n: int) -> tuple[pd.DataFrame, np.ndarray]:
+def households(rng, grids: pd.DataFrame, n: int, address: str = "合成地址") -> tuple[pd.DataFrame, np.ndarray]:
     """Households by log-normal grid weights; returns the frame and each grid's count."""
     weight = rng.lognormal(0.0, 0.6, len(grids))
     counts = rng.multinomial(n, weight / weight.sum())
@@ -184,7 +186,7 @@ def households(rng, grids: pd.DataFrame, n: int) -> tuple[pd.DataFrame, np.ndarr
     lon, lat = _points_in(rng, grids, which)
     frame = pd.DataFrame(
         {
-            "address": np.char.add("合成地址", np.arange(n).astype(str)),
+            "address": np.char.add(address, np.arange(n).astype(str)),
             "persons": rng.integers(1, 7, n),
             "grid_code": grids["code"].to_numpy()[which],
             "admin_code": grids["community"].to_numpy()[which],
@@ -246,101 +248,93 @@ def incidents(
     )
 
 
-def build(conn, shape: CityShape, seed: int = 8, say=print) -> dict:
-    """Replace the data tables of `conn` (a bench database only) with the synthetic city.
-    Returns the row counts and seconds per step."""
-    from geo.coverage import report as coverage
-    from geo.demo.generator import load_categories
-    from geo.demo.loader import DATA_TABLES
-    from geo.risk import tiers as risk
+class _Steps:
+    """Seconds per build step, said as each one ends."""
 
-    rng = np.random.default_rng(seed)
-    as_of = datetime.now(CST).replace(microsecond=0)
-    steps, t0 = {}, time.perf_counter()
+    def __init__(self, say):
+        self.say, self.seconds, self.t0 = say, {}, time.perf_counter()
 
-    def step(name):
-        nonlocal t0
+    def __call__(self, name: str) -> None:
         now = time.perf_counter()
-        steps[name] = round(now - t0, 2)
-        say(f"{name}: {steps[name]:.1f}s")
-        t0 = now
+        self.seconds[name] = round(now - self.t0, 2)
+        self.say(f"{name}: {self.seconds[name]:.1f}s")
+        self.t0 = now
 
-    grids = _levels(shape)
-    units = _units(grids)
-    categories = load_categories()
-    hh, counts = households(rng, grids, shape.households)
-    inc = incidents(rng, grids, counts, categories, shape.incidents, shape.days, as_of)
-    step("generate")
-    with db.transaction(conn) as cur:
-        cur.execute("TRUNCATE " + ", ".join(DATA_TABLES) + ", risk_config RESTART IDENTITY CASCADE")
-        cur.execute(
-            "INSERT INTO jurisdiction (code, name, metric_srid, source) VALUES (%s, %s, %s, %s)",
-            (CITY_CODE, "合成市 (bench city)", 4545, "synthetic lattice city: geo.bench.city"),
-        )
-        copy_frame(cur, "category", categories)
-        copy_frame(
-            cur,
-            "admin_unit",
-            units[["code", "level", "name", "kind", "urban", "parent_code", "geom"]].assign(
-                synthetic=True, source="geo.bench.city"
-            ),
-        )
-        gh = _hex(
-            _boxes(grids["col"].to_numpy(), grids["row"].to_numpy(), grids["col"].to_numpy() + 1, grids["row"].to_numpy() + 1)
-        )
-        copy_frame(
-            cur,
-            "grid",
-            pd.DataFrame(
-                {
-                    "code": grids["code"],
-                    "name": "合成网格" + grids["code"].str[-6:],
-                    "kind": "urban",
-                    "household_standard": 300,
-                    "admin_code": grids["community"],
-                    "geom": gh,
-                    "synthetic": True,
-                    "edited_by": "bench",
-                }
-            ),
-        )
-        staff = pd.DataFrame(
+
+def _write_units(cur, jurisdiction: tuple[str, str, str], grids: pd.DataFrame, units: pd.DataFrame, categories) -> None:
+    """Empty the data tables, then write the jurisdiction row, categories, admin units, grids,
+    their staff and one service centre per community."""
+    from geo.demo.loader import DATA_TABLES
+
+    cur.execute("TRUNCATE " + ", ".join(DATA_TABLES) + ", risk_config RESTART IDENTITY CASCADE")
+    cur.execute(
+        "INSERT INTO jurisdiction (code, name, metric_srid, source) VALUES (%s, %s, %s, %s)",
+        (*jurisdiction[:2], 4545, jurisdiction[2]),
+    )
+    copy_frame(cur, "category", categories)
+    copy_frame(
+        cur,
+        "admin_unit",
+        units[["code", "level", "name", "kind", "urban", "parent_code", "geom"]].assign(synthetic=True, source="geo.bench.city"),
+    )
+    gh = _hex(_boxes(grids["col"].to_numpy(), grids["row"].to_numpy(), grids["col"].to_numpy() + 1, grids["row"].to_numpy() + 1))
+    copy_frame(
+        cur,
+        "grid",
+        pd.DataFrame(
             {
-                "grid_code": np.repeat(grids["code"].to_numpy(), 2),
-                "role": np.tile(["leader", "fulltime"], len(grids)),
-                "name": "网格员" + pd.Series(np.arange(2 * len(grids))).astype(str),
-                "admin_code": np.repeat(grids["community"].to_numpy(), 2),
+                "code": grids["code"],
+                "name": "合成网格" + grids["code"].str[-6:],
+                "kind": "urban",
+                "household_standard": 300,
+                "admin_code": grids["community"],
+                "geom": gh,
+                "synthetic": True,
+                "edited_by": "bench",
+            }
+        ),
+    )
+    staff = pd.DataFrame(
+        {
+            "grid_code": np.repeat(grids["code"].to_numpy(), 2),
+            "role": np.tile(["leader", "fulltime"], len(grids)),
+            "name": "网格员" + pd.Series(np.arange(2 * len(grids))).astype(str),
+            "admin_code": np.repeat(grids["community"].to_numpy(), 2),
+            "synthetic": True,
+        }
+    )
+    copy_frame(cur, "grid_staff", staff)
+    comm = units[units["level"] == "community"]
+    cx = ORIGIN[0] + (comm["col0"] + comm["col1"]).to_numpy() / 2 * CELL_DEG[0] + CELL_DEG[0] * 0.01
+    cy = ORIGIN[1] + (comm["row0"] + comm["row1"]).to_numpy() / 2 * CELL_DEG[1] + CELL_DEG[1] * 0.01
+    copy_frame(
+        cur,
+        "place",
+        pd.DataFrame(
+            {
+                "kind": "service_center",
+                "category": "党群服务中心",
+                "name": comm["name"].to_numpy() + "服务中心",
+                "admin_code": comm["code"].to_numpy(),
+                "geom": _ewkt_points(cx, cy),
                 "synthetic": True,
             }
-        )
-        copy_frame(cur, "grid_staff", staff)
-        comm = units[units["level"] == "community"]
-        cx = ORIGIN[0] + (comm["col0"] + comm["col1"]).to_numpy() / 2 * CELL_DEG[0] + CELL_DEG[0] * 0.01
-        cy = ORIGIN[1] + (comm["row0"] + comm["row1"]).to_numpy() / 2 * CELL_DEG[1] + CELL_DEG[1] * 0.01
-        copy_frame(
-            cur,
-            "place",
-            pd.DataFrame(
-                {
-                    "kind": "service_center",
-                    "category": "党群服务中心",
-                    "name": comm["name"].to_numpy() + "服务中心",
-                    "admin_code": comm["code"].to_numpy(),
-                    "geom": _ewkt_points(cx, cy),
-                    "synthetic": True,
-                }
-            ),
-        )
-    step("write units, grids, staff, places")
-    risk.load_config(conn)  # no incidents yet: cheap; incidents are scored by their row trigger as they arrive
+        ),
+    )
+
+
+def _write_incidents(conn, inc: pd.DataFrame, say) -> None:
     with db.transaction(conn) as cur:
-        _chunked(cur, "household", hh, say)
-    step("write households")
-    with db.transaction(conn) as cur:
-        cur.execute("SET LOCAL quanyu.risk_defer = 'on'")  # grid tiers once, below
-        archive.make_months(cur, *_span(inc))  # the year's months first: rows go straight into them
+        cur.execute("SET LOCAL quanyu.risk_defer = 'on'")  # grid tiers once, at the end
+        archive.make_months(cur, *_span(inc))  # the months first: rows go straight into them
         _chunked(cur, "incident", inc, say)
-    step("write incidents")
+
+
+def _finish(conn, step) -> None:
+    """What follows the bulk writes: statistics, grid risk tiers, coverage and household hexes."""
+    from geo.coverage import report as coverage
+    from geo.risk import tiers as risk
+
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
@@ -352,11 +346,159 @@ def build(conn, shape: CityShape, seed: int = 8, say=print) -> dict:
     db.scalar(conn, "SELECT refresh_household_hex()")
     conn.commit()
     step("coverage and household hexes")
+
+
+def build(conn, shape: CityShape, seed: int = 8, say=print) -> dict:
+    """Replace the data tables of `conn` (a bench database only) with the synthetic city.
+    Returns the row counts and seconds per step."""
+    from geo.demo.generator import load_categories
+    from geo.risk import tiers as risk
+
+    rng = np.random.default_rng(seed)
+    as_of = datetime.now(CST).replace(microsecond=0)
+    step = _Steps(say)
+    grids = _levels(shape)
+    units = _units(grids)
+    categories = load_categories()
+    hh, counts = households(rng, grids, shape.households)
+    inc = incidents(rng, grids, counts, categories, shape.incidents, shape.days, as_of)
+    step("generate")
+    with db.transaction(conn) as cur:
+        _write_units(cur, (CITY_CODE, "合成市 (bench city)", "synthetic lattice city: geo.bench.city"), grids, units, categories)
+    step("write units, grids, staff, places")
+    risk.load_config(conn)  # no incidents yet: cheap; incidents are scored by their row trigger as they arrive
+    with db.transaction(conn) as cur:
+        _chunked(cur, "household", hh, say)
+    step("write households")
+    _write_incidents(conn, inc, say)
+    step("write incidents")
+    _finish(conn, step)
     return {
         "grids": len(grids),
         "households": len(hh),
         "incidents": len(inc),
         "communities": int((units["level"] == "community").sum()),
-        "seconds": steps,
-        "build_seconds": round(sum(steps.values()), 1),
+        "seconds": step.seconds,
+        "build_seconds": round(sum(step.seconds.values()), 1),
+    }
+
+
+# --------------------------------------------------------------------------- a province
+
+
+@dataclass(frozen=True)
+class ProvinceShape:
+    """`cities` lattice cities of one CityShape side by side, `columns` to a row of cities.
+
+    The province is 990000 (合成省): 99 is no province's code, so nothing here can be taken
+    for real data, and a 6-digit code ending in 0000 is what accounts, row-level security
+    (code_prefix -> "99") and the screen's scope logic already understand as a province.
+    City k is 99kk00. The schema has no province level (admin_unit: city, district, town,
+    community), so the province's own row is stored at level 'city' (kind 省), the cities
+    under it: the screen's extent, coverage and a province account find it as they find a
+    city jurisdiction's row. `origin` (lattice cells from ORIGIN) puts the province around 108°E,
+    the central meridian of the metric SRID 4545, so metres stay metres at its edges."""
+
+    city: CityShape
+    cities: int
+    columns: int
+    code: str = "990000"
+    name: str = "合成省"
+    origin: tuple[int, int] = (84, -200)  # 2 x 5 cities of the CITY lattice: 106.80-109.20°E, 34.0-36.5°N
+
+    @property
+    def n_grids(self) -> int:
+        return self.city.n_grids * self.cities
+
+    def city_codes(self) -> list[str]:
+        assert 1 <= self.cities <= 99, "city codes would overflow"
+        return [f"{self.code[:2]}{k:02d}00" for k in range(1, self.cities + 1)]
+
+
+# Households are 1M a city (half the city scale's): they cost the COPY, the coverage
+# refresh and the household hexes, while the screen's figures follow the incidents, which
+# stay at 2M a city (20M in all); the build then takes about an hour on this machine.
+PROVINCE = ProvinceShape(city=replace(CITY, households=1_000_000), cities=10, columns=2)
+SMOKE_PROVINCE = ProvinceShape(city=SMOKE, cities=2, columns=2)
+
+
+def province_lattice(shape: ProvinceShape) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """(city code, grids, units) per city, each city's lattice moved to its own block."""
+    width = int(np.prod([w for w, _ in (shape.city.grids, shape.city.communities, shape.city.towns, shape.city.districts)]))
+    height = int(np.prod([h for _, h in (shape.city.grids, shape.city.communities, shape.city.towns, shape.city.districts)]))
+    out = []
+    for k, code in enumerate(shape.city_codes()):
+        grids = _levels(shape.city, code)
+        grids["col"] += shape.origin[0] + (k % shape.columns) * width
+        grids["row"] += shape.origin[1] + (k // shape.columns) * height
+        out.append((code, grids, _units(grids, code, f"合成{k + 1}市", shape.code)))
+    return out
+
+
+def _province_unit(shape: ProvinceShape, units: pd.DataFrame) -> pd.DataFrame:
+    """The province's own row: the bounding block of its cities."""
+    cities = units[units["level"] == "city"]
+    row = pd.DataFrame(
+        {
+            "code": [shape.code],
+            "level": ["city"],
+            "name": [shape.name],
+            "kind": ["省"],
+            "urban": [True],
+            "parent_code": [None],
+            "col0": [cities["col0"].min()],
+            "row0": [cities["row0"].min()],
+            "col1": [cities["col1"].max()],
+            "row1": [cities["row1"].max()],
+        }
+    )
+    row["geom"] = _hex(_boxes(row["col0"].to_numpy(), row["row0"].to_numpy(), row["col1"].to_numpy(), row["row1"].to_numpy()))
+    return pd.concat([row, units], ignore_index=True)  # parent first: admin_unit.parent_code references it
+
+
+def build_province(conn, shape: ProvinceShape, seed: int = 8, say=print) -> dict:
+    """Replace the data tables of `conn` (a bench database only) with the synthetic province,
+    one city at a time: only one city's rows (2M incidents at most) are in memory at once.
+    Returns the row counts and seconds per step (per city for the bulk writes)."""
+    from geo.demo.generator import load_categories
+    from geo.risk import tiers as risk
+
+    as_of = datetime.now(CST).replace(microsecond=0)
+    step = _Steps(say)
+    cities = province_lattice(shape)
+    grids = pd.concat([g for _, g, _ in cities], ignore_index=True)
+    units = _province_unit(shape, pd.concat([u for _, _, u in cities], ignore_index=True))
+    categories = load_categories()
+    step("generate units and grids")
+    with db.transaction(conn) as cur:
+        source = "synthetic lattice province: geo.bench.city"
+        _write_units(cur, (shape.code, f"{shape.name} (bench province)", source), grids, units, categories)
+    step("write units, grids, staff, places")
+    del grids, units
+    risk.load_config(conn)
+    n_hh = n_inc = 0
+    for k, (code, city_grids, _units_k) in enumerate(cities, 1):
+        label = f"city {k}/{len(cities)} {code}"
+        rng = np.random.default_rng([seed, k])  # each city its own stream: a city is the same whatever the count
+        hh, counts = households(rng, city_grids, shape.city.households, address=f"合成{k}市地址")
+        inc = incidents(rng, city_grids, counts, categories, shape.city.incidents, shape.city.days, as_of)
+        # In time order: each chunk then touches one or two months' indexes, not all twelve.
+        inc = inc.sort_values("reported_at", kind="stable", ignore_index=True)
+        step(f"{label} generate")
+        with db.transaction(conn) as cur:
+            _chunked(cur, "household", hh, say)
+        step(f"{label} write households")
+        _write_incidents(conn, inc, say)
+        step(f"{label} write incidents")
+        n_hh, n_inc = n_hh + len(hh), n_inc + len(inc)
+        del hh, inc
+    _finish(conn, step)
+    return {
+        "cities": len(cities),
+        "grids": shape.n_grids,
+        "households": n_hh,
+        "incidents": n_inc,
+        "communities": sum(int((u["level"] == "community").sum()) for _, _, u in cities),
+        "seconds": step.seconds,
+        "build_seconds": round(sum(step.seconds.values()), 1),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit, urlunsplit
 
-SCALES = ("smoke", "district", "city")
+SCALES = ("smoke", "district", "city", "province", "province_smoke")  # province_smoke: tests/test_bench.py
 
 
 def name_for(scale: str) -> str:

@@ -4,7 +4,9 @@ and the app first (nothing added yet), then the analyses, then the bulk import, 
 are removed afterwards so a reused database stays the same size.
 
 Scales: smoke (seconds, for CI), district (the Kongtong demo), city (20,000 grids,
-2,000,000 households, 2,000,000 incidents in a year, see geo.bench.city).
+2,000,000 households, 2,000,000 incidents in a year, see geo.bench.city), province (ten
+such cities with 1,000,000 households each: 200,000 grids, 20,000,000 incidents; about an
+hour to build on a 2-core machine and about 25 GB of disk; measure it with --only).
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ PLANS = {
         history_rows=200_000,
     ),
     "city": Plan(import_rows=100_000, assignment_points=500_000, repeat=5, partition_target=300, partition_units=150),
+    # Ten cities: the plan of one city (the sections that write or partition work on a city's
+    # share); `--only screen` is what the province run measured (docs/scaling.md).
+    "province": Plan(import_rows=100_000, assignment_points=500_000, repeat=5, partition_target=300, partition_units=150),
 }
 
 
@@ -82,6 +87,8 @@ def build(conn, scale: str, say) -> dict:
         return {"build_seconds": round(time.perf_counter() - t, 1), "generator": "geo/demo/generator.py"}
     from geo.bench import city as bench_city
 
+    if scale == "province":
+        return bench_city.build_province(conn, bench_city.PROVINCE, say=say) | {"generator": "geo/bench/city.py"}
     return bench_city.build(conn, bench_city.SMOKE if scale == "smoke" else bench_city.CITY, say=say) | {
         "generator": "geo/bench/city.py"
     }
@@ -95,6 +102,20 @@ def data_counts(conn) -> dict:
                                   (SELECT count(*) FROM incident) AS incidents,
                                   (SELECT count(*) FROM admin_unit WHERE level = 'community') AS communities,
                                   pg_database_size(current_database()) AS database_bytes""",
+    )
+
+
+def largest_relations(conn, n: int = 12) -> list[dict]:
+    """The biggest tables with their indexes, a partitioned table counted with all its months."""
+    return db.rows(
+        conn,
+        """SELECT c.relname AS relation,
+                  (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(c.oid))::bigint AS bytes,
+                  (SELECT sum(pg_indexes_size(relid)) FROM pg_partition_tree(c.oid))::bigint AS index_bytes
+             FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+            WHERE ns.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+            ORDER BY 2 DESC NULLS LAST LIMIT %s""",
+        (n,),
     )
 
 
@@ -147,6 +168,8 @@ def run(
         report["build"] = build(conn, scale, say)
     m.remove_probes(conn)  # a run interrupted earlier may have left some
     report["data"] = data_counts(conn)
+    if scale == "province":  # where its size goes (the city's figure is one line in docs/scaling.md)
+        report["data"]["largest_relations"] = largest_relations(conn)
     load_plan = dict(
         steps=load_steps or plan.load_steps,
         step_seconds=plan.load_step_seconds,

@@ -61,18 +61,19 @@ def _render_view(conn, layer, z, tiles, params) -> list[bytes]:
     return [tile_mod.render(conn, layer, z, x, y, params) for x, y in tiles]
 
 
-def first_load_warmed(url: str, z: int, view, visible, repeat: int) -> dict:
+def first_load_warmed(url: str, z: int, view, visible, repeat: int, code: str | None = None) -> dict:
     """The first load as a signed-in administrator of the whole jurisdiction meets it on a
     serving worker: after the worker's start-up warm-up (geo.web.screen_warm, which runs
     under gunicorn and `python app.py`), under that role's row-level security through the
     pool. The warm-up's own time is reported beside it: a screen opened within that time
-    of a worker's start pays the cold figure instead."""
+    of a worker's start pays the cold figure instead. `code`: an administrator of that unit
+    instead (a county of the province), whose screen opens on it."""
     from geo.security import access
     from geo.web import screen_warm
     from geo.web.pages import bigscreen
 
     conn = db.connect(url)
-    code = db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
+    code = code or db.scalar(conn, "SELECT code FROM jurisdiction ORDER BY code LIMIT 1")
     conn.close()
     scope = access.Scope("bench", "admin", code)
     t = time.perf_counter()
@@ -86,6 +87,34 @@ def first_load_warmed(url: str, z: int, view, visible, repeat: int) -> dict:
 
     r = timed(load, repeat, budget_s=60)
     return strip(r) | {"warm_up_s": round(warm_s, 2), "role": "admin", "scope": code}
+
+
+def county_scope(conn, url: str, visible, repeat: int) -> dict:
+    """A county administrator's big screen in a province: first load on a warmed worker and
+    time-window changes of the county's initial view, under its row-level security."""
+    from geo.security import access
+    from layers import LAYERS
+
+    county = db.one(
+        conn,
+        """SELECT code, ST_XMin(e) AS xmin, ST_YMin(e) AS ymin, ST_XMax(e) AS xmax, ST_YMax(e) AS ymax
+             FROM (SELECT code, ST_Extent(geom)::box2d AS e FROM admin_unit WHERE level = 'district'
+                    GROUP BY code ORDER BY code LIMIT 1) u""",
+    )
+    z, view = initial_view((county["xmin"], county["ymin"], county["xmax"], county["ymax"]))
+    out = {"code": county["code"], "initial_zoom": z, "tiles_in_view": len(view)}
+    out["first_load_warmed_worker"] = first_load_warmed(url, z, view, visible, repeat, code=county["code"])
+    scope = access.Scope("bench", "admin", county["code"])
+    windows = [layer for layer in LAYERS.values() if "window" in layer.filters]
+    ms = []
+    with db.scoped(scope), db.pooled(url) as c:
+        for w in ["1", "7", "90", "30"] * max(1, repeat // 2):
+            t = time.perf_counter()
+            for layer in windows:
+                _render_view(c, layer, z, view, _params(w))
+            ms.append((time.perf_counter() - t) * 1000)
+    out["time_window_change"] = summary(ms)
+    return out
 
 
 def interactions(url: str, repeat: int) -> dict:
@@ -132,6 +161,10 @@ def interactions(url: str, repeat: int) -> dict:
         "first_worker_of_the_database_ms": strip(empty).get("p95_ms"),
     }
     out["first_load_warmed_worker"] = first_load_warmed(url, z, view, visible, repeat)
+    if db.scalar(
+        conn, "SELECT EXISTS (SELECT 1 FROM admin_unit a JOIN jurisdiction j ON a.parent_code = j.code WHERE a.level = 'city')"
+    ):
+        out["county_scope"] = county_scope(conn, url, visible, repeat)  # a province: one county's screen too
 
     def each(samples, fn) -> dict:
         ms = []
