@@ -7,6 +7,10 @@ row-level security, listed by tests/test_security.py."""
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 from geo import db
 
 KEYS = {"admin_code", "grid_code"}
@@ -43,3 +47,99 @@ def test_a_plans_edits_carry_the_plans_unit(conn, tiny_jurisdiction):
     db.execute(conn, "INSERT INTO plan_edit (plan_id, seq, op, before, after) VALUES (%s, 1, 'draw', '{}', '{}')", (plan,))
     assert db.scalar(conn, "SELECT admin_code FROM plan_edit WHERE plan_id = %s", (plan,)) == "620802001001"
     conn.rollback()
+
+
+# Joins between two distributed tables that do not carry the key yet, each with what the
+# move to Citus must do about it. Anything else joining two distributed tables without
+# the key fails test_no_join_between_distributed_tables_without_the_key.
+KNOWN_UNKEYED = {
+    # alert_incident.admin_code is copied from its incident (0050): add `AND i.admin_code = ai.admin_code`
+    ("geo/alerts/lifecycle.py", "i.id = ai.incident_id"),
+    # an alarm and its links: alert_incident gains the alarm's own admin_code, or alerts become per-county
+    ("function alert_group", "a.id = ai.alert_id"),
+    ("function alert_group", "ai.alert_id = a.id"),
+    # a plan's grids lie under the plan's unit: plan_grid gains the plan's admin_code (as plan_edit did, 0075)
+    ("geo/planning/publish.py", "pl.id = p.plan_id"),
+}
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = {"admin_unit"}  # under row-level security for its names, but a reference table in Citus
+_JOIN = re.compile(
+    r"\bJOIN\s+(?:LATERAL\s+)?(?:public\.)?([a-z_][a-z0-9_]*)(?:\s+(?:AS\s+)?([a-z_][a-z0-9_]*))?\s+ON\s+(.*?)"
+    r"(?=\b(?:LEFT|RIGHT|INNER|FULL|CROSS|JOIN|WHERE|GROUP|ORDER|LIMIT|UNION|HAVING|RETURNING)\b|;|$)",
+    re.I | re.S,
+)
+_RELATION = re.compile(
+    r"\b(?:FROM|JOIN)\s+(?:ONLY\s+|LATERAL\s+)?(?:public\.)?([a-z_][a-z0-9_]*)(?:\s+(?:AS\s+)?([a-z_][a-z0-9_]*))?", re.I
+)
+_NOT_ALIAS = {
+    "on",
+    "where",
+    "join",
+    "left",
+    "right",
+    "inner",
+    "cross",
+    "full",
+    "group",
+    "order",
+    "using",
+    "limit",
+    "set",
+    "natural",
+}
+
+
+def _sql_texts(conn):
+    """Every SQL text with a JOIN: string constants of geo/**/*.py and the current bodies of
+    the database's functions and views."""
+    for path in sorted((ROOT / "geo").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.search(r"\bJOIN\b", node.value, re.I):
+                yield path.relative_to(ROOT).as_posix(), node.value
+    for r in db.rows(
+        conn,
+        """SELECT 'function ' || p.proname AS name, pg_get_functiondef(p.oid) AS body
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+            WHERE n.nspname = 'public' AND l.lanname IN ('sql', 'plpgsql')
+           UNION ALL SELECT 'view ' || viewname, pg_get_viewdef(viewname::regclass) FROM pg_views WHERE schemaname = 'public'""",
+    ):
+        if r["body"] and re.search(r"\bJOIN\b", r["body"], re.I):
+            yield r["name"], r["body"]
+
+
+def _distributed(conn) -> set[str]:
+    rows = db.rows(
+        conn,
+        """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relrowsecurity""",
+    )
+    return {r["relname"] for r in rows} - LOCAL - REFERENCE
+
+
+def test_no_join_between_distributed_tables_without_the_key(conn):
+    """A join of two distributed tables stays on one worker only if its condition equates
+    their keys (admin_code, grid_code, a unit's or grid's code): a join on ids or geometry
+    would cross districts. Joins written as `JOIN ... ON`, in the app's SQL and in the
+    database's functions and views (comma joins in WHERE are not read)."""
+    distributed = _distributed(conn) | {"grid_current"}
+    keyed, unkeyed = 0, set()
+    for where, text in _sql_texts(conn):
+        text = re.sub(r"--[^\n]*", "", text)
+        alias = {}
+        for m in _RELATION.finditer(text):
+            table, name = m.group(1).lower(), (m.group(2) or "").lower()
+            alias[name if name and name not in _NOT_ALIAS else table] = table
+            alias.setdefault(table, table)
+        for m in _JOIN.finditer(text):
+            cond = " ".join(m.group(3).split())
+            sides = {a.lower() for a in re.findall(r"\b([a-z_][a-z0-9_]*)\.[a-z_]", cond, re.I)}
+            sides = {a for a in sides if alias.get(a) in distributed}
+            if len(sides) < 2:
+                continue
+            if all(re.search(rf"\b{a}\.(admin_code|grid_code|code)\b", cond, re.I) for a in sides):
+                keyed += 1
+            else:
+                unkeyed.add((where, cond))
+    assert keyed >= 5  # the reader still finds the keyed joins (grid ↔ incident, grid ↔ grid_risk, ...)
+    assert {(w, c) for w, c in unkeyed if (w, c) not in KNOWN_UNKEYED} == set()
+    assert KNOWN_UNKEYED <= unkeyed  # one fixed: take it off the list
