@@ -167,7 +167,8 @@ class Days:
 
     `fetch(days)` returns {day: value} for the given days (a day missing from its answer
     has no rows: `empty`); `fetch(None)` reads every day at once (`every_day`). Thread-safe;
-    two threads refreshing the same day both read it, and each answers from what it read.
+    threads refreshing the same days at the same versions read them once (the twelve tiles
+    of a screen after a write of today ask together: one read of today, not twelve).
 
     With `persist` (the family's key) and a connection passed to get/every_day, the days
     are kept in the database as well (table day_cache, migration 0074): a new worker reads
@@ -187,6 +188,7 @@ class Days:
         self._family = hashlib.md5(repr(persist).encode()).hexdigest() if persist is not None else None
         self._loaded = False
         self.reads = 0  # days read from the database (the tests check what a write re-reads)
+        self._fetches = LRU(4)  # the single flight of concurrent refreshes of the same days
 
     def get(self, days, versions: dict[date, int], fetch, conn=None) -> dict[date, object]:
         """Each of `days`' value at `versions`."""
@@ -196,10 +198,15 @@ class Days:
             out = {d: self._values[d] for d in days if d in self._tags and self._tags[d] == versions.get(d, 0)}
         stale = [d for d in days if d not in out]
         if stale:
-            fresh = fetch(stale)
+            key = tuple((d, versions.get(d, 0)) for d in stale)
+            fresh = self._fetches.get(key, lambda: self._refresh(stale, versions, days, fetch, conn))
             out.update((d, fresh.get(d, self.empty)) for d in stale)
-            self._store({d: out[d] for d in stale}, versions, keep=days, conn=conn)
         return out
+
+    def _refresh(self, stale, versions, keep, fetch, conn) -> dict:
+        fresh = fetch(stale)
+        self._store({d: fresh.get(d, self.empty) for d in stale}, versions, keep=keep, conn=conn)
+        return fresh
 
     def every_day(self, versions: dict[date, int], fetch, conn=None) -> dict[date, object]:
         """Every day's value at `versions`, days without rows left out: the first call reads

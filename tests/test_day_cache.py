@@ -426,3 +426,30 @@ def test_the_codec_keeps_data_and_refuses_anything_else():
         encode(np.array([object()]))
     with pytest.raises(ValueError):  # a forged row cannot make numpy build objects
         decode(b'{"a":["|O",[1],"AAAAAAAAAAA="]}')
+
+
+def test_threads_refreshing_the_same_days_read_them_once():
+    """The tiles of a screen after a write of today ask for today together: one read."""
+    import threading
+    import time
+    from datetime import date
+
+    from geo.cache import Days
+
+    days, calls, results, gate = Days(0), [], [], threading.Event()
+    today = date(2026, 12, 6)
+
+    def fetch(stale):
+        calls.append(list(stale))
+        gate.wait(5)
+        return {d: 7 for d in stale}
+
+    threads = [threading.Thread(target=lambda: results.append(days.get([today], {today: 3}, fetch))) for _ in range(8)]
+    for th in threads:
+        th.start()
+    time.sleep(0.3)
+    gate.set()
+    for th in threads:
+        th.join(10)
+    assert calls == [[today]] and results == [{today: 7}] * 8 and days.reads == 1
+    assert days.get([today], {today: 4}, fetch) == {today: 7} and len(calls) == 2  # a new version is read again
