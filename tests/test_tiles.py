@@ -93,3 +93,34 @@ def test_a_new_incident_is_a_new_heat_tile(client, demo_conn):
     after = client.get(f"/tiles/incident_heat/{Z}/{X}/{Y}.pbf?window=1")
     assert after.headers["ETag"] != before.headers["ETag"]
     assert after.data != before.data
+
+
+def test_screens_at_the_same_versions_share_a_tile_while_writes_go_on(client, demo_conn):
+    """During a burst the database's versions move with every write: a tile is keyed by the
+    versions its page shows (the URL's v) when the read has reached them, so every screen at
+    those versions gets the same tile; a URL naming a version not reached yet is keyed by
+    the database's instead, so no tile is ever cached under a future version."""
+    from geo import db
+
+    def heat(v: str):
+        return client.get(f"/tiles/incident_heat/{Z}/{X}/{Y}.pbf?window=1&v={v}")
+
+    def write():
+        w, s, e, n = tiles.tile_bounds_lonlat(Z, X, Y)
+        with db.transaction(demo_conn) as cur:
+            cur.execute(
+                """INSERT INTO incident (title, minor_code, source, reported_at, admin_code, geom)
+                   VALUES ('瓦片测试', '0102', 'operator', now(), '620802001001', ST_SetSRID(ST_MakePoint(%s, %s), 4326))""",
+                ((w + e) / 2, (s + n) / 2),
+            )
+        return db.scalar(demo_conn, "SELECT version FROM data_version WHERE name = 'incident'")
+
+    shown = write()
+    first = heat(str(shown))
+    write()  # the database moves on; the screen still shows `shown`
+    again = heat(str(shown))
+    assert again.headers["ETag"] == first.headers["ETag"] and again.data == first.data
+    newest = write()
+    assert heat(str(newest)).data != first.data  # the page at the new version: a new tile
+    future = heat(str(newest + 1000))
+    assert future.headers["ETag"] == heat(str(newest)).headers["ETag"]  # keyed by what the read has

@@ -81,10 +81,11 @@ def tile(layer_id: str, z: int, x: int, y: int):
     # A tile is read where the versions in its URL (the page's) have arrived, in one snapshot with
     # the versions that key it; a replica behind the page is passed over. A layer that refreshes a
     # derived table before serving (`prepare`, a write) is read on the primary.
-    reader = db.pooled() if layer.prepare else db.reading(at_least=url_versions(layer, request.args.get("v")))
+    asked = url_versions(layer, request.args.get("v"))
+    reader = db.pooled() if layer.prepare else db.reading(at_least=asked)
     with reader as conn:
-        versions = dashboard.versions(conn)
-        key = (layer.id, z, x, y, fkey, gcj02, tuple(versions.get(name) for name in layer.depends_on), db.scope_key())
+        versions = key_versions(layer, asked, dashboard.versions(conn))
+        key = (layer.id, z, x, y, fkey, gcj02, versions, db.scope_key())
 
         def render() -> bytes:
             if layer.prepare:
@@ -115,6 +116,19 @@ def url_versions(layer, v: str | None) -> dict:
     if len(parts) != len(layer.depends_on) or not all(p.isdigit() and len(p) < 19 for p in parts):
         return {}
     return dict(zip(layer.depends_on, map(int, parts)))
+
+
+def key_versions(layer, asked: dict, current: dict) -> tuple:
+    """The versions that key a tile: the page's (its URL's) when this read has reached them all,
+    so that every screen showing the same versions shares one tile while writes move the
+    database on (a burst of fifty writes a second would otherwise make every request a new
+    key and a new rendering); else the database's. Never a version the read has not reached:
+    a URL naming a future version would cache today's tile under it. A tile kept under a
+    version holds data at least that new, as every cached value here does."""
+    now = tuple(current.get(name) for name in layer.depends_on)
+    if asked and all(v is not None and asked[name] <= v for name, v in zip(layer.depends_on, now)):
+        return tuple(asked[name] for name in layer.depends_on)
+    return now
 
 
 @bp.get("/api/versions")
