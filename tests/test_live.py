@@ -148,6 +148,20 @@ def test_screens_refreshing_at_the_same_versions_share_one_computation(server, d
     with db.scoped(leader):
         assert bigscreen.refresh_panels(versions) is not first  # never another scope's answer
 
+    # the feed likewise: read once for the screens of a scope at the same versions
+    reads, real = [], bigscreen.dashboard.feed
+    monkeypatch.setattr(bigscreen.dashboard, "feed", lambda conn, code: reads.append(code) or real(conn, code))
+    monkeypatch.setattr(bigscreen, "_feeds", bigscreen.LRU(64))
+    with db.scoped(admin):
+        items, signature = bigscreen.refresh_feed(versions, None)
+        assert bigscreen.refresh_feed(dict(versions), None)[1] == signature and len(reads) == 1
+        assert bigscreen.refresh_feed(versions, signature) == (bigscreen.no_update, bigscreen.no_update)
+        bigscreen.refresh_feed(moved, None)
+        assert len(reads) == 2
+    with db.scoped(leader):
+        bigscreen.refresh_feed(versions, None)
+        assert len(reads) == 3  # never another scope's answer
+
 
 def dashboard_versions(conn) -> dict:
     from geo.analysis import dashboard

@@ -124,3 +124,21 @@ def test_screens_at_the_same_versions_share_a_tile_while_writes_go_on(client, de
     assert heat(str(newest)).data != first.data  # the page at the new version: a new tile
     future = heat(str(newest + 1000))
     assert future.headers["ETag"] == heat(str(newest)).headers["ETag"]  # keyed by what the read has
+
+
+def test_a_tile_made_at_the_pages_versions_is_served_without_the_database(client, monkeypatch):
+    """Fifty screens after a write ask for the same tiles while the writers hold the
+    connections: a tile already made at the URL's versions needs no connection at all."""
+    from geo import db
+
+    v = client.get("/api/versions").get_json()["incident"]
+    url = f"/tiles/incident_heat/{Z}/{X}/{Y}.pbf?window=7&v={v}"
+    first = client.get(url)
+
+    def no_database(*_a, **_k):
+        raise AssertionError("a cached tile took a connection")
+
+    monkeypatch.setattr(db, "reading", no_database)
+    monkeypatch.setattr(db, "pooled", no_database)
+    again = client.get(url)
+    assert again.status_code == 200 and again.data == first.data and again.headers["ETag"] == first.headers["ETag"]

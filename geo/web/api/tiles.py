@@ -78,25 +78,15 @@ def tile(layer_id: str, z: int, x: int, y: int):
         abort(400, "tile out of range")
     params, fkey = filter_params(layer, request.args)
     gcj02 = config.settings().basemap_crs == "gcj02"
-    # A tile is read where the versions in its URL (the page's) have arrived, in one snapshot with
-    # the versions that key it; a replica behind the page is passed over. A layer that refreshes a
-    # derived table before serving (`prepare`, a write) is read on the primary.
+    place = (layer.id, z, x, y, fkey, gcj02)
     asked = url_versions(layer, request.args.get("v"))
-    reader = db.pooled() if layer.prepare else db.reading(at_least=asked)
-    with reader as conn:
-        versions = key_versions(layer, asked, dashboard.versions(conn))
-        key = (layer.id, z, x, y, fkey, gcj02, versions, db.scope_key())
-
-        def render() -> bytes:
-            if layer.prepare:
-                with _prepare_lock:
-                    layer.prepare(conn)
-            return tiles.render(conn, layer, z, x, y, params, gcj02=gcj02)
-
-        try:  # screens asking for the same new tile at once render it once (geo.cache.LRU)
-            data = CACHE.get(key, render)
-        except tiles.TileTimeout as exc:
-            abort(503, str(exc))
+    key = place + (tuple(asked[name] for name in layer.depends_on), db.scope_key()) if asked else None
+    # The common case on a wall of screens: the tile was made at the versions the page shows
+    # (only a read that had reached them keeps it there), so it is served with no database
+    # round trip; under a burst of writes the connections go to the writers and the misses.
+    data = CACHE.get_if_present(key) if key else None
+    if data is None:
+        key, data = _read_tile(layer, z, x, y, params, gcj02, place, asked)
     tag = tiles.etag(key)
     if request.headers.get("If-None-Match") == tag:
         return Response(status=304)
@@ -116,6 +106,27 @@ def url_versions(layer, v: str | None) -> dict:
     if len(parts) != len(layer.depends_on) or not all(p.isdigit() and len(p) < 19 for p in parts):
         return {}
     return dict(zip(layer.depends_on, map(int, parts)))
+
+
+def _read_tile(layer, z, x, y, params, gcj02, place, asked) -> tuple[tuple, bytes]:
+    """(key, tile) read from the database. A tile is read where the versions in its URL (the
+    page's) have arrived, in one snapshot with the versions that key it; a replica behind the
+    page is passed over. A layer that refreshes a derived table before serving (`prepare`, a
+    write) is read on the primary."""
+    reader = db.pooled() if layer.prepare else db.reading(at_least=asked)
+    with reader as conn:
+        key = place + (key_versions(layer, asked, dashboard.versions(conn)), db.scope_key())
+
+        def render() -> bytes:
+            if layer.prepare:
+                with _prepare_lock:
+                    layer.prepare(conn)
+            return tiles.render(conn, layer, z, x, y, params, gcj02=gcj02)
+
+        try:  # screens asking for the same new tile at once render it once (geo.cache.LRU)
+            return key, CACHE.get(key, render)
+        except tiles.TileTimeout as exc:
+            abort(503, str(exc))
 
 
 def key_versions(layer, asked: dict, current: dict) -> tuple:

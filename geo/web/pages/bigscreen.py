@@ -508,14 +508,23 @@ def feed_signature(items: list[dict]) -> list:
     State("feed-last", "data"),
     prevent_initial_call=True,
 )
-def refresh_feed(_versions, shown):
-    """Re-read the feed when data changed and replace it if any item or status differs."""
-    with db.reading(at_least=_versions) as conn:
-        items = dashboard.feed(conn, home_code(conn))
+def refresh_feed(versions, shown):
+    """Re-read the feed when data changed and replace it if any item or status differs; read
+    once per worker for every screen of the same scope at the same versions (as the panels)."""
+    key = (db.pool().url, db.scope_key(), json.dumps(versions, sort_keys=True, default=str), int(time.time() // PANELS_CLOCK_S))
+    items = _feeds.get(key, lambda: _feed_now(versions))
     signature = feed_signature(items)
     if signature == shown:
         return no_update, no_update
     return [feed_item(r) for r in items], signature
+
+
+_feeds = LRU(64)
+
+
+def _feed_now(versions):
+    with db.reading(at_least=versions) as conn:
+        return dashboard.feed(conn, home_code(conn))
 
 
 @callback(Output("grid-card", "children"), Output("grid-card", "style"), Input("grid-click", "data"), prevent_initial_call=True)
