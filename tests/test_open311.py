@@ -216,6 +216,38 @@ def test_post_is_throttled_per_key(client, key, loop_world, monkeypatch):
     assert post(client, apikeys.create(loop_world, "other client")).status_code == 200
 
 
+def test_a_burst_of_posts_queues_in_its_lanes_and_leaves_connections_to_readers(app, client, key, loop_world, monkeypatch):
+    """Writes from partner systems hold at most QUANYU_WRITE_LANES connections per process: a
+    write finding every lane taken for the pool's whole wait gets 503 + Retry-After (never a
+    500), reads go on meanwhile, and the write goes through once a lane is free."""
+    import threading
+
+    from geo.web import busy
+
+    app.register_blueprint(busy.bp)
+    monkeypatch.setenv("QUANYU_WRITE_LANES", "1")
+    monkeypatch.setenv("QUANYU_POOL_WAIT_SECONDS", "0.3")
+    monkeypatch.setattr(open311, "_lanes", None)
+    held, release = threading.Event(), threading.Event()
+
+    def slow_writer():
+        with open311._write_lane():
+            held.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=slow_writer)
+    writer.start()
+    try:
+        assert held.wait(5)
+        resp = post(client, key)
+        assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
+        assert client.get("/open311/v2/services.json").status_code == 200  # readers are not held up
+    finally:
+        release.set()
+        writer.join(5)
+    assert post(client, key).status_code == 200
+
+
 OFF_CENTRE = (106.6512, 35.5381)  # in GRID_SW, whose centre is IN_SW
 
 

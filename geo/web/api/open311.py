@@ -23,8 +23,10 @@ form encodings the specification names (415). Fuzzed by tests/fuzz/test_open311.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -293,10 +295,38 @@ def service_definition(code, fmt):
 # --------------------------------------------------------------------------- POST requests
 
 
+def write_lanes() -> int:
+    """Open311 writes in progress per process (QUANYU_WRITE_LANES, default half the pool)."""
+    return max(1, int(os.environ.get("QUANYU_WRITE_LANES", "0") or 0) or db.pool_size() // 2)
+
+
+_lanes: threading.BoundedSemaphore | None = None
+_lanes_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _write_lane():
+    """A partner system's burst (fifty reports a second) queues in a few lanes instead of
+    taking every pooled connection: the wall screens' reads always find one free, and the
+    writes still all land, in order of arrival. A write that waits longer than the pool's
+    wait gets 503 with Retry-After, as any request the pool cannot serve."""
+    global _lanes
+    with _lanes_lock:
+        if _lanes is None:
+            _lanes = threading.BoundedSemaphore(write_lanes())
+    wait = db.pool_wait_seconds()
+    if not _lanes.acquire(timeout=wait):
+        raise db.PoolBusy(wait, write_lanes(), retry_after=2)
+    try:
+        yield
+    finally:
+        _lanes.release()
+
+
 @bp.post(f"/requests.{FORMAT}")
 def post_request(fmt):
     form = flask.request.form  # size, media type and control characters checked in _check_request
-    with _conn() as conn:
+    with _write_lane(), _conn() as conn:
         key = _verify_key(form.get("api_key"))
         if key is None:
             raise Open311Error(403, "api_key missing, unknown or revoked")
