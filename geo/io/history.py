@@ -32,6 +32,7 @@ from psycopg2 import sql
 from geo.io import writers
 from geo.io.problems import ImportFailed
 
+LOAD_MEMORY = ("256MB", "1GB")  # work_mem, maintenance_work_mem of the load's own statements
 ATTACH_WAIT_S = 30  # how long ATTACH may wait for sessions reading incident before the load gives up
 
 
@@ -67,6 +68,11 @@ def load(cur, ctx, names: list[str]) -> tuple[int, list[str], list[str]]:
     if not months:
         return 0, [], []
     parent = f"incident_load_{ctx.batch}"
+    # Memory for this transaction's sorts (the rows in file order, the keys by id) and index
+    # builds: the defaults (32 MB, 256 MB) spill a few hundred thousand rows to disk.
+    cur.execute("SELECT current_setting('work_mem'), current_setting('maintenance_work_mem')")
+    before = cur.fetchone()
+    cur.execute("SELECT set_config('work_mem', %s, true), set_config('maintenance_work_mem', %s, true)", LOAD_MEMORY)
     with _step(ctx, "copying the rows"):
         rows, touched = _copy_rows(cur, ctx, names, parent, months)
     with _step(ctx, "building indexes"):
@@ -85,6 +91,7 @@ def load(cur, ctx, names: list[str]) -> tuple[int, list[str], list[str]]:
                 )
             )
         cur.execute("SELECT set_config('lock_timeout', '0', true)")
+    cur.execute("SELECT set_config('work_mem', %s, true), set_config('maintenance_work_mem', %s, true)", before)
     with _step(ctx, "daily aggregates, versions and risk context"):
         ctx.say("汇总 daily aggregates, versions, risk context …", 0.93)
         for _, name in months:
@@ -135,18 +142,14 @@ def _copy_rows(cur, ctx, names: list[str], parent: str, months: list) -> tuple[i
     """One INSERT routes the rows into their month tables (ids from incident's sequence, risk
     tier as the normal path scores it); then their keys and 'imported' history rows; then the
     month tables are detached from the loading table, which goes."""
-    cur.execute(
-        """CREATE TEMP TABLE history_stage ON COMMIT DROP AS
-           SELECT * FROM import_stage WHERE incident_month(reported_at) = ANY(%s::timestamptz[])""",
-        ([m for m, _ in months],),
-    )
-    cur.execute("DELETE FROM import_stage s USING history_stage h WHERE h.n = s.n")
+    in_months = "incident_month(s.reported_at) = ANY(%(months)s::timestamptz[])"
     cur.execute(
         f"""INSERT INTO {parent} ({", ".join(names)}, grid_code, admin_code, geom, import_batch, risk_score, risk_tier, risk_reasons)
-            {writers.risk_select(names, "history_stage")}""",
-        {"batch": ctx.batch},
+            {writers.risk_select(names, "import_stage", in_months)}""",
+        {"batch": ctx.batch, "months": [m for m, _ in months]},
     )
     rows = cur.rowcount
+    cur.execute(f"DELETE FROM import_stage s WHERE {in_months}", {"months": [m for m, _ in months]})
     ctx.say("历史 keys and status history of the loaded rows …", 0.88)
     cur.execute(f"SELECT array_agg(DISTINCT grid_code) FILTER (WHERE grid_code IS NOT NULL) FROM {parent}")
     touched = cur.fetchone()[0] or []

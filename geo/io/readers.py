@@ -314,7 +314,7 @@ def _read_csv(path: Path, forced: str | None = None):
     rows, lines, line = [], [], 1
     for record in _records(reader):
         start, line = line, reader.line_num + 1
-        if not any(cell.strip() for cell in record):
+        if not "".join(record).strip():  # every cell blank (one join, not a strip per cell)
             continue
         if header is None:
             header = record
@@ -399,7 +399,12 @@ def skip_title_rows(header: list, rows: list, lines: list, most: int = 5) -> lis
 def _table_source(path: Path, fmt: str, header: list, rows: list[list], lines: list[int]) -> Source:
     names = _unique_names(header)
     width = len(names)
-    frame = _objects(pd.DataFrame([(list(r) + [None] * width)[:width] for r in rows], columns=names, dtype=object))
+    if all(len(r) == width for r in rows):  # the usual table: columns by one transposition
+        cells = list(zip(*rows)) if rows else [()] * width
+        frame = _objects(pd.DataFrame({i: list(c) for i, c in enumerate(cells)}, index=range(len(rows)), dtype=object))
+        frame.columns = names
+    else:
+        frame = _objects(pd.DataFrame([(list(r) + [None] * width)[:width] for r in rows], columns=names, dtype=object))
     keys = {column_key(c): c for c in frame.columns}
     lon = next((keys[k] for k in LON_COLUMNS if k in keys), None)
     lat = next((keys[k] for k in LAT_COLUMNS if k in keys), None)
@@ -508,7 +513,11 @@ def _objects(frame: pd.DataFrame) -> pd.DataFrame:
             return None if math.isnan(v) else v
         return v.item() if hasattr(v, "item") else v
 
-    return pd.DataFrame({c: [clean(v) for v in frame[c].tolist()] for c in frame.columns}, index=range(len(frame)), dtype=object)
+    return pd.DataFrame(
+        {c: [(v.strip() or None) if type(v) is str else clean(v) for v in frame[c].tolist()] for c in frame.columns},
+        index=range(len(frame)),
+        dtype=object,
+    )
 
 
 def _pop_crs_column(source: Source) -> None:

@@ -133,17 +133,18 @@ def _update_in_place(table: str, cur, ctx, names: list[str]) -> dict:
     return {"updated": updated, "unchanged": unchanged}
 
 
-def risk_select(names: list[str], stage: str) -> str:
-    """The staged incidents of `stage` with their batch (%(batch)s) and their risk tier,
-    set-based from the same function as the row trigger (risk_assess_incident, 0004), in
-    file order: the SELECT of both the normal insert and the history load (geo.io.history)."""
+def risk_select(names: list[str], stage: str, where: str = "true") -> str:
+    """The staged incidents of `stage` (those `where` picks, alias s) with their batch
+    (%(batch)s) and their risk tier, set-based from the same function as the row trigger
+    (risk_assess_incident, 0004), in file order: the SELECT of both the normal insert and the
+    history load (geo.io.history)."""
     return f"""SELECT {", ".join("s." + c for c in names)}, s.grid_code, s.admin_code, s.geom, %(batch)s,
                        (s.a).score, (s.a).tier, (s.a).reasons
                   FROM (SELECT s.*, CASE WHEN r.incident_params IS NOT NULL THEN
                                risk_assess_incident(r.incident_params, c.severity, s.people_involved, s.duration_days,
                                                     s.conflict_intensity, s.behaviour_risk, s.status, 0) END AS a
                           FROM {stage} s JOIN category c ON c.minor_code = s.minor_code
-                          LEFT JOIN risk_config r ON r.id = 1 OFFSET 0) s
+                          LEFT JOIN risk_config r ON r.id = 1 WHERE {where} OFFSET 0) s
                  ORDER BY s.n"""
 
 
