@@ -326,22 +326,28 @@ def _write_lane():
 @bp.post(f"/requests.{FORMAT}")
 def post_request(fmt):
     form = flask.request.form  # size, media type and control characters checked in _check_request
-    with _write_lane(), _conn() as conn:
+    with _write_lane():
+        # the key first, on its own borrow: a write holds one connection at a time
         key = _verify_key(form.get("api_key"))
         if key is None:
             raise Open311Error(403, "api_key missing, unknown or revoked")
         _throttle(key["id"])
-        _check_jurisdiction(conn)
-        fields = _incident_fields(conn, form)
-        try:
-            row = requests_db.create(conn, key["name"], fields)
-        except routing.RoutingError as exc:
-            raise Open311Error(400, str(exc)) from None
+        row = _create(form, key)
     incident_id = row["id"]
     notice = f"已受理，责任单位：{row['department']}，办理时限：{row['deadline'].astimezone(CST):%Y-%m-%d %H:%M}"
     return _respond(
         fmt, "service_requests", [{"service_request_id": str(incident_id), "service_notice": notice, "account_id": None}]
     )
+
+
+def _create(form, key: dict) -> dict:
+    with _conn() as conn:
+        _check_jurisdiction(conn)
+        fields = _incident_fields(conn, form)
+        try:
+            return requests_db.create(conn, key["name"], fields)
+        except routing.RoutingError as exc:
+            raise Open311Error(400, str(exc)) from None
 
 
 def _incident_fields(conn, form) -> dict:
