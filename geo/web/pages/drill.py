@@ -34,7 +34,7 @@ from geo.web import ui
 from geo.web.api.analysis import MEASURES, parse_view, view_query
 from geo.web.auth import permitted
 from geo.web.frame import frame
-from geo.web.home import home_code
+from geo.web.home import home_code, unit_code
 from geo.worktime import CST
 
 PATH = "/drill"
@@ -776,7 +776,7 @@ def layout(**query):
     try:
         with db.reading() as conn:
             if not query.get("code"):
-                query["code"] = home_code(conn) or drill_geo.default_code(conn)  # a town account opens on its town
+                query["code"] = unit_code(home_code(conn)) or drill_geo.default_code(conn)  # a town account opens on its town
             view = page_view(query)
             c = contents(conn, view)
             majors = drill_geo.major_categories(conn)
