@@ -103,3 +103,19 @@ def test_history_import_reports_what_the_normal_import_reports(conn, categories,
     assert "is outside" in messages[0] and "2025-13-01" in messages[0]
     assert db.scalar(conn, "SELECT count(*) FROM incident") == 0
     conn.rollback()
+
+
+def test_text_that_copy_must_escape_is_stored_as_written(gridded, categories, tmp_path):
+    """The stage is filled with COPY's text format: a cell holding \\N, a backslash, a tab or
+    a line break is stored as written (never NULL, never cut)."""
+    texts = ["\\N", "C:\\台账\\2025", "甲\t乙", "第一行\n第二行", "回车\r在此", "普通"]
+    path = tmp_path / "转义.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["工单编号", "经度", "纬度", "事件类别", "上报时间", "描述", "事发地址"])
+        for i, text in enumerate(texts):
+            writer.writerow([f"T{i}", "106.655", "35.535", sorted(categories)[0], "2025-03-05 09:00", text, f"{text}号"])
+    importer.import_file(gridded, "incidents", path)
+    stored = db.rows(gridded, "SELECT external_id, description, address FROM incident ORDER BY external_id")
+    assert [(r["description"], r["address"]) for r in stored] == [(t.strip(), f"{t}号".strip()) for t in texts]
+    gridded.rollback()

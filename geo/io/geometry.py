@@ -59,7 +59,10 @@ def prepare(source, kind: str, crs: crs_mod.Crs, problems):
         geoms[i] = None
     idx = np.flatnonzero(good)
     if len(idx):
-        geoms[idx] = crs_mod.geometry_to_wgs84(shapely.force_2d(geoms[idx]), crs)
+        chosen = geoms[idx]
+        if shapely.has_z(chosen).any():  # most files are 2D: no copy of every geometry for nothing
+            chosen = shapely.force_2d(chosen)
+        geoms[idx] = crs_mod.geometry_to_wgs84(chosen, crs)
         _check_in_china(geoms, idx, kind, crs, problems)
     repairs = _repair_polygons(source, geoms, problems) if kind == POLYGON else []
     return geoms, repairs
