@@ -292,6 +292,7 @@ ZH_CN: dict[str, str] = {
     "empty": "暂无数据",
     # --- 研判 drill-down (geo/web/pages/drill.py)
     "drill.title": "研判分析 · 逐级下钻",
+    "drill.level.province": "省",
     "drill.level.city": "市",
     "drill.level.district": "区县",
     "drill.level.town": "乡镇(街道)",

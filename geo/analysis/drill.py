@@ -24,7 +24,7 @@ from geo.worktime import CST
 
 RESOLVED = RESOLVED_STATUSES
 OPEN = tuple(sorted(OPEN_STATUSES))
-LEVELS = ("city", "district", "town", "community", "grid", "incident")
+LEVELS = ("province", "city", "district", "town", "community", "grid", "incident")
 BUCKETS = ("day", "week", "month")
 RATE_MIN_SAMPLE = indicators.INDICATORS["resolution_rate"].min_sample
 REMAINDER_NAME = "未落入下级单元"  # incidents of the parent that belong to no known child
@@ -96,12 +96,17 @@ def measures_sql(conn) -> str:
 
 
 def level_of(code: str) -> str:
-    """The level a code names, from its length (a city's 6 digits end in 00)."""
+    """The level a code names, from its length (a province's 6 digits end in 0000, a city's in 00)."""
     if not isinstance(code, str) or not code.isdigit() or len(code) not in (6, 9, 12, 15):
         raise ValueError(f"not a unit or grid code (6, 9, 12 or 15 digits): {code!r}")
     if len(code) == 6:
-        return "city" if code.endswith("00") else "district"
+        return "province" if code.endswith("0000") else "city" if code.endswith("00") else "district"
     return {9: "town", 12: "community", 15: "grid"}[len(code)]
+
+
+def unit_prefix(code: str) -> str:
+    """The prefix every code inside the unit starts with (990000 → 99, 990100 → 9901)."""
+    return {"province": code[:2], "city": code[:4]}.get(level_of(code), code)
 
 
 def _scope(code: str) -> tuple[str, str]:
@@ -109,8 +114,7 @@ def _scope(code: str) -> tuple[str, str]:
     level = level_of(code)
     if level == "grid":
         return "i.grid_code = %(scope)s", code
-    prefix = code[:4] if level == "city" else code
-    return "i.admin_code LIKE %(scope)s", prefix + "%"
+    return "i.admin_code LIKE %(scope)s", unit_prefix(code) + "%"
 
 
 def _finish(row: dict) -> dict:
@@ -156,9 +160,9 @@ def children(conn, code: str, start, end, major_code: str | None = None) -> list
             ),
         )
     else:
-        params["n"] = {"city": 6, "district": 9, "town": 12}[level]
+        params["n"] = {"province": 4, "city": 6, "district": 9, "town": 12}[level]
         key, units = (
-            "left(i.admin_code, %(n)s)",
+            "left(i.admin_code, %(n)s)" + (" || '00'" if level == "province" else ""),  # a city: 9901 → 990100
             db.rows(
                 conn,
                 """

@@ -24,8 +24,7 @@ SIMPLIFY_SHARE = 1 / 800  # tolerance as a share of the unit's longer side (abou
 
 def grid_prefix(code: str) -> str:
     """The prefix every grid code of the unit starts with (a city's grids share its first 4 digits)."""
-    level = drill.level_of(code)
-    return code[:4] if level == "city" else code
+    return drill.unit_prefix(code)
 
 
 def bounds(conn, code: str) -> list[list[float]] | None:
