@@ -15,7 +15,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from geo import db
-from geo.analysis.drill import INCIDENT_FILTER, filter_params
+from geo.analysis.filters import INCIDENT_FILTER, filter_params
 
 CELLS_ACROSS = 200  # default lattice resolution along the longer side
 MAX_CELLS = 1_000_000

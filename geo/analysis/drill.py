@@ -6,7 +6,8 @@ way, from the incident table grouped by a prefix of its `admin_code` (or by `gri
 a community), and whatever does not fall into a known child (an incident outside every grid,
 a code with no admin unit) is returned as an explicit remainder child rather than dropped.
 
-Conventions shared by the analysis modules (hotspots, emerging, density, rankings):
+Conventions shared by the analysis modules (hotspots, emerging, density, rankings), defined
+once in geo/analysis/filters.py:
   * a time window is half-open [start, end); a `date` end means "up to and including that
     day" (the date picker's meaning), in China Standard Time;
   * cancelled reports are not incidents and are left out everywhere;
@@ -15,26 +16,14 @@ Conventions shared by the analysis modules (hotspots, emerging, density, ranking
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-
 from geo import db
 from geo.analysis import indicators
-from geo.incidents.lifecycle import OPEN_STATUSES, RESOLVED_STATUSES
-from geo.worktime import CST
+from geo.analysis.filters import INCIDENT_FILTER, OPEN, RESOLVED, filter_params, time_window  # noqa: F401 (part of drill's API)
 
-RESOLVED = RESOLVED_STATUSES
-OPEN = tuple(sorted(OPEN_STATUSES))
 LEVELS = ("province", "city", "district", "town", "community", "grid", "incident")
 BUCKETS = ("day", "week", "month")
 RATE_MIN_SAMPLE = indicators.INDICATORS["resolution_rate"].min_sample
 REMAINDER_NAME = "未落入下级单元"  # incidents of the parent that belong to no known child
-
-# The WHERE clause every analysis shares: a window, optionally one major category.
-INCIDENT_FILTER = """
-    i.status <> 'cancelled'
-    AND i.reported_at >= %(start)s AND i.reported_at < %(end)s
-    AND (%(major)s::text IS NULL OR i.minor_code IN (SELECT minor_code FROM category WHERE major_code = %(major)s))
-"""
 
 # Per-incident measures, summed by every grouping (one definition for all levels). The
 # resolution rate is resolved disputes over disputes (geo.analysis.indicators), so the drill
@@ -50,32 +39,6 @@ MEASURES_SQL = """
     {high_risk} AS high_risk
 """
 MEASURE_KEYS = ("incidents", "resolved", "disputes", "resolved_disputes", "open", "overdue", "high_risk")
-
-
-def time_window(start, end) -> tuple[datetime, datetime]:
-    """[start, end) as aware datetimes; a date end includes the whole day (CST)."""
-
-    def as_datetime(value, next_day: bool) -> datetime:
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=CST)
-        if isinstance(value, date):
-            return datetime.combine(value + timedelta(days=1 if next_day else 0), time(0), CST)
-        raise ValueError(f"not a date or datetime: {value!r}")
-
-    lo, hi = as_datetime(start, False), as_datetime(end, True)
-    if hi <= lo:
-        raise ValueError(f"empty time window: {start} .. {end}")
-    return lo, hi
-
-
-def filter_params(start, end, major_code: str | None = None, **extra) -> dict:
-    """Bound parameters for INCIDENT_FILTER and MEASURES_SQL."""
-    lo, hi = time_window(start, end)
-    if major_code is not None and not (isinstance(major_code, str) and major_code.isdigit() and len(major_code) == 2):
-        raise ValueError(f"a major category code has 2 digits, not {major_code!r}")
-    return dict(start=lo, end=hi, major=major_code, resolved=list(RESOLVED), open=list(OPEN), **extra)
 
 
 def has_risk_tier(conn) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from geo import db
-from geo.analysis.drill import INCIDENT_FILTER, filter_params, time_window
+from geo.analysis.filters import INCIDENT_FILTER, filter_params, time_window
 from geo.analysis.hotspots import gi_star_z, grid_weights, two_sided_p
 from geo.worktime import CST
 

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from geo import db
-from geo.analysis.drill import INCIDENT_FILTER, filter_params
+from geo.analysis.filters import INCIDENT_FILTER, filter_params
 from geo.cache import LRU
 
 CONFIDENCE = ((0.01, 3), (0.05, 2), (0.10, 1))  # p below → |bin| (99%, 95%, 90%)

@@ -22,7 +22,7 @@ from scipy import stats
 
 from geo import db
 from geo.analysis import indicators
-from geo.analysis.drill import INCIDENT_FILTER, filter_params
+from geo.analysis.filters import INCIDENT_FILTER, filter_params
 
 RATE_MIN_SAMPLE = indicators.INDICATORS["resolution_rate"].min_sample
 

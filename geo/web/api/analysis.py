@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import flask
 
 from geo import db
-from geo.analysis import drill
+from geo.analysis import drill, filters
 from geo.worktime import CST
 
 bp = flask.Blueprint("analysis_api", __name__)
@@ -53,7 +53,7 @@ def parse_view(args, code: str | None = None) -> dict:
     """The normalised view of a query string (a dict-like); raises ValueError on bad input."""
     end = _day(args, "end") or datetime.now(CST).date()
     start = _day(args, "start") or end - timedelta(days=DEFAULT_DAYS - 1)
-    drill.time_window(start, end)  # refuses an empty window
+    filters.time_window(start, end)  # refuses an empty window
     view = dict(
         code=code or args.get("code") or None,
         start=start,
@@ -68,7 +68,7 @@ def parse_view(args, code: str | None = None) -> dict:
         raise ValueError(f"measure must be one of {MEASURES}")
     if view["bucket"] not in drill.BUCKETS:
         raise ValueError(f"bucket must be one of {drill.BUCKETS}")
-    drill.filter_params(start, end, view["major"])  # validates the category
+    filters.filter_params(start, end, view["major"])  # validates the category
     return view
 
 
