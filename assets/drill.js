@@ -32,6 +32,9 @@
         sources: {
           children: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
           points: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
+          // one point per unit to hang its name on: a polygon source labels every part of a
+          // unit made of several (a town split by a river read its name twice)
+          labels: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
           hot: { type: "vector", tiles: [`${origin}/tiles/grid_risk/{z}/{x}/{y}.pbf`], minzoom: 0, maxzoom: 16 },
           forecast: { type: "vector", tiles: [`${origin}/tiles/forecast/{z}/{x}/{y}.pbf`], minzoom: 0, maxzoom: 16 },
         },
@@ -48,7 +51,7 @@
           { id: "children-line", type: "line", source: "children",
             paint: { "line-color": "#dbe9ff", "line-opacity": 0.8, "line-width": 1.2 } },
           // each unit or grid named on the map, as a leader reads a paper map
-          { id: "children-label", type: "symbol", source: "children",
+          { id: "children-label", type: "symbol", source: "labels",
             layout: { "text-field": ["get", "name"], "text-font": ["Noto Sans CJK SC"], "text-size": 13,
                       "text-max-width": 8, "text-padding": 4 },
             paint: { "text-color": "#ffffff", "text-halo-color": "#061120", "text-halo-width": 1.4 } },
@@ -150,10 +153,23 @@
       });
   }
 
+  /* Each unit's name at its point on surface (geo/analysis/drill_geo.py child_shapes), once. */
+  function labelPoints(children) {
+    return {
+      type: "FeatureCollection",
+      features: children.features.filter((f) => f.properties.lon != null).map((f) => ({
+        type: "Feature",
+        geometry: { type: "Point", coordinates: [f.properties.lon, f.properties.lat] },
+        properties: { code: f.properties.code, name: f.properties.name },
+      })),
+    };
+  }
+
   function apply(d) {
     const map = S.map;
     const hotMode = d.mode !== "measure";
     map.getSource("children").setData(d.children);
+    map.getSource("labels").setData(labelPoints(d.children));
     map.getSource("points").setData(d.points);
     map.setPaintProperty("hot-fill", "fill-color", hotColor(d.hot));
     ["hot-fill", "hot-line"].forEach((id) => map.setLayoutProperty(id, "visibility", hotMode ? "visible" : "none"));

@@ -133,7 +133,9 @@ def test_each_unit_is_named_once_on_the_map(browser, demo_conn):
             filter_places,
         )
 
-    units = set(wait_for(lambda: drawn(False), timeout=30, message="the units' labels"))
+    labels = wait_for(lambda: drawn(False), timeout=30, message="the units' labels")
+    assert len(labels) == len(set(labels)), sorted(n for n in labels if labels.count(n) > 1)  # a unit of two parts: one name
+    units = set(labels)
     wait_for(
         lambda: driver.execute_script(
             "const m = window.drillMap; return m.loaded() && m.getStyle().layers.some((l) => l.source === 'street_names');"
@@ -145,3 +147,10 @@ def test_each_unit_is_named_once_on_the_map(browser, demo_conn):
     places = drawn(True)
     assert "香莲乡" in units
     assert not (set(places) & (units | {"崆峒区", "平凉市"})), sorted(set(places) & (units | {"崆峒区"}))
+
+    # 柳湖镇's villages 杏家洼村 and 新家庄村 are each two parts: each is named once
+    driver.get(f"{url}/drill?code=620802104")
+    map_state(driver, "town")
+    time.sleep(1)
+    labels = wait_for(lambda: drawn(False), timeout=30, message="the villages' labels")
+    assert "杏家洼村" in labels and len(labels) == len(set(labels)), sorted(n for n in labels if labels.count(n) > 1)
