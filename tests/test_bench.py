@@ -213,6 +213,8 @@ def test_a_small_province_builds_city_by_city():
             )
             == 0
         )
+        sizes = {r["relation"]: r for r in bench.largest_relations(conn, 40)}  # a month-partitioned table with its months
+        assert sizes["incident"]["bytes"] > sizes["incident"]["index_bytes"] > 0 and sizes["household"]["index_bytes"] > 0
         j = dashboard.jurisdiction(conn)
         ext = db.one(conn, "SELECT ST_XMin(e) x0, ST_XMax(e) x1 FROM (SELECT ST_Extent(geom) e FROM grid) g")
         assert j["code"] == "990000" and (j["xmin"], j["xmax"]) == (ext["x0"], ext["x1"])

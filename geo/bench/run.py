@@ -109,12 +109,16 @@ def largest_relations(conn, n: int = 12) -> list[dict]:
     """The biggest tables with their indexes, a partitioned table counted with all its months."""
     return db.rows(
         conn,
-        """SELECT c.relname AS relation,
-                  (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(c.oid))::bigint AS bytes,
-                  (SELECT sum(pg_indexes_size(relid)) FROM pg_partition_tree(c.oid))::bigint AS index_bytes
+        """SELECT c.relname AS relation, s.bytes, s.index_bytes
              FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+            -- pg_partition_tree() of a plain table is empty: its own size then
+            CROSS JOIN LATERAL (
+                  SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(c.oid)),
+                                  pg_total_relation_size(c.oid))::bigint AS bytes,
+                         coalesce((SELECT sum(pg_indexes_size(relid)) FROM pg_partition_tree(c.oid)),
+                                  pg_indexes_size(c.oid))::bigint AS index_bytes) s
             WHERE ns.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-            ORDER BY 2 DESC NULLS LAST LIMIT %s""",
+            ORDER BY s.bytes DESC LIMIT %s""",
         (n,),
     )
 
