@@ -342,9 +342,7 @@ def _finish(conn, step) -> None:
     step("vacuum analyze")
     risk.recompute_grids(conn)
     step("risk tiers")
-    coverage.refresh(conn, force=True)
-    db.scalar(conn, "SELECT refresh_household_hex()")
-    conn.commit()
+    coverage.refresh_after_bulk_load(conn)
     step("coverage and household hexes")
 
 

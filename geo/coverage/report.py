@@ -433,6 +433,15 @@ def analyse(conn, community_code: str | None = None, config=None) -> CoverageRep
 _REFRESH_LOCK_KEY = 7_246_810_005  # one refresh at a time
 
 
+def refresh_after_bulk_load(conn) -> None:
+    """After grids and households were loaded in bulk (the demo, the bench city): the coverage
+    defects and the household hexagons the screens read, recomputed and committed now, so
+    that the first page load does not wait for them."""
+    refresh(conn, force=True)
+    db.scalar(conn, "SELECT refresh_household_hex()")
+    conn.commit()
+
+
 def refresh(conn, config=None, force: bool = False) -> dict:
     """Recompute the jurisdiction's defects into coverage_defect unless they are current.
 

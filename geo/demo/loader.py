@@ -264,9 +264,7 @@ def load(conn, world, progress=lambda m: None) -> None:
     # Alarm rules from here on: the demo's history raises none, its live incidents do.
     alert_rules.ensure_config(conn)
     progress("覆盖分析 coverage and household density")
-    coverage.refresh(conn, force=True)
-    db.scalar(conn, "SELECT refresh_household_hex()")
-    conn.commit()
+    coverage.refresh_after_bulk_load(conn)
     progress("风险预测 this week's and last week's forecasts")
     forecast_store.ensure_weekly(conn)
 
