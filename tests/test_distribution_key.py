@@ -49,6 +49,30 @@ def test_a_plans_edits_carry_the_plans_unit(conn, tiny_jurisdiction):
     conn.rollback()
 
 
+def test_a_plans_grids_carry_the_plans_unit_and_follow_it(conn, tiny_jurisdiction):
+    """plan_grid.admin_code (0097) is the plan's, whatever the writer passes, and follows a
+    plan moved to another unit, as its edits do: publish joins plan_grid to plan on it."""
+    plan = db.scalar(conn, "INSERT INTO plan (admin_code, name) VALUES ('620802001001', 't') RETURNING id")
+    db.execute(
+        conn,
+        """INSERT INTO plan_grid (plan_id, code, name, kind, action, admin_code)
+           VALUES (%s, '620802001001001', 'g', 'urban', 'removed', '620802001002')""",
+        (plan,),
+    )
+    db.execute(conn, "INSERT INTO plan_edit (plan_id, seq, op, before, after) VALUES (%s, 1, 'draw', '{}', '{}')", (plan,))
+    units = """SELECT (SELECT admin_code FROM plan_grid WHERE plan_id = %(p)s) AS grids,
+                      (SELECT admin_code FROM plan_edit WHERE plan_id = %(p)s) AS edits"""
+    assert tuple(db.one(conn, units, dict(p=plan)).values()) == ("620802001001", "620802001001")
+    db.execute(conn, "UPDATE plan_grid SET admin_code = '620802001002' WHERE plan_id = %s", (plan,))
+    assert db.scalar(conn, "SELECT admin_code FROM plan_grid WHERE plan_id = %s", (plan,)) == "620802001001"
+    db.execute(conn, "UPDATE plan SET admin_code = '620802001002' WHERE id = %s", (plan,))
+    assert tuple(db.one(conn, units, dict(p=plan)).values()) == ("620802001002", "620802001002")
+    assert db.scalar(
+        conn, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'plan_grid'::regclass AND attname = 'admin_code'"
+    )
+    conn.rollback()
+
+
 # Joins between two distributed tables that do not carry the key yet, each with what the
 # move to Citus must do about it. Anything else joining two distributed tables without
 # the key fails test_no_join_between_distributed_tables_without_the_key.
@@ -58,8 +82,6 @@ KNOWN_UNKEYED = {
     # an alarm and its links: alert_incident gains the alarm's own admin_code, or alerts become per-county
     ("function alert_group", "a.id = ai.alert_id"),
     ("function alert_group", "ai.alert_id = a.id"),
-    # a plan's grids lie under the plan's unit: plan_grid gains the plan's admin_code (as plan_edit did, 0075)
-    ("geo/planning/publish.py", "pl.id = p.plan_id"),
 }
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = {"admin_unit"}  # under row-level security for its names, but a reference table in Citus

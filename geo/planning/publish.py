@@ -78,7 +78,7 @@ def publish(conn, plan_id: int, by: str | None = None, refresh_coverage: bool | 
                        SELECT p.code, p.name, p.kind, 'official', p.household_standard, pl.admin_code,
                               COALESCE((SELECT max(version) FROM grid g WHERE g.layer = 'official' AND g.code = p.code), 0) + 1,
                               now(), %s, %s, p.geom
-                         FROM plan_grid p JOIN plan pl ON pl.id = p.plan_id
+                         FROM plan_grid p JOIN plan pl ON pl.id = p.plan_id AND pl.admin_code = p.admin_code
                         WHERE p.plan_id = %s AND p.action IN ('changed', 'new')""",
             (by, note, plan_id),
         )
