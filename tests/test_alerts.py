@@ -295,6 +295,26 @@ def test_a_town_sees_and_acknowledges_only_its_own_alarms(world):
     assert lifecycle.get(world, east["id"])["status"] == "new"
 
 
+def test_an_alarms_incident_moved_to_another_unit_stays_linked_and_its_link_follows(world):
+    """alert_incident.admin_code is its incident's (0050) and the desk joins link and incident
+    on it (the distribution key, issue #17): an incident re-located after it was linked, as
+    publishing a plan re-locates the points of the changed grids, takes its link along
+    (0098), or the alarm would lose it and the link stay with the old unit's security."""
+    iid = report(world, IN_SW, people_involved=30)
+    [alarm] = alarms(world, "crowd")
+    assert alarm["admin_code"] == WEST
+    db.execute(world, "UPDATE incident SET geom = ST_SetSRID(ST_MakePoint(%s, %s), 4326) WHERE id = %s", (*IN_VILLAGE, iid))
+    db.execute(world, "SELECT locate_points('incident'::regclass)")
+    world.commit()
+    assert db.scalar(world, "SELECT admin_code FROM incident WHERE id = %s", (iid,)) == EAST
+    assert db.scalar(world, "SELECT admin_code FROM alert_incident WHERE incident_id = %s", (iid,)) == EAST
+    assert linked(world, alarm["id"]) == [iid]
+    url = cluster.database_url(test=True)
+    for unit, sees in ((EAST, 1), (WEST, 0)):
+        with db.scoped(scope("operator", unit)), db.pooled(url) as c:
+            assert db.scalar(c, "SELECT count(*) FROM alert_incident WHERE incident_id = %s", (iid,)) == sees, unit
+
+
 # --------------------------------------------------------------------------- forecast warning
 
 

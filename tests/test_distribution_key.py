@@ -77,8 +77,6 @@ def test_a_plans_grids_carry_the_plans_unit_and_follow_it(conn, tiny_jurisdictio
 # move to Citus must do about it. Anything else joining two distributed tables without
 # the key fails test_no_join_between_distributed_tables_without_the_key.
 KNOWN_UNKEYED = {
-    # alert_incident.admin_code is copied from its incident (0050): add `AND i.admin_code = ai.admin_code`
-    ("geo/alerts/lifecycle.py", "i.id = ai.incident_id"),
     # an alarm and its links: alert_incident gains the alarm's own admin_code, or alerts become per-county
     ("function alert_group", "a.id = ai.alert_id"),
     ("function alert_group", "ai.alert_id = a.id"),

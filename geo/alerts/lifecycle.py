@@ -83,7 +83,7 @@ def get(conn, alert_id: int) -> dict:
     row["incidents"] = db.rows(
         conn,
         """SELECT i.id, i.title, i.source, i.status, i.risk_tier, i.reported_at, i.address
-             FROM alert_incident ai JOIN incident i ON i.id = ai.incident_id
+             FROM alert_incident ai JOIN incident i ON i.id = ai.incident_id AND i.admin_code = ai.admin_code
             WHERE ai.alert_id = %s ORDER BY i.reported_at, i.id""",
         (int(alert_id),),
     )
