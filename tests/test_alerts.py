@@ -81,6 +81,30 @@ def test_cluster_fires_at_the_third_incident_within_500_m_and_24_h(world):
     assert fourth in linked(world, alarm["id"])
 
 
+def test_a_cluster_across_a_unit_boundary_is_one_alarm_whose_links_carry_both_units(world):
+    """A group alarm belongs to the unit of the incident that raised it, its links to their
+    incidents' units as well (row-level security), and carry the alarm's own (0099):
+    alert_group finds the open alarm a new incident joins through that key, here through
+    links whose incidents lie in the other unit than the alarm."""
+    a = report(world, at(0, 0), hours_ago=3)  # west community, the grid's east edge 453 m away
+    b = report(world, at(0, 100), hours_ago=2)
+    c = report(world, at(0, 480), hours_ago=1)  # in the village: raises the alarm with a and b
+    d = report(world, at(0, -300), hours_ago=0.5)  # a and b within 500 m, c not: joins through theirs
+    [alarm] = alarms(world, "cluster")
+    assert alarm["admin_code"] == EAST
+    assert sorted(linked(world, alarm["id"])) == [a, b, c, d]
+    links = db.rows(world, "SELECT incident_id, admin_code, alert_admin_code FROM alert_incident ORDER BY incident_id")
+    assert [(r["incident_id"], r["admin_code"], r["alert_admin_code"]) for r in links] == [
+        (a, WEST, EAST),
+        (b, WEST, EAST),
+        (c, EAST, EAST),
+        (d, WEST, EAST),
+    ]
+    db.execute(world, "UPDATE alert SET admin_code = %s WHERE id = %s", (WEST, alarm["id"]))  # no path does; the owner could
+    assert db.scalar(world, "SELECT array_agg(DISTINCT alert_admin_code) FROM alert_incident") == [WEST]
+    world.rollback()
+
+
 @pytest.mark.parametrize(
     "second, why",
     [

@@ -63,7 +63,7 @@ def list_alerts(
         conn,
         f"""SELECT {_COLUMNS},
                    (SELECT array_agg(ai.incident_id ORDER BY ai.incident_id) FROM alert_incident ai
-                     WHERE ai.alert_id = a.id) AS incident_ids
+                     WHERE ai.alert_id = a.id AND ai.alert_admin_code = a.admin_code) AS incident_ids
               FROM {_FROM}
              WHERE (%(status)s::text IS NULL OR (%(status)s = 'open' AND a.status <> 'closed') OR a.status = %(status)s)
                AND (%(rule)s::text IS NULL OR a.rule = %(rule)s)
