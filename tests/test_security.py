@@ -558,3 +558,60 @@ def test_results_cached_for_one_account_are_not_served_to_another(world, url):
             seen.append(drill_page.jurisdiction_wide(c, incidents_seen))
             seen.append(len(hotspots.grid_weights(c).codes))
     assert seen == [2, 2, 1, 1, 2, 2]
+
+
+def test_a_planner_reads_and_writes_the_plan_rows_of_their_unit_only(world, url, conn):
+    """plan_grid and plan_edit are scoped by the admin_code they carry (0100), their plan's
+    (0075, 0097: a trigger fills it from the plan, read as the writer): a planner of the west
+    community neither sees nor changes the east plan's grids and edits, cannot add rows to
+    it (whatever admin_code the row names), nor move their own rows into it."""
+    from geo.planning import drafts as planning
+
+    plans = {unit: planning.create(conn, unit, created_by="owner") for unit in (WEST, EAST)}
+    for unit, plan in plans.items():
+        db.execute(conn, "INSERT INTO plan_edit (plan_id, seq, op, before, after) VALUES (%s, 1, 'draw', '{}', '{}')", (plan,))
+    conn.commit()
+    west, east = plans[WEST], plans[EAST]
+    seen = "SELECT plan_id, admin_code FROM {} ORDER BY plan_id"
+    with db.scoped(scope("planner", WEST, "pl-west")), db.pooled(url) as c:
+        for table, text in (("plan_grid", "name"), ("plan_edit", "note")):
+            assert [tuple(r.values()) for r in db.rows(c, seen.format(table))] == [(west, WEST)], table
+            assert db.execute(c, f"UPDATE {table} SET {text} = 'x' WHERE plan_id = %s", (east,)) == 0, table
+            assert db.execute(c, f"DELETE FROM {table} WHERE plan_id = %s", (east,)) == 0, table
+            # their own rows cannot be moved into the east plan, nor relabelled as the east's
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):
+                db.execute(c, f"UPDATE {table} SET plan_id = %s WHERE plan_id = %s", (east, west))
+            c.rollback()
+            assert db.execute(c, f"UPDATE {table} SET admin_code = %s WHERE plan_id = %s", (EAST, west)) == 1
+            assert db.scalar(c, f"SELECT admin_code FROM {table} WHERE plan_id = %s", (west,)) == WEST  # the plan's
+        for plan_id, admin_code in ((east, WEST), (east, EAST)):  # a row naming the east plan, either unit
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):
+                db.execute(
+                    c,
+                    """INSERT INTO plan_grid (plan_id, code, name, kind, action, admin_code)
+                       VALUES (%s, %s, 'n', 'urban', 'removed', %s)""",
+                    (plan_id, EAST + "009", admin_code),
+                )
+            c.rollback()
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):
+                db.execute(
+                    c,
+                    "INSERT INTO plan_edit (plan_id, seq, op, before, after, admin_code) VALUES (%s, 9, 'draw', '{}', '{}', %s)",
+                    (plan_id, admin_code),
+                )
+            c.rollback()
+        # their own plan they edit as before: the edit rewrites plan_grid and stacks on plan_edit
+        assert planning.reshape(c, west, WEST + "001", shapely.box(106.65, 35.53, 106.6599, 35.55), force=True).applied
+        assert planning.undo(c, west) and planning.redo(c, west)
+        assert planning.grids(c, west)[WEST + "001"]["action"] == "changed"
+        assert [e["seq"] for e in planning.history(c, west)["edits"]] == [1, 2]
+    with db.scoped(scope("planner", TOWN, "pl-town")), db.pooled(url) as c:  # the town sees both
+        assert {r["plan_id"] for r in db.rows(c, "SELECT plan_id FROM plan_grid")} == {west, east}
+        assert {r["plan_id"] for r in db.rows(c, "SELECT plan_id FROM plan_edit")} == {west, east}
+    conn.commit()
+    east_rows = """SELECT (SELECT count(*) FROM plan_grid WHERE plan_id = %(p)s AND admin_code = %(u)s
+                                   AND action = 'keep' AND geom IS NOT NULL AND name <> 'x') AS grids,
+                          (SELECT count(*) FROM plan_edit WHERE plan_id = %(p)s AND admin_code = %(u)s AND note IS NULL) AS edits,
+                          (SELECT count(*) FROM plan_grid WHERE plan_id = %(p)s)
+                          + (SELECT count(*) FROM plan_edit WHERE plan_id = %(p)s) AS all_rows"""
+    assert tuple(db.one(conn, east_rows, dict(p=east, u=EAST)).values()) == (1, 1, 2)  # untouched
