@@ -42,6 +42,24 @@ def test_every_scoped_table_carries_its_distribution_key(conn):
     assert missing == set()
 
 
+def test_row_level_security_reads_each_rows_own_key(conn):
+    """A scoped table's policy tests the row's own key (in_scope(admin_code), a grid code's
+    community, a unit's code), never looks another table up per row: such a lookup is a join
+    by id that the join test below cannot see, and would cross workers. plan_grid and
+    plan_edit read their plan by id until 0100."""
+    rows = db.rows(conn, "SELECT tablename, policyname, qual, with_check FROM pg_policies WHERE schemaname = 'public'")
+    assert len(rows) > 15
+    expressions = [(r["tablename"], e) for r in rows if r["tablename"] not in LOCAL for e in (r["qual"], r["with_check"]) if e]
+    off = {
+        (table, e)
+        for table, e in expressions
+        if re.search(r"\b(SELECT|EXISTS|FROM)\b", e, re.I)
+        or not re.search(r"\bin_scope\(\W*(left\W+)?(admin_code|grid_code|code)\b", e)
+    }
+    assert off == set()
+    assert {"plan_grid", "plan_edit"} <= {table for table, _ in expressions}
+
+
 def test_a_plans_edits_carry_the_plans_unit(conn, tiny_jurisdiction):
     plan = db.scalar(conn, "INSERT INTO plan (admin_code, name) VALUES ('620802001001', 't') RETURNING id")
     db.execute(conn, "INSERT INTO plan_edit (plan_id, seq, op, before, after) VALUES (%s, 1, 'draw', '{}', '{}')", (plan,))
