@@ -251,6 +251,20 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
+def header_words(layer: str, columns_map: dict | str | None = None) -> frozenset[str]:
+    """The column names a table of `layer` may have (every field's name and usual headers,
+    the coordinate columns, and those the user maps), folded: they find the header row under
+    an office's title lines (readers.find_header)."""
+    layer_fields = fields.incidents(None) if layer == "incidents" else SPECS[layer].fields(None)
+    names = [a for f in layer_fields for a in (f.name, *f.aliases)]
+    names += [*readers.LON_COLUMNS, *readers.LAT_COLUMNS, *readers.WKT_COLUMNS, *readers.CRS_COLUMNS]
+    try:
+        overrides = columns.parse_option(columns_map) if isinstance(columns_map, str) else dict(columns_map or {})
+    except ValueError:
+        overrides = {}  # said later, where the mapping is applied
+    return frozenset({columns.header_key(n) for n in [*names, *overrides]} - {""})
+
+
 def _sayer(progress) -> Callable[..., None]:
     """progress(message) or progress(message, fraction 0..1), whichever the caller takes."""
     if progress is None:
@@ -291,6 +305,7 @@ def prepare(
             encoding=encoding,
             geometry=spec.geometry,
             all_polygon_layers=layer == "boundary",
+            header_words=header_words(layer, columns_map),
         )
     except upload_check.FileRejected as exc:  # too large, or not what its extension says
         raise _failed(prep, path, [str(exc)]) from exc

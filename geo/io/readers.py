@@ -122,6 +122,7 @@ def read_source(
     encoding: str | None = None,
     geometry: str | None = None,
     all_polygon_layers: bool = False,
+    header_words: frozenset[str] | set[str] | None = None,
 ) -> Source:
     """Read any supported file.
 
@@ -130,6 +131,9 @@ def read_source(
     `prefer_layer`, else the first whose geometry is `geometry` ("point"/"polygon"), or, with
     `all_polygon_layers` (boundaries: towns and communities side by side), every polygon
     layer. encoding: forces the text encoding of a DBF or CSV (see geo.io.encodings).
+    header_words: the layer's known column names (folded by column_key): a table's header is
+    the row that names most of them, under any title, 填报单位 line or group header (see
+    find_header).
     """
     path = Path(path)
     fmt = file_format(path)
@@ -138,11 +142,15 @@ def read_source(
     upload_check.check(path, fmt)  # size limit and content type before any reader sees the file
     if fmt == "csv":
         header, rows, lines, found = _read_csv(path, encoding)
+        header, notes = find_header(header, rows, lines, header_words)
         source = _table_source(path, fmt, header, rows, lines)
         source.encoding = found
+        source.notes += notes
     elif fmt == "xlsx":
         header, rows, lines, sheet, sheets = _read_xlsx(path, layer, prefer_layer)
+        header, notes = find_header(header, rows, lines, header_words)
         source = _table_source(path, fmt, header, rows, lines)
+        source.notes += notes
         source.layers, source.read_layers = sheets, [sheet]
         if len(sheets) > 1:
             source.notes.append(f"read sheet {sheet!r} of {sheets} (--layer names another)")
@@ -323,7 +331,6 @@ def _read_csv(path: Path, forced: str | None = None):
         lines.append(start)
     if header is None:
         raise ValueError("the CSV is empty (no header row)")
-    header = skip_title_rows(header, rows, lines)
     return header, rows, lines, encoding
 
 
@@ -366,7 +373,6 @@ def _read_xlsx(path: Path, layer: str | None, prefer_sheet: str | None):
         book.close()
     if header is None:
         raise ValueError(f"the sheet {name!r} is empty (no header row)")
-    header = skip_title_rows(header, rows, lines)
     return header, rows, lines, name, sheets
 
 
@@ -394,6 +400,96 @@ def skip_title_rows(header: list, rows: list, lines: list, most: int = 5) -> lis
         lines.pop(0)
         skipped += 1
     return header
+
+
+HEADER_SEARCH = 10  # rows looked at for the header: a title, a 填报单位 line and a two-row header fit
+# A row that sums the others (合计: 80件, 总计, 小计) or signs the form (填表人：张三): not data.
+_SUMMARY = re.compile(r"^(合\s*计|总\s*计|小\s*计|共\s*计|总\s*数)")
+_FOOTER = re.compile(
+    r"^(填表人|填报人|制表人|审核人|负责人|单位负责人|统计人|经办人|制表日期|填报日期|填表日期|备注|注|说明)\s*[:：]"
+)
+
+
+def find_header(header: list, rows: list, lines: list, words=None) -> tuple[list, list[str]]:
+    """The header of a table as offices lay it out, and notes on what was skipped.
+
+    Offices' sheets open with a title (one merged cell), a 填报单位/填报日期 line, and often a
+    header of two rows (户主信息 merged over 姓名/身份证号/联系电话); they end with a 合计 row
+    and 填表人/审核人 lines. With the layer's column names (`words`, folded by column_key) the
+    header is the row among the first HEADER_SEARCH that names most of them; a group row
+    above it (or a sub-header below it) fills the cells left blank by merged cells. Without
+    `words`, or when no row names any, a title of one cell is skipped (skip_title_rows).
+    Summary and signature rows are dropped wherever they are, and said. `rows` and `lines`
+    lose what was skipped (in place)."""
+    table = [header] + rows
+    notes: list[str] = []
+    best = _best_header_row(table, words)
+    if best is None:
+        header = skip_title_rows(header, rows, lines)
+    else:
+        header = _texts(table[best])
+        top = best
+        if best >= 1 and _group_row(table[best - 1], header):
+            header = [h or u for h, u in zip(header, _texts(table[best - 1]))]
+            top = best - 1
+        below = table[best + 1] if best + 1 < len(table) else None
+        if below is not None and _score(below, words) and _fills_blanks(below, header):
+            header = [b or h for b, h in zip(_texts(below), header)]
+            best += 1
+        if top > 0:
+            skipped = [str(next(v for v in r if v is not None and str(v).strip())).strip()[:30] for r in table[:top]]
+            notes.append(f"header found under {top} line(s) above it ({' / '.join(skipped)})")
+        del rows[:best]
+        del lines[:best]
+    dropped = []
+    for i in range(len(rows) - 1, -1, -1):
+        first = next((str(v).strip() for v in rows[i] if v is not None and str(v).strip()), "")
+        if _SUMMARY.match(first) or _FOOTER.match(first):
+            dropped.append((lines[i], first[:20]))
+            del rows[i]
+            del lines[i]
+    if dropped:
+        said = ", ".join(f"{line} ({text})" for line, text in reversed(dropped))
+        notes.append(f"skipped {len(dropped)} total/signature row(s), not data: {said}")
+    return header, notes
+
+
+def _texts(record) -> list[str]:
+    return ["" if v is None else str(v).strip() for v in record]
+
+
+def _score(record, words) -> int:
+    return sum(1 for v in record if v is not None and isinstance(v, str) and _known_header(v, words))
+
+
+def _known_header(text: str, words) -> bool:
+    from geo.io.columns import header_key
+
+    folded = header_key(text)
+    return folded in words or column_key(text) in words or "经度" in folded or "纬度" in folded
+
+
+def _best_header_row(table: list, words) -> int | None:
+    if not words:
+        return None
+    scores = [_score(r, words) for r in table[:HEADER_SEARCH]]
+    top = max(scores, default=0)
+    return scores.index(top) if top else None
+
+
+def _group_row(upper, header: list[str]) -> bool:
+    """True when `upper` is the group row of a two-row header: text only, two or more cells,
+    and some of it over a cell that `header` leaves blank (a merged cell's column)."""
+    cells = [v for v in upper if v is not None and str(v).strip()]
+    return len(cells) >= 2 and _fills_blanks(upper, header)
+
+
+def _fills_blanks(record, header: list[str]) -> bool:
+    """True when `record` is all text and has some where `header` is blank."""
+    cells = [v for v in record if v is not None and str(v).strip()]
+    if not all(isinstance(v, str) for v in cells):
+        return False
+    return any(v is not None and str(v).strip() and not h for v, h in zip(record, header))
 
 
 def _table_source(path: Path, fmt: str, header: list, rows: list[list], lines: list[int]) -> Source:

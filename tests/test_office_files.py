@@ -1,0 +1,64 @@
+"""Files as another county's offices write them (issue #14, checked again on files the tests
+had not seen): each test is a place where such a file used to be refused, or worse, imported
+wrong, and the rule that now reads it. The files are built here, small, in the tiny
+jurisdiction (tests/support/tiny.py), so every expectation is exact.
+"""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+
+from geo import db
+from geo.io import importer
+from tests.support.imports import GRID_E, GRID_NW
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*(truncated|laundered).*")
+
+
+def register(path, *, data, footer=()):
+    """A 公安 household register: a title in one merged cell, a 填报单位/填报日期 line, a header
+    of two rows (户主信息 and 住址信息 merged over their columns; 序号, 家庭人口 merged down),
+    the rows with a blank row in the middle, then a 合计 row and the signatures."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["某区某街道户籍人口登记表（2024年）"])
+    sheet.merge_cells("A1:H1")
+    sheet.append(["填报单位：某派出所", None, None, None, None, None, "填报日期：", "2024-06-30"])
+    sheet.append(["序号", "户主信息", None, None, "住址信息", None, None, "家庭人口"])
+    sheet.append([None, "户主姓名", "公民身份号码", "联系电话", "详细地址", "经度", "纬度", None])
+    for cells in ("B3:D3", "E3:G3", "A3:A4", "H3:H4"):
+        sheet.merge_cells(cells)
+    for n, row in enumerate(data, start=1):
+        sheet.append([n, *row])
+        if n == 1:
+            sheet.append([None] * 8)
+    for row in footer:
+        sheet.append(row)
+    book.create_sheet("填表说明").append(["1. 身份证号填写18位"])
+    book.save(path)
+    return path
+
+
+HOUSEHOLDS = [  # 户主姓名, 公民身份号码, 联系电话, 详细地址, 经度, 纬度, 家庭人口
+    ("张三", "62080219800101001X", "13800000001", "新民路1号", 106.655, 35.545, 3),
+    ("李四", "620802198001010028", "13800000002", "柳湖村5组", 106.665, 35.535, "２"),
+]
+
+
+def test_a_register_under_a_title_with_a_two_row_header_and_a_totals_row(gridded, tmp_path):
+    rows = [(name, idn, phone, address, x, y, persons) for name, idn, phone, address, x, y, persons in HOUSEHOLDS]
+    path = register(
+        tmp_path / "户籍人口.xlsx",
+        data=[r[:6] + (r[6],) for r in rows],
+        footer=[["合计", None, None, None, None, None, None, 5], ["填表人：王五", None, None, None, "审核人：赵六"]],
+    )
+    result = importer.import_file(gridded, "households", path)
+    got = db.rows(gridded, "SELECT head_name, address, persons, grid_code FROM household ORDER BY id")
+    assert got == [
+        {"head_name": "张三", "address": "新民路1号", "persons": 3, "grid_code": GRID_NW},
+        {"head_name": "李四", "address": "柳湖村5组", "persons": 2, "grid_code": GRID_E},
+    ]
+    said = result.summary()
+    assert "header found under 2 line(s) above it" in said
+    assert "skipped 2 total/signature row(s), not data: 8 (合计), 9 (填表人：王五)" in said
