@@ -62,3 +62,61 @@ def test_a_register_under_a_title_with_a_two_row_header_and_a_totals_row(gridded
     said = result.summary()
     assert "header found under 2 line(s) above it" in said
     assert "skipped 2 total/signature row(s), not data: 8 (合计), 9 (填表人：王五)" in said
+
+
+def test_code_and_name_columns_no_list_holds_are_read_not_generated(clean_db, tiny_units, tmp_path):
+    """乡镇代码, 村社区代码 and XZQDM/XZQMC (国土调查 names) hold the units' codes: they used to be
+    ignored and the codes generated, different from the office's. A community layer that also
+    carries its town's code takes its own (the column with the most distinct codes)."""
+    import geopandas as gpd
+
+    path = tmp_path / "区划.gpkg"
+    district, town, *communities = tiny_units
+    gpd.GeoDataFrame({"XZQDM": [district["code"]], "XZQMC": [district["name"]]}, geometry=[district["geom"]], crs=4326).to_file(
+        path, layer="区县"
+    )
+    gpd.GeoDataFrame({"乡镇代码": [town["code"]], "乡镇名称": [town["name"]]}, geometry=[town["geom"]], crs=4326).to_file(
+        path, layer="乡镇"
+    )
+    gpd.GeoDataFrame(
+        {
+            "所属乡镇代码": [town["code"]] * 2,
+            "村社区代码": [c["code"] for c in communities],
+            "村社区名称": [c["name"] for c in communities],
+        },
+        geometry=[c["geom"] for c in communities],
+        crs=4326,
+    ).to_file(path, layer="村社区")
+    result = importer.import_file(clean_db, "boundary", path)
+    got = db.rows(clean_db, "SELECT code, name, level, parent_code FROM admin_unit ORDER BY code")
+    assert got == [
+        {"code": u["code"], "name": u["name"], "level": u["level"], "parent_code": u["parent_code"]} for u in tiny_units
+    ]
+    assert "generated" not in result.summary()
+
+
+def test_a_hotline_ledgers_own_headers_are_recognised_by_their_shape_and_values(gridded, categories, tmp_path):
+    """诉求分类, 来电日期, 诉求地址, 工单流水号, 来源类型: none is in the lists; 诉求地址 used to be
+    dropped without a word and 诉求分类 refused. 来源类型 fits the category's pattern too, but
+    its values are no categories."""
+    path = tmp_path / "12345.csv"
+    path.write_text(
+        "工单流水号,来电日期,来源类型,诉求分类,诉求地址,经度,纬度\n"
+        "LS001,2025/3/5 8:07,12345热线,邻里纠纷,新民路1号,106.655,35.545\n"
+        "LS002,2025年3月6日,12345热线,噪音扰民,柳湖村5组,106.665,35.535\n",
+        encoding="utf-8",
+    )
+    result = importer.import_file(gridded, "incidents", path)
+    mapping = result.prepared.mapping.fields
+    assert {k: mapping[k] for k in ("external_id", "reported_at", "source", "category", "address")} == {
+        "external_id": "工单流水号",
+        "reported_at": "来电日期",
+        "source": "来源类型",
+        "category": "诉求分类",
+        "address": "诉求地址",
+    }
+    got = db.rows(gridded, "SELECT external_id, minor_code, source, address FROM incident ORDER BY external_id")
+    assert got == [
+        {"external_id": "LS001", "minor_code": "0103", "source": "hotline", "address": "新民路1号"},
+        {"external_id": "LS002", "minor_code": "1103", "source": "hotline", "address": "柳湖村5组"},
+    ]

@@ -413,11 +413,12 @@ def test_inspect_shows_mapping_problems_and_a_preview_without_writing(clean_db, 
     report = inspect.inspect_file(conn, "incidents", sheet)
     (problem,) = report["problems"]["values"]
     assert problem["count"] == 30 and problem["suggestion"].startswith("邻里纠纷")
-    # a header the importer does not know: the mapping says so, and --columns fixes it
-    sheet = _sheet(tmp_path / "odd.xlsx", ["发生日期", "类别名", "经度", "纬度"], [["2025年3月5日", "停车难", 106.655, 35.54]])
+    # a header the importer does not know (neither listed nor shaped like one): the mapping
+    # says so, and --columns fixes it
+    sheet = _sheet(tmp_path / "odd.xlsx", ["日子", "类别名", "经度", "纬度"], [["2025年3月5日", "停车难", 106.655, 35.54]])
     report = inspect.inspect_file(conn, "incidents", sheet)
     assert not report["ok"] and "missing required columns" in report["problems"]["file"][0]
-    report = inspect.inspect_file(conn, "incidents", sheet, columns={"发生日期": "reported_at", "类别名": "category"})
+    report = inspect.inspect_file(conn, "incidents", sheet, columns={"日子": "reported_at", "类别名": "category"})
     assert report["ok"] and report["counts"]["inserted"] == 1
 
 

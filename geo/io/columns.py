@@ -3,7 +3,10 @@
 Why: offices name their columns in Chinese and each office a little differently (详细地址,
 人口数(人), 工单编号). Each layer's attributes carry the usual headers (geo.io.fields); a
 header matches after case, spaces, dashes and a trailing unit in brackets are folded, and
-shapefile names cut to 10 bytes (GBK or UTF-8) still match. `--columns "受理时间=reported_at"`
+shapefile names cut to 10 bytes (GBK or UTF-8) still match. A header no list holds is matched by
+the shape of its name (a field's `patterns`: 乡镇代码 and XZQDM are codes, 诉求地址 an address,
+诉求分类 a category), and where several columns fit, by which one's values read as the field.
+`--columns "受理时间=reported_at"`
 (or the mapping edited on the 数据导入 page) decides over everything. The result says, for
 every column of the file, what it was recognised as and why, so a user can check it.
 """
@@ -30,6 +33,7 @@ class Field:
     default: Any = None
     aliases: tuple[str, ...] = ()
     label: str = ""
+    patterns: tuple[str, ...] = ()  # regexes on the folded header, tried when no alias matched
 
 
 @dataclass
@@ -37,7 +41,7 @@ class Mapping:
     """Field name -> the file's column, and for every column how it was recognised."""
 
     fields: dict[str, str] = field(default_factory=dict)
-    how: dict[str, str] = field(default_factory=dict)  # column -> "--columns" | "name" | "header" | "ignored"
+    how: dict[str, str] = field(default_factory=dict)  # column -> "--columns" | "name" | "header" | "pattern" | "ignored"
     missing: list[Field] = field(default_factory=list)
 
     def rows(self, columns, layer_fields) -> list[dict]:
@@ -84,9 +88,18 @@ def parse_option(text: str | None) -> dict[str, str]:
     return out
 
 
-def match(columns: list, layer_fields, overrides: dict[str, str] | None = None, *, shapefile: bool = False) -> Mapping:
+def match(
+    columns: list,
+    layer_fields,
+    overrides: dict[str, str] | None = None,
+    *,
+    shapefile: bool = False,
+    cells: Callable[[Any], list] | None = None,
+) -> Mapping:
     """Recognise the file's columns as the layer's fields. Overrides ({column: field name,
-    or '-' to ignore}) must name real columns and fields, else ValueError naming them."""
+    or '-' to ignore}) must name real columns and fields, else ValueError naming them.
+    cells(column) gives a column's values: where several columns fit a field's patterns,
+    the one whose values read best as the field is taken."""
     names = {f.name for f in layer_fields}
     mapping = Mapping()
     overrides = dict(overrides or {})
@@ -123,6 +136,40 @@ def match(columns: list, layer_fields, overrides: dict[str, str] | None = None, 
         if found:
             mapping.fields[f.name] = found[0]
             mapping.how[found[0]] = found[1]
-        elif f.required:
-            mapping.missing.append(f)
+    for f in layer_fields:  # headers no list holds, by the shape of their names
+        if f.name in mapping.fields or not f.patterns:
+            continue
+        free = [c for c in columns if c not in mapping.how and c not in mapping.fields.values()]
+        fits = [c for c in free if any(re.search(p, header_key(c)) for p in f.patterns)]
+        column = _best_by_values(fits, f, cells)
+        if column is not None:
+            mapping.fields[f.name] = column
+            mapping.how[column] = "pattern"
+    mapping.missing = [f for f in layer_fields if f.required and f.name not in mapping.fields]
     return mapping
+
+
+def _best_by_values(fits: list, f: Field, cells) -> Any:
+    """The column of `fits` whose values read best as field `f`: most of them parsed, then the
+    most distinct values (a community's own code over its town's), then the longest; the first
+    when the values are not at hand. None when no value of any reads (a 类型 column of other
+    words is no category)."""
+    if len(fits) <= 1 and cells is None:
+        return fits[0] if fits else None
+    best, best_score = None, None
+    for c in fits:
+        filled = [v for v in (cells(c) if cells else []) if v is not None]
+        if cells is None:
+            return c
+        parsed = []
+        for v in filled[:500]:
+            try:
+                parsed.append(f.parse(v))
+            except (ValueError, TypeError):
+                pass
+        if filled and not parsed:
+            continue
+        score = (len(parsed) / max(1, min(len(filled), 500)), len(set(map(str, parsed))), sum(len(str(v)) for v in parsed))
+        if best_score is None or score > best_score:
+            best, best_score = c, score
+    return best

@@ -337,7 +337,11 @@ def prepare(
             _unify_layers(source, prep.layer_fields, overrides, prep.notes)
             overrides = None
         mapping = prep.mapping = ctx.mapping = columns.match(
-            list(source.frame.columns), prep.layer_fields, overrides, shapefile=source.format == "shapefile"
+            list(source.frame.columns),
+            prep.layer_fields,
+            overrides,
+            shapefile=source.format == "shapefile",
+            cells=lambda column: source.frame[column].tolist(),
         )
     except ValueError as exc:
         raise _failed(prep, path, [str(exc)]) from exc
@@ -375,8 +379,14 @@ def _unify_layers(source: readers.Source, layer_fields, overrides: dict | None, 
     said = []
     for name, own in source.layer_columns.items():
         mine = {c: v for c, v in (overrides or {}).items() if c in map(str, own)}
-        m = columns.match(own, layer_fields, mine, shapefile=source.format == "shapefile")
         rows = np.flatnonzero(layers == name)
+        m = columns.match(
+            own,
+            layer_fields,
+            mine,
+            shapefile=source.format == "shapefile",
+            cells=lambda column, rows=rows: [source.frame[column].iat[i] for i in rows],
+        )
         for field_name, column in m.fields.items():
             cells = source.frame[column].tolist()
             for i in rows:
