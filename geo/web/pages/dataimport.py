@@ -70,6 +70,31 @@ def _upload_dir(token: str | None) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def upload_files(file) -> tuple[Path, list[Path]] | None:
+    """The file to read and every file of the upload that the page's store (`imp-file`) names,
+    or None unless each is a plain name of a file we wrote into that upload's folder.
+
+    Why: the store lives in the browser, so a script sends whatever names it likes. A name
+    of '../../x' or '/etc/x' was read by the importer (its header shown in the report) and,
+    after an import, deleted with the upload: any file the server may delete. Only the
+    names save_upload itself would have written are accepted."""
+    if not isinstance(file, dict):
+        return None
+    folder = _upload_dir(file.get("token"))
+    names, name = file.get("files"), file.get("name")
+    if folder is None or not isinstance(names, list) or not names or name not in names:
+        return None
+    paths = []
+    for n in names:
+        if not isinstance(n, str) or n != _safe_name(n) or Path(n).suffix.lower() not in SUFFIXES:
+            return None
+        path = folder / n
+        if path.is_symlink() or not path.is_file():
+            return None
+        paths.append(path)
+    return folder / name, paths
+
+
 def _clean_old() -> None:
     if not UPLOAD_DIR.is_dir():
         return
@@ -445,8 +470,8 @@ def _edited_columns(rows: list[dict] | None, report: dict | None) -> dict | None
 )
 def inspect(file, layer, encoding, crs, source_layer, _edited, mapping, last):
     """Re-read the file as the importer would, nothing written, with the page's options."""
-    folder = _upload_dir((file or {}).get("token"))
-    if folder is None:
+    found = upload_files(file) if _may_write() else None
+    if found is None:
         return None, summary({}), [], no_update, [], [], None, True
     # A mapping edit keeps the earlier ones; another file, layer or sheet starts afresh.
     same_file = last and (last.get("options") or {}).get("layer") == layer and last.get("file") == file.get("name")
@@ -457,7 +482,7 @@ def inspect(file, layer, encoding, crs, source_layer, _edited, mapping, last):
     else:
         columns = None
     with db.system() as conn:
-        report = inspect_file(conn, layer, folder / file["name"], **_options(encoding, crs, source_layer, columns))
+        report = inspect_file(conn, layer, found[0], **_options(encoding, crs, source_layer, columns))
         home = dashboard.jurisdiction(conn)["code"]  # its outline under the preview, and the view to fit
         outline = drill_geo.child_shapes(conn, home) if home else None
         fit = drill_geo.bounds(conn, home) if home else None
@@ -496,12 +521,13 @@ clientside_callback(
 def run(_clicks, file, report, mode, skip):
     if not _may_write():
         return no_update, True, t("imp.forbidden")
-    folder = _upload_dir((file or {}).get("token"))
-    if folder is None or not report:
+    found = upload_files(file)
+    if found is None or not isinstance(report, dict) or not isinstance(report.get("options"), dict):
         return no_update, True, t("imp.first")
     o = report["options"]
     user = actor_name()
-    path = folder / file["name"]
+    path, parts = found
+    folder = path.parent
 
     def work(progress):
         try:
@@ -519,8 +545,8 @@ def run(_clicks, file, report, mode, skip):
                 accounts.audit(conn, "import", f"{o['layer']}:{file['name']}", {"rows": result.rows, "by": user})
         except ImportFailed as exc:  # name the user's file, not our copy of it
             raise ImportFailed(file["name"], [str(exc).replace(str(folder) + "/", "")]) from None
-        for name in file["files"]:  # imported: the upload goes, the rejected rows stay for download
-            (folder / name).unlink(missing_ok=True)
+        for part in parts:  # imported: the upload goes, the rejected rows stay for download
+            part.unlink(missing_ok=True)
         rejected = Path(result.rejected_path).name if result.rejected_path else None
         return {"summary": result.summary().replace(str(folder) + "/", ""), "rejected": rejected, "token": file["token"]}
 
