@@ -6,10 +6,13 @@ through the real form, against the demo on PostGIS."""
 from __future__ import annotations
 
 import base64
+import json
 import time
+import zipfile
 
 import pytest
 
+from geo.io import upload_check
 from tests.support.webapp import signed_in_client
 
 
@@ -108,3 +111,82 @@ def test_a_town_account_cannot_inspect_an_upload(server, demo_url):
     town_planner = signed_in_client(server, demo_url, "planner", "620802002")
     resp = inspect(town_planner, stored)
     assert resp.status_code == 200 and resp.get_json()["response"]["imp-report"]["data"] is None
+
+
+def xlsx_bomb(path, strings: int) -> None:
+    """A valid workbook of two rows whose shared-string table holds `strings` entries: a few
+    hundred kilobytes that unpack to strings x 17 bytes, every one kept in memory by a reader."""
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        "_rels/.rels": f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<?xml version="1.0"?><workbook {ns} xmlns:r="{rel}"><sheets><sheet name="s" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet {ns}><sheetData>'
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+        '<row r="2"><c r="A2" t="s"><v>2</v></c><c r="B2" t="s"><v>3</v></c></row></sheetData></worksheet>',
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as f:
+            f.write(f'<?xml version="1.0"?><sst {ns}>'.encode())
+            chunk = b"<si><t>a</t></si>" * 10_000
+            for _ in range(strings // 10_000):
+                f.write(chunk)
+            f.write(b"</sst>")
+
+
+def test_a_workbook_that_unpacks_a_thousandfold_is_refused_at_once(server, demo_url, tmp_path):
+    """A 200 KB .xlsx whose shared strings unpack to 85 MB took the server 44 s and 450 MB of
+    memory per request (a 4 MB one unpacks to 1.7 GB, within the old limit of ten times the
+    upload limit). Whatever the limit, a part that inflates more than upload_check.MAX_RATIO
+    times is a ZIP bomb, refused before any reader opens it, on the intake page's import and
+    on the import page alike."""
+    path = tmp_path / "台账.xlsx"
+    xlsx_bomb(path, 2_000_000)
+    data = path.read_bytes()
+    assert len(data) < 150_000 and sum(m.file_size for m in zipfile.ZipFile(path).infolist()) > 30_000_000
+
+    with pytest.raises(upload_check.FileRejected, match="ZIP bomb"):
+        upload_check.check(path, "xlsx")
+
+    operator = signed_in_client(server, demo_url, "operator")
+    content = "data:application/octet-stream;base64," + base64.b64encode(data).decode()
+    started = time.monotonic()
+    resp = callback(
+        operator,
+        "..in-import-result.children...in-version.data",
+        [("in-import", "contents", content)],
+        [("in-import", "filename", "台账.xlsx"), ("in-version", "data", 0)],
+    )
+    assert resp.status_code == 200 and time.monotonic() - started < 5
+    assert "ZIP bomb" in json.dumps(resp.get_json()["response"]["in-import-result"], ensure_ascii=False)
+
+    admin = signed_in_client(server, demo_url, "admin")
+    started = time.monotonic()
+    resp = inspect(admin, upload(admin, "台账.xlsx", data))
+    assert resp.status_code == 200 and time.monotonic() - started < 5
+    assert "ZIP bomb" in json.dumps(resp.get_json()["response"]["imp-report"]["data"]["problems"], ensure_ascii=False)
+
+
+def test_an_ordinary_workbook_still_passes_the_check(tmp_path):
+    """Real workbooks compress 3-30 times: a ledger of repeated values is not a bomb."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["事件类型", "经度", "纬度", "上报时间"])
+    for k in range(20_000):
+        sheet.append(["路灯不亮", 106.67, 35.55, f"2026-12-01 10:{k % 60:02d}"])
+    book.save(tmp_path / "ledger.xlsx")
+    upload_check.check(tmp_path / "ledger.xlsx", "xlsx")
