@@ -99,3 +99,29 @@ def test_the_quarterly_rankings_workbook_holds_no_formula(hostile_world, tmp_pat
         path, rankings.quarterly(hostile_world, quarter, min_sample=1), rankings.monthly(hostile_world, f"{now:%Y-%m}")
     )
     assert workbook_problems(path) == []
+
+
+def test_the_alarm_ledger_workbook_holds_no_formula(loop_world, tmp_path):
+    """预警台账 (the alarm desk's Excel) was written without the escaping: a close note, or a
+    grid or town name (imported), starting with = became a live formula in every leader's
+    export. Found by attacking the running app after issue #18."""
+    from geo.alerts import export as alert_export
+    from geo.alerts import lifecycle, rules
+    from geo.incidents import dispatch
+    from tests.support.loop import IN_SW
+
+    risk.load_config(loop_world)
+    rules.load_config(loop_world)
+    with db.transaction(loop_world) as cur:
+        cur.execute("UPDATE admin_unit SET name = %s WHERE code = %s", (HOSTILE[0], TOWN))
+        cur.execute("UPDATE grid SET name = %s", (HOSTILE[2],))
+    dispatch.create_incident(
+        loop_world, lon=IN_SW[0], lat=IN_SW[1], minor_code="0103", actor="test", source="operator", people_involved=30
+    )
+    [alarm] = lifecycle.list_alerts(loop_world, status=None, rule="crowd")
+    lifecycle.close(loop_world, alarm["id"], HOSTILE[3], HOSTILE[1])
+    path = tmp_path / "alarms.xlsx"
+    path.write_bytes(alert_export.workbook_bytes(lifecycle.list_alerts(loop_world, status=None)))
+    assert workbook_problems(path) == []
+    text = [c.value for row in openpyxl.load_workbook(path).worksheets[0].iter_rows() for c in row]
+    assert "'" + HOSTILE[1] in text  # the note is still there, as text

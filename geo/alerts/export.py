@@ -1,6 +1,7 @@
 """The alarm list as an Excel workbook (预警台账), for the weekly analysis and for leaders who
 read spreadsheets: one row per alarm with its rule, level, place, reasons, linked incidents
-and who acknowledged, handled and closed it when."""
+and who acknowledged, handled and closed it when. Every text goes through geo.io.cells
+(a close note or an imported place name starting with = would otherwise run as a formula)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import io
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from geo.io.cells import safe_row
 from geo.labels import t
 from geo.worktime import CST
 
@@ -67,7 +69,7 @@ def workbook_bytes(alarms: list[dict]) -> bytes:
         ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = width
     for a in alarms:
         values = row_values(a)
-        ws.append([values[k] for k, _, _ in HEADERS])
+        ws.append(safe_row(values[k] for k, _, _ in HEADERS))
         ws.cell(row=ws.max_row, column=2).fill = PatternFill("solid", fgColor=FILLS[a["level"]])
         ws.cell(row=ws.max_row, column=6).alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "A2"
