@@ -109,6 +109,10 @@ def test_smoke_run_has_every_section():
     # the history load: every row in, its months made and removed again (data counts above)
     assert report["history"]["rows"] == bench.PLANS["smoke"].history_rows and report["history"]["months"] == 24
     assert {"历史 loading", "索引 building", "挂载 attaching", "汇总 daily"} <= set(report["history"]["stage_seconds"])
+    # its floor: the rows of the months it made, copied into fresh month tables and indexed, then rolled back
+    least = report["history"]["floor"]
+    assert 0.9 * report["history"]["rows"] < least["rows"] < report["history"]["rows"]  # the current month's go the normal way
+    assert least["copy_seconds"] > 0 and least["index_seconds"] > 0
     assert report["assignment"]["sql_join"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
     assert report["assignment"]["in_memory"]["matched"] == report["assignment"]["geopandas_sjoin"]["matched"]
     assert report["app"]["peak_rss_mb"] > 0
