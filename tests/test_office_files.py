@@ -120,3 +120,71 @@ def test_a_hotline_ledgers_own_headers_are_recognised_by_their_shape_and_values(
         {"external_id": "LS001", "minor_code": "0103", "source": "hotline", "address": "新民路1号"},
         {"external_id": "LS002", "minor_code": "1103", "source": "hotline", "address": "柳湖村5组"},
     ]
+
+
+def _metres(geom, epsg):
+    import numpy as np
+    import pyproj
+    import shapely
+
+    t = pyproj.Transformer.from_crs(4326, epsg, always_xy=True)
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_a_gauss_kruger_shapefile_without_its_prj_is_read_in_the_zone_its_eastings_name(clean_db, tiny_units, tmp_path):
+    """The surveying office's outline in CGCS2000 3-degree zone 36 (eastings 36xxxxxx m), the
+    .prj lost on the way: it was refused as 'outside China' with 'pass --crs EPSG:<code>'."""
+    import geopandas as gpd
+    import shapely
+
+    district = tiny_units[0]
+    path = tmp_path / "区界.shp"
+    gpd.GeoDataFrame(
+        {"区划代码": [district["code"]], "名称": [district["name"]]}, geometry=[_metres(district["geom"], 4524)]
+    ).to_file(path, encoding="GBK")
+    assert not path.with_suffix(".prj").exists()
+    result = importer.import_file(clean_db, "boundary", path)
+    assert "(EPSG:4524)" in result.crs_line and "3-degree zone number 36" in result.crs_line
+    stored = shapely.from_wkt(db.scalar(clean_db, "SELECT ST_AsText(geom) FROM admin_unit"))
+    assert stored.symmetric_difference(district["geom"]).area < 1e-12  # ~ a square centimetre
+
+
+def test_metres_without_a_zone_prefix_are_read_in_the_jurisdictions_zone(gridded, tmp_path):
+    """x/y in metres of CM 108°E (the tiny jurisdiction's zone) in a CSV, no --crs."""
+    import shapely
+
+    truth = shapely.Point(106.655, 35.545)
+    p = _metres(truth, 4545)
+    path = tmp_path / "住户.csv"
+    path.write_text(f"x,y,详细地址\n{p.x:.3f},{p.y:.3f},新民路1号\n", encoding="utf-8")
+    result = importer.import_file(gridded, "households", path)
+    assert "(EPSG:4545)" in result.crs_line and "jurisdiction's 3-degree zone (CM 108°E)" in result.crs_line
+    stored = shapely.from_wkt(db.scalar(gridded, "SELECT ST_AsText(geom) FROM household"))
+    assert stored.distance(truth) < 1e-7 and db.scalar(gridded, "SELECT grid_code FROM household") == GRID_NW
+
+
+def test_rows_still_checked_after_the_coordinate_system_is_corrected(tiny_jurisdiction, conn, tmp_path):
+    """GCJ-02 grids behind a WGS84 .prj are re-read as GCJ-02; a bad 网格类型 in one of them
+    must still be a problem of its row: it used to be checked into the first reading's
+    problems, which the correction replaces, and the grid went in without its kind."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from geo import crs as crs_mod
+    from tests.support.imports import EAST, WEST
+
+    boxes = [
+        (f"{community}{k + 1:03d}", shapely.box(x0 + k * 0.0025, 35.53, x0 + (k + 1) * 0.0025, 35.55))
+        for community, x0 in ((WEST, 106.65), (EAST, 106.66))
+        for k in range(4)
+    ]
+    gcj = [shapely.transform(g, lambda xy: np.column_stack(crs_mod.wgs84_to_gcj02(xy[:, 0], xy[:, 1]))) for _, g in boxes]
+    kinds = ["城市网格"] * 7 + ["没有这种"]
+    path = tmp_path / "grids.gpkg"
+    gpd.GeoDataFrame({"网格编码": [c for c, _ in boxes], "网格类型": kinds}, geometry=gcj, crs=4326).to_file(path)
+    with pytest.raises(importer.ImportFailed) as failed:
+        importer.import_file(conn, "grids", path)
+    assert "没有这种" in str(failed.value) and "read as GCJ-02" in str(failed.value)
+    assert db.scalar(conn, "SELECT count(*) FROM grid") == 0

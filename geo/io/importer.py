@@ -353,8 +353,11 @@ def prepare(
     say(f"校验 validating {len(source)} rows …", 0.1)
     if spec.geometry is not None:
         prep.geoms, prep.repairs = geometry.prepare(source, spec.geometry, prep.crs, problems)
+        if crs is None:
+            crs_evidence.check_metres(prep)
         if layer == "grids" and crs is None:
             crs_evidence.check_grids(prep)
+        problems = prep.problems  # a corrected CRS re-reads the geometries into new problems
     prep.records = _parse_fields(source, prep.layer_fields, mapping, problems, say)
     if spec.complete:
         spec.complete(ctx, prep.records, problems)
