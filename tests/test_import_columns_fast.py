@@ -40,7 +40,7 @@ def _ledger(path, categories) -> None:
     rows[7][1] = rows[7][2] = ""  # no coordinates
     rows[8][1] = "abc"  # coordinates that are not numbers
     rows[9][1], rows[9][2] = "116.40", "39.90"  # elsewhere in China: found in SQL (outside the jurisdiction)
-    rows[10][1], rows[10][2] = "35.54", "106.655"  # lon and lat swapped
+    rows[10][1], rows[10][2] = "35.54", "106.655"  # lon and lat swapped: read the right way round, said
     for i in range(20, 28):  # one bad value in eight rows: listed once, five rows named
         rows[i][6] = "很激烈"
     rows[30][4] = "2025/2/30 10:00"  # no such day
@@ -80,10 +80,10 @@ def test_columns_check_like_cells(conn, categories, tmp_path, monkeypatch):
         "上报时间='2025/2/30 10:00': not a valid date",
         "no coordinates",
         "coordinates are not numbers",
-        "lon and lat look swapped",
         "row 33 (line 34): external_id F0032 repeats row 32 (line 33)",
     ):
         assert expected in lines, expected
+    assert "swapped" not in lines and any("经度 and 纬度 swapped in 1 row(s)" in n for n in fast.source.notes)
     # a value that did not parse leaves its field out of the row's record, in both
     assert "reported_at" not in fast.records[3] and "category" not in fast.records[4]
 

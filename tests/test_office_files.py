@@ -188,3 +188,49 @@ def test_rows_still_checked_after_the_coordinate_system_is_corrected(tiny_jurisd
         importer.import_file(conn, "grids", path)
     assert "没有这种" in str(failed.value) and "read as GCJ-02" in str(failed.value)
     assert db.scalar(conn, "SELECT count(*) FROM grid") == 0
+
+
+def _ledger(path, rows):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["某市12345政务服务便民热线工单明细表"])
+    sheet.append(["工单编号", "来电时间", "诉求分类", "诉求地址", "经度", "纬度", "办理状态"])
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_case_listed_once_per_step_is_one_case_and_swapped_coordinates_are_read_right(gridded, categories, tmp_path):
+    """A 12345 export lists a case again at each step (受理, then 办结): same 工单编号, same 来电时间.
+    It used to be refused as a repeated number, and with --skip-invalid the case kept its first
+    (earliest) state. 纬度 typed under 经度 was refused; it is unambiguous in China."""
+    path = _ledger(
+        tmp_path / "工单.xlsx",
+        [
+            ["GD001", "2024/3/5 8:07", "邻里纠纷", "新民路1号", 106.655, 35.545, "已办结"],
+            ["GD002", "2024年3月6日", "噪音扰民", "柳湖村5组", 35.535, 106.665, "办理中"],
+            ["GD001", "2024/3/5 8:07", "邻里纠纷", "新民路1号", 106.655, 35.545, "已受理"],
+        ],
+    )
+    result = importer.import_file(gridded, "incidents", path)
+    got = db.rows(gridded, "SELECT external_id, status, grid_code FROM incident ORDER BY external_id")
+    assert got == [
+        {"external_id": "GD001", "status": "closed", "grid_code": GRID_NW},
+        {"external_id": "GD002", "status": "in_progress", "grid_code": GRID_E},
+    ]
+    said = result.summary()
+    assert "1 row(s) were earlier steps of a case listed again (same 工单编号 and 受理时间)" in said
+    assert "经度 and 纬度 swapped in 1 row(s), read the right way round: row 2 (sheet row 4)" in said
+
+
+def test_one_number_on_two_cases_is_still_a_problem(gridded, categories, tmp_path):
+    path = _ledger(
+        tmp_path / "工单.xlsx",
+        [
+            ["GD001", "2024/3/5 8:07", "邻里纠纷", "新民路1号", 106.655, 35.545, "已办结"],
+            ["GD001", "2024/4/9 10:00", "噪音扰民", "柳湖村5组", 106.665, 35.535, "办理中"],
+        ],
+    )
+    with pytest.raises(importer.ImportFailed, match="two cases under one 工单编号"):
+        importer.import_file(gridded, "incidents", path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyproj
 import shapely
@@ -568,9 +569,28 @@ def _points_from_columns(source: Source, lon: str, lat: str) -> None:
         xs.append(fx)
         ys.append(fy)
         ok.append(i)
+    _unswap(source, ok, xs, ys, lon, lat)
     for i, point in zip(ok, shapely.points(xs, ys).tolist() if ok else []):  # one vectorised call
         source.geometry[i] = point
     source.frame = source.frame.drop(columns=[lon, lat])
+
+
+def _unswap(source: Source, rows: list[int], xs: list[float], ys: list[float], lon: str, lat: str) -> None:
+    """Rows whose longitude and latitude were typed into each other's columns (纬度 26.85 under
+    经度), read the right way round and said with their rows. China's longitudes (72-138°)
+    and latitudes (0.8-56°) do not overlap, so a pair that is in China only when swapped is
+    swapped, never a point somewhere else; metres are never swapped."""
+    if not rows:
+        return
+    x, y = np.asarray(xs), np.asarray(ys)
+    swapped = np.flatnonzero(~crs_mod.in_china(x, y) & crs_mod.in_china(y, x))
+    if not len(swapped):
+        return
+    for k in swapped.tolist():
+        xs[k], ys[k] = ys[k], xs[k]
+    labels = [source.label(rows[k]) for k in swapped[:10].tolist()]
+    more = f" … and {len(swapped) - 10} more" if len(swapped) > 10 else ""
+    source.notes.append(f"{lon} and {lat} swapped in {len(swapped)} row(s), read the right way round: {', '.join(labels)}{more}")
 
 
 def _geometry_from_wkt(source: Source, column: str) -> None:

@@ -49,13 +49,13 @@ def incidents(ctx, records: list[dict], problems: Problems) -> None:
     working days depends only on the local day, so it is computed once per day. A closed
     case without a 办结时间 is taken as closed at its deadline (or when reported, if the
     deadline is still ahead), and the output says how many."""
-    duplicates("external_id", ctx, records, problems)
+    steps_of_one_case(ctx, records, problems)
     calendar = work_calendar(ctx.conn)
     by_day: dict[tuple, datetime] = {}
     now = datetime.now(CST)
     derived = 0
     for i, rec in enumerate(records):
-        if i in problems.rows:
+        if rec is None or i in problems.rows:
             continue
         category = ctx.categories[rec.pop("category")]
         rec["minor_code"] = category["minor_code"]
@@ -80,6 +80,57 @@ def incidents(ctx, records: list[dict], problems: Problems) -> None:
     if derived:
         ctx.notes.append(
             f"{derived} closed case(s) without a 办结时间: taken as closed at their deadline (or when reported, if it is ahead)"
+        )
+
+
+# How far along the closed loop a status is: of a case's rows, the furthest one is its state.
+STATUS_RANK = {
+    "received": 0,
+    "registered": 1,
+    "dispatched": 2,
+    "returned": 2,
+    "escalated": 2,
+    "in_progress": 3,
+    "verified": 4,
+    "closed": 5,
+    "cancelled": 5,
+    "followed_up": 6,
+}
+
+
+def steps_of_one_case(ctx, records: list[dict], problems: Problems) -> None:
+    """A 12345 export lists a case once per step (受理, 转办, 办结): the same 工单编号 with the same
+    受理时间. Those rows are one case, whose state is the row furthest along the loop (the last
+    of equals); the others are left out (None) and said, not refused. The same 工单编号 with
+    another 受理时间 is two cases under one number: a problem of the later row, as before."""
+    groups: dict[str, list[int]] = {}
+    for i, rec in enumerate(records):
+        if rec is not None and i not in problems.rows and rec.get("external_id") is not None:
+            groups.setdefault(rec["external_id"], []).append(i)
+    merged, examples = 0, []
+    for number, rows in groups.items():
+        if len(rows) < 2:
+            continue
+        first = records[rows[0]]
+        if any(records[i].get("reported_at") != first.get("reported_at") for i in rows[1:]):
+            for i in rows[1:]:
+                problems.add(
+                    i,
+                    f"external_id {number} repeats {ctx.source.label(rows[0])} with another 受理时间: two cases "
+                    "under one 工单编号? give one of them its own number",
+                )
+            continue
+        keep = max(rows, key=lambda i: (STATUS_RANK.get(records[i].get("status"), 0), i))
+        for i in rows:
+            if i != keep:
+                records[i] = None
+                merged += 1
+        if len(examples) < 3:
+            examples.append(f"{number}: {', '.join(ctx.source.label(i) for i in rows)} → {ctx.source.label(keep)}")
+    if merged:
+        ctx.notes.append(
+            f"{merged} row(s) were earlier steps of a case listed again (same 工单编号 and 受理时间): "
+            f"the row furthest along kept ({'; '.join(examples)}{' …' if len(examples) < merged else ''})"
         )
 
 
