@@ -1,7 +1,7 @@
 """Household density in hexagons (1,000 m, 400 m or 150 m across the zoom levels).
 
-Read from the pre-aggregated `household_hex`, refreshed here whenever households changed
-since it was built, so the tile never counts raw households.
+Read from the pre-aggregated `household_hex`, whose towns touched by a change since are
+recounted here first (0101), so the tile never counts raw households.
 """
 
 from geo import db
@@ -9,13 +9,10 @@ from layers import LegendItem, MapLayer
 
 
 def refresh_if_stale(conn) -> None:
-    stale = db.scalar(
-        conn,
-        """SELECT (SELECT value FROM setting WHERE key = 'household_hex_version')
-                                      IS DISTINCT FROM to_jsonb((SELECT version FROM data_version WHERE name = 'household'))""",
-    )
-    if stale:
-        db.scalar(conn, "SELECT refresh_household_hex()")
+    """Recount the hexagons of the towns whose households changed since (0101): one edit costs
+    its town's recount, not the jurisdiction's, before the tile is drawn."""
+    if db.scalar(conn, "SELECT household_hex_stale()"):
+        db.scalar(conn, "SELECT refresh_household_hex_changed()")
         conn.commit()
 
 

@@ -74,6 +74,9 @@ def write_points(table: str, cur, ctx, problems, columns) -> tuple[dict, list[st
             (ctx.batch,),
         )
         counts["inserted"] = cur.rowcount
+    if table == "household":  # the map's hexagons of the towns this file touched, here, not on a screen's first tile
+        ctx.say("汇总 counting household hexagons of the towns imported …", 0.95)
+        cur.execute("SELECT refresh_household_hex_changed()")
     cur.execute(f"SELECT count(*) FROM {table} WHERE import_batch = %s AND grid_code IS NULL", (ctx.batch,))
     gridless = cur.fetchone()[0]
     if gridless:
