@@ -320,9 +320,16 @@ def test_unpublished_categories_need_a_scoped_key(client, key, loop_world):
     assert client.get(f"/open311/v2/requests.json?service_request_id={rid}").get_json() == []
     assert client.get("/open311/v2/requests.json?service_code=0102").get_json() == []
     assert errors_of(client.get(f"/open311/v2/requests/{rid}.json?api_key={key}"), 404)  # a key without the scope
+    # Nor does its token say it exists: /tokens/<id> answered 200 for any incident, so an
+    # anonymous script counted the sensitive reports id by id (found by attacking the app).
+    assert "not found" in errors_of(client.get(f"/open311/v2/tokens/{rid}.json"), 404)
+    assert "not found" in errors_of(client.get(f"/open311/v2/tokens/{rid}.json?api_key={key}"), 404)
     restricted = apikeys.create(loop_world, "综治平台", ["read:restricted"])
     (r,) = client.get(f"/open311/v2/requests/{rid}.json?api_key={restricted}").get_json()
     assert r["service_code"] == "0102" and r["address"] == "东关街道新民社区"  # restricted is not precise
+    assert client.get(f"/open311/v2/tokens/{rid}.json?api_key={restricted}").get_json() == [
+        {"service_request_id": rid, "token": rid}
+    ]
     with pytest.raises(ValueError, match="unknown scope"):
         apikeys.create(loop_world, "x", ["read:everything"])
 

@@ -85,8 +85,17 @@ def create(conn, client: str, fields: dict) -> dict:
     return row
 
 
-def incident_exists(conn, incident_id: int) -> bool:
-    return bool(db.scalar(conn, "SELECT EXISTS (SELECT 1 FROM incident WHERE id = %s)", (incident_id,)))
+def incident_exists(conn, incident_id: int, scopes=()) -> bool:
+    """Whether the caller may know the incident exists: the same rule as the reads (an
+    unpublished category needs read:restricted), or a token would count what reads hide."""
+    return bool(
+        db.scalar(
+            conn,
+            """SELECT EXISTS (SELECT 1 FROM incident i JOIN category c USING (minor_code)
+                               WHERE i.id = %s AND (%s OR c.public))""",
+            (incident_id, RESTRICTED in scopes),
+        )
+    )
 
 
 def now(conn) -> datetime:

@@ -529,10 +529,13 @@ def get_request(request_id, fmt):
 
 @bp.get(f"/tokens/<token>.{FORMAT}")
 def get_token(token, fmt):
-    """Creation is synchronous, so a request's token is its id; the endpoint exists for clients that ask."""
+    """Creation is synchronous, so a request's token is its id; the endpoint exists for clients
+    that ask. It finds only what the reader may read (an unpublished category needs a key)."""
+    scopes = _read_scopes()
     with _conn() as conn:
         _check_jurisdiction(conn)
-        found = token.isascii() and token.isdigit() and len(token) < 19 and requests_db.incident_exists(conn, int(token))
+        valid = token.isascii() and token.isdigit() and len(token) < 19
+        found = valid and requests_db.incident_exists(conn, int(token), scopes)
     if not found:
         raise Open311Error(404, f"token {token!r} not found")
     return _respond(fmt, "service_requests", [{"service_request_id": token, "token": token}])
