@@ -225,6 +225,40 @@ def _write(cur, plan_id: int, rows: dict[str, dict | None]) -> None:
             )
 
 
+def own_ground(conn):
+    """The outline of the signed-in account's unit (its town, say), or None for the owner
+    (the CLI, imports) or a unit without one: what the account's grids may cover."""
+    wkb = db.scalar(conn, "SELECT ST_AsBinary(geom) FROM admin_unit WHERE code = quanyu_unit()")
+    return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+
+
+GROUND_SLACK_DEG = 1e-7  # about 1 cm: a grid along the unit's edge is inside it, floating-point noise aside
+
+
+def _within_ground(changes: dict[str, dict | None], ground) -> dict[str, dict | None]:
+    """The changes with every grid clipped to the account's unit.
+
+    Why: publishing relocates the points under a grid (locate_points, as the owner), so a
+    town planner's grid drawn over a community of another town took in its households and
+    incidents: their admin_code became the planner's community, the other town lost them
+    and the planner's town could read them (found by attacking the running app). A grid
+    may cross its community's boundary within the account's unit (a crossing, shown and
+    refused unless forced), never the unit's own boundary."""
+    if ground is None:
+        return changes
+    slack = shapely.buffer(ground, GROUND_SLACK_DEG)
+    out = {}
+    for code, g in changes.items():
+        if g is None or g.get("geom") is None or shapely.covers(slack, g["geom"]):
+            out[code] = g
+            continue
+        inside = polygon_parts(shapely.intersection(g["geom"], ground))
+        if not inside:
+            raise PlanError(f"网格 {code} 不在本账号的辖区内 (grid {code} lies outside the unit of this account)")
+        out[code] = dict(g, geom=shapely.MultiPolygon(inside))
+    return out
+
+
 def _draft(conn, plan_id: int) -> dict:
     plan = get(conn, plan_id)
     if plan["status"] != "draft":
@@ -249,6 +283,7 @@ def apply(
     them as one edit unless they make coverage worse (then only with `force`)."""
     _draft(conn, plan_id)
     ctx = ctx or context(conn, plan_id)
+    changes = _within_ground(changes, own_ground(conn))
     current = grids(conn, plan_id, include_removed=True)
     live = {c: g for c, g in current.items() if g["geom"] is not None}
     after_grids = dict(live)

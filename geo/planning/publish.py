@@ -35,6 +35,8 @@ from geo.coverage import report as coverage
 from geo.coverage.geometry import polygon_parts
 from geo.planning.drafts import PlanError, evaluate, get, grids
 
+OUTSIDE_M2 = 1.0  # a grid's area beyond the account's unit that is floating-point noise, not ground
+
 log = logging.getLogger(__name__)
 
 
@@ -53,6 +55,21 @@ def publish(conn, plan_id: int, by: str | None = None, refresh_coverage: bool | 
         cur.execute("SELECT status FROM plan WHERE id = %s FOR UPDATE", (plan_id,))
         if cur.fetchone()[0] != "draft":
             raise PlanError(f"plan {plan_id} was published or abandoned meanwhile")
+        # A draft written before its edits were clipped to the account's unit (or by anyone
+        # but geo.planning.drafts) must not take in another unit's ground either: publishing
+        # relocates every point under its grids as the owner (drafts._within_ground).
+        cur.execute(
+            """SELECT array_agg(p.code ORDER BY p.code) FROM plan_grid p JOIN admin_unit u ON u.code = quanyu_unit()
+                WHERE p.plan_id = %s AND p.action IN ('changed', 'new')
+                  AND ST_Area(ST_Difference(p.geom, u.geom)::geography) > %s""",
+            (plan_id, OUTSIDE_M2),
+        )
+        outside = cur.fetchone()[0]
+        if outside:
+            raise PlanError(
+                f"网格 {'、'.join(outside)} 超出本账号的辖区，不能发布 (grids reaching beyond the unit of this account "
+                "cannot be published: redraw them inside it, or ask a planner of the whole jurisdiction)"
+            )
         cur.execute("SELECT now()")
         at = cur.fetchone()[0]
         # what the switch does, grid by grid, for the message a planner reads: which grids
