@@ -71,17 +71,17 @@ def test_a_ledger_is_inspected_imported_and_undone_on_the_page(county, tmp_path)
                 if r.find_elements(By.CSS_SELECTOR, "td")
             }
             assert "reported_at" in mapping["受理时间"] and "external_id" in mapping["工单编号"]
-            assert mapping["群众反映内容"] == "（不导入）"
+            assert mapping[ledger.FREE_TEXT] == "（不导入）"
             # Map it to the description: click its field cell, type, Enter; the page inspects again.
             cell = next(
                 r.find_element(By.CSS_SELECTOR, "td[data-dash-column=field]")
                 for r in d.find_elements(By.CSS_SELECTOR, "#imp-mapping tbody tr")
-                if r.find_elements(By.CSS_SELECTOR, "td") and r.find_element(By.CSS_SELECTOR, "td").text == "群众反映内容"
+                if r.find_elements(By.CSS_SELECTOR, "td") and r.find_element(By.CSS_SELECTOR, "td").text == ledger.FREE_TEXT
             )
             ActionChains(d).click(cell).pause(0.3).send_keys("description").pause(0.3).send_keys(Keys.ENTER).perform()
             wait_for(
                 lambda: any(
-                    "description" in r.text and "群众反映内容" in r.text
+                    "description" in r.text and ledger.FREE_TEXT in r.text
                     for r in d.find_elements(By.CSS_SELECTOR, "#imp-mapping tbody tr")
                 ),
                 60,
