@@ -190,3 +190,25 @@ def test_an_ordinary_workbook_still_passes_the_check(tmp_path):
         sheet.append(["路灯不亮", 106.67, 35.55, f"2026-12-01 10:{k % 60:02d}"])
     book.save(tmp_path / "ledger.xlsx")
     upload_check.check(tmp_path / "ledger.xlsx", "xlsx")
+
+
+def test_a_town_account_sees_none_of_the_jurisdictions_import_batches(server, gridded, categories, tmp_path, monkeypatch):
+    """The 数据导入 page opens for every planner and administrator, but its batch history was
+    read as the owner for all of them: a town planner read every file name the district
+    imported, who imported it and when. Only accounts that may import (and undo) list it."""
+    from geo import db
+    from geo import pgserver as cluster
+    from geo.io.importer import import_file
+    from geo.security import access
+    from geo.web.pages import dataimport
+
+    monkeypatch.setenv("DATABASE_URL", cluster.database_url(test=True))  # the page reads the tiny jurisdiction
+    ledger = tmp_path / "西郊街道住户台账.csv"
+    ledger.write_text("事件类型,经度,纬度,上报时间\n路灯不亮,106.655,35.54,2026-12-01 10:00\n", encoding="utf-8")
+    import_file(gridded, "incidents", ledger, user="district-admin")
+    gridded.commit()
+    with server.app_context():
+        with db.scoped(access.Scope(username="p", role="planner", admin_code="620802")):
+            assert [r["file"] for r in dataimport.history_rows()][:1] == [ledger.name]
+        with db.scoped(access.Scope(username="p", role="planner", admin_code="620802001")):
+            assert dataimport.history_rows() == []

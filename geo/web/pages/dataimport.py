@@ -221,6 +221,11 @@ def problems_view(report: dict) -> list:
 
 
 def history_rows() -> list[dict]:
+    """The jurisdiction's import batches (read as the owner: batches belong to no unit), for
+    the accounts that may import and undo; a town account (which may open the page) sees none:
+    the files, who imported them and when are the whole jurisdiction's."""
+    if not _may_write():
+        return []
     with db.system() as conn:
         rows = batches.history(conn, 30)
     return [
