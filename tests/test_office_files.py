@@ -234,3 +234,26 @@ def test_one_number_on_two_cases_is_still_a_problem(gridded, categories, tmp_pat
     )
     with pytest.raises(importer.ImportFailed, match="two cases under one 工单编号"):
         importer.import_file(gridded, "incidents", path)
+
+
+def test_amap_coordinates_in_a_register_are_found_by_the_communities_their_addresses_name(gridded, tmp_path):
+    """经度/纬度 picked on AMap (GCJ-02, ~400 m east of WGS84 here) in a sheet that says nothing
+    of its system: read as WGS84, the households near the 新民社区/柳湖村 border went into the
+    village and its grid without a word. Their addresses name their community: that is the
+    evidence, as a grid's code is for grids."""
+    from geo import crs as crs_mod
+
+    truth = [(106.6585 - 0.0005 * k, 35.548 - 0.001 * k, f"崆峒区东关街道新民社区新民路{k + 1}号") for k in range(6)]
+    truth += [(106.665, 35.535 + 0.002 * k, f"柳湖村{k + 1}组") for k in range(4)]
+    book = openpyxl.Workbook()
+    book.active.append(["户主姓名", "详细地址", "经度", "纬度"])
+    for k, (x, y, address) in enumerate(truth):
+        gx, gy = crs_mod.wgs84_to_gcj02(x, y)
+        book.active.append([f"住户{k}", address, round(float(gx), 7), round(float(gy), 7)])
+    path = tmp_path / "住户.xlsx"
+    book.save(path)
+    result = importer.import_file(gridded, "households", path)
+    assert "GCJ-02" in result.crs_line and "6 of 10 points lie outside the community their address names" in result.crs_line
+    got = db.rows(gridded, "SELECT admin_code, grid_code, ST_X(geom) AS x, ST_Y(geom) AS y FROM household ORDER BY id")
+    assert [r["grid_code"] for r in got] == [GRID_NW] * 6 + [GRID_E] * 4
+    assert all(abs(r["x"] - x) < 1e-6 and abs(r["y"] - y) < 1e-6 for r, (x, y, _) in zip(got, truth))

@@ -28,6 +28,7 @@ from geo.io.geometry import crs_line
 from geo.io.problems import Problems
 
 CRS_DISAGREE_MIN = 3  # grids whose code names another community than the map, before the CRS is doubted
+POINT_SAMPLE = 2000  # points whose address is read for a community name
 
 
 def check_grids(prep) -> None:
@@ -55,9 +56,61 @@ def check_grids(prep) -> None:
         return int(sum(1 for c, w in zip(codes[coded], where) if c[:12] != w))
 
     base = disagreements(prep.geoms[coded])
-    if base < max(CRS_DISAGREE_MIN, 0.1 * len(coded)):
-        return
     raw = np.array(source.geometry, dtype=object)[coded]
+    _decide(prep, raw, disagreements, base, len(coded), "grids lie outside the community their code names")
+
+
+def check_points(prep) -> None:
+    """Points (households, incidents, places) whose address names a community they do not lie
+    in, by more than a few: a register's 经度/纬度 picked on AMap are GCJ-02, yet a table says
+    nothing and WGS84 is assumed, which moved every point some hundreds of metres, into the
+    neighbouring community and grid, without a word. The address is the evidence, as the code
+    is for grids: if another system makes the addresses agree, it is used and said."""
+    conn, source, mapping = prep.ctx.conn, prep.source, prep.mapping
+    if "address" not in mapping.fields or prep.crs.key not in (crs_mod.WGS84.key, crs_mod.CGCS2000.key):
+        return
+    units = db.rows(
+        conn, "SELECT code, name, ST_AsBinary(geom) AS wkb FROM admin_unit WHERE level = 'community' AND geom IS NOT NULL"
+    )
+    by_name: dict[str, set] = {}
+    for u in units:
+        if u["name"] and len(u["name"]) >= 2:
+            by_name.setdefault(u["name"], set()).add(u["code"])
+    names = {n: next(iter(c)) for n, c in by_name.items() if len(c) == 1}  # a name two towns share says nothing
+    if not names:
+        return
+    expected = np.full(len(source), None, dtype=object)
+    addresses = source.frame[mapping.fields["address"]].tolist()
+    located = [i for i, g in enumerate(prep.geoms) if g is not None and addresses[i] is not None]
+    for i in located[:: max(1, len(located) // POINT_SAMPLE)]:  # a sample is evidence enough (history loads)
+        address = addresses[i]
+        found = [n for n in names if n in str(address)]
+        found = [n for n in found if not any(n != m and n in m for m in found)]  # 新村 inside 新村社区
+        if len({names[n] for n in found}) == 1:
+            expected[i] = names[found[0]]
+    named = np.flatnonzero(expected != None)  # noqa: E711 (elementwise)
+    if len(named) < CRS_DISAGREE_MIN:
+        return
+    unit_codes = np.array([u["code"] for u in units], dtype=object)
+    tree = shapely.STRtree(shapely.from_wkb([bytes(u["wkb"]) for u in units]))
+
+    def disagreements(geoms) -> int:
+        hits = tree.query(geoms, predicate="within")
+        where = np.full(len(geoms), None, dtype=object)
+        where[hits[0]] = unit_codes[hits[1]]
+        return int(sum(1 for e, w in zip(expected[named], where) if e != w))
+
+    base = disagreements(prep.geoms[named])
+    raw = np.array(source.geometry, dtype=object)[named]
+    _decide(prep, raw, disagreements, base, len(named), "points lie outside the community their address names")
+
+
+def _decide(prep, raw, disagreements, base: int, total: int, what: str) -> None:
+    """Given `base` of `total` features disagreeing with their own evidence in the system
+    assumed: nothing when few do; else the other system under which at most a quarter as many
+    disagree, used and said; else a warning that names the likely cause."""
+    if base < max(CRS_DISAGREE_MIN, 0.1 * total):
+        return
     geographic = prep.crs.key in (crs_mod.WGS84.key, crs_mod.CGCS2000.key)
     candidates = (crs_mod.GCJ02, crs_mod.BD09) if geographic else (crs_mod.WGS84,) if prep.crs.epsg is None else ()
     best = None
@@ -71,17 +124,11 @@ def check_grids(prep) -> None:
             best = (alt, n)
     if best is not None and best[1] <= base / 4:
         alt, n = best
-        why = (
-            f"{prep.crs_reason}, but read so {base} of {len(coded)} grids lie outside the community their code names; "
-            f"read as {alt.label} {len(coded) - n} agree"
-        )
-        prep.crs, prep.crs_reason = alt, why
-        prep.crs_line = crs_line(alt, why)
-        prep.problems.crs_line = prep.crs_line
+        why = f"{prep.crs_reason}, but read so {base} of {total} {what}; read as {alt.label} {total - n} agree"
         _reread(prep, alt, why)
     else:
         prep.warnings.append(
-            f"{base} of {len(coded)} grids lie outside the community their code names: the coordinate system may be "
+            f"{base} of {total} {what}: the coordinate system may be "
             f"wrong ({prep.crs.label} assumed: {prep.crs_reason}); check it, or pass --crs"
         )
         prep.ctx.say("警告 warning: " + prep.warnings[-1])

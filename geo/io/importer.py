@@ -357,6 +357,8 @@ def prepare(
             crs_evidence.check_metres(prep)
         if layer == "grids" and crs is None:
             crs_evidence.check_grids(prep)
+        elif spec.geometry == POINT and crs is None:
+            crs_evidence.check_points(prep)
         problems = prep.problems  # a corrected CRS re-reads the geometries into new problems
     prep.records = _parse_fields(source, prep.layer_fields, mapping, problems, say)
     if spec.complete:
