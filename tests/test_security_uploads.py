@@ -212,3 +212,51 @@ def test_a_town_account_sees_none_of_the_jurisdictions_import_batches(server, gr
             assert [r["file"] for r in dataimport.history_rows()][:1] == [ledger.name]
         with db.scoped(access.Scope(username="p", role="planner", admin_code="620802001")):
             assert dataimport.history_rows() == []
+
+
+def view_bomb(path, rows: int) -> None:
+    """A GeoPackage whose one layer is a recursive view: a 100 KB file of `rows` features."""
+    import sqlite3
+
+    import geopandas as gpd
+    import shapely
+
+    base = gpd.GeoDataFrame(
+        {"事件类型": ["路灯不亮"], "上报时间": ["2026-12-01 10:00"]}, geometry=[shapely.Point(106.66, 35.54)], crs=4326
+    )
+    base.to_file(path, layer="base", driver="GPKG")
+    con = sqlite3.connect(path)
+    con.execute(
+        f"""CREATE VIEW incidents AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows})
+            SELECT b.fid + c.x AS fid, b.geom, b."事件类型", b."上报时间" FROM base b, c"""
+    )
+    for table in ("gpkg_contents", "gpkg_geometry_columns"):
+        con.execute(
+            f"UPDATE {table} SET table_name = 'incidents'" + (", identifier = 'incidents'" if table == "gpkg_contents" else "")
+        )
+    con.commit()
+    con.close()
+
+
+def test_a_geopackage_whose_layer_is_a_view_is_refused_unread(server, demo_url, tmp_path):
+    """A 98 KB GeoPackage whose layer was a recursive view of 3 million rows grew the server by
+    5 GB in 80 s through the import page's dry run (an unbounded view never ends). A
+    GeoPackage with views is refused before GDAL opens it."""
+    path = tmp_path / "事件.gpkg"
+    view_bomb(path, 200_000)
+    assert path.stat().st_size < 200_000
+    with pytest.raises(upload_check.FileRejected, match="holds views"):
+        upload_check.check(path, "gpkg")
+
+    admin = signed_in_client(server, demo_url, "admin")
+    started = time.monotonic()
+    resp = inspect(admin, upload(admin, path.name, path.read_bytes()))
+    assert resp.status_code == 200 and time.monotonic() - started < 5
+    assert "holds views" in json.dumps(resp.get_json()["response"]["imp-report"]["data"]["problems"], ensure_ascii=False)
+
+    plain = tmp_path / "plain.gpkg"  # an ordinary GeoPackage still passes
+    import geopandas as gpd
+    import shapely
+
+    gpd.GeoDataFrame({"事件类型": ["路灯不亮"]}, geometry=[shapely.Point(106.66, 35.54)], crs=4326).to_file(plain, driver="GPKG")
+    upload_check.check(plain, "gpkg")

@@ -14,6 +14,7 @@ import codecs
 import math
 import os
 import re
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -143,6 +144,34 @@ def check(path: str | Path, fmt: str, limit: int | None = None) -> None:
         )
     if kind == "zip":
         _check_zip(path, fmt, limit)
+    if kind == "sqlite":
+        _check_sqlite(path)
+
+
+def _check_sqlite(path: Path) -> None:
+    """A GeoPackage without views (its own triggers fire on writes only: GeoPackages have many).
+
+    Why: a layer of a GeoPackage may be a view, which SQLite computes while GDAL reads it. A
+    98 KB file whose layer was a recursive view of 3 million rows grew the server by 5 GB in
+    80 s (one of 30 million, or an unbounded one, never ends: no statement timeout reaches
+    into SQLite, and a thread stuck in C cannot be stopped). Offices' GeoPackages (ArcGIS,
+    QGIS, the surveying office's exports) are tables; a view is asked to be exported again."""
+    try:
+        con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise FileRejected(f"{path.name}: not a readable GeoPackage ({exc})") from None
+    try:
+        found = con.execute("SELECT type, name FROM sqlite_master WHERE type = 'view' ORDER BY name").fetchall()
+    except sqlite3.Error as exc:
+        raise FileRejected(f"{path.name}: not a readable GeoPackage ({exc})") from None
+    finally:
+        con.close()
+    if found:
+        names = ", ".join(f"{kind} {name}" for kind, name in found[:5])
+        raise FileRejected(
+            f"{path.name}: the GeoPackage holds views ({names}), which are computed while it is read: "
+            "export the layers again as plain tables (QGIS: Export > Save Features As)"
+        )
 
 
 def _check_zip(path: Path, fmt: str, limit: int) -> None:
