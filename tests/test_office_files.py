@@ -257,3 +257,63 @@ def test_amap_coordinates_in_a_register_are_found_by_the_communities_their_addre
     got = db.rows(gridded, "SELECT admin_code, grid_code, ST_X(geom) AS x, ST_Y(geom) AS y FROM household ORDER BY id")
     assert [r["grid_code"] for r in got] == [GRID_NW] * 6 + [GRID_E] * 4
     assert all(abs(r["x"] - x) < 1e-6 and abs(r["y"] - y) < 1e-6 for r, (x, y, _) in zip(got, truth))
+
+
+def test_phones_as_typed_are_one_number_and_an_id_number_excel_rounded_is_refused(gridded, tmp_path):
+    """`+86 139…`, `138 8888 0001`, full-width digits: the same numbers stored (and masked) as
+    digits, not as typed. A key person's 身份证号 typed into a number cell is kept by Excel as
+    5.30702198001011E+17, its last three digits gone: it used to be stored as 530702198001010000,
+    someone else's number; now its row says what happened and what to do."""
+    book = openpyxl.Workbook()
+    book.active.append(["户主姓名", "联系电话", "详细地址", "经度", "纬度"])
+    for phone in ("+86 13900000002", "138 8888 0001", "１３７００００0003", "(0931)8123456"):
+        book.active.append(["张三", phone, "新民路1号", 106.655, 35.545])
+    homes = tmp_path / "住户.xlsx"
+    book.save(homes)
+    importer.import_file(gridded, "households", homes)
+    phones = [r["phone"] for r in db.rows(gridded, "SELECT phone FROM household ORDER BY id")]
+    assert phones == ["13900000002", "13888880001", "13700000003", "09318123456"]
+
+    book = openpyxl.Workbook()
+    book.active.append(["姓名", "人员类别", "身份证号", "联系电话", "经度", "纬度"])
+    book.active.append(["王五", "社区矫正人员", 530702198001011234, "+86 13700000001", 106.655, 35.545])
+    book.active.append(["赵六", "社区矫正人员", "53070219800101123X", "13700000002", 106.656, 35.545])
+    places = tmp_path / "重点人员.xlsx"
+    book.save(places)
+    with pytest.raises(importer.ImportFailed) as failed:
+        importer.import_file(gridded, "places", places)
+    message = str(failed.value)
+    assert "1 problem;" in message and "row 1 (sheet row 2): 身份证号=" in message
+    assert "an ID number stored as a number (5.30702e+17) has lost its last digits" in message
+    assert "format the column as text" in message
+    importer.import_file(gridded, "places", places, skip_invalid=True)
+    assert db.rows(gridded, "SELECT name, id_number, phone FROM place") == [
+        {"name": "赵六", "id_number": "53070219800101123X", "phone": "13700000002"}
+    ]
+
+
+def test_hotline_and_register_wordings_of_this_county(gridded, categories, tmp_path):
+    """Wordings of the second county's files that the shipped tables lacked: 12345 categories
+    as 大类/小类 with the hotline's minor names, and a 公安 key-person list's 人员类别."""
+    path = _ledger(
+        tmp_path / "工单.xlsx",
+        [
+            ["GD001", "2024/3/5 8:07", "城乡建设/物业管理", "新民路1号", 106.655, 35.545, "已办结"],
+            ["GD002", "2024/3/5 9:07", "环境保护-噪声污染", "新民路2号", 106.655, 35.545, "已办结"],
+            ["GD003", "2024/3/5 10:07", "城市管理-违章搭建", "柳湖村5组", 106.665, 35.535, "已办结"],
+        ],
+    )
+    importer.import_file(gridded, "incidents", path)
+    assert [r["minor_code"] for r in db.rows(gridded, "SELECT minor_code FROM incident ORDER BY external_id")] == [
+        "1013",
+        "1103",
+        "0406",
+    ]
+    book = openpyxl.Workbook()
+    book.active.append(["姓名", "人员类别", "经度", "纬度"])
+    book.active.append(["王五", "社区矫正人员", 106.655, 35.545])
+    book.active.append(["赵六", "肇事肇祸精神障碍患者", 106.656, 35.545])
+    places = tmp_path / "重点人员.xlsx"
+    book.save(places)
+    importer.import_file(gridded, "places", places)
+    assert {r["kind"] for r in db.rows(gridded, "SELECT kind FROM place")} == {"key_person"}

@@ -60,7 +60,7 @@ HOUSEHOLDS = (
         patterns=ADDRESS,
     ),
     Field("head_name", aliases=("户主", "户主姓名", "姓名"), label="户主姓名", patterns=(r"^户主",)),
-    Field("phone", aliases=("电话", "联系电话", "手机", "手机号", "联系方式"), label="联系电话", patterns=PHONE),
+    Field("phone", v.phone, aliases=("电话", "联系电话", "手机", "手机号", "联系方式"), label="联系电话", patterns=PHONE),
     Field("id_number", aliases=("身份证号", "身份证号码", "公民身份号码", "证件号码"), label="身份证号（不保存）", patterns=ID),
     Field(
         "persons",
@@ -86,8 +86,8 @@ PLACES = (
     Field("name", required=True, aliases=("名称", "场所名称", "单位名称", "姓名"), label="名称", patterns=(r"(名称|姓名)$",)),
     Field("tier", v.integer(1, 3), aliases=("管理等级", "管控等级"), label="管理等级"),
     Field("danger_grade", v.integer(0, 5), aliases=("危险等级", "危险性评估等级"), label="危险等级"),
-    Field("id_number", aliases=("身份证号", "证件号码", "身份证号码"), label="身份证号", patterns=ID),
-    Field("phone", aliases=("电话", "联系电话", "手机"), label="联系电话", patterns=PHONE),
+    Field("id_number", v.id_number, aliases=("身份证号", "证件号码", "身份证号码"), label="身份证号", patterns=ID),
+    Field("phone", v.phone, aliases=("电话", "联系电话", "手机"), label="联系电话", patterns=PHONE),
     Field("address", aliases=("地址", "详细地址", "场所地址"), label="地址", patterns=ADDRESS),
 )
 STAFF = (
@@ -107,7 +107,7 @@ STAFF = (
         label="职务",
     ),
     Field("name", required=True, aliases=("姓名", "网格员姓名", "人员姓名"), label="姓名", patterns=(r"姓名$",)),
-    Field("phone", aliases=("联系电话", "电话", "手机", "手机号"), label="联系电话", patterns=PHONE),
+    Field("phone", v.phone, aliases=("联系电话", "电话", "手机", "手机号"), label="联系电话", patterns=PHONE),
 )
 CATEGORIES = (
     Field("major_code", v.code(2), required=True, aliases=("大类编码", "大类代码"), label="大类编码"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import difflib
 import re
+import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
@@ -155,6 +156,47 @@ def _parse_time_text(s: str) -> datetime:
     if zone:
         out = datetime.fromisoformat(out.isoformat() + ("+00:00" if zone == "Z" else zone[:3] + ":" + zone[-2:]))
     return out
+
+
+_PHONE_SPLIT = re.compile(r"[/／,，;；、]+|\s{2,}")
+_PHONE_JUNK = re.compile(r"[\s\-－—()（）.·]+")
+
+
+def phone(v: Any) -> str | None:
+    """A phone number as offices type it (`138 8888 0001`, `+86 139…`, `１３７…`, `(0888)5123456`,
+    two numbers `139…/0888-…`) as digits: the same number written two ways is one number (masking
+    shows 138****0001 for both, and a search finds it). Text that is no number is kept as it is."""
+    raw = text(v)
+    if raw is None:
+        return None
+    out = []
+    for part in _PHONE_SPLIT.split(unicodedata.normalize("NFKC", raw)):
+        digits = _PHONE_JUNK.sub("", part)
+        if digits.startswith("+"):
+            digits = digits[1:]
+        if re.fullmatch(r"(0086|86)1\d{10}", digits):
+            digits = digits[-11:]
+        elif re.fullmatch(r"(0086|86)0?[1-9]\d{8,10}", digits):  # a landline with the country code
+            digits = "0" + digits.removeprefix("0086").removeprefix("86").lstrip("0")
+        if not re.fullmatch(r"\d{5,12}", digits):
+            return raw  # not a number we understand: kept as written
+        out.append(digits)
+    return "/".join(out) or None
+
+
+def id_number(v: Any) -> str | None:
+    """A resident ID number (身份证号), full-width digits and a small x folded. Excel keeps a long
+    number typed into a cell as a number with 15 significant digits (5.30702198001011E+17): the
+    last digits are gone, and storing what is left would store someone else's number, so such
+    a cell is refused with the fix. Text is kept as written (a masked export, 620802********1234,
+    comes back as it went out)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) >= 1e15:
+        raise ValueError(
+            f"an ID number stored as a number ({v:.6g}) has lost its last digits in Excel: "
+            "format the column as text (设置单元格格式→文本) and enter the numbers again"
+        )
+    out = text(v)
+    return unicodedata.normalize("NFKC", out).replace(" ", "").upper() if out else None
 
 
 def boolean(v: Any) -> bool:
