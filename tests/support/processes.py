@@ -168,3 +168,31 @@ def level_shift(seed: int, side: int = 20, days: int = 3 * 365 + 30, shift_at: i
     rate = np.repeat(per_day[:, None], days, axis=1)
     rate[:, days - window - shift_at :] *= factor[:, None]
     return poisson(rng, "level_shift", side, rate)
+
+
+def bursty(seed: int, side: int = 20, days: int = 500, shape: float = 0.3) -> Process:
+    """(h) Overdispersed: each grid's steady rate (a smooth field times a grid's own factor)
+    times a gamma-distributed factor per grid and day (shape 0.3: most days quiet, some with
+    a burst, as group disputes come), so counts are far more variable than Poisson."""
+    rng = np.random.default_rng(seed)
+    n = side * side
+    base = (0.1 + smooth_field(rng, side)) * rng.lognormal(0, 0.5, n) * 0.02
+    rate = np.repeat(base[:, None], days, axis=1)
+    counts = rng.poisson(rate * rng.gamma(shape, 1 / shape, rate.shape)).astype(np.int32)
+    return Process("bursty", side, counts, rate=rate)
+
+
+def moving_hotspot(seed: int, side: int = 20, days: int = 500, speed: float = 1 / 30, peak: float = 0.4) -> Process:
+    """(i) A hot spot drifting across the lattice (one grid every 30 days, wrapping at the
+    edges), adding up to `peak` incidents a day around it, over a skewed steady background:
+    a market or a construction front that moves on."""
+    rng = np.random.default_rng(seed)
+    n = side * side
+    xy = lattice_xy(side, 1.0)
+    rate = np.repeat((rng.lognormal(0, 0.7, n) * 8 / 365)[:, None], days, axis=1)
+    start, heading = rng.uniform(0, side, 2), rng.normal(0, 1, 2)
+    heading *= speed / np.linalg.norm(heading)
+    for d in range(days):
+        centre = (start + heading * d) % side
+        rate[:, d] += peak * np.exp(-((xy - centre) ** 2).sum(1) / 2)
+    return Process("moving_hotspot", side, rng.poisson(rate).astype(np.int32), rate=rate)
