@@ -12,6 +12,7 @@ import zipfile
 
 import pytest
 
+from geo import db
 from geo.io import upload_check
 from tests.support.webapp import signed_in_client
 
@@ -196,7 +197,6 @@ def test_a_town_account_sees_none_of_the_jurisdictions_import_batches(server, gr
     """The 数据导入 page opens for every planner and administrator, but its batch history was
     read as the owner for all of them: a town planner read every file name the district
     imported, who imported it and when. Only accounts that may import (and undo) list it."""
-    from geo import db
     from geo import pgserver as cluster
     from geo.io.importer import import_file
     from geo.security import access
@@ -260,3 +260,40 @@ def test_a_geopackage_whose_layer_is_a_view_is_refused_unread(server, demo_url, 
 
     gpd.GeoDataFrame({"事件类型": ["路灯不亮"]}, geometry=[shapely.Point(106.66, 35.54)], crs=4326).to_file(plain, driver="GPKG")
     upload_check.check(plain, "gpkg")
+
+
+def test_a_dry_run_leaves_incident_writers_free(gridded, categories, tmp_path):
+    """The import page's preview is an import rolled back; its triggers bumped the incidents'
+    data version, so that row stayed locked until the rollback and every Open311 report,
+    intake form and grid worker's report waited for the whole preview: a 3 MB ledger of
+    50,000 rows previewed on 数据导入 made every Open311 POST a 503 while it ran. Here a
+    writer's version bump is tried, with a short lock timeout, at each step of a dry run."""
+    import psycopg2
+
+    from geo import pgserver as cluster
+    from geo.io.importer import import_file
+
+    ledger = tmp_path / "台账.csv"
+    rows = "".join(f"路灯不亮,{106.651 + k * 0.0005:.4f},35.535,2026-11-{1 + k % 28:02d} 10:00\n" for k in range(30))
+    ledger.write_text("事件类型,经度,纬度,上报时间\n" + rows, encoding="utf-8")
+    writer = psycopg2.connect(cluster.database_url(test=True))
+    blocked, steps = [], []
+
+    def probe(message, _fraction=None):
+        steps.append(message)
+        with writer.cursor() as cur:
+            try:
+                cur.execute("SET lock_timeout = '300ms'")
+                cur.execute("UPDATE data_version SET version = version WHERE name = 'incident'")
+            except psycopg2.errors.LockNotAvailable:
+                blocked.append(message)
+        writer.rollback()
+
+    try:
+        result = import_file(gridded, "incidents", ledger, user="preview", dry_run=True, progress=probe)
+    finally:
+        writer.close()
+    assert result.dry_run and result.counts["inserted"] == 30
+    assert any("风险" in s for s in steps)  # a step after the rows went into incident, inside the transaction
+    assert blocked == []
+    assert db.scalar(gridded, "SELECT count(*) FROM incident") == 0  # still nothing written

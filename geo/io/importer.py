@@ -601,6 +601,8 @@ def import_file(
     result = None
     try:
         with db.transaction(conn) as cur:
+            if dry_run:  # rolled back at the end: no data version to bump, so no lock for others to wait on (0102)
+                cur.execute("SET LOCAL quanyu.dry_run = 'on'")
             log_layer = layer if ctx.grid_layer == "official" else f"{layer}:{ctx.grid_layer}"
             ctx.batch = batches.create(
                 cur,
