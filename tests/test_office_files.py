@@ -317,3 +317,32 @@ def test_hotline_and_register_wordings_of_this_county(gridded, categories, tmp_p
     book.save(places)
     importer.import_file(gridded, "places", places)
     assert {r["kind"] for r in db.rows(gridded, "SELECT kind FROM place")} == {"key_person"}
+
+
+def test_a_register_without_ids_imported_again_is_matched_not_added_again(gridded, tmp_path):
+    """A 公安 register has no 户编号 (its 身份证号 is not kept): importing it again added every
+    household a second time. Rows are matched by address and head (where that names one row
+    on each side): the same file changes nothing, a changed phone is an update, undo restores."""
+    rows = [("张三", "13800000001", "新民路1号", 106.655, 35.545), ("李四", "13800000002", "柳湖村5组", 106.665, 35.535)]
+
+    def register_file(name, data):
+        book = openpyxl.Workbook()
+        book.active.append(["户主姓名", "联系电话", "详细地址", "经度", "纬度"])
+        for row in data:
+            book.active.append(list(row))
+        book.save(tmp_path / name)
+        return tmp_path / name
+
+    importer.import_file(gridded, "households", register_file("a.xlsx", rows))
+    again = importer.import_file(gridded, "households", register_file("a.xlsx", rows))
+    assert (again.counts["inserted"], again.counts["updated"], again.counts["unchanged"]) == (0, 0, 2)
+    changed = importer.import_file(gridded, "households", register_file("b.xlsx", [rows[0][:1] + ("13900000009",) + rows[0][2:]]))
+    assert (changed.counts["inserted"], changed.counts["updated"]) == (0, 1)
+    assert db.rows(gridded, "SELECT head_name, phone FROM household ORDER BY id") == [
+        {"head_name": "张三", "phone": "13900000009"},
+        {"head_name": "李四", "phone": "13800000002"},
+    ]
+    from geo.io import batches
+
+    batches.undo(gridded, changed.batch, "test")
+    assert db.scalar(gridded, "SELECT phone FROM household WHERE head_name = '张三'") == "13800000001"

@@ -34,6 +34,8 @@ def write_points(table: str, cur, ctx, problems, columns) -> tuple[dict, list[st
         counts["removed"] = batches.keep_old(cur, ctx.batch, table, "delete", "t.import_batch IS NOT NULL")
         cur.execute(f"DELETE FROM {table} WHERE import_batch IS NOT NULL")
         notes.append(f"replace: {counts['removed']} row(s) of earlier imports removed (undo puts them back)")
+    if not ctx.keyed and ctx.mode == "upsert" and table in NATURAL_KEYS:
+        counts.update(_match_by_content(table, cur, ctx, names, notes))
     if ctx.keyed:
         cur.execute("ALTER TABLE import_stage ADD COLUMN target bigint, ADD COLUMN changed boolean")
         cur.execute(f"UPDATE import_stage s SET target = t.id FROM {table} t WHERE t.external_id = s.external_id")
@@ -82,6 +84,40 @@ def write_points(table: str, cur, ctx, problems, columns) -> tuple[dict, list[st
     if gridless:
         notes.append(f"{gridless} row(s) lie in no official grid (grid_code left empty)")
     return counts, notes
+
+
+# What names a row when the file has no id column: a 公安 register has no 户编号 (its 身份证号
+# is not kept), a place list often no 场所编号.
+NATURAL_KEYS = {"household": ("address", "head_name"), "place": ("name", "category")}
+
+
+def _match_by_content(table: str, cur, ctx, names: list[str], notes: list[str]) -> dict:
+    """Rows of a file without ids matched to rows imported before without ids, by their
+    natural key (a household's address and head, a place's name and type), where the key names
+    one row on each side: updated in place or left alone, as rows with ids are. Before, every
+    re-import of a register without 户编号 added every household again."""
+    key = NATURAL_KEYS[table]
+    folded = ", ".join(f"coalesce({k}, '') AS {k}" for k in key)  # NULL is a value here; = keeps hash joins
+    same = " AND ".join(f"{{a}}.{k} = coalesce({{b}}.{k}, '')" for k in key)
+    cur.execute("ALTER TABLE import_stage ADD COLUMN target bigint, ADD COLUMN changed boolean")
+    cur.execute(
+        f"""UPDATE import_stage s SET target = t.id
+              FROM (SELECT min(id) AS id, {folded} FROM {table} WHERE external_id IS NULL
+                     GROUP BY {", ".join(f"coalesce({k}, '')" for k in key)} HAVING count(*) = 1) t,
+                   (SELECT {folded} FROM import_stage
+                     GROUP BY {", ".join(f"coalesce({k}, '')" for k in key)} HAVING count(*) = 1) once
+             WHERE {same.format(a="t", b="s")} AND {same.format(a="once", b="s")}"""
+    )
+    counts = _update_in_place(table, cur, ctx, names)
+    cur.execute("DELETE FROM import_stage WHERE target IS NOT NULL")
+    if counts["updated"] or counts["unchanged"]:
+        words = {"household": "地址 and 户主姓名", "place": "名称 and 类型"}[table]
+        notes.append(
+            f"no id column: {counts['updated'] + counts['unchanged']} row(s) matched rows imported before by {words} "
+            f"({counts['updated']} updated, {counts['unchanged']} unchanged)"
+        )
+    cur.execute("ALTER TABLE import_stage DROP COLUMN target, DROP COLUMN changed")
+    return counts
 
 
 def _compared(table: str, names: list[str], ctx) -> tuple[list[str], list[str]]:

@@ -181,7 +181,9 @@ def run_import(conn, layer, path, huge: bool = False):
             os.environ.pop(upload_check.ENV) if old is None else os.environ.__setitem__(upload_check.ENV, old)
         assert db.scalar(conn, "SELECT 1") == 1  # the connection is usable (no aborted transaction)
     after = counts(conn)
-    assert after[TARGET[layer]] - before[TARGET[layer]] == result.rows
+    c = result.counts  # rows without ids may match rows of an earlier example (writers._match_by_content)
+    assert after[TARGET[layer]] - before[TARGET[layer]] == c["inserted"]
+    assert c["inserted"] + c["updated"] + c["unchanged"] == result.rows
     assert after["import_log"] == before["import_log"] + 1
     _event(f"{layer}: imported")
     return result
@@ -220,6 +222,9 @@ def test_any_file_imports_or_fails_cleanly(gridded, categories, tmp_path, layer,
 @given(data=st.data(), fmt=st.sampled_from(("csv", "geojson")), encoding=st.sampled_from(("utf-8", "utf-8-sig", "gbk")))
 def test_valid_files_import_exactly(gridded, categories, tmp_path, layer, data, fmt, encoding):
     """Well-formed files always load, and text (injection-looking or not) is stored verbatim."""
+    if layer == "households":  # rows without ids match earlier examples' rows: this file's must be new
+        db.execute(gridded, "DELETE FROM household")
+        gridded.commit()
     columns, rows, points = data.draw(tables(layer, hostile_cells=False))
     raw = csv_bytes(columns, rows, points, encoding) if fmt == "csv" else geojson_bytes(columns, rows, points)
     path = write(tmp_path, fmt, raw, "none", data.draw)
