@@ -346,3 +346,17 @@ def test_a_register_without_ids_imported_again_is_matched_not_added_again(gridde
 
     batches.undo(gridded, changed.batch, "test")
     assert db.scalar(gridded, "SELECT phone FROM household WHERE head_name = '张三'") == "13800000001"
+
+
+@pytest.mark.parametrize(
+    "name, says",
+    [("户籍.xls", "save it as .xlsx (另存为 → Excel 工作簿 *.xlsx)"), ("网格.kml", "ogr2ogr -f GeoJSON out.geojson in.kml")],
+)
+def test_files_offices_also_keep_are_refused_with_how_to_convert_them(gridded, tmp_path, name, says):
+    """An Excel 97-2003 .xls or a KML from 奥维/Google Earth: not read here, and the refusal says
+    how to make a file that is, instead of only listing the formats."""
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0" if name.endswith(".xls") else b"<kml/>")
+    with pytest.raises(importer.ImportFailed) as failed:
+        importer.import_file(gridded, "households", path)
+    assert str(path) in str(failed.value) and says in str(failed.value)

@@ -62,12 +62,28 @@ CRS_COLUMNS = ("coord_system", "坐标系")
 GEOMETRY_COLUMNS_HELP = "lon + lat (also lng/longitude/经度, latitude/纬度) for points, or wkt (WKT geometry)"
 
 
-def file_format(path: str | Path) -> str:
-    """The format name for a path, from its extension (ValueError if unsupported)."""
+# What to do with the files offices also have, which are not read here.
+CONVERT = {
+    ".xls": "an Excel 97-2003 workbook: open it in Excel or WPS and save it as .xlsx (另存为 → Excel 工作簿 *.xlsx)",
+    ".et": "a WPS workbook: save it as .xlsx (另存为 → Excel 工作簿 *.xlsx)",
+    ".kml": "a KML file (Google Earth, 奥维): save it as GeoJSON or a shapefile (ogr2ogr -f GeoJSON out.geojson in.kml)",
+    ".kmz": "a zipped KML file (Google Earth, 奥维): save it as GeoJSON or a shapefile (ogr2ogr -f GeoJSON out.geojson in.kmz)",
+    ".dbf": "only the attribute table of a shapefile: import the .shp (with its .dbf, .shx and .prj beside it) or a ZIP of them",
+    ".mdb": "a Personal Geodatabase: export its layers to a GeoPackage or shapefiles (ArcGIS: 要素类至要素类)",
+    ".gdb": "a File Geodatabase folder: export its layers to a GeoPackage or shapefiles (ArcGIS: 要素类至要素类)",
+    ".dwg": "a CAD drawing: export the polygons to a shapefile in its coordinate system (ArcGIS: CAD 至地理数据库)",
+    ".dxf": "a CAD drawing: export the polygons to a shapefile in its coordinate system (ArcGIS: CAD 至地理数据库)",
+}
+
+
+def file_format(path: str | Path, reading: bool = False) -> str:
+    """The format name for a path, from its extension (ValueError if unsupported; when
+    reading, saying how to convert the kinds of files offices also keep)."""
     ext = Path(path).suffix.lower()
     if ext not in FORMATS:
+        hint = f"; this is {CONVERT[ext]}" if reading and ext in CONVERT else ""
         raise ValueError(
-            f"unsupported file type {ext or '(none)'!r}: use .geojson/.json, .gpkg, .zip or .shp (Shapefile), .csv or .xlsx"
+            f"unsupported file type {ext or '(none)'!r}: use .geojson/.json, .gpkg, .zip or .shp (Shapefile), .csv or .xlsx{hint}"
         )
     return FORMATS[ext]
 
@@ -137,7 +153,7 @@ def read_source(
     find_header).
     """
     path = Path(path)
-    fmt = file_format(path)
+    fmt = file_format(path, reading=True)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     upload_check.check(path, fmt)  # size limit and content type before any reader sees the file
