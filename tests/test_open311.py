@@ -314,6 +314,15 @@ def test_get_request_field_by_field(client, key, loop_world):
     assert "not found" in errors_of(client.get("/open311/v2/requests/abc.json"), 404)
 
 
+def test_an_anonymous_description_holds_no_number_read_out_nor_chat_handle(client, key):
+    """A phone read out in Chinese numerals and a 微信/QQ handle passed the anonymous scrub
+    (found by attacking the app after issue #18): both name a person as surely as digits."""
+    text = "路灯坏了，电话一三八一二三四五六七八，微信zjg_1990，QQ号：12345678，三四月份第一二三组反映"
+    rid = post(client, key, description=text).get_json()[0]["service_request_id"]
+    (r,) = client.get(f"/open311/v2/requests/{rid}.json").get_json()
+    assert r["description"] == "路灯坏了，电话＊，微信＊，QQ号：＊，三四月份第一二三组反映"
+
+
 def test_unpublished_categories_need_a_scoped_key(client, key, loop_world):
     rid = post(client, key, service_code="0102", description="丈夫殴打妻子").get_json()[0]["service_request_id"]
     assert "not found" in errors_of(client.get(f"/open311/v2/requests/{rid}.json"), 404)  # as if it did not exist

@@ -16,7 +16,8 @@ list of known bad rows:
   anonymous position is the centre of the incident's grid (else of its community, else
   rounded to 0.01 degree, about 1 km) and the address is the community's name, never the
   flat. The description is scrubbed of digit runs (phones, ID numbers, house and flat
-  numbers), e-mail addresses and building/unit/room numbers, and no photo is listed.
+  numbers, also read out in Chinese numerals), e-mail addresses, chat handles (微信, QQ)
+  and building/unit/room numbers, and no photo is listed. Names are not recognised.
   A key with `read:precise` reads the exact position, address, description and photo.
 - **Party details never**: reporters' names, phones and e-mails are not even selected.
 """
@@ -41,16 +42,19 @@ COARSE_DEGREES = 0.01  # the fallback rounding when a point has neither grid nor
 _SCRUB = re.compile(
     r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|\d[\d\s-]{3,}\d[\dXx]?"
+    r"|[零〇一二三四五六七八九幺两](?:[\s-]*[零〇一二三四五六七八九幺两]){4,}"  # a phone read out: 一三八一二三四…
     r"|[0-9０-９一二三四五六七八九十百零〇]+\s*(?:号楼|栋|幢|座|单元|室|户|号院|号|层|楼)"
 )
 SCRUBBED = "＊"
+# A contact handle after its app's name (微信 zjg_1990, QQ号：12345678): a person, found in one step.
+_HANDLE = re.compile(r"((?:微信|v信|vx|wx|QQ|抖音|钉钉)号?\s*[:：]?\s*)[A-Za-z0-9][\w.-]{2,}", re.IGNORECASE | re.ASCII)
 
 
 def scrub(text: str | None) -> str | None:
     """A description fit for anonymous reading: no phone, ID, e-mail or house number."""
     if not text:
         return text
-    return _SCRUB.sub(SCRUBBED, text)
+    return _SCRUB.sub(SCRUBBED, _HANDLE.sub(lambda m: m.group(1) + SCRUBBED, text))
 
 
 def jurisdiction_exists(conn, code: str) -> bool:
