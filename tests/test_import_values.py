@@ -23,13 +23,20 @@ from geo.worktime import CST
         (45721.5, datetime(2025, 3, 5, 12, 0)),  # an Excel serial date
         ("45721", datetime(2025, 3, 5)),
         (datetime(2025, 3, 5, 14, 22), datetime(2025, 3, 5, 14, 22)),
+        # a CSV saved from Chinese Excel/WPS keeps the 12-hour time as shown (a second county's 12345 export)
+        ("2025/3/5 下午2:22", datetime(2025, 3, 5, 14, 22)),
+        ("2025/3/5 上午 8:07", datetime(2025, 3, 5, 8, 7)),
+        ("2025/3/5 上午12:30", datetime(2025, 3, 5, 0, 30)),
+        ("2025/3/5 中午12:10", datetime(2025, 3, 5, 12, 10)),
+        ("2025/3/5 晚上11:59", datetime(2025, 3, 5, 23, 59)),
+        ("2025/3/5 8:07:00 PM", datetime(2025, 3, 5, 20, 7)),
     ],
 )
 def test_times_as_offices_write_them_are_china_time(cell, expected):
     assert v.timestamp(cell) == expected.replace(tzinfo=CST)
 
 
-@pytest.mark.parametrize("cell", ["2025-13-01", "2025/2/30", "明天", 12, True])
+@pytest.mark.parametrize("cell", ["2025-13-01", "2025/2/30", "明天", 12, True, "2025/3/5 下午13:00"])
 def test_impossible_times_are_refused(cell):
     with pytest.raises(ValueError):
         v.timestamp(cell)

@@ -138,7 +138,24 @@ def timestamp(v: Any) -> datetime:
     return out
 
 
+# The half of the day a 12-hour time is in, as Chinese Excel and WPS write it into a CSV
+# (2024/3/5 下午2:07) and as English locales do (8:07 PM): hours to add to h (1..12).
+_HALF_DAY = re.compile(r"\s*(上午|下午|中午|晚上|凌晨|早上|AM|PM)\s*", re.IGNORECASE)
+_AFTERNOON = ("下午", "晚上", "pm")
+
+
 def _parse_time_text(s: str) -> datetime:
+    half = _HALF_DAY.search(s)
+    if half:  # 下午2:07 -> 14:07, 上午12:30 -> 00:30, 中午12:10 -> 12:10, 中午1点 -> 13:00
+        word = half.group(1).lower()
+        out = _parse_time_text(s[: half.start()] + " " + s[half.end() :])
+        if not 1 <= out.hour <= 12:
+            raise ValueError(f"not a time ({TIME_HELP}): {half.group(1)} with an hour outside 1-12")
+        if word in _AFTERNOON and out.hour < 12 or word == "中午" and out.hour < 11:
+            out += timedelta(hours=12)
+        elif word in ("上午", "凌晨", "早上", "am") and out.hour == 12:
+            out -= timedelta(hours=12)
+        return out
     try:
         return datetime.fromisoformat(s)
     except ValueError:
