@@ -360,3 +360,29 @@ def test_files_offices_also_keep_are_refused_with_how_to_convert_them(gridded, t
     with pytest.raises(importer.ImportFailed) as failed:
         importer.import_file(gridded, "households", path)
     assert str(path) in str(failed.value) and says in str(failed.value)
+
+
+def test_a_roster_that_names_its_grids_finds_their_codes(gridded, tmp_path):
+    """The 综治办's 1+1+N roster lists each person under the grid's name, not its 15-digit code:
+    it was refused for a missing 网格编码. A name that no grid (or two grids) has is a problem
+    of its rows, with the nearest name."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["东关街道网格员花名册"])
+    sheet.append(["序号", "所属网格", "姓名", "职务", "联系电话"])
+    sheet.append([1, "新民社区第1网格", "王五", "网格长", "139 0000 0001"])
+    sheet.append([2, "新民社区第1网格", "赵六", "专职网格员", "13900000002"])
+    sheet.append([3, "柳湖村第1网格", "钱七", "兼职网格员", None])
+    path = tmp_path / "花名册.xlsx"
+    book.save(path)
+    result = importer.import_file(gridded, "staff", path)
+    assert "网格编码 found by 网格名称 for 3 row(s)" in result.summary()
+    assert db.rows(gridded, "SELECT grid_code, name, role, phone FROM grid_staff ORDER BY id") == [
+        {"grid_code": GRID_NW, "name": "王五", "role": "leader", "phone": "13900000001"},
+        {"grid_code": GRID_NW, "name": "赵六", "role": "fulltime", "phone": "13900000002"},
+        {"grid_code": GRID_E, "name": "钱七", "role": "parttime", "phone": None},
+    ]
+    sheet.append([4, "新民社区第9网格", "孙八", "兼职网格员", None])
+    book.save(path)
+    with pytest.raises(importer.ImportFailed, match="所属网格='新民社区第9网格'.*no current official grid has this name"):
+        importer.import_file(gridded, "staff", path)

@@ -91,14 +91,15 @@ PLACES = (
     Field("address", aliases=("地址", "详细地址", "场所地址"), label="地址", patterns=ADDRESS),
 )
 STAFF = (
+    # required: grid_code, or grid_name where the roster names its grids (geo.io.records.staff)
     Field(
         "grid_code",
         v.code(15),
-        required=True,
         aliases=("网格编码", "网格代码", "所属网格编码", "网格编号"),
         label="网格编码",
         patterns=(r"网格.*(代码?|编码?|编号?)$",),
     ),
+    Field("grid_name", aliases=("网格名称", "所属网格", "网格", "所在网格"), label="网格名称", patterns=(r"网格.*名称?$",)),
     Field(
         "role",
         v.choice(v.STAFF_ROLES),

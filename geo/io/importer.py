@@ -216,6 +216,7 @@ SPECS: dict[str, _Layer] = {
         lambda ctx: fields.STAFF,
         (("grid_code", "varchar(15)"), ("role", "text"), ("name", "text"), ("phone", "text")),
         writers.write_staff,
+        records.staff,
     ),
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from geo import db
 from geo.incidents.dispatch import work_calendar
 from geo.io import values
 from geo.io.problems import Problems
@@ -148,6 +149,40 @@ def places(ctx, records: list[dict], problems: Problems) -> None:
             rec["kind"] = parse(rec["category"])
         except values.Unknown as exc:
             problems.add_value(i, column, rec["category"], str(exc), exc.suggestion)
+
+
+def staff(ctx, records: list[dict], problems: Problems) -> None:
+    """Each person's grid: the 网格编码, or, where a roster names its grids (光义社区第1网格, as
+    the 综治办 lists them), the current official grid of that name, when one grid has it."""
+    mapping = ctx.mapping.fields
+    if "grid_code" in mapping:
+        return
+    if "grid_name" not in mapping:
+        problems.add(
+            None, "missing required column: grid_code (网格编码/网格代码/网格编号) or 网格名称 (the grid's name as imported)"
+        )
+        return
+    column = mapping["grid_name"]
+    grids: dict[str, list[str]] = {}
+    for r in db.rows(ctx.conn, "SELECT code, name FROM grid WHERE valid_to IS NULL AND layer = 'official' AND name IS NOT NULL"):
+        grids.setdefault(values.key(r["name"]), []).append(r["code"])
+    names = {values.key(r): r for r in grids}
+    found = 0
+    for i, rec in enumerate(records):
+        name = rec.pop("grid_name", None) if rec else None
+        if name is None or i in problems.rows:
+            continue
+        codes = grids.get(values.key(name), [])
+        if len(codes) == 1:
+            rec["grid_code"] = codes[0]
+            found += 1
+        elif codes:
+            problems.add_value(i, column, name, f"{len(codes)} current grids have this name: give the 网格编码 instead")
+        else:
+            near = values.suggest(values.key(name), names)
+            problems.add_value(i, column, name, "no current official grid has this name", near)
+    if found:
+        ctx.notes.append(f"网格编码 found by 网格名称 for {found} row(s)")
 
 
 def households(ctx, records: list[dict], problems: Problems) -> None:

@@ -361,7 +361,7 @@ def write_staff(cur, ctx, problems, columns) -> tuple[dict, list[str]]:
         near = values.suggest(code, known)
         problems.add_value(
             n,
-            ctx.mapping.fields["grid_code"],
+            ctx.mapping.fields.get("grid_code") or ctx.mapping.fields.get("grid_name", "grid_code"),
             code,
             "no current official grid has this code" + (f"; did you mean {near}?" if near else ""),
             near,
