@@ -255,3 +255,16 @@ def test_send_reminders_records_them(page, conn):
     assert msg == "新记录督办提醒 1 条（每件每天至多一条）"
     assert "东关街道" in str(body)
     assert page.send(2)[0].startswith("新记录督办提醒 0 条")
+
+
+def test_a_save_refused_by_its_merge_writes_nothing(page, conn):
+    """A merge into an incident this account cannot see (or that is cancelled) refuses the
+    save before the report is written: the operator, told so, saves again, and a first copy
+    left behind would be a duplicate nobody merged."""
+    save(page)
+    lifecycle.transition(conn, 1, "cancelled", "operator", note="test")
+    msg, _, _ = save(page, lon=INSIDE[0] + 0.0001, merge=1)
+    assert "已撤销" in error_text(msg)
+    msg, _, _ = save(page, lon=INSIDE[0] + 0.0001, merge=99)  # no such incident (or not this account's)
+    assert "不存在" in error_text(msg)
+    assert count(conn) == 1

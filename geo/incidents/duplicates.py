@@ -74,19 +74,30 @@ def candidates_at(
     )
 
 
+def check_target(conn, into_id: int) -> None:
+    """Refuse (TransitionRefused) a merge target this account cannot see or that is cancelled,
+    before the new report is written: a save refused by its merge must leave nothing behind
+    (the operator saves again, and a first copy would be a duplicate of its own)."""
+    _refuse_target(into_id, db.one(conn, "SELECT id, status, merged_into FROM incident WHERE id = %s", (into_id,)))
+
+
+def _refuse_target(into_id: int, target) -> None:
+    if target is None:
+        raise lifecycle.TransitionRefused(f"事件不存在 incident #{into_id} does not exist")
+    status, merged_into = (target["status"], target["merged_into"]) if isinstance(target, dict) else (target[1], target[2])
+    if status == "cancelled":
+        raise lifecycle.TransitionRefused(
+            f"不能合并到已撤销的事件 #{into_id} (it is cancelled" + (f", merged into #{merged_into})" if merged_into else ")")
+        )
+
+
 def merge(conn, duplicate_id: int, into_id: int, actor: str) -> dict:
     """Cancel `duplicate_id` as a duplicate of `into_id` (history note "合并至 #id"); returns the duplicate's row."""
     if duplicate_id == into_id:
         raise lifecycle.TransitionRefused(f"不能合并到自身 incident #{duplicate_id} cannot be merged into itself")
     with db.transaction(conn) as cur:
         cur.execute("SELECT id, status, merged_into FROM incident WHERE id = %s FOR UPDATE", (into_id,))
-        target = cur.fetchone()
-        if target is None:
-            raise lifecycle.TransitionRefused(f"事件不存在 incident #{into_id} does not exist")
-        if target[1] == "cancelled":
-            raise lifecycle.TransitionRefused(
-                f"不能合并到已撤销的事件 #{into_id} (it is cancelled" + (f", merged into #{target[2]})" if target[2] else ")")
-            )
+        _refuse_target(into_id, cur.fetchone())
         row = lifecycle.apply_transition(
             cur, duplicate_id, "cancelled", actor, note=f"合并至 #{into_id} (merged into #{into_id})"
         )

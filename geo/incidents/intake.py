@@ -103,6 +103,8 @@ def submit(conn, report: Report, photo: intake_media.Photo | None = None, base_u
         raise IntakeError("请选择事件类别（大类→小类） (choose a category)")
     if report.lon is None or report.lat is None:
         raise IntakeError("请在地图上点选位置或输入经纬度 (click the map or type the coordinates)")
+    if report.merge_into:
+        duplicates.check_target(conn, int(report.merge_into))
     factors = {
         k: (0 if getattr(report, k) in (None, "") else getattr(report, k))
         for k in ("people_involved", "duration_days", "conflict_intensity", "behaviour_risk")
