@@ -297,3 +297,18 @@ def test_a_dry_run_leaves_incident_writers_free(gridded, categories, tmp_path):
     assert any("风险" in s for s in steps)  # a step after the rows went into incident, inside the transaction
     assert blocked == []
     assert db.scalar(gridded, "SELECT count(*) FROM incident") == 0  # still nothing written
+
+
+def test_the_rows_an_import_set_aside_are_downloaded_by_importers_only(server, demo_url):
+    """The rejected rows (people's records with a reason column) sit behind a link with the
+    upload's token: a town account given the link gets nothing."""
+    from geo.web.pages import dataimport
+
+    admin = signed_in_client(server, demo_url, "admin")
+    stored = upload(admin, "台账.csv", "事件类型,经度,纬度\n路灯不亮,106.67,35.55\n".encode())
+    (dataimport._upload_dir(stored["token"]) / "台账.rejected.csv").write_text("户主,原因\n张三,坐标为空\n", encoding="utf-8")
+    url = f"{dataimport.REJECTED_URL}/{stored['token']}/台账.rejected.csv"
+    assert admin.get(url).status_code == 200
+    town_planner = signed_in_client(server, demo_url, "planner", "620802002")
+    resp = town_planner.get(url)
+    assert resp.status_code == 404 and "张三" not in resp.get_data(as_text=True)

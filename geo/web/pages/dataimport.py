@@ -615,9 +615,17 @@ def undo(_clicks, selected, rows):
 
 @bp.route(f"{REJECTED_URL}/<token>/<name>")
 def rejected_file(token: str, name: str):
-    """The rows an import set aside (FILE.rejected.csv/.xlsx with a reason column), for download."""
+    """The rows an import set aside (FILE.rejected.csv/.xlsx with a reason column), for download:
+    to the accounts that may import, as the file itself was (the rows are people's records;
+    a link passed on is not a permission)."""
     folder = _upload_dir(token)
-    if folder is None or name != _safe_name(name) or ".rejected." not in name or not (folder / name).is_file():
+    if (
+        not _may_write()
+        or folder is None
+        or name != _safe_name(name)
+        or ".rejected." not in name
+        or not (folder / name).is_file()
+    ):
         flask.abort(404)
     return flask.send_file(folder / name, as_attachment=True, download_name=name)
 
